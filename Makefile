@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+DEMO_DIR ?= ./omnix-data
+
+.PHONY: demo test install install-dev lint typecheck unit integration e2e bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP) $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+## demo: install, then generate a demo dataset, ingest it and print the analysis (embedded DuckDB)
+demo: $(STAMP)
+	$(BIN)/omnix demo --data-dir $(DEMO_DIR)
+
+## test: install dev tools, then lint, type-check, check layering and run every test
+test: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q tests
+
+unit: $(DEV_STAMP)
+	$(BIN)/pytest -q tests/unit
+
+bench: $(DEV_STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) omnix-data .pytest_cache .mypy_cache .ruff_cache

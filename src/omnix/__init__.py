@@ -1,0 +1,3 @@
+"""omnix: self-hostable customer analytics for retailers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,183 @@
+"""Compile the contract's validation rules into one SQL SELECT over a raw batch.
+
+The SELECT turns raw source columns (strings from CSV/JSONL, native types from Parquet) into
+typed contract columns plus `reason` (NULL when the row is good), `detail` (the offending
+value) and `raw` (the original row as JSON, only for rejected rows). Written in the SQL subset
+DuckDB and PostgreSQL share where possible; engine-specific bits are marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from omnix.domain import contract as c
+from omnix.domain.ingest import AnonymousPolicy, ColumnPlan, IngestOptions, RejectReason
+
+SQL_TYPES = {
+    c.DType.STRING: "VARCHAR",
+    c.DType.FLOAT: "DOUBLE",
+    c.DType.TIMESTAMP: "TIMESTAMPTZ",
+    c.DType.BOOL: "BOOLEAN",
+    c.DType.INT: "BIGINT",
+    c.DType.JSON: "JSON",
+}
+ROW_NUMBER_COL = "__omnix_rn"
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """Quote a string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    reason: str
+    condition: str  # SQL over the inner select's columns
+    detail: str = "NULL"
+
+
+def _clean_string(src: str, arrow_type: pa.DataType, nulls: tuple[str, ...]) -> str:
+    if pa.types.is_floating(arrow_type):
+        # ids exported through pandas arrive as 13085.0; store them as 13085
+        return (
+            f"CASE WHEN {src} = trunc({src}) THEN CAST(CAST({src} AS BIGINT) AS VARCHAR) "
+            f"ELSE CAST({src} AS VARCHAR) END"
+        )
+    text = f"trim(CAST({src} AS VARCHAR))"
+    tokens = ", ".join(lit(t) for t in nulls if t)
+    if tokens:
+        return f"CASE WHEN {text} IN ({tokens}) THEN NULL ELSE NULLIF({text}, '') END"
+    return f"NULLIF({text}, '')"
+
+
+def _parse_ts(src: str, arrow_type: pa.DataType, ts_format: str | None) -> str:
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return f"CAST({src} AS TIMESTAMPTZ)"  # naive values are read in the session time zone
+    if ts_format:
+        return f"CAST(TRY_STRPTIME(CAST({src} AS VARCHAR), {lit(ts_format)}) AS TIMESTAMPTZ)"
+    return f"TRY_CAST(trim(CAST({src} AS VARCHAR)) AS TIMESTAMPTZ)"
+
+
+def _parse_float(src: str) -> str:
+    return f"TRY_CAST({src} AS DOUBLE)"
+
+
+def build_select(
+    plan: ColumnPlan, schema: pa.Schema, options: IngestOptions, batch: str
+) -> tuple[str, list[str]]:
+    """The validating SELECT over the raw batch `batch`, and its output column names."""
+    contract = c.CONTRACTS[options.kind]
+    nulls = options.effective_null_values()
+    inner: list[str] = [f"{q(ROW_NUMBER_COL)} AS rn"]
+    checks: list[Check] = []
+    for col in contract.columns:
+        src_name = plan.mapped.get(col.name)
+        if src_name is None:
+            default = "1.0" if col.name == c.QUANTITY else "NULL"
+            inner.append(f"CAST({default} AS {SQL_TYPES[col.dtype]}) AS {q(col.name)}")
+            inner.append(f"NULL AS {q('__raw_' + col.name)}")
+            continue
+        src, arrow_type = q(src_name), schema.field(src_name).type
+        raw = f"__raw_{col.name}"
+        if col.dtype is c.DType.STRING:
+            inner.append(f"{_clean_string(src, arrow_type, nulls)} AS {q(col.name)}")
+            inner.append(f"NULL AS {q(raw)}")
+        elif col.dtype is c.DType.TIMESTAMP:
+            inner.append(f"{_parse_ts(src, arrow_type, options.ts_format)} AS {q(col.name)}")
+            inner.append(f"{_clean_string(src, arrow_type, nulls)} AS {q(raw)}")
+        else:
+            numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+            numeric = numeric or pa.types.is_decimal(arrow_type)
+            clean = src if numeric else _clean_string(src, arrow_type, nulls)
+            parsed = f"CAST({src} AS DOUBLE)" if numeric else _parse_float(clean)
+            if col.name == c.QUANTITY:
+                parsed = f"COALESCE({parsed}, CASE WHEN {clean} IS NULL THEN 1.0 END)"
+            inner.append(f"{parsed} AS {q(col.name)}")
+            inner.append(f"{clean} AS {q(raw)}")
+    inner.append(f"{_raw_json(plan)} AS __raw_row")
+    inner.append(f"{_attributes(plan)} AS attributes")
+    checks = _checks(options)
+    reason = "CASE " + " ".join(f"WHEN {k.condition} THEN {lit(k.reason)}" for k in checks)
+    detail = "CASE " + " ".join(f"WHEN {k.condition} THEN {k.detail}" for k in checks)
+    outer_cols = ["rn", *contract.names, "attributes"]
+    select = (
+        f"SELECT {', '.join(q(n) for n in outer_cols)}, "
+        f"{reason} END AS reason, {detail} END AS detail, "
+        f"CASE WHEN ({reason} END) IS NOT NULL THEN __raw_row END AS raw "
+        f"FROM (SELECT {', '.join(inner)} FROM {batch}) AS v"
+    )
+    return select, [*outer_cols, "reason", "detail", "raw"]
+
+
+def _raw_json(plan: ColumnPlan) -> str:
+    args = ", ".join(f"{lit(s)}, {q(s)}" for s in plan.source_columns)
+    return f"CAST(json_object({args}) AS VARCHAR)"
+
+
+def _attributes(plan: ColumnPlan) -> str:
+    if not plan.extras or not plan.extras_kept:
+        return "CAST(NULL AS JSON)"
+    args = ", ".join(f"{lit(s)}, {q(s)}" for s in plan.extras)
+    return f"json_object({args})"
+
+
+def _value(col: str) -> str:
+    return f"CAST({q('__raw_' + col)} AS VARCHAR)"
+
+
+def _checks(options: IngestOptions) -> list[Check]:
+    if options.kind is c.Kind.TRANSACTIONS:
+        return _transaction_checks(options)
+    contract = c.CONTRACTS[options.kind]
+    checks = [Check(RejectReason.MISSING_KEY, f"{q(k)} IS NULL") for k in contract.key]
+    for col in contract.columns:
+        if col.dtype in (c.DType.FLOAT, c.DType.TIMESTAMP):
+            raw = q("__raw_" + col.name)
+            bad = f"{raw} IS NOT NULL AND {q(col.name)} IS NULL"
+            if col.dtype is c.DType.FLOAT:
+                bad += f" OR NOT isfinite({q(col.name)}) OR {q(col.name)} < 0"
+            checks.append(Check(f"invalid_{col.name}", bad, _value(col.name)))
+    return checks
+
+
+def _transaction_checks(options: IngestOptions) -> list[Check]:
+    r = RejectReason
+    ts, qty, price = q(c.TS), q(c.QUANTITY), q(c.UNIT_PRICE)
+    out_of_range = (
+        f"{ts} < TIMESTAMPTZ '1900-01-01 00:00:00+00' OR {ts} > now() + INTERVAL 1 DAY"
+    )
+    checks = [
+        Check(r.MISSING_ORDER_ID, f"{q(c.ORDER_ID)} IS NULL"),
+        Check(r.MISSING_PRODUCT_ID, f"{q(c.PRODUCT_ID)} IS NULL"),
+        Check(r.MISSING_TS, f"{ts} IS NULL AND {q('__raw_ts')} IS NULL"),
+        Check(r.INVALID_TS, f"{ts} IS NULL", _value(c.TS)),
+        Check(r.TS_OUT_OF_RANGE, out_of_range, _value(c.TS)),
+    ]
+    if options.anonymous is AnonymousPolicy.REJECT:
+        checks.append(Check(r.MISSING_CUSTOMER_ID, f"{q(c.CUSTOMER_ID)} IS NULL"))
+    checks += [
+        Check(r.INVALID_QUANTITY, f"{qty} IS NULL OR NOT isfinite({qty})", _value(c.QUANTITY)),
+        Check(r.ZERO_QUANTITY, f"{qty} = 0", _value(c.QUANTITY)),
+        Check(
+            r.INVALID_UNIT_PRICE,
+            f"{q('__raw_unit_price')} IS NOT NULL AND ({price} IS NULL OR NOT isfinite({price}))",
+            _value(c.UNIT_PRICE),
+        ),
+        Check(r.NEGATIVE_UNIT_PRICE, f"{price} < 0", _value(c.UNIT_PRICE)),
+    ]
+    return checks
+
+
+def stage_ddl(kind: c.Kind, table: str) -> str:
+    contract = c.CONTRACTS[kind]
+    cols = ["rn BIGINT"]
+    cols += [f"{q(col.name)} {SQL_TYPES[col.dtype]}" for col in contract.columns]
+    cols += ["attributes JSON", "reason VARCHAR", "detail VARCHAR", "raw VARCHAR"]
+    return f"CREATE TEMP TABLE {table} ({', '.join(cols)})"

@@ -1,0 +1,58 @@
+"""Settings -> wired services. The one place that names concrete adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omnix.config import Settings
+from omnix.domain.errors import ConfigError
+from omnix.domain.ports import Warehouse
+from omnix.services.analyse import AnalyseService
+from omnix.services.ingest import IngestService
+
+
+@dataclass(slots=True)
+class Container:
+    settings: Settings
+    warehouse: Warehouse
+
+    def ingest_service(self) -> IngestService:
+        from omnix.adapters.sources import SourceFile
+
+        def open_source(path: Path, null_values: tuple[str, ...]) -> Any:
+            return SourceFile(path, null_values)
+
+        return IngestService(self.warehouse, open_source, self.settings.data_dir)
+
+    def analyse_service(self) -> AnalyseService:
+        return AnalyseService(self.warehouse)
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+
+def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
+    """Pick the warehouse adapter by URL scheme; import it only when chosen."""
+    url = settings.store_url()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"warehouse URL {url!r} has no scheme (e.g. duckdb:///omnix.duckdb)")
+    if scheme == "duckdb":
+        from omnix.adapters.warehouse.duckdb_store import DuckDBStore
+
+        path = Path(rest)  # duckdb://relative/path or duckdb:///absolute/path
+        return DuckDBStore.open(
+            path,
+            read_only=read_only,
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
+        )
+    raise ConfigError(
+        f"warehouse {scheme!r} is not supported yet (this release stores in DuckDB: duckdb:///...)"
+    )
+
+
+def bootstrap(settings: Settings, *, read_only: bool = False) -> Container:
+    return Container(settings, open_warehouse(settings, read_only=read_only))

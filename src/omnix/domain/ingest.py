@@ -1,0 +1,273 @@
+"""Ingestion vocabulary: options, reject reasons, presets and the summary of a run.
+
+The rules themselves (which value is impossible, which line is a return) are expressed here
+as data; adapters compile them to SQL for the engine that runs the load.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from omnix.domain import contract as c
+from omnix.domain.errors import MappingError
+
+
+class AnonymousPolicy(StrEnum):
+    """What to do with a line that has no customer id (an anonymous shopper).
+
+    keep:   store it; it counts for product-level statistics and is excluded from every
+            customer analysis (customer analytics filter on a non-null customer id).
+    reject: send it to the rejects file with reason `missing_customer_id`.
+    """
+
+    KEEP = "keep"
+    REJECT = "reject"
+
+
+class ExtraColumns(StrEnum):
+    """Source columns the contract does not name: keep them as JSON attributes, or ignore."""
+
+    KEEP = "keep"
+    IGNORE = "ignore"
+
+
+class RejectReason(StrEnum):
+    """Why a row was not stored. Checked in this order; the first that applies is reported."""
+
+    MALFORMED_ROW = "malformed_row"  # a CSV line with the wrong number of fields
+    MISSING_ORDER_ID = "missing_order_id"
+    MISSING_PRODUCT_ID = "missing_product_id"
+    MISSING_TS = "missing_ts"
+    INVALID_TS = "invalid_ts"  # present but not a timestamp
+    TS_OUT_OF_RANGE = "ts_out_of_range"  # before 1900 or more than a day in the future
+    MISSING_CUSTOMER_ID = "missing_customer_id"  # only under AnonymousPolicy.REJECT
+    INVALID_QUANTITY = "invalid_quantity"  # not a finite number
+    ZERO_QUANTITY = "zero_quantity"
+    INVALID_UNIT_PRICE = "invalid_unit_price"
+    NEGATIVE_UNIT_PRICE = "negative_unit_price"
+    MISSING_KEY = "missing_key"  # products/customers tables: no key value
+    DUPLICATE_KEY = "duplicate_key"  # products/customers tables: key repeated within a file
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A named mapping for a well-known foreign schema, plus its cleaning rules."""
+
+    name: str
+    description: str
+    mapping: dict[str, str]  # source column -> contract column
+    timezone: str | None = None  # how to read naive timestamps in this source
+    null_values: tuple[str, ...] = ("",)
+    cancellation_prefix: str | None = None  # order ids starting with it are cancellations
+    non_product_pattern: str | None = None  # product ids matching it are fees, postage ...
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            name="online-retail-ii",
+            description="UCI Online Retail II as published (Invoice, StockCode, ...).",
+            mapping={
+                "Invoice": c.ORDER_ID,
+                "StockCode": c.PRODUCT_ID,
+                "Description": c.PRODUCT_NAME,
+                "Quantity": c.QUANTITY,
+                "InvoiceDate": c.TS,
+                "Price": c.UNIT_PRICE,
+                "Customer ID": c.CUSTOMER_ID,
+            },
+            timezone="Europe/London",
+            null_values=("", "nan", "NaN"),
+            cancellation_prefix="C",
+            non_product_pattern=(
+                r"(?i)^(POST|DOT|M|C2|D|S|B|CRUK|PADS|AMAZONFEE|BANK CHARGES"
+                r"|ADJUST[0-9]*|TEST[0-9]+|gift_.*)$"
+            ),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """Everything that shapes one `omnix ingest` run."""
+
+    kind: c.Kind = c.Kind.TRANSACTIONS
+    mapping: dict[str, str] = field(default_factory=dict)  # source column -> contract column
+    preset: Preset | None = None
+    timezone: str = "UTC"
+    anonymous: AnonymousPolicy = AnonymousPolicy.KEEP
+    extra_columns: ExtraColumns = ExtraColumns.KEEP
+    null_values: tuple[str, ...] = ("",)
+    cancellation_prefix: str | None = None
+    non_product_pattern: str | None = None
+    ts_format: str | None = None  # strptime format for non-ISO timestamps, e.g. %d/%m/%Y %H:%M
+    default_currency: str | None = None
+
+    def effective_mapping(self) -> dict[str, str]:
+        merged = dict(self.preset.mapping) if self.preset else {}
+        merged.update(self.mapping)
+        return merged
+
+    def effective_timezone(self) -> str:
+        if self.preset and self.preset.timezone and self.timezone == "UTC":
+            return self.preset.timezone
+        return self.timezone
+
+    def effective_null_values(self) -> tuple[str, ...]:
+        values = set(self.null_values) | (set(self.preset.null_values) if self.preset else set())
+        return tuple(sorted(values))
+
+    def effective_cancellation_prefix(self) -> str | None:
+        if self.cancellation_prefix is not None:
+            return self.cancellation_prefix or None
+        return self.preset.cancellation_prefix if self.preset else None
+
+    def effective_non_product_pattern(self) -> str | None:
+        if self.non_product_pattern is not None:
+            return self.non_product_pattern or None
+        return self.preset.non_product_pattern if self.preset else None
+
+
+def parse_mapping(pairs: list[str], kind: c.Kind = c.Kind.TRANSACTIONS) -> dict[str, str]:
+    """Parse `--map SRC=DST` flags; DST must be a contract column of `kind`.
+
+    >>> parse_mapping(["Invoice=order_id"])
+    {'Invoice': 'order_id'}
+    """
+    names = c.CONTRACTS[kind].names
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        src, sep, dst = pair.partition("=")
+        if not sep or not src or not dst:
+            raise MappingError(f"--map expects SRC=DST, got {pair!r}")
+        if dst not in names:
+            raise MappingError(
+                f"--map {pair}: {dst!r} is not a {kind.value} column (one of: {', '.join(names)})"
+            )
+        mapping[src] = dst
+    return mapping
+
+
+def preset_by_name(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        known = ", ".join(sorted(PRESETS))
+        raise MappingError(f"unknown preset {name!r} (known: {known})") from None
+
+
+def validate_pattern(pattern: str | None) -> None:
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise MappingError(f"non-product rule {pattern!r} is not a valid regex: {err}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPlan:
+    """How the columns of one source file land in the contract."""
+
+    source_columns: tuple[str, ...]
+    mapped: dict[str, str]  # contract column -> source column
+    extras: tuple[str, ...]  # source columns kept as attributes (or ignored)
+    extras_kept: bool
+
+
+def plan_columns(source_columns: list[str], options: IngestOptions) -> ColumnPlan:
+    """Match source columns to the contract: explicit mapping first, then same-name columns.
+
+    Missing required columns are a `MappingError` naming what is missing and what the file has.
+    """
+    contract = c.CONTRACTS[options.kind]
+    mapping = options.effective_mapping()
+    mapped: dict[str, str] = {}
+    for src in source_columns:
+        dst = mapping.get(src)
+        if dst is None and src in contract.names and src not in mapping.values():
+            dst = src
+        if dst is None:
+            continue
+        if dst in mapped:
+            raise MappingError(f"columns {mapped[dst]!r} and {src!r} both map to {dst!r}")
+        mapped[dst] = src
+    missing = [col for col in contract.required if col not in mapped]
+    if missing:
+        raise MappingError(
+            f"{options.kind.value} file lacks required column(s) {', '.join(missing)}; "
+            f"it has {', '.join(source_columns)} (use --map SRC=DST or --preset)"
+        )
+    used = set(mapped.values())
+    extras = tuple(s for s in source_columns if s not in used)
+    return ColumnPlan(
+        source_columns=tuple(source_columns),
+        mapped=mapped,
+        extras=extras,
+        extras_kept=options.extra_columns is ExtraColumns.KEEP,
+    )
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    """What one file's ingest did. Invariant: read == stored + rejected.
+
+    `stored` counts lines of this file that are in the store after the run, whether this
+    run inserted them (`inserted`) or an earlier run had (`duplicates`).
+    """
+
+    source: str
+    kind: str
+    read: int = 0
+    stored: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejects_file: str | None = None
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    anonymous: int = 0
+    returns: int = 0
+    cancellations: int = 0
+    non_product: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    extra_columns_kept: bool = True
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.stored + self.rejected and self.stored == (
+            self.inserted + self.duplicates
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "read": self.read,
+            "stored": self.stored,
+            "inserted": self.inserted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "rejects_file": self.rejects_file,
+            "reject_reasons": dict(sorted(self.reject_reasons.items())),
+            "anonymous": self.anonymous,
+            "returns": self.returns,
+            "cancellations": self.cancellations,
+            "non_product": self.non_product,
+            "extra_columns": self.extra_columns,
+            "extra_columns_kept": self.extra_columns_kept,
+            "balanced": self.balanced,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def rejects_path(data_dir: Path, source_name: str, source_id: str) -> Path:
+    """Rejects file for one source, beside the store: <data>/rejects/<name>.<id8>.rejects.csv."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", source_name)
+    return data_dir / "rejects" / f"{safe}.{source_id[:8]}.rejects.csv"

@@ -1,0 +1,57 @@
+"""Small interfaces the services depend on; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
+
+Progress = Callable[[int, int], None]  # (rows just read, bytes position in the file)
+
+
+class SourceInfoLike(Protocol):
+    path: Path
+    columns: tuple[str, ...]
+    size: int
+    source_id: str
+    total_rows: int | None
+
+
+class Source(Protocol):
+    """A readable input file."""
+
+    info: Any  # SourceInfoLike
+
+    def batches(self) -> Iterator[Any]: ...
+
+
+class Warehouse(Protocol):
+    """Where lines are stored and analytics run."""
+
+    def load(
+        self,
+        source: Any,
+        plan: ColumnPlan,
+        options: IngestOptions,
+        progress: Progress | None = None,
+    ) -> IngestSummary: ...
+
+    def export_rejects(self, source_id: str, path: Path) -> Path: ...
+
+    def run(
+        self, command: str, detail: dict[str, Any] | None = None
+    ) -> AbstractContextManager[str]: ...
+
+    def table_counts(self) -> dict[str, int]: ...
+
+    def recent(self, table: str, order: str, limit: int = 5) -> list[dict[str, Any]]: ...
+
+    def ibis(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+SourceOpener = Callable[[Path, tuple[str, ...]], Source]

@@ -1,0 +1,379 @@
+"""The `omnix` command line (Typer + Rich).
+
+Errors are one line on stderr with a meaningful exit code (see domain/errors.py); `--debug`
+shows the traceback. Every command takes `--data-dir` (or OMNIX_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from omnix.domain import contract as c
+from omnix.domain.errors import OmnixError
+
+app = typer.Typer(
+    name="omnix",
+    help="Customer analytics for retailers: ingest purchase history, learn rhythms, segment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="OMNIX_DATA_DIR",
+        help="Directory of the store (default ./omnix-data).",
+        show_default=False,
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+_DEFAULT_DIR = Path("omnix-data")
+_state: dict[str, bool] = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Structured JSON logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    """omnix: self-hostable customer analytics. Start with `omnix demo`."""
+    from omnix.logs import configure
+
+    _state["debug"] = debug
+    configure(level="DEBUG" if debug else "INFO" if verbose else "WARNING", json_logs=log_json)
+
+
+def _settings(data_dir: Path) -> Any:
+    from omnix.config import Settings
+
+    overrides: dict[str, Any] = {}
+    if data_dir != _DEFAULT_DIR:
+        overrides["data_dir"] = data_dir
+    return Settings(**overrides)
+
+
+def _progress_enabled(as_json: bool) -> bool:
+    return not as_json and sys.stderr.isatty()
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV (.gz/.zst), Parquet or JSONL files.")],
+    data_dir: DataDir = _DEFAULT_DIR,
+    kind: Annotated[c.Kind, typer.Option(help="Which table the files load into.")] = (
+        c.Kind.TRANSACTIONS
+    ),
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Map a source column: SRC=DST (repeatable)."),
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="A known source schema, e.g. online-retail-ii.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Time zone of naive timestamps (default UTC / preset's).")
+    ] = None,
+    anonymous: Annotated[
+        str | None,
+        typer.Option(help="Lines without customer id: keep (product stats only) or reject."),
+    ] = None,
+    extra_columns: Annotated[
+        str, typer.Option(help="Columns outside the contract: keep (as attributes) or ignore.")
+    ] = "keep",
+    non_product: Annotated[
+        str | None, typer.Option(help="Regex of product ids that are fees/postage (not products).")
+    ] = None,
+    cancel_prefix: Annotated[
+        str | None, typer.Option(help="Order ids starting with this are cancellations.")
+    ] = None,
+    ts_format: Annotated[
+        str | None, typer.Option(help="strptime format for non-ISO timestamps, e.g. %d/%m/%Y.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Load files into the store, idempotently; bad rows go to a rejects file with a reason.
+
+    Example: omnix ingest sales.csv.gz --map Invoice=order_id --map Sku=product_id
+
+    Example: omnix ingest online_retail_II.csv.gz --preset online-retail-ii --json
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.domain.ingest import (
+        AnonymousPolicy,
+        ExtraColumns,
+        IngestOptions,
+        parse_mapping,
+        preset_by_name,
+        validate_pattern,
+    )
+    from omnix.entrypoints.cli import render
+
+    settings = _settings(data_dir)
+    validate_pattern(non_product)
+    options = IngestOptions(
+        kind=kind,
+        mapping=parse_mapping(map_ or [], kind),
+        preset=preset_by_name(preset) if preset else None,
+        timezone=timezone or settings.timezone,
+        anonymous=_choice(AnonymousPolicy, anonymous or settings.anonymous_policy, "--anonymous"),
+        extra_columns=_choice(ExtraColumns, extra_columns, "--extra-columns"),
+        cancellation_prefix=cancel_prefix,
+        non_product_pattern=non_product,
+        ts_format=ts_format,
+    )
+    container = bootstrap(settings)
+    try:
+        with render.ingest_progress(_progress_enabled(as_json)) as progress:
+            summaries = container.ingest_service().ingest(files, options, progress)
+    finally:
+        container.close()
+    if as_json:
+        out = [s.to_dict() for s in summaries]
+        typer.echo(json.dumps(out[0] if len(out) == 1 else _combine(out)))
+    else:
+        render.print_ingest(summaries)
+
+
+def _choice(enum: Any, value: Any, flag: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        from omnix.domain.errors import ConfigError
+
+        allowed = ", ".join(e.value for e in enum)
+        raise ConfigError(f"{flag} must be one of {allowed}, got {value!r}") from None
+
+
+def _combine(out: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("read", "stored", "inserted", "duplicates", "rejected", "seconds")
+    total: dict[str, Any] = {k: sum(o[k] for o in out) for k in keys}
+    total["rejects_file"] = [o["rejects_file"] for o in out if o["rejects_file"]] or None
+    total["balanced"] = all(o["balanced"] for o in out)
+    total["files"] = out
+    return total
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Output: .parquet, .csv(.gz|.zst), .jsonl")],
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 1_000,
+    days: Annotated[int, typer.Option(min=1, help="Days of history.")] = 365,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    start: Annotated[
+        str | None, typer.Option(help="First day YYYY-MM-DD (default 2025-01-01).")
+    ] = None,
+    data_dir: DataDir = _DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a realistic grocery purchase history with its ground truth beside it.
+
+    Also writes FILE.truth.parquet (true cycles, churn dates, archetypes), FILE.products.parquet
+    and FILE.customers.parquet.
+
+    Example: omnix generate --customers 10000 --days 365 --seed 7 --out demo.parquet
+    """
+    from omnix.entrypoints.cli import render
+    from omnix.generate import GeneratorConfig
+    from omnix.generate import generate as run_generate
+
+    config = GeneratorConfig(customers=customers, days=days, seed=seed)
+    if start:
+        config = GeneratorConfig(
+            customers=customers, days=days, seed=seed, start=_parse_date(start, "--start")
+        )
+    estimate = customers * days * 100 // 365
+    with render.counting_progress("generating lines", estimate, _progress_enabled(as_json)) as adv:
+        result = run_generate(config, out, progress=adv)
+    payload = {
+        "lines": result.lines,
+        "orders": result.orders,
+        "customers": result.customers,
+        "products": result.products,
+        "seconds": round(result.seconds, 3),
+        "files": {k: str(v) for k, v in result.files.items()},
+    }
+    if as_json:
+        typer.echo(json.dumps(payload))
+    else:
+        render.print_mapping(f"Generated {out}", payload | {"files": ", ".join(payload["files"])})
+
+
+def _parse_date(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        from omnix.domain.errors import ConfigError
+
+        raise ConfigError(f"{flag} expects YYYY-MM-DD, got {value!r}") from None
+
+
+@app.command()
+def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
+    """Show what the store holds: lines, customers, products, dates, rejects, last runs.
+
+    Example: omnix status --json
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+
+    container = bootstrap(_settings(data_dir))
+    try:
+        wh = container.warehouse
+        counts = wh.table_counts()
+        store = container.analyse_service().store_overview()
+        sources = wh.recent("sources", "last_ingested_at", 10)
+        runs = wh.recent("runs", "started_at", 5)
+    finally:
+        container.close()
+    payload: dict[str, Any] = {
+        "store": str(container.settings.store_url()),
+        "tables": counts,
+        "transactions": store,
+        "sources": [{k: s[k] for k in _SOURCE_KEYS} for s in sources],
+        "runs": [{k: r[k] for k in ("command", "started_at", "status")} for r in runs],
+    }
+    if as_json:
+        typer.echo(json.dumps(payload, default=str))
+        return
+    rows = {f"{table} table rows": n for table, n in counts.items()}
+    render.print_mapping(f"Store {payload['store']}", {**rows, **store})
+    render.print_rows("Sources", payload["sources"], _SOURCE_KEYS)
+    render.print_rows("Last runs", payload["runs"], ("command", "started_at", "status"))
+
+
+_SOURCE_KEYS = ("name", "kind", "read", "stored", "rejected", "last_ingested_at")
+
+
+@app.command()
+def summary(
+    data_dir: DataDir = _DEFAULT_DIR,
+    top: Annotated[int, typer.Option(min=1, help="How many top products.")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run every analysis on the store and print the results.
+
+    Example: omnix summary --top 5
+    """
+    from omnix.bootstrap import bootstrap
+
+    container = bootstrap(_settings(data_dir))
+    try:
+        analysis = container.analyse_service().analyse(top)
+    finally:
+        container.close()
+    _print_analysis(analysis, as_json)
+
+
+def _print_analysis(analysis: Any, as_json: bool) -> None:
+    from omnix.entrypoints.cli import render
+
+    if as_json:
+        typer.echo(json.dumps(_as_dict(analysis), default=str))
+        return
+    render.print_mapping("Store", analysis.store)
+    render.print_mapping("Business (net of returns, known customers)", analysis.business)
+    render.print_rows(
+        "By month", analysis.monthly, ("month", "net_revenue", "orders", "customers")
+    )
+    render.print_rows(
+        "Top products",
+        analysis.top_products,
+        ("product_id", "product_name", "net_units", "net_revenue", "buyers"),
+    )
+
+
+def _as_dict(analysis: Any) -> dict[str, Any]:
+    return {
+        "store": analysis.store,
+        "business": analysis.business,
+        "monthly": analysis.monthly,
+        "top_products": analysis.top_products,
+    }
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = _DEFAULT_DIR,
+    customers: Annotated[int, typer.Option(min=10, help="Demo customers.")] = 2_000,
+    days: Annotated[int, typer.Option(min=30, help="Days of history, ending yesterday.")] = 365,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Generate a demo dataset, ingest it, run every analysis and print a summary.
+
+    Example: omnix demo --data-dir ./omnix-data --customers 5000
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.domain.ingest import IngestOptions
+    from omnix.entrypoints.cli import render
+    from omnix.generate import GeneratorConfig
+    from omnix.generate import generate as run_generate
+
+    settings = _settings(data_dir)
+    start = datetime.now(UTC).date() - timedelta(days=days)
+    out = settings.data_dir / "demo" / "demo-transactions.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = GeneratorConfig(customers=customers, days=days, seed=seed, start=start)
+    show = _progress_enabled(False)
+    with render.counting_progress("generating", customers * days * 100 // 365, show) as adv:
+        result = run_generate(config, out, progress=adv)
+    render.out_console.print(
+        f"Generated {result.lines:,} lines for {result.customers:,} customers in "
+        f"{result.seconds:.1f}s -> {out}"
+    )
+    container = bootstrap(settings)
+    try:
+        service = container.ingest_service()
+        summaries = []
+        with render.ingest_progress(show) as progress:
+            for kind, key in ((c.Kind.TRANSACTIONS, "transactions"), (c.Kind.PRODUCTS, "products"),
+                              (c.Kind.CUSTOMERS, "customers")):
+                summaries += service.ingest([result.files[key]], IngestOptions(kind=kind), progress)
+        render.print_ingest(summaries)
+        analysis = container.analyse_service().analyse()
+    finally:
+        container.close()
+    _print_analysis(analysis, False)
+    render.out_console.print(
+        f"\nStore: {settings.store_url()}  -  try `omnix status --data-dir {settings.data_dir}`"
+    )
+
+
+def main() -> None:
+    """Console entry point: one-line errors with exit codes; tracebacks only with --debug."""
+    try:
+        app(standalone_mode=False)
+    except OmnixError as err:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(1)
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: unexpected {type(err).__name__}: {err} (rerun with --debug)", err=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

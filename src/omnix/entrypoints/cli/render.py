@@ -1,0 +1,144 @@
+"""Rich output for the CLI: progress bars, summaries and tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from omnix.domain.ingest import IngestSummary
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+@contextmanager
+def ingest_progress(
+    enabled: bool,
+) -> Iterator[Callable[[Path, int, int | None], Callable[[int, int], None]] | None]:
+    """Per-file progress bars showing bytes, lines and lines/s (on stderr)."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[lines]:>12,} lines"),
+        TextColumn("{task.fields[rate]:>10,.0f} lines/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as bar:
+
+        def for_file(path: Path, size: int, rows: int | None) -> Callable[[int, int], None]:
+            task: TaskID = bar.add_task(path.name, total=max(size, 1), lines=0, rate=0.0)
+            started = time.perf_counter()
+            seen = [0]
+
+            def advance(rows_read: int, position: int) -> None:
+                seen[0] += rows_read
+                elapsed = max(time.perf_counter() - started, 1e-6)
+                bar.update(task, completed=position, lines=seen[0], rate=seen[0] / elapsed)
+
+            return advance
+
+        yield for_file
+
+
+@contextmanager
+def counting_progress(description: str, total: int | None, enabled: bool) -> Iterator[Any]:
+    """A bar for a count of things (lines generated, ...); yields advance(n)."""
+    if not enabled:
+        yield lambda n: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>12,.0f}"),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def print_ingest(summaries: Sequence[IngestSummary]) -> None:
+    table = Table(title="Ingest", show_lines=False)
+    for col in ("file", "read", "stored", "new", "duplicates", "rejected", "seconds"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for s in summaries:
+        table.add_row(
+            Path(s.source).name,
+            f"{s.read:,}",
+            f"{s.stored:,}",
+            f"{s.inserted:,}",
+            f"{s.duplicates:,}",
+            f"{s.rejected:,}",
+            f"{s.seconds:.2f}",
+        )
+    out_console.print(table)
+    for s in summaries:
+        check = "[green]balanced[/]" if s.balanced else "[red]NOT balanced[/]"
+        out_console.print(
+            f"{Path(s.source).name}: read {s.read:,} = stored {s.stored:,} + rejected "
+            f"{s.rejected:,} ({check})"
+        )
+        notes = []
+        if s.returns or s.cancellations:
+            notes.append(f"{s.returns:,} return lines ({s.cancellations:,} cancellations) kept")
+        if s.non_product:
+            notes.append(f"{s.non_product:,} non-product lines kept, excluded from analytics")
+        if s.anonymous:
+            notes.append(f"{s.anonymous:,} anonymous lines kept for product statistics")
+        if s.extra_columns:
+            verb = "kept as attributes" if s.extra_columns_kept else "ignored"
+            notes.append(f"extra columns {', '.join(s.extra_columns)} {verb}")
+        for note in notes:
+            out_console.print(f"  - {note}")
+        if s.rejected:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s.reject_reasons.items()))
+            out_console.print(f"  - rejected: {reasons}")
+            out_console.print(f"  - rejects file: {s.rejects_file}")
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def print_mapping(title: str, data: dict[str, Any]) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in data.items():
+        table.add_row(key.replace("_", " "), fmt(value))
+    out_console.print(table)
+
+
+def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col.replace("_", " "), justify="left" if col.endswith("name") else "right")
+    for row in rows:
+        table.add_row(*(fmt(row.get(col)) for col in columns))
+    out_console.print(table)
