@@ -138,7 +138,7 @@ class SourceFile:
             return _csv_batches(self.info, self.null_values)
         if self.info.format is Format.PARQUET:
             return _parquet_batches(self.info)
-        return _jsonl_batches(self.info)
+        return _jsonl_batches(self.info, self.null_values)
 
 
 def _open_text_sample(path: Path, compression: str | None) -> str:
@@ -289,7 +289,8 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def _jsonl_batches(info: SourceInfo) -> Iterator[SourceBatch]:
+def _jsonl_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[SourceBatch]:
+    nulls = frozenset(null_values)
     columns = info.columns
     rows: dict[str, list[str | None]] = {c: [] for c in columns}
     numbers: list[int] = []
@@ -314,7 +315,8 @@ def _jsonl_batches(info: SourceInfo) -> Iterator[SourceBatch]:
             malformed.append(Malformed(number, line.rstrip("\n"), "not a JSON object"))
             continue
         for col in columns:
-            rows[col].append(_as_text(obj.get(col)))
+            text = _as_text(obj.get(col))
+            rows[col].append(None if text in nulls else text)
         numbers.append(number)
         if len(numbers) >= JSONL_BATCH_ROWS:
             yield flush()

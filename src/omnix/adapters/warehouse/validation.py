@@ -43,17 +43,21 @@ class Check:
     detail: str = "NULL"
 
 
-def _clean_string(src: str, arrow_type: pa.DataType, nulls: tuple[str, ...]) -> str:
+# Identifiers are trimmed (" 123" and "123" are one customer); free text is kept as given.
+_ID_COLUMNS = frozenset({c.CUSTOMER_ID, c.ORDER_ID, c.PRODUCT_ID, c.LINE_ID, c.STORE_ID})
+
+
+def _clean_string(src: str, arrow_type: pa.DataType, is_id: bool = True) -> str:
+    """Empty -> NULL, ids trimmed. Null tokens ('nan', ...) are mapped by the readers."""
     if pa.types.is_floating(arrow_type):
         # ids exported through pandas arrive as 13085.0; store them as 13085
         return (
             f"CASE WHEN {src} = trunc({src}) THEN CAST(CAST({src} AS BIGINT) AS VARCHAR) "
             f"ELSE CAST({src} AS VARCHAR) END"
         )
-    text = f"trim(CAST({src} AS VARCHAR))"
-    tokens = ", ".join(lit(t) for t in nulls if t)
-    if tokens:
-        return f"CASE WHEN {text} IN ({tokens}) THEN NULL ELSE NULLIF({text}, '') END"
+    text = f"CAST({src} AS VARCHAR)" if not pa.types.is_string(arrow_type) else src
+    if is_id:
+        text = f"trim({text})"
     return f"NULLIF({text}, '')"
 
 
@@ -74,7 +78,6 @@ def build_select(
 ) -> tuple[str, list[str]]:
     """The validating SELECT over the raw batch `batch`, and its output column names."""
     contract = c.CONTRACTS[options.kind]
-    nulls = options.effective_null_values()
     inner: list[str] = [f"{q(ROW_NUMBER_COL)} AS rn"]
     checks: list[Check] = []
     for col in contract.columns:
@@ -87,37 +90,42 @@ def build_select(
         src, arrow_type = q(src_name), schema.field(src_name).type
         raw = f"__raw_{col.name}"
         if col.dtype is c.DType.STRING:
-            inner.append(f"{_clean_string(src, arrow_type, nulls)} AS {q(col.name)}")
+            clean = _clean_string(src, arrow_type, col.name in _ID_COLUMNS)
+            inner.append(f"{clean} AS {q(col.name)}")
             inner.append(f"NULL AS {q(raw)}")
         elif col.dtype is c.DType.TIMESTAMP:
             inner.append(f"{_parse_ts(src, arrow_type, options.ts_format)} AS {q(col.name)}")
-            inner.append(f"{_clean_string(src, arrow_type, nulls)} AS {q(raw)}")
+            inner.append(f"{_clean_string(src, arrow_type)} AS {q(raw)}")
         else:
             numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
             numeric = numeric or pa.types.is_decimal(arrow_type)
-            clean = src if numeric else _clean_string(src, arrow_type, nulls)
+            clean = src if numeric else _clean_string(src, arrow_type)
             parsed = f"CAST({src} AS DOUBLE)" if numeric else _parse_float(clean)
             if col.name == c.QUANTITY:
                 parsed = f"COALESCE({parsed}, CASE WHEN {clean} IS NULL THEN 1.0 END)"
             inner.append(f"{parsed} AS {q(col.name)}")
             inner.append(f"{clean} AS {q(raw)}")
-    inner.append(f"{_raw_json(plan)} AS __raw_row")
     inner.append(f"{_attributes(plan)} AS attributes")
+    # Source columns pass through (no copy) so the raw row is built only for rejected rows.
+    inner += [f"{q(s)} AS {q('__src_' + s)}" for s in plan.source_columns]
     checks = _checks(options)
-    reason = "CASE " + " ".join(f"WHEN {k.condition} THEN {lit(k.reason)}" for k in checks)
-    detail = "CASE " + " ".join(f"WHEN {k.condition} THEN {k.detail}" for k in checks)
+    reason = "CASE " + " ".join(f"WHEN {k.condition} THEN {i}" for i, k in enumerate(checks))
+    details = " ".join(f"WHEN {i} THEN {k.detail}" for i, k in enumerate(checks))
+    names = " ".join(f"WHEN {i} THEN {lit(k.reason)}" for i, k in enumerate(checks))
     outer_cols = ["rn", *contract.names, "attributes"]
+    cols = ", ".join(q(n) for n in outer_cols)
     select = (
-        f"SELECT {', '.join(q(n) for n in outer_cols)}, "
-        f"{reason} END AS reason, {detail} END AS detail, "
-        f"CASE WHEN ({reason} END) IS NOT NULL THEN __raw_row END AS raw "
-        f"FROM (SELECT {', '.join(inner)} FROM {batch}) AS v"
+        f"SELECT {cols}, CASE check_no {names} END AS reason, "
+        f"CASE check_no {details} END AS detail, "
+        f"CASE WHEN check_no IS NOT NULL THEN {_raw_json(plan)} END AS raw "
+        f"FROM (SELECT *, {reason} END AS check_no "
+        f"FROM (SELECT {', '.join(inner)} FROM {batch}) AS typed) AS checked"
     )
     return select, [*outer_cols, "reason", "detail", "raw"]
 
 
 def _raw_json(plan: ColumnPlan) -> str:
-    args = ", ".join(f"{lit(s)}, {q(s)}" for s in plan.source_columns)
+    args = ", ".join(f"{lit(s)}, {q('__src_' + s)}" for s in plan.source_columns)
     return f"CAST(json_object({args}) AS VARCHAR)"
 
 

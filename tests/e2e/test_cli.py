@@ -1,0 +1,84 @@
+"""The `omnix` command end to end, as a user runs it (a real subprocess, real files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = ["ingest", "generate", "status", "summary", "demo"]
+
+
+def omnix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIX_")}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "omnix.entrypoints.cli.app", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_help_lists_every_command() -> None:
+    result = omnix("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = omnix(command, "--help")
+    assert result.returncode == 0
+    assert "Example: omnix " + command in result.stdout
+    assert "--data-dir" in result.stdout
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
+    missing = omnix("ingest", str(tmp_path / "nope.csv"), "--data-dir", str(tmp_path / "d"))
+    assert missing.returncode == 3
+    assert missing.stderr.strip().count("\n") == 0
+    assert missing.stderr.startswith("error: ") and "no such file" in missing.stderr
+    bad_map = omnix("ingest", "x.csv", "--map", "a=nonsense", "--data-dir", str(tmp_path / "d"))
+    assert bad_map.returncode == 3
+    assert "not a transactions column" in bad_map.stderr
+    assert "Traceback" not in bad_map.stderr
+    debug = omnix("--debug", "ingest", str(tmp_path / "nope.csv"), "--data-dir", str(tmp_path))
+    assert "Traceback" in debug.stderr
+
+
+def test_status_on_an_empty_directory_says_what_to_do(tmp_path: Path) -> None:
+    result = omnix("summary", "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 4
+    assert "omnix ingest" in result.stderr
+
+
+def test_ingest_json_summary_and_status(tmp_path: Path) -> None:
+    src = tmp_path / "t.csv"
+    src.write_text(
+        "Kunde,Bon,Zeit,Artikel,Menge\nk1,b1,2024-03-01 10:00,a1,2\nk1,b1,2024-03-01 10:00,a2,x\n"
+    )
+    data = str(tmp_path / "d")
+    maps = ["--map", "Kunde=customer_id", "--map", "Bon=order_id", "--map", "Zeit=ts"]
+    maps += ["--map", "Artikel=product_id", "--map", "Menge=quantity"]
+    result = omnix("ingest", str(src), *maps, "--data-dir", data, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    for key in ("read", "stored", "rejected", "duplicates", "rejects_file", "seconds"):
+        assert key in summary
+    assert (summary["read"], summary["stored"], summary["rejected"]) == (2, 1, 1)
+    assert Path(summary["rejects_file"]).is_file()
+    status = json.loads(omnix("status", "--data-dir", data, "--json").stdout)
+    assert status["tables"]["transactions"] == 1
+    assert status["transactions"]["customers"] == 1
+    assert status["sources"][0]["rejected"] == 1
+    assert status["runs"][0]["command"] == "ingest"
+    text = omnix("ingest", str(src), *maps, "--data-dir", data)
+    assert "read 2 = stored 1 + rejected 1 (balanced)" in text.stdout

@@ -1,0 +1,282 @@
+"""Ingest against a real DuckDB file: validation, loss-free accounting, idempotency, formats."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from omnix.domain import contract as c
+from omnix.domain.errors import ConfigError, MappingError, SourceNotFoundError
+from omnix.domain.ingest import AnonymousPolicy, ExtraColumns, preset_by_name
+from tests.integration.helpers import ingest, query, write
+
+HEADER = "customer_id,order_id,ts,product_id,quantity,unit_price,Country\n"
+
+# One row per reject reason, each failing exactly one rule, plus good rows around them.
+BAD_ROWS = {
+    "missing_order_id": "c1,,2024-01-01 10:00,p1,1,1.0,UK",
+    "missing_product_id": "c1,o2,2024-01-01 10:00,,1,1.0,UK",
+    "missing_ts": "c1,o3,,p1,1,1.0,UK",
+    "invalid_ts": "c1,o4,2024-13-45 99:00,p1,1,1.0,UK",
+    "ts_out_of_range": "c1,o5,1850-01-01 10:00,p1,1,1.0,UK",
+    "invalid_quantity": "c1,o6,2024-01-01 10:00,p1,two,1.0,UK",
+    "zero_quantity": "c1,o7,2024-01-01 10:00,p1,0,1.0,UK",
+    "invalid_unit_price": "c1,o8,2024-01-01 10:00,p1,1,1.0.0,UK",
+    "negative_unit_price": "c1,o9,2024-01-01 10:00,p1,1,-2,UK",
+    "malformed_row": "c1,o10,2024-01-01 10:00",
+}
+GOOD_ROWS = [
+    "c1,g1,2024-01-01 10:00,p1,2,1.5,UK",
+    "c1,g1,2024-01-01 10:00,p2,1,3.0,UK",
+    "c2,g2,2024-01-02T08:00:00Z,p1,,1.5,FR",  # empty quantity = 1
+    ",g3,2024-01-03,p3,1,2.0,FR",  # anonymous shopper
+    "c2,g4,2024-01-04 12:00,p1,-1,1.5,FR",  # a return
+]
+
+
+def mixed_csv(tmp_path: Path) -> Path:
+    return write(tmp_path / "mixed.csv", HEADER + "\n".join([*GOOD_ROWS, *BAD_ROWS.values()]))
+
+
+def test_every_reject_reason_is_reported_with_row_and_original(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (s,) = ingest(data, mixed_csv(tmp_path))
+    assert s.reject_reasons == dict.fromkeys(BAD_ROWS, 1)
+    assert (s.read, s.stored, s.rejected) == (15, 5, 10)
+    assert s.balanced
+    assert s.rejects_file is not None
+    with Path(s.rejects_file).open() as fh:
+        rows = {r["reason"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == set(BAD_ROWS)
+    # row numbers are 1-based data rows: the bad rows follow the 5 good ones, in order
+    for offset, reason in enumerate(BAD_ROWS, start=len(GOOD_ROWS) + 1):
+        assert int(rows[reason]["row_number"]) == offset, reason
+        assert rows[reason]["source_file"] == "mixed.csv"
+    assert json.loads(rows["invalid_ts"]["raw"])["ts"] == "2024-13-45 99:00"
+    assert rows["invalid_ts"]["detail"] == "2024-13-45 99:00"
+    assert rows["malformed_row"]["raw"] == BAD_ROWS["malformed_row"]
+
+
+def test_stored_lines_are_typed_and_marked(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (s,) = ingest(data, mixed_csv(tmp_path))
+    assert (s.anonymous, s.returns) == (1, 1)
+    rows = query(
+        data,
+        "SELECT order_id, product_id, quantity, line_type, line_seq, attributes->>'Country', "
+        "customer_id FROM transactions ORDER BY row_number",
+    )
+    assert rows[0] == ("g1", "p1", 2.0, "sale", 1, "UK", "c1")
+    assert rows[2][2] == 1.0  # default quantity
+    assert rows[3][6] is None  # anonymous kept
+    assert rows[4][3] == "return"
+    (ts,) = query(data, "SELECT ts FROM transactions WHERE order_id = 'g2'")[0]
+    assert ts == datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
+
+
+def test_reingest_changes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    source = mixed_csv(tmp_path)
+    (first,) = ingest(data, source)
+    before = query(data, "SELECT count(*), sum(quantity) FROM transactions")
+    (second,) = ingest(data, source)
+    assert second.inserted == 0
+    assert second.duplicates == first.stored == second.stored
+    assert second.rejected == first.rejected
+    assert query(data, "SELECT count(*), sum(quantity) FROM transactions") == before
+    assert query(data, "SELECT count(*) FROM rejects") == [(first.rejected,)]
+    assert query(data, "SELECT count(*) FROM sources") == [(1,)]
+
+
+def test_overlapping_export_only_adds_new_lines(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    rows = [f"c{i % 3},o{i // 2},2024-01-0{1 + i % 5} 10:00,p{i % 4},1,1.0,UK" for i in range(20)]
+    ingest(data, write(tmp_path / "a.csv", HEADER + "\n".join(rows[:12])))
+    (s,) = ingest(data, write(tmp_path / "b.csv", HEADER + "\n".join(rows[6:])))
+    assert (s.inserted, s.duplicates) == (8, 6)
+    assert query(data, "SELECT count(*) FROM transactions") == [(20,)]
+
+
+def test_same_product_twice_in_an_order_is_two_lines(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    text = HEADER + "c1,o1,2024-01-01,p1,1,1,UK\nc1,o1,2024-01-01,p1,1,1,UK\n"
+    (s,) = ingest(data, write(tmp_path / "t.csv", text))
+    assert (s.stored, s.inserted) == (2, 2)
+    assert query(data, "SELECT list(line_seq ORDER BY line_seq) FROM transactions") == [([1, 2],)]
+
+
+def test_line_id_defines_identity_when_given(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    head = "customer_id,order_id,ts,product_id,line_id\n"
+    text = head + "c1,o1,2024-01-01,p1,L1\nc1,o1,2024-01-01,p1,L2\nc1,o1,2024-01-01,p1,L1\n"
+    (s,) = ingest(data, write(tmp_path / "t.csv", text))
+    assert (s.stored, s.inserted, s.duplicates) == (3, 2, 1)
+    assert query(data, "SELECT count(*) FROM transactions") == [(2,)]
+
+
+def test_anonymous_policy_reject(tmp_path: Path) -> None:
+    (s,) = ingest(tmp_path / "d", mixed_csv(tmp_path), anonymous=AnonymousPolicy.REJECT)
+    assert s.reject_reasons["missing_customer_id"] == 1
+    assert s.anonymous == 0
+    assert s.balanced
+
+
+def test_extra_columns_can_be_ignored_and_summary_says_so(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    (s,) = ingest(data, mixed_csv(tmp_path), extra_columns=ExtraColumns.IGNORE)
+    assert s.extra_columns == ["Country"]
+    assert not s.extra_columns_kept
+    assert query(data, "SELECT count(*) FROM transactions WHERE attributes IS NOT NULL") == [(0,)]
+
+
+def test_naive_times_are_read_in_the_configured_zone(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    text = HEADER + "c1,o1,2024-07-01 10:00,p1,1,1,UK\nc1,o2,2024-07-01T10:00:00+02:00,p1,1,1,UK\n"
+    ingest(data, write(tmp_path / "t.csv", text), timezone="Europe/London")
+    rows = dict(query(data, "SELECT order_id, ts FROM transactions"))
+    assert rows["o1"] == datetime(2024, 7, 1, 9, 0, tzinfo=UTC)  # BST = UTC+1
+    assert rows["o2"] == datetime(2024, 7, 1, 8, 0, tzinfo=UTC)  # explicit offset wins
+
+
+def test_unknown_timezone_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        ingest(tmp_path / "d", mixed_csv(tmp_path), timezone="Mars/Olympus")
+
+
+def test_custom_timestamp_format(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    text = HEADER + "c1,o1,25/12/2024 18:30,p1,1,1,UK\n"
+    (s,) = ingest(data, write(tmp_path / "t.csv", text), ts_format="%d/%m/%Y %H:%M")
+    assert s.stored == 1
+    assert query(data, "SELECT ts FROM transactions")[0][0] == datetime(
+        2024, 12, 25, 18, 30, tzinfo=UTC
+    )
+
+
+def test_cancellations_and_non_product_rule(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    text = HEADER + (
+        "c1,o1,2024-01-01,p1,2,1,UK\nc1,o1,2024-01-01,POST,1,5,UK\nc1,Co1,2024-01-02,p1,-2,1,UK\n"
+    )
+    (s,) = ingest(
+        data, write(tmp_path / "t.csv", text), cancellation_prefix="C", non_product_pattern="POST"
+    )
+    assert (s.cancellations, s.non_product, s.returns) == (1, 1, 1)
+    rows = query(data, "SELECT order_id, product_id, line_type, is_product FROM transactions")
+    assert ("Co1", "p1", "cancellation", True) in rows
+    assert ("o1", "POST", "sale", False) in rows
+
+
+def write_formats(tmp_path: Path) -> dict[str, Path]:
+    rows = [r.split(",") for r in GOOD_ROWS]
+    names = HEADER.strip().split(",")
+    out = {}
+    text = HEADER + "\n".join(GOOD_ROWS) + "\n"
+    out["csv"] = write(tmp_path / "f.csv", text)
+    out["semicolon"] = write(tmp_path / "f2.csv", text.replace(",", ";"))
+    out["tsv"] = write(tmp_path / "f.tsv", text.replace(",", "\t"))
+    with gzip.open(tmp_path / "f.csv.gz", "wt") as fh:
+        fh.write(text)
+    out["gzip"] = tmp_path / "f.csv.gz"
+    with pa.output_stream(str(tmp_path / "f.csv.zst"), compression="zstd") as zs:
+        zs.write(text.encode())
+    out["zstd"] = tmp_path / "f.csv.zst"
+    jsonl = tmp_path / "f.jsonl"
+    jsonl.write_text(
+        "\n".join(json.dumps({k: v for k, v in zip(names, r, strict=True) if v}) for r in rows)
+    )
+    out["jsonl"] = jsonl
+    table = pa.table(
+        {
+            "customer_id": [r[0] or None for r in rows],
+            "order_id": [r[1] for r in rows],
+            "ts": pa.array(
+                [datetime(2024, 1, 1 + i, 10, tzinfo=UTC) for i in range(len(rows))],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "product_id": [r[3] for r in rows],
+            "quantity": [float(r[4]) if r[4] else None for r in rows],
+            "unit_price": [float(r[5]) for r in rows],
+        }
+    )
+    pq.write_table(table, tmp_path / "f.parquet")
+    out["parquet"] = tmp_path / "f.parquet"
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "semicolon", "tsv", "gzip", "zstd", "jsonl", "parquet"])
+def test_every_format_loads_the_same_lines(tmp_path: Path, fmt: str) -> None:
+    data = tmp_path / "d"
+    (s,) = ingest(data, write_formats(tmp_path)[fmt])
+    assert (s.read, s.stored, s.rejected) == (5, 5, 0)
+    assert query(data, "SELECT sum(quantity), count(DISTINCT customer_id) FROM transactions") == [
+        (4.0, 2)
+    ]
+
+
+def test_jsonl_bad_lines_are_rejected_with_line_numbers(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    good = json.dumps({"customer_id": "c1", "order_id": "o1", "ts": "2024-01-01", "product_id": 1})
+    path = write(tmp_path / "f.jsonl", f"{good}\n{{not json\n[1,2]\n")
+    (s,) = ingest(data, path)
+    assert (s.stored, s.rejected) == (1, 2)
+    assert query(data, "SELECT row_number, reason FROM rejects ORDER BY 1") == [
+        (2, "malformed_row"),
+        (3, "malformed_row"),
+    ]
+    assert query(data, "SELECT product_id FROM transactions") == [("1",)]
+
+
+def test_products_and_customers_tables(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    products = write(
+        tmp_path / "p.csv",
+        "product_id,product_name,category,pack_size\np1,Milk,dairy,1\np2,Eggs,dairy,six\n"
+        "p1,Whole Milk 1L,dairy,1\n,Nameless,x,1\n",
+    )
+    (s,) = ingest(data, products, kind=c.Kind.PRODUCTS)
+    assert s.reject_reasons == {"invalid_pack_size": 1, "missing_key": 1}
+    assert (s.read, s.stored, s.inserted, s.duplicates) == (4, 2, 1, 1)
+    assert query(data, "SELECT product_id, product_name FROM products") == [("p1", "Whole Milk 1L")]
+    customers = write(tmp_path / "c.csv", "customer_id,country\nc1,DE\nc2,FR\n")
+    (s,) = ingest(data, customers, kind=c.Kind.CUSTOMERS)
+    assert s.inserted == 2
+    (s,) = ingest(data, customers, kind=c.Kind.CUSTOMERS)
+    assert (s.inserted, s.duplicates) == (0, 2)
+    assert query(data, "SELECT count(*) FROM customers") == [(2,)]
+
+
+def test_missing_file_and_bad_mapping_fail_before_writing(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with pytest.raises(SourceNotFoundError):
+        ingest(data, mixed_csv(tmp_path), tmp_path / "missing.csv")
+    bad = write(tmp_path / "bad.csv", "a,b\n1,2\n")
+    with pytest.raises(MappingError):
+        ingest(data, mixed_csv(tmp_path), bad)
+    assert query(data, "SELECT count(*) FROM transactions") == [(0,)]
+
+
+def test_raw_uci_file_every_line_stored_or_rejected(tmp_path: Path) -> None:
+    from tests.conftest import shared_file
+
+    raw = shared_file("online_retail_II_2009-2010_raw.csv.gz")
+    data = tmp_path / "d"
+    (s,) = ingest(data, raw, preset=preset_by_name("online-retail-ii"))
+    assert s.read == 525_461
+    assert s.stored + s.rejected == 525_461
+    assert s.reject_reasons == {"negative_unit_price": 3}  # the "Adjust bad debt" lines
+    assert s.cancellations == 10_206  # invoices starting with C
+    assert s.anonymous == 107_924
+    assert s.non_product > 2_000
+    assert query(data, "SELECT count(*) FROM rejects") == [(3,)]
+    ((lines, cancelled),) = query(
+        data, "SELECT count(*), count(*) FILTER (WHERE line_type = 'cancellation') FROM transactions"
+    )
+    assert (lines, cancelled) == (525_458, 10_206)
