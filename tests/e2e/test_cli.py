@@ -20,6 +20,7 @@ def omnix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[st
         [sys.executable, "-m", "omnix.entrypoints.cli.app", *args],
         capture_output=True,
         text=True,
+        check=False,
         cwd=cwd,
         env=env,
         timeout=600,

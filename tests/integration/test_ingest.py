@@ -277,6 +277,7 @@ def test_raw_uci_file_every_line_stored_or_rejected(tmp_path: Path) -> None:
     assert s.non_product > 2_000
     assert query(data, "SELECT count(*) FROM rejects") == [(3,)]
     ((lines, cancelled),) = query(
-        data, "SELECT count(*), count(*) FILTER (WHERE line_type = 'cancellation') FROM transactions"
+        data,
+        "SELECT count(*), count(*) FILTER (WHERE line_type = 'cancellation') FROM transactions",
     )
     assert (lines, cancelled) == (525_458, 10_206)

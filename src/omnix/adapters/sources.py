@@ -73,7 +73,9 @@ def detect(path: Path) -> tuple[Format, str | None]:
     """Format and compression from the file name (`orders.csv.gz` -> CSV, gzip)."""
     suffixes = [s.lower() for s in path.suffixes]
     compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
-    base = suffixes[-2] if compression and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
+    base = (
+        suffixes[-2] if compression and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
+    )
     fmt = {
         ".csv": Format.CSV,
         ".tsv": Format.CSV,
@@ -255,7 +257,7 @@ def _parquet_batches(info: SourceInfo) -> Iterator[SourceBatch]:
 
 def _jsonl_lines(path: Path, compression: str | None) -> Iterator[tuple[int, str]]:
     with pa.input_stream(str(path), compression=compression) as stream:
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")  # type: ignore[arg-type]
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
         number = 0
         for line in text:
             if not line.strip():

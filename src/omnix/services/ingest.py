@@ -44,7 +44,9 @@ class IngestService:
                 summary = self.warehouse.load(source, plan, options, on_progress)
                 target = rejects_path(self.data_dir.resolve(), info.path.name, info.source_id)
                 if summary.rejected:
-                    summary.rejects_file = str(self.warehouse.export_rejects(info.source_id, target))
+                    summary.rejects_file = str(
+                        self.warehouse.export_rejects(info.source_id, target)
+                    )
                 elif target.exists():
                     target.unlink()
                 log.info("ingested", **summary.to_dict())

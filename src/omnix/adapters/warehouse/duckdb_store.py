@@ -9,7 +9,6 @@ re-running the command completes it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -188,7 +187,9 @@ class DuckDBStore:
         try:
             self.con.execute(f"SET TimeZone = {v.lit(tz)}")
         except duckdb.Error:
-            raise ConfigError(f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)")
+            raise ConfigError(
+                f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)"
+            ) from None
 
     def _stage_batches(
         self,
@@ -343,7 +344,7 @@ class DuckDBStore:
             f"WHERE source_id = {v.lit(source_id)} ORDER BY row_number) "
             f"TO {v.lit(str(tmp))} (HEADER, DELIMITER ',')"
         )
-        os.replace(tmp, path)
+        tmp.replace(path)
         return path
 
     # ---------------------------------------------------------------- runs and status

@@ -158,9 +158,7 @@ def _checks(options: IngestOptions) -> list[Check]:
 def _transaction_checks(options: IngestOptions) -> list[Check]:
     r = RejectReason
     ts, qty, price = q(c.TS), q(c.QUANTITY), q(c.UNIT_PRICE)
-    out_of_range = (
-        f"{ts} < TIMESTAMPTZ '1900-01-01 00:00:00+00' OR {ts} > now() + INTERVAL 1 DAY"
-    )
+    out_of_range = f"{ts} < TIMESTAMPTZ '1900-01-01 00:00:00+00' OR {ts} > now() + INTERVAL 1 DAY"
     checks = [
         Check(r.MISSING_ORDER_ID, f"{q(c.ORDER_ID)} IS NULL"),
         Check(r.MISSING_PRODUCT_ID, f"{q(c.PRODUCT_ID)} IS NULL"),

@@ -193,18 +193,19 @@ def generate(
     estimate = customers * days * 100 // 365
     with render.counting_progress("generating lines", estimate, _progress_enabled(as_json)) as adv:
         result = run_generate(config, out, progress=adv)
-    payload = {
+    files = {k: str(v) for k, v in result.files.items()}
+    payload: dict[str, Any] = {
         "lines": result.lines,
         "orders": result.orders,
         "customers": result.customers,
         "products": result.products,
         "seconds": round(result.seconds, 3),
-        "files": {k: str(v) for k, v in result.files.items()},
+        "files": files,
     }
     if as_json:
         typer.echo(json.dumps(payload))
     else:
-        render.print_mapping(f"Generated {out}", payload | {"files": ", ".join(payload["files"])})
+        render.print_mapping(f"Generated {out}", payload | {"files": ", ".join(files.values())})
 
 
 def _parse_date(value: str, flag: str) -> date:
@@ -281,9 +282,7 @@ def _print_analysis(analysis: Any, as_json: bool) -> None:
         return
     render.print_mapping("Store", analysis.store)
     render.print_mapping("Business (net of returns, known customers)", analysis.business)
-    render.print_rows(
-        "By month", analysis.monthly, ("month", "net_revenue", "orders", "customers")
-    )
+    render.print_rows("By month", analysis.monthly, ("month", "net_revenue", "orders", "customers"))
     render.print_rows(
         "Top products",
         analysis.top_products,
@@ -334,8 +333,11 @@ def demo(
         service = container.ingest_service()
         summaries = []
         with render.ingest_progress(show) as progress:
-            for kind, key in ((c.Kind.TRANSACTIONS, "transactions"), (c.Kind.PRODUCTS, "products"),
-                              (c.Kind.CUSTOMERS, "customers")):
+            for kind, key in (
+                (c.Kind.TRANSACTIONS, "transactions"),
+                (c.Kind.PRODUCTS, "products"),
+                (c.Kind.CUSTOMERS, "customers"),
+            ):
                 summaries += service.ingest([result.files[key]], IngestOptions(kind=kind), progress)
         render.print_ingest(summaries)
         analysis = container.analyse_service().analyse()
