@@ -8,6 +8,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from omnix.domain.errors import ConfigError
 from omnix.generate.seasons import Calendar
 
 F64 = npt.NDArray[np.float64]
@@ -56,17 +57,17 @@ class Profile:
 
 
 PROFILES: dict[Archetype, Profile] = {
-    Archetype.LOYAL: Profile(0.25, (1.0, 2.2), (8, 16), (5, 20), 1.0, 1, 0.04, 0.15, 1.0,
+    Archetype.LOYAL: Profile(0.25, (0.8, 1.6), (4, 9), (5, 20), 1.0, 1, 0.04, 0.15, 0.8,
                              (1.0, 1.2, 0.6), 0.05),
-    Archetype.BULK: Profile(0.10, (0.35, 0.7), (8, 14), (3, 10), 1.0, 2, 0.25, 0.3, 3.0,
+    Archetype.BULK: Profile(0.10, (0.3, 0.6), (4, 8), (3, 10), 1.0, 2, 0.25, 0.3, 2.5,
                             (1.3, 1.0, 0.4), 0.05),
-    Archetype.LAPSING: Profile(0.14, (0.7, 1.8), (5, 12), (2.5, 8), 1.2, 1, 0.04, 0.15, 1.0,
+    Archetype.LAPSING: Profile(0.14, (0.6, 1.4), (3, 8), (2.5, 8), 1.2, 1, 0.04, 0.15, 0.8,
                                (1.0, 1.0, 0.6), 1.0),
-    Archetype.BARGAIN: Profile(0.16, (1.0, 2.0), (6, 14), (2, 6), 1.1, 1, 0.04, 2.0, 0.8,
+    Archetype.BARGAIN: Profile(0.16, (0.8, 1.6), (3, 8), (2, 6), 1.1, 1, 0.04, 2.0, 0.6,
                                (3.0, 1.0, 0.2), 0.05),
-    Archetype.PREMIUM: Profile(0.12, (1.0, 2.2), (6, 14), (4, 14), 1.1, 1, 0.04, 0.1, 1.5,
+    Archetype.PREMIUM: Profile(0.12, (0.8, 1.6), (3, 8), (4, 14), 1.1, 1, 0.04, 0.1, 1.2,
                                (0.2, 1.0, 3.0), 0.05),
-    Archetype.OCCASIONAL: Profile(0.23, (0.15, 0.5), (3, 8), (1.3, 4), 2.2, 1, 0.06, 0.15, 2.5,
+    Archetype.OCCASIONAL: Profile(0.23, (0.15, 0.45), (2, 5), (1.3, 4), 2.0, 1, 0.06, 0.15, 2.0,
                                   (1.0, 1.0, 0.8), 0.15),
 }  # fmt: skip
 ARCHETYPES: tuple[Archetype, ...] = tuple(PROFILES)
@@ -83,6 +84,7 @@ _CHANNEL_P_PREMIUM = np.array([0.55, 0.30, 0.15])
 _BABY_P, _PET_P = 0.12, 0.35
 _CHURN_MEAN_DAYS = {True: 120.0, False: 200.0}  # lapsing, others
 _EXISTING_WINDOW = 14  # existing customers are first seen within this many days
+_HOUSEHOLD_LOG_MEAN = 0.3  # the median household takes 1.35x the template's days per pack
 
 REGIONS: dict[str, tuple[str, ...]] = {
     "DE": ("Bavaria", "Berlin", "Hamburg", "North Rhine-Westphalia", "Baden-Württemberg",
@@ -155,7 +157,7 @@ def _arrival(n: int, share_new: float, cal: Calendar, rng: np.random.Generator) 
     day = np.where(new, rng.integers(0, cal.days, n), rng.integers(0, window, n))
     open_days = np.flatnonzero(cal.is_open)
     if open_days.size == 0:
-        raise ValueError("the history has no open shopping day")
+        raise ConfigError("the history has no open shopping day: make `days` longer")
     slot = np.minimum(np.searchsorted(open_days, day), open_days.size - 1)
     return open_days[slot].astype(np.int64)
 
@@ -192,7 +194,7 @@ def draw_cohort(
         end=end,
         churned=end < cal.days,
         trips=rng.uniform(lo[arch], hi[arch]),
-        household=rng.lognormal(0.0, 0.35, n),
+        household=rng.lognormal(_HOUSEHOLD_LOG_MEAN, 0.35, n),
         baby=rng.random(n) < _BABY_P,
         pet=rng.random(n) < _PET_P,
         weekday=rng.choice(7, size=n, p=np.array([1, 1, 1, 1, 1.2, 1.5, 0.3]) / 7.0),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime
 import pathlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from omnix.domain.errors import ConfigError
 
 MAX_PRODUCTS = 2_000
 MIN_PRODUCTS = 300
+MIN_EXPLICIT_PRODUCTS = 20  # fewer cannot fill repertoires and impulse baskets apart
 # Cells of the per-chunk customer x day matrices; bounds memory whatever `days` is.
 _CHUNK_CELLS = 2_000_000
 _MAX_CHUNK_CUSTOMERS = 5_000
@@ -15,18 +18,20 @@ _MAX_CHUNK_CUSTOMERS = 5_000
 
 @dataclass(frozen=True, slots=True)
 class GeneratorConfig:
-    """What to generate. Same config, same bytes.
+    """What to generate. The same config always gives the same data.
 
     customers: how many customers the history covers (all of them buy at least once).
     days: length of the history in days, starting on `start`.
     seed: master seed; every random draw derives from it.
     currency: ISO 4217 code written on every price (prices are EUR-like levels).
-    products: catalog size; None scales it with customers (300 .. 2,000).
+    products: catalog size (>= 20); None scales it with customers (300 .. 2,000).
     stores: physical stores; None scales it with customers (4 .. 200).
     return_rate: share of purchase lines returned later (negative quantity lines).
     new_customer_share: share of customers whose first visit falls anywhere in the
         history; the others are existing customers first seen in its first two weeks.
-    chunk_customers: customers simulated per batch; None derives it from `days`.
+    chunk_customers: customers simulated per batch; None derives it from `days`. Each chunk
+        has its own random stream, so a different chunk size gives different (equally valid)
+        data; leave it None for data that depends on customers, days, seed and start only.
     """
 
     customers: int = 1_000
@@ -38,21 +43,21 @@ class GeneratorConfig:
     stores: int | None = None
     return_rate: float = 0.01
     new_customer_share: float = 0.35
-    chunk_customers: int | None = field(default=None, compare=False)
+    chunk_customers: int | None = None
 
     def __post_init__(self) -> None:
         if self.customers < 1:
-            raise ValueError(f"customers must be >= 1, got {self.customers}")
+            raise ConfigError(f"customers must be >= 1, got {self.customers}")
         if self.days < 1:
-            raise ValueError(f"days must be >= 1, got {self.days}")
+            raise ConfigError(f"days must be >= 1, got {self.days}")
         if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if not 0.0 <= self.return_rate < 0.5:
-            raise ValueError(f"return_rate must be in [0, 0.5), got {self.return_rate}")
+            raise ConfigError(f"return_rate must be in [0, 0.5), got {self.return_rate}")
         if not 0.0 <= self.new_customer_share <= 1.0:
-            raise ValueError("new_customer_share must be in [0, 1]")
-        if self.products is not None and self.products < 1:
-            raise ValueError(f"products must be >= 1, got {self.products}")
+            raise ConfigError("new_customer_share must be in [0, 1]")
+        if self.products is not None and self.products < MIN_EXPLICIT_PRODUCTS:
+            raise ConfigError(f"products must be >= {MIN_EXPLICIT_PRODUCTS}, got {self.products}")
 
     @property
     def n_products(self) -> int:

@@ -40,7 +40,7 @@ class Calendar:
     def price(self, catalog: Catalog, product: I64, day: I64) -> F64:
         """Shelf price paid on `day`: list price, inflation, promotion; in cents."""
         index = 1.0 + INFLATION_PER_YEAR * day / 365.0
-        paid = catalog.list_price[product] * index * (1.0 - self.discount[product, day])
+        paid: F64 = catalog.list_price[product] * index * (1.0 - self.discount[product, day])
         return np.round(paid, 2)
 
 

@@ -86,15 +86,22 @@ _WINE = (
 
 
 def _i(
-    category: str, name: str, price: float, cycle: float, popularity: float,
-    packs: tuple[Pack, ...], variants: tuple[str, ...] = ("",),
-    brands: tuple[tuple[str, int], ...] = (), months: tuple[int, ...] = (),
-) -> Item:  # fmt: skip
+    category: str,
+    name: str,
+    price: float,
+    cycle: float,
+    popularity: float,
+    packs: tuple[Pack, ...],
+    variants: tuple[str, ...] = ("",),
+    brands: tuple[tuple[str, int], ...] = (),
+    months: tuple[int, ...] = (),
+) -> Item:
     if variants == ("",) and category in _ORGANIC:
         variants = ("", "Organic")
     return Item(category, name, price, cycle, popularity, packs, variants, brands, months)
 
 
+# fmt: off
 ITEMS: tuple[Item, ...] = (
     _i("produce", "Bananas", 1.49, 6, 9, (("1kg", 1.0),)),
     _i("produce", "Apples", 2.49, 8, 7, (("1kg", 1.0), ("2kg", 2.0)), ("Gala", "Braeburn")),
@@ -237,3 +244,4 @@ ITEMS: tuple[Item, ...] = (
     _i("seasonal", "Charcoal Briquettes", 5.99, 30, 2, (("3kg", 3.0),), months=(5, 6, 7, 8)),
     _i("seasonal", "Pumpkin", 2.49, 30, 2, (("1 pc", 1.0),), months=(10,)),
 )
+# fmt: on

@@ -266,28 +266,52 @@ class DuckDBStore:
         )
         is_product = f"NOT regexp_full_match(product_id, {v.lit(pattern)})" if pattern else "TRUE"
         names = ", ".join(v.q(n) for n in c.TRANSACTIONS.names)
-        sql = f"""
-            INSERT INTO transactions
-            SELECT {names}, line_seq, {line_type}, {is_product}, attributes, {v.lit(source_id)}, rn
-            FROM (
-                SELECT *, row_number() OVER (
-                    PARTITION BY order_id, product_id ORDER BY rn) AS line_seq,
-                    row_number() OVER (PARTITION BY line_id ORDER BY rn) AS line_id_seq
-                FROM {STAGE} WHERE reason IS NULL
-            ) AS s
-            WHERE (s.line_id IS NULL OR s.line_id_seq = 1)
-              AND (s.line_id IS NOT NULL OR NOT EXISTS (
-                    SELECT 1 FROM transactions t WHERE t.order_id = s.order_id
-                    AND t.product_id = s.product_id AND t.line_seq = s.line_seq))
-              AND (s.line_id IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM transactions t WHERE t.line_id = s.line_id))
-        """
+        sql = (
+            f"INSERT INTO transactions SELECT {names}, line_seq, {line_type}, {is_product}, "
+            f"attributes, {v.lit(source_id)}, rn FROM ({self._identified()}) AS s"
+        )
+        if self._has_rows("transactions"):
+            sql += f" WHERE {self._not_stored()}"
         summary.inserted = int(self.con.execute(sql).fetchall()[0][0])
         cancellations, non_product = self.con.execute(
             f"SELECT count(*) FILTER (WHERE {cancel}), count(*) FILTER (WHERE NOT ({is_product}))"
             f" FROM {STAGE} WHERE reason IS NULL"
         ).fetchall()[0]
         summary.cancellations, summary.non_product = int(cancellations), int(non_product)
+
+    def _identified(self) -> str:
+        """Good stage rows with line_seq; a line_id repeated within the file kept once."""
+        seq = "row_number() OVER (PARTITION BY order_id, product_id ORDER BY rn) AS line_seq"
+        good = f"SELECT *, {seq} FROM {STAGE} WHERE reason IS NULL"
+        if not self._stage_has_line_ids():
+            return good
+        return (
+            f"{good} QUALIFY line_id IS NULL OR "
+            "row_number() OVER (PARTITION BY line_id ORDER BY rn) = 1"
+        )
+
+    def _not_stored(self) -> str:
+        """Line identity: line_id when given, else (order_id, product_id, line_seq)."""
+        by_position = (
+            "(s.line_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM transactions t "
+            "WHERE t.order_id = s.order_id AND t.product_id = s.product_id "
+            "AND t.line_seq = s.line_seq))"
+        )
+        if not self._stage_has_line_ids():
+            return by_position
+        return (
+            f"{by_position} AND (s.line_id IS NULL OR NOT EXISTS "
+            "(SELECT 1 FROM transactions t WHERE t.line_id = s.line_id))"
+        )
+
+    def _stage_has_line_ids(self) -> bool:
+        rows = self.con.execute(
+            f"SELECT 1 FROM {STAGE} WHERE line_id IS NOT NULL LIMIT 1"
+        ).fetchall()
+        return bool(rows)
+
+    def _has_rows(self, table: str) -> bool:
+        return bool(self.con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall())
 
     def _upsert_dimension(self, kind: c.Kind, source_id: str) -> int:
         contract = c.CONTRACTS[kind]
