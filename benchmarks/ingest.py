@@ -37,7 +37,9 @@ def machine() -> str:
     import os
 
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, Python {platform.python_version()}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, Python {platform.python_version()}"
+    )
 
 
 def omnix(*args: str) -> list[str]:
@@ -51,8 +53,18 @@ def dataset(lines: int, fmt: str) -> Path:
     if not out.exists():
         WORK.mkdir(exist_ok=True)
         subprocess.run(
-            omnix("generate", "--customers", str(customers), "--days", "365", "--seed", "1",
-                  "--out", str(out), "--json"),  # fmt: skip
+            omnix(
+                "generate",
+                "--customers",
+                str(customers),
+                "--days",
+                "365",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+                "--json",
+            ),
             check=True,
             capture_output=True,
         )
@@ -73,8 +85,12 @@ def run_ingest(source: Path) -> dict[str, float]:
     shutil.rmtree(data, ignore_errors=True)
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *omnix("ingest", str(source), "--data-dir", str(data),
-                                                 "--json")],  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            _MEASURE,
+            *omnix("ingest", str(source), "--data-dir", str(data), "--json"),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -104,7 +120,11 @@ def main() -> None:
     for lines in args.lines:
         for fmt in args.formats:
             source = dataset(lines, fmt)
-            result = {"format": fmt, "file_mb": round(source.stat().st_size / 2**20), **run_ingest(source)}
+            result = {
+                "format": fmt,
+                "file_mb": round(source.stat().st_size / 2**20),
+                **run_ingest(source),
+            }
             rows.append(result)
             print(json.dumps(result), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
