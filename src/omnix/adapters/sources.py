@@ -16,7 +16,10 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +30,8 @@ import pyarrow as pa
 
 from omnix.domain.errors import InputError, SourceNotFoundError, UnsupportedFormatError
 
+ROW_NUMBER_COL = "__omnix_rn"  # 1-based data row number, added to staged sources
+STAGE_COMPRESSION = "lz4"
 CSV_BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 1 << 20
 JSONL_BATCH_ROWS = 50_000
@@ -107,8 +112,29 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(slots=True)
+class Staged:
+    """A source made scannable by the engine: a Parquet file plus where its row numbers are.
+
+    Parquet sources are used in place (`row_number_col` None: the engine's own file row number,
+    0-based, is used); CSV and JSON Lines are streamed once into a temporary Parquet file with a
+    ROW_NUMBER_COL column, so the engine can scan them as often as it needs at Parquet speed.
+    """
+
+    path: Path
+    schema: pa.Schema  # the source columns (without the row number)
+    rows: int
+    malformed: list[Malformed]
+    row_number_col: str | None
+    temporary: bool
+
+    def cleanup(self) -> None:
+        if self.temporary:
+            self.path.unlink(missing_ok=True)
+
+
 class SourceFile:
-    """One input file: `info` describes it, `batches()` streams it."""
+    """One input file: `info` describes it, `batches()` streams it, `stage()` readies a scan."""
 
     def __init__(self, path: Path, null_values: tuple[str, ...] = ("",)) -> None:
         if not path.is_file():
@@ -135,6 +161,26 @@ class SourceFile:
             delimiter=delimiter,
         )
 
+    def stage(self, tmp_dir: Path, progress: Callable[[int, int], None] | None = None) -> Staged:
+        """Ready the file for scanning; CSV/JSONL are streamed into a temporary Parquet file."""
+        if self.info.format is Format.PARQUET:
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(str(self.path))
+            if progress:
+                progress(self.info.total_rows or 0, self.info.size)
+            return Staged(self.path, schema, self.info.total_rows or 0, [], None, False)
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        target = tmp_dir / f"stage-{uuid.uuid4().hex}.parquet"
+        try:
+            rows, malformed, schema = _write_parquet(self.batches(), target, progress)
+            if not schema.names:
+                schema = pa.schema([(name, pa.string()) for name in self.info.columns])
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return Staged(target, schema, rows, malformed, ROW_NUMBER_COL, True)
+
     def batches(self) -> Iterator[SourceBatch]:
         if self.info.format is Format.CSV:
             return _csv_batches(self.info, self.null_values)
@@ -150,6 +196,57 @@ def _open_text_sample(path: Path, compression: str | None) -> str:
     if len(raw) == SNIFF_BYTES and "\n" in text:
         text = text[: text.rfind("\n") + 1]
     return text
+
+
+def _write_parquet(
+    batches: Iterator[SourceBatch], target: Path, progress: Callable[[int, int], None] | None
+) -> tuple[int, list[Malformed], pa.Schema]:
+    """Stream batches (plus their row numbers) into a Parquet file on a writer thread.
+
+    Parsing and compressing overlap on two cores; memory stays at a few batches.
+    """
+    import pyarrow.parquet as pq
+
+    pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        writer = None
+        try:
+            while (batch := pending.get()) is not None:
+                if writer is None:
+                    writer = pq.ParquetWriter(
+                        str(target), batch.schema, compression=STAGE_COMPRESSION
+                    )
+                writer.write_batch(batch)
+        except BaseException as err:
+            failure.append(err)
+            while pending.get() is not None:  # drain so the reader never blocks
+                pass
+        finally:
+            if writer is not None:
+                writer.close()
+
+    thread = threading.Thread(target=write, name="omnix-stage-writer", daemon=True)
+    thread.start()
+    rows, malformed, schema = 0, [], None
+    try:
+        for sb in batches:
+            malformed.extend(sb.malformed)
+            if sb.batch.num_rows:
+                schema = schema or sb.batch.schema
+                pending.put(sb.batch.append_column(ROW_NUMBER_COL, pa.array(sb.row_numbers)))
+                rows += sb.batch.num_rows
+            if progress:
+                progress(sb.batch.num_rows + len(sb.malformed), sb.bytes_done)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failure:
+        raise InputError(f"cannot stage {target.name}: {failure[0]}") from failure[0]
+    if schema is None:  # nothing but malformed lines: stage an empty file of strings
+        schema = pa.schema([])
+    return rows, malformed, schema
 
 
 def _sniff_csv(path: Path, compression: str | None) -> tuple[str, list[str]]:

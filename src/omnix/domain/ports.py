@@ -9,7 +9,15 @@ from typing import Any, Protocol
 
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
 
-Progress = Callable[[int, int], None]  # (rows just read, bytes position in the file)
+
+class LoadProgress(Protocol):
+    """What a load reports while it works on one file."""
+
+    def read(self, rows: int, position: int) -> None:
+        """`rows` more rows read; `position` = bytes of the file read so far."""
+
+    def phase(self, name: str, fraction: float) -> None:
+        """The engine is in phase `name` (validate, store), `fraction` done (0..1)."""
 
 
 class SourceInfoLike(Protocol):
@@ -36,7 +44,7 @@ class Warehouse(Protocol):
         source: Any,
         plan: ColumnPlan,
         options: IngestOptions,
-        progress: Progress | None = None,
+        progress: LoadProgress | None = None,
     ) -> IngestSummary: ...
 
     def export_rejects(self, source_id: str, path: Path) -> Path: ...

@@ -9,12 +9,12 @@ from pathlib import Path
 import structlog
 
 from omnix.domain.ingest import IngestOptions, IngestSummary, plan_columns, rejects_path
-from omnix.domain.ports import Progress, SourceOpener, Warehouse
+from omnix.domain.ports import LoadProgress, SourceOpener, Warehouse
 
 log = structlog.get_logger(__name__)
 
 # (file, size in bytes, rows if known) -> a progress callback for that file
-FileProgress = Callable[[Path, int, int | None], Progress]
+FileProgress = Callable[[Path, int, int | None], LoadProgress]
 
 
 @dataclass(slots=True)

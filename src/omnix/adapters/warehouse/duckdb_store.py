@@ -11,25 +11,26 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
+import structlog
 
-from omnix.adapters.sources import SourceBatch, SourceFile
+from omnix.adapters.sources import SourceFile
 from omnix.adapters.warehouse import validation as v
+from omnix.adapters.warehouse.duckdb_load import FileLoad
 from omnix.domain import contract as c
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
+from omnix.domain.ports import LoadProgress
+
+log = structlog.get_logger(__name__)
 
 SCHEMA_VERSION = 1
-STAGE = "_omnix_stage"
-BATCH = "_omnix_batch"
-Progress = Callable[[int, int], None]  # (rows just read, bytes position)
 
 _PID = re.compile(r"PID (\d+)")
 
@@ -119,6 +120,10 @@ class DuckDBStore:
                     "wait for it to finish or stop it"
                 ) from None
             raise StoreError(f"cannot open the store {path}: {err}") from None
+        # lets a second thread read query_progress(), without DuckDB printing its own bar
+        for setting in ("enable_progress_bar = true", "enable_progress_bar_print = false",
+                        "progress_bar_time = 0"):  # fmt: skip
+            con.execute(f"SET {setting}")
         store = cls(con, path)
         if not read_only:
             store.migrate()
@@ -146,7 +151,7 @@ class DuckDBStore:
         source: SourceFile,
         plan: ColumnPlan,
         options: IngestOptions,
-        progress: Progress | None = None,
+        progress: LoadProgress | None = None,
     ) -> IngestSummary:
         """Validate and store one file atomically; returns its balanced summary."""
         info = source.info
@@ -154,33 +159,34 @@ class DuckDBStore:
         summary.extra_columns = list(plan.extras)
         summary.extra_columns_kept = plan.extras_kept
         started = time.perf_counter()
-        con = self.con
         self._set_timezone(options.effective_timezone())
-        con.execute("BEGIN TRANSACTION")
+        staged = source.stage(self.path.parent / ".tmp", progress.read if progress else None)
+        log.info("staged", source=info.path.name, seconds=round(time.perf_counter() - started, 3))
         try:
-            con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-            con.execute(v.stage_ddl(options.kind, STAGE))
-            malformed = self._stage_batches(source.batches(), plan, options, progress)
-            con.execute("DELETE FROM rejects WHERE source_id = ?", [info.source_id])
-            self._store_malformed(malformed, info.source_id, info.path.name)
-            con.execute(
-                "INSERT INTO rejects SELECT ?, ?, rn, reason, detail, raw FROM "
-                f"{STAGE} WHERE reason IS NOT NULL",
-                [info.source_id, info.path.name],
-            )
-            self._count(summary, len(malformed))
-            if options.kind is c.Kind.TRANSACTIONS:
-                self._insert_transactions(options, info.source_id, summary)
-            else:
-                summary.inserted = self._upsert_dimension(options.kind, info.source_id)
-            summary.duplicates = summary.stored - summary.inserted
-            summary.seconds = time.perf_counter() - started
-            self._record_source(source, options, summary)
-            con.execute(f"DROP TABLE {STAGE}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                load = FileLoad(
+                    self.con,
+                    staged,
+                    plan,
+                    options,
+                    info.source_id,
+                    progress.phase if progress else None,
+                )
+                load.run(summary, info.path.name)
+                summary.seconds = time.perf_counter() - started
+                self._record_source(source, options, summary)
+                self.con.execute("COMMIT")
+                log.info(
+                    "committed",
+                    source=info.path.name,
+                    seconds=round(time.perf_counter() - started, 3),
+                )
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            staged.cleanup()
         return summary
 
     def _set_timezone(self, tz: str) -> None:
@@ -190,143 +196,6 @@ class DuckDBStore:
             raise ConfigError(
                 f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)"
             ) from None
-
-    def _stage_batches(
-        self,
-        batches: Iterator[SourceBatch],
-        plan: ColumnPlan,
-        options: IngestOptions,
-        progress: Progress | None,
-    ) -> list[Any]:
-        malformed: list[Any] = []
-        select: str | None = None
-        for sb in batches:
-            malformed.extend(sb.malformed)
-            if sb.batch.num_rows:
-                batch = sb.batch.append_column(v.ROW_NUMBER_COL, pa.array(sb.row_numbers))
-                if select is None:
-                    select, _ = v.build_select(plan, batch.schema, options, BATCH)
-                self.con.register(BATCH, pa.Table.from_batches([batch]))
-                try:
-                    self.con.execute(f"INSERT INTO {STAGE} {select}")
-                finally:
-                    self.con.unregister(BATCH)
-            if progress:
-                progress(sb.batch.num_rows + len(sb.malformed), sb.bytes_done)
-        return malformed
-
-    def _store_malformed(self, malformed: list[Any], source_id: str, name: str) -> None:
-        if not malformed:
-            return
-        table = pa.table(
-            {
-                "source_id": [source_id] * len(malformed),
-                "source_file": [name] * len(malformed),
-                "row_number": pa.array([m.row_number for m in malformed], pa.int64()),
-                "reason": ["malformed_row"] * len(malformed),
-                "detail": [m.detail for m in malformed],
-                "raw": [m.text for m in malformed],
-            }
-        )
-        self.con.register("_omnix_malformed", table)
-        self.con.execute("INSERT INTO rejects SELECT * FROM _omnix_malformed")
-        self.con.unregister("_omnix_malformed")
-
-    def _count(self, summary: IngestSummary, malformed: int) -> None:
-        reasons = self.con.execute(
-            f"SELECT reason, count(*) FROM {STAGE} WHERE reason IS NOT NULL GROUP BY reason"
-        ).fetchall()
-        summary.reject_reasons = {str(r): int(n) for r, n in reasons}
-        if malformed:
-            summary.reject_reasons["malformed_row"] = malformed
-        summary.rejected = sum(summary.reject_reasons.values())
-        if summary.kind != c.Kind.TRANSACTIONS:
-            (good,) = self.con.execute(
-                f"SELECT count(*) FROM {STAGE} WHERE reason IS NULL"
-            ).fetchall()[0]
-            summary.stored = int(good)
-            summary.read = summary.stored + summary.rejected
-            return
-        row = self.con.execute(
-            f"""SELECT count(*), count(*) FILTER (WHERE customer_id IS NULL),
-                count(*) FILTER (WHERE quantity < 0) FROM {STAGE} WHERE reason IS NULL"""
-        ).fetchall()[0]
-        summary.stored, summary.anonymous, summary.returns = (int(x) for x in row)
-        summary.read = summary.stored + summary.rejected
-
-    def _insert_transactions(
-        self, options: IngestOptions, source_id: str, summary: IngestSummary
-    ) -> None:
-        prefix = options.effective_cancellation_prefix()
-        pattern = options.effective_non_product_pattern()
-        cancel = f"starts_with(order_id, {v.lit(prefix)})" if prefix else "FALSE"
-        line_type = (
-            f"CASE WHEN {cancel} THEN 'cancellation' WHEN quantity < 0 THEN 'return' "
-            "ELSE 'sale' END"
-        )
-        is_product = f"NOT regexp_full_match(product_id, {v.lit(pattern)})" if pattern else "TRUE"
-        names = ", ".join(v.q(n) for n in c.TRANSACTIONS.names)
-        sql = (
-            f"INSERT INTO transactions SELECT {names}, line_seq, {line_type}, {is_product}, "
-            f"attributes, {v.lit(source_id)}, rn FROM ({self._identified()}) AS s"
-        )
-        if self._has_rows("transactions"):
-            sql += f" WHERE {self._not_stored()}"
-        summary.inserted = int(self.con.execute(sql).fetchall()[0][0])
-        cancellations, non_product = self.con.execute(
-            f"SELECT count(*) FILTER (WHERE {cancel}), count(*) FILTER (WHERE NOT ({is_product}))"
-            f" FROM {STAGE} WHERE reason IS NULL"
-        ).fetchall()[0]
-        summary.cancellations, summary.non_product = int(cancellations), int(non_product)
-
-    def _identified(self) -> str:
-        """Good stage rows with line_seq; a line_id repeated within the file kept once."""
-        seq = "row_number() OVER (PARTITION BY order_id, product_id ORDER BY rn) AS line_seq"
-        good = f"SELECT *, {seq} FROM {STAGE} WHERE reason IS NULL"
-        if not self._stage_has_line_ids():
-            return good
-        return (
-            f"{good} QUALIFY line_id IS NULL OR "
-            "row_number() OVER (PARTITION BY line_id ORDER BY rn) = 1"
-        )
-
-    def _not_stored(self) -> str:
-        """Line identity: line_id when given, else (order_id, product_id, line_seq)."""
-        by_position = (
-            "(s.line_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM transactions t "
-            "WHERE t.order_id = s.order_id AND t.product_id = s.product_id "
-            "AND t.line_seq = s.line_seq))"
-        )
-        if not self._stage_has_line_ids():
-            return by_position
-        return (
-            f"{by_position} AND (s.line_id IS NULL OR NOT EXISTS "
-            "(SELECT 1 FROM transactions t WHERE t.line_id = s.line_id))"
-        )
-
-    def _stage_has_line_ids(self) -> bool:
-        rows = self.con.execute(
-            f"SELECT 1 FROM {STAGE} WHERE line_id IS NOT NULL LIMIT 1"
-        ).fetchall()
-        return bool(rows)
-
-    def _has_rows(self, table: str) -> bool:
-        return bool(self.con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall())
-
-    def _upsert_dimension(self, kind: c.Kind, source_id: str) -> int:
-        contract = c.CONTRACTS[kind]
-        key = v.q(contract.key[0])
-        names = ", ".join(v.q(n) for n in contract.names)
-        (new,) = self.con.execute(
-            f"SELECT count(DISTINCT {key}) FROM {STAGE} s WHERE reason IS NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {contract.name} d WHERE d.{key} = s.{key})"
-        ).fetchall()[0]
-        self.con.execute(
-            f"""INSERT OR REPLACE INTO {contract.name}
-            SELECT {names}, attributes, {v.lit(source_id)} FROM {STAGE} WHERE reason IS NULL
-            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rn DESC) = 1"""
-        )
-        return int(new)
 
     def _record_source(
         self, source: SourceFile, options: IngestOptions, summary: IngestSummary

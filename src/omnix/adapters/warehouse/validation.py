@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from omnix.adapters.sources import ROW_NUMBER_COL
 from omnix.domain import contract as c
 from omnix.domain.ingest import AnonymousPolicy, ColumnPlan, IngestOptions, RejectReason
 
@@ -23,7 +24,6 @@ SQL_TYPES = {
     c.DType.INT: "BIGINT",
     c.DType.JSON: "JSON",
 }
-ROW_NUMBER_COL = "__omnix_rn"
 
 
 def q(name: str) -> str:
@@ -61,6 +61,12 @@ def _clean_string(src: str, arrow_type: pa.DataType, is_id: bool = True) -> str:
     return f"NULLIF({text}, '')"
 
 
+def order_id_expr(plan: ColumnPlan, schema: pa.Schema) -> str:
+    """The cleaned order id of a raw row (what `build_select` calls order_id)."""
+    src = plan.mapped[c.ORDER_ID]
+    return _clean_string(q(src), schema.field(src).type, is_id=True)
+
+
 def _parse_ts(src: str, arrow_type: pa.DataType, ts_format: str | None) -> str:
     if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
         return f"CAST({src} AS TIMESTAMPTZ)"  # naive values are read in the session time zone
@@ -73,10 +79,18 @@ def _parse_float(src: str) -> str:
     return f"TRY_CAST({src} AS DOUBLE)"
 
 
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """The validating SELECT; `check_no` (NULL = good) indexes `reasons`."""
+
+    sql: str
+    reasons: list[str]
+
+
 def build_select(
     plan: ColumnPlan, schema: pa.Schema, options: IngestOptions, batch: str
-) -> tuple[str, list[str]]:
-    """The validating SELECT over the raw batch `batch`, and its output column names."""
+) -> Validated:
+    """The validating SELECT over the raw relation `batch` (rows with ROW_NUMBER_COL)."""
     contract = c.CONTRACTS[options.kind]
     inner: list[str] = [f"{q(ROW_NUMBER_COL)} AS rn"]
     checks: list[Check] = []
@@ -95,7 +109,9 @@ def build_select(
             inner.append(f"NULL AS {q(raw)}")
         elif col.dtype is c.DType.TIMESTAMP:
             inner.append(f"{_parse_ts(src, arrow_type, options.ts_format)} AS {q(col.name)}")
-            inner.append(f"{_clean_string(src, arrow_type)} AS {q(raw)}")
+            # typed timestamps are their own raw value: text only for a rejected row's detail
+            typed = not (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+            inner.append(f"{src if typed else _clean_string(src, arrow_type)} AS {q(raw)}")
         else:
             numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
             numeric = numeric or pa.types.is_decimal(arrow_type)
@@ -109,19 +125,21 @@ def build_select(
     # Source columns pass through (no copy) so the raw row is built only for rejected rows.
     inner += [f"{q(s)} AS {q('__src_' + s)}" for s in plan.source_columns]
     checks = _checks(options)
-    reason = "CASE " + " ".join(f"WHEN {k.condition} THEN {i}" for i, k in enumerate(checks))
+    check_no = "CASE " + " ".join(f"WHEN {k.condition} THEN {i}" for i, k in enumerate(checks))
     details = " ".join(f"WHEN {i} THEN {k.detail}" for i, k in enumerate(checks))
-    names = " ".join(f"WHEN {i} THEN {lit(k.reason)}" for i, k in enumerate(checks))
-    outer_cols = ["rn", *contract.names, "attributes"]
-    cols = ", ".join(q(n) for n in outer_cols)
+    reasons = [k.reason for k in checks]
+    names = ", ".join(lit(r) for r in reasons)
+    cols = ", ".join(q(n) for n in ["rn", *contract.names, "attributes"])
+    # Filter and group on check_no itself: an expression over it (such as the reason name)
+    # gets inlined by the optimizer, repeating the whole CASE chain once per branch.
     select = (
-        f"SELECT {cols}, CASE check_no {names} END AS reason, "
+        f"SELECT {cols}, check_no, ([{names}])[check_no + 1] AS reason, "
         f"CASE check_no {details} END AS detail, "
         f"CASE WHEN check_no IS NOT NULL THEN {_raw_json(plan)} END AS raw "
-        f"FROM (SELECT *, {reason} END AS check_no "
+        f"FROM (SELECT *, {check_no} END AS check_no "
         f"FROM (SELECT {', '.join(inner)} FROM {batch}) AS typed) AS checked"
     )
-    return select, [*outer_cols, "reason", "detail", "raw"]
+    return Validated(select, reasons)
 
 
 def _raw_json(plan: ColumnPlan) -> str:

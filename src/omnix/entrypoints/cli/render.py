@@ -25,11 +25,38 @@ err_console = Console(stderr=True)
 out_console = Console()
 
 
+class _FileBar:
+    """One file's bar: reading (bytes), then the engine's validate and store phases."""
+
+    def __init__(self, bar: Progress, name: str, size: int, rows: int | None) -> None:
+        self.bar, self.name, self.size = bar, name, max(size, 1)
+        self.lines = 0
+        self.total_rows = rows
+        self.started = time.perf_counter()
+        self.task: TaskID = bar.add_task(f"{name} read", total=100.0, lines=0, rate=0.0)
+
+    def read(self, rows: int, position: int) -> None:
+        self.lines += rows
+        self.bar.update(
+            self.task, completed=100.0 * position / self.size, lines=self.lines, rate=self._rate()
+        )
+
+    def phase(self, name: str, fraction: float) -> None:
+        self.bar.update(
+            self.task,
+            description=f"{self.name} {name}",
+            completed=100.0 * fraction,
+            lines=self.lines,
+            rate=self._rate(),
+        )
+
+    def _rate(self) -> float:
+        return self.lines / max(time.perf_counter() - self.started, 1e-6)
+
+
 @contextmanager
-def ingest_progress(
-    enabled: bool,
-) -> Iterator[Callable[[Path, int, int | None], Callable[[int, int], None]] | None]:
-    """Per-file progress bars showing bytes, lines and lines/s (on stderr)."""
+def ingest_progress(enabled: bool) -> Iterator[Callable[[Path, int, int | None], Any] | None]:
+    """Per-file progress bars showing phase, lines and lines/s (on stderr)."""
     if not enabled:
         yield None
         return
@@ -43,17 +70,8 @@ def ingest_progress(
     )
     with Progress(*columns, console=err_console, transient=False) as bar:
 
-        def for_file(path: Path, size: int, rows: int | None) -> Callable[[int, int], None]:
-            task: TaskID = bar.add_task(path.name, total=max(size, 1), lines=0, rate=0.0)
-            started = time.perf_counter()
-            seen = [0]
-
-            def advance(rows_read: int, position: int) -> None:
-                seen[0] += rows_read
-                elapsed = max(time.perf_counter() - started, 1e-6)
-                bar.update(task, completed=position, lines=seen[0], rate=seen[0] / elapsed)
-
-            return advance
+        def for_file(path: Path, size: int, rows: int | None) -> _FileBar:
+            return _FileBar(bar, path.name, size, rows)
 
         yield for_file
 

@@ -1,0 +1,281 @@
+"""Loading one staged source file into DuckDB: validate, count, reject, identify, insert.
+
+Each step is one SQL scan over the staged Parquet (DuckDB reads it in parallel): no temporary
+table that could spill, no row pulled into Python. `DuckDBStore.load` runs them inside one
+transaction.
+
+Line identity: `line_id` when the source has one, else (order_id, product_id, line_seq) where
+line_seq is the line's position within its order: its row number minus the order's first row
+number, plus one. For the usual export (an order's lines together) that is 1, 2, 3 ...; for an
+interleaved file it is still unique and the same on every re-read of the file. Measured on 10.6M
+lines: 10.7 s to insert with this join against 17-20 s with a ROW_NUMBER window, whose sort has
+to carry every column.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import structlog
+
+from omnix.adapters.sources import ROW_NUMBER_COL, Malformed, Staged
+from omnix.adapters.warehouse import validation as v
+from omnix.domain import contract as c
+from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
+
+log = structlog.get_logger(__name__)
+
+# (phase, fraction done 0..1) while the engine works on a file
+PhaseProgress = Callable[[str, float], None]
+
+
+@dataclass(slots=True)
+class Scan:
+    """The staged file as SQL: raw relation, validated relation, and rule expressions."""
+
+    raw: str
+    validated: str
+    reasons: list[str]
+    cancel: str
+    is_product: str
+
+
+def scan_for(staged: Staged, plan: ColumnPlan, options: IngestOptions) -> Scan:
+    path = v.lit(str(staged.path))
+    if staged.row_number_col is None:
+        raw = (
+            f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {v.q(ROW_NUMBER_COL)}"
+            f" FROM read_parquet({path}, file_row_number = true)) AS src"
+        )
+    else:
+        raw = f"read_parquet({path}) AS src"
+    schema = staged.schema.append(pa.field(ROW_NUMBER_COL, pa.int64()))
+    validated = v.build_select(plan, schema, options, raw)
+    prefix = options.effective_cancellation_prefix()
+    pattern = options.effective_non_product_pattern()
+    return Scan(
+        raw=raw,
+        validated=validated.sql,
+        reasons=validated.reasons,
+        cancel=f"starts_with(order_id, {v.lit(prefix)})" if prefix else "FALSE",
+        is_product=f"NOT regexp_full_match(product_id, {v.lit(pattern)})" if pattern else "TRUE",
+    )
+
+
+@dataclass(slots=True)
+class Counts:
+    reasons: dict[str, int] = field(default_factory=dict)
+    good: int = 0
+    anonymous: int = 0
+    returns: int = 0
+    cancellations: int = 0
+    non_product: int = 0
+    line_ids: int = 0
+
+
+class FileLoad:
+    """The SQL steps of one file's load, on a connection already inside a transaction."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        staged: Staged,
+        plan: ColumnPlan,
+        options: IngestOptions,
+        source_id: str,
+        progress: PhaseProgress | None = None,
+    ) -> None:
+        self.con = con
+        self.staged = staged
+        self.plan = plan
+        self.options = options
+        self.source_id = source_id
+        self.progress = progress
+        self.scan = scan_for(staged, plan, options) if staged.rows else None
+
+    def run(self, summary: IngestSummary, source_name: str) -> None:
+        counts = self.count()
+        self.con.execute("DELETE FROM rejects WHERE source_id = ?", [self.source_id])
+        self._store_malformed(self.staged.malformed, source_name)
+        if counts.reasons:
+            with self._watch("rejects"):
+                self._store_rejects(source_name)
+        summary.reject_reasons = dict(counts.reasons)
+        if self.staged.malformed:
+            summary.reject_reasons["malformed_row"] = len(self.staged.malformed)
+        summary.rejected = sum(summary.reject_reasons.values())
+        summary.stored = counts.good
+        summary.read = summary.stored + summary.rejected
+        summary.anonymous, summary.returns = counts.anonymous, counts.returns
+        summary.cancellations, summary.non_product = counts.cancellations, counts.non_product
+        if counts.good == 0:
+            summary.inserted = 0
+        elif self.options.kind is c.Kind.TRANSACTIONS:
+            summary.inserted = self.insert_transactions(has_line_ids=counts.line_ids > 0)
+        else:
+            summary.inserted = self.upsert_dimension()
+        summary.duplicates = summary.stored - summary.inserted
+
+    def count(self) -> Counts:
+        """One scan: reject reasons, and what the good lines are (anonymous, returns ...)."""
+        counts = Counts()
+        if self.scan is None:
+            return counts
+        s = self.scan
+        tx = self.options.kind is c.Kind.TRANSACTIONS
+        extra = (
+            f", count(*) FILTER (WHERE customer_id IS NULL), count(*) FILTER (WHERE quantity < 0),"
+            f" count(*) FILTER (WHERE {s.cancel}), count(*) FILTER (WHERE NOT ({s.is_product})),"
+            " count(line_id)"
+            if tx
+            else ", 0, 0, 0, 0, 0"
+        )
+        with self._watch("validate"):
+            rows = self.con.execute(
+                f"SELECT check_no, count(*){extra} FROM ({s.validated}) AS v GROUP BY check_no"
+            ).fetchall()
+        for check_no, n, anon, returns, cancels, non_product, line_ids in rows:
+            if check_no is None:
+                counts.good = int(n)
+                counts.anonymous, counts.returns = int(anon), int(returns)
+                counts.cancellations, counts.non_product = int(cancels), int(non_product)
+                counts.line_ids = int(line_ids)
+            else:
+                counts.reasons[s.reasons[check_no]] = int(n)
+        return counts
+
+    def _store_rejects(self, source_name: str) -> None:
+        assert self.scan is not None
+        self.con.execute(
+            "INSERT INTO rejects SELECT ?, ?, rn, reason, detail, raw "
+            f"FROM ({self.scan.validated}) AS v WHERE check_no IS NOT NULL",
+            [self.source_id, source_name],
+        )
+
+    def _store_malformed(self, malformed: list[Malformed], source_name: str) -> None:
+        if not malformed:
+            return
+        n = len(malformed)
+        table = pa.table(
+            {
+                "source_id": [self.source_id] * n,
+                "source_file": [source_name] * n,
+                "row_number": pa.array([m.row_number for m in malformed], pa.int64()),
+                "reason": ["malformed_row"] * n,
+                "detail": [m.detail for m in malformed],
+                "raw": [m.text for m in malformed],
+            }
+        )
+        self.con.register("_omnix_malformed", table)
+        try:
+            self.con.execute("INSERT INTO rejects SELECT * FROM _omnix_malformed")
+        finally:
+            self.con.unregister("_omnix_malformed")
+
+    def insert_transactions(self, has_line_ids: bool) -> int:
+        assert self.scan is not None
+        s = self.scan
+        order = v.order_id_expr(self.plan, self.staged.schema)
+        first_rows = (
+            f"SELECT {order} AS order_id, min({v.q(ROW_NUMBER_COL)}) AS first_rn "
+            f"FROM {s.raw} GROUP BY 1"
+        )
+        line_type = (
+            f"CASE WHEN {s.cancel} THEN 'cancellation' WHEN quantity < 0 THEN 'return' "
+            "ELSE 'sale' END"
+        )
+        identified = (
+            f"SELECT g.*, g.rn - f.first_rn + 1 AS line_seq FROM ({s.validated}) AS g "
+            f"JOIN ({first_rows}) AS f USING (order_id) WHERE g.check_no IS NULL"
+        )
+        if has_line_ids:
+            first_of_id = "row_number() OVER (PARTITION BY line_id ORDER BY rn) = 1"
+            identified += f" QUALIFY line_id IS NULL OR {first_of_id}"
+        names = ", ".join(v.q(n) for n in c.TRANSACTIONS.names)
+        sql = (
+            f"INSERT INTO transactions SELECT {names}, line_seq, {line_type}, {s.is_product}, "
+            f"attributes, {v.lit(self.source_id)}, rn FROM ({identified}) AS s"
+        )
+        if self._has_rows("transactions"):
+            sql += f" WHERE {_not_stored(has_line_ids)}"
+        with self._watch("store"):
+            return int(self.con.execute(sql).fetchall()[0][0])
+
+    def upsert_dimension(self) -> int:
+        assert self.scan is not None
+        contract = c.CONTRACTS[self.options.kind]
+        key = v.q(contract.key[0])
+        names = ", ".join(v.q(n) for n in contract.names)
+        latest = (
+            f"SELECT * FROM ({self.scan.validated}) AS g WHERE check_no IS NULL "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rn DESC) = 1"
+        )
+        (new,) = self.con.execute(
+            f"SELECT count(*) FROM ({latest}) AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {contract.name} d WHERE d.{key} = s.{key})"
+        ).fetchall()[0]
+        self.con.execute(
+            f"INSERT OR REPLACE INTO {contract.name} "
+            f"SELECT {names}, attributes, {v.lit(self.source_id)} FROM ({latest}) AS s"
+        )
+        return int(new)
+
+    def _has_rows(self, table: str) -> bool:
+        return bool(self.con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall())
+
+    @contextmanager
+    def _watch(self, phase: str) -> Iterator[None]:
+        """Time a phase (logged) and report DuckDB's progress of it as (phase, fraction)."""
+        started = time.perf_counter()
+        try:
+            with self._polled(phase):
+                yield
+        finally:
+            log.info("load phase", phase=phase, seconds=round(time.perf_counter() - started, 3))
+
+    @contextmanager
+    def _polled(self, phase: str) -> Iterator[None]:
+        if self.progress is None:
+            yield
+            return
+        report, stop = self.progress, threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(0.2):
+                try:
+                    pct = self.con.query_progress()
+                except duckdb.Error:
+                    return
+                if pct >= 0:
+                    report(phase, min(pct / 100.0, 1.0))
+
+        report(phase, 0.0)
+        thread = threading.Thread(target=poll, name="omnix-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            report(phase, 1.0)
+
+
+def _not_stored(has_line_ids: bool) -> str:
+    """Anti-join against lines already stored, by line identity."""
+    by_position = (
+        "(s.line_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM transactions t "
+        "WHERE t.order_id = s.order_id AND t.product_id = s.product_id "
+        "AND t.line_seq = s.line_seq))"
+    )
+    if not has_line_ids:
+        return by_position
+    return (
+        f"{by_position} AND (s.line_id IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM transactions t WHERE t.line_id = s.line_id))"
+    )
