@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omnix.config import Settings
 from omnix.domain.errors import ConfigError
 from omnix.domain.ports import Warehouse
-from omnix.services.analyse import AnalyseService
-from omnix.services.ingest import IngestService
+
+if TYPE_CHECKING:
+    from omnix.services.analyse import AnalyseService
+    from omnix.services.ingest import IngestService
 
 
 @dataclass(slots=True)
@@ -20,6 +22,7 @@ class Container:
 
     def ingest_service(self) -> IngestService:
         from omnix.adapters.sources import SourceFile
+        from omnix.services.ingest import IngestService
 
         def open_source(path: Path, null_values: tuple[str, ...]) -> Any:
             return SourceFile(path, null_values)
@@ -27,6 +30,8 @@ class Container:
         return IngestService(self.warehouse, open_source, self.settings.data_dir)
 
     def analyse_service(self) -> AnalyseService:
+        from omnix.services.analyse import AnalyseService  # imports Ibis: only when asked
+
         return AnalyseService(self.warehouse)
 
     def close(self) -> None:

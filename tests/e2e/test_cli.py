@@ -83,3 +83,33 @@ def test_ingest_json_summary_and_status(tmp_path: Path) -> None:
     assert status["runs"][0]["command"] == "ingest"
     text = omnix("ingest", str(src), *maps, "--data-dir", data)
     assert "read 2 = stored 1 + rejected 1 (balanced)" in text.stdout
+
+
+def test_demo_generates_ingests_and_summarises(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    result = omnix("demo", "--data-dir", str(data), "--customers", "60", "--days", "60")
+    assert result.returncode == 0, result.stderr
+    for heading in ("Ingest", "Business", "By month", "Top products"):
+        assert heading in result.stdout
+    assert result.stdout.count("(balanced)") == 3  # transactions, products, customers
+    status = json.loads(omnix("status", "--data-dir", str(data), "--json").stdout)
+    assert status["tables"]["transactions"] > 500
+    assert status["tables"]["products"] > 0
+    assert status["tables"]["customers"] == 60
+    assert {r["command"] for r in status["runs"]} == {"ingest", "analyse"}
+
+
+def test_generate_writes_data_and_truth_deterministically(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.parquet"
+        args = ["--customers", "40", "--days", "90", "--seed", "3", "--out", str(out)]
+        result = omnix("generate", *args, "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["lines"] > 100
+        outs.append(out)
+    assert pq.read_table(outs[0]).equals(pq.read_table(outs[1]))
+    truth = pq.read_table(str(outs[0]) + ".truth.parquet")
+    assert {"customer_id", "product_id", "cycle_days", "churn_date"} <= set(truth.column_names)

@@ -21,7 +21,7 @@ from tests.integration.helpers import ingest, query
 OMNIX = [sys.executable, "-m", "omnix.entrypoints.cli.app"]
 
 
-def big_csv(path: Path, lines: int, offset: int = 0) -> Path:
+def big_file(path: Path, lines: int, offset: int = 0) -> Path:
     i = np.arange(offset, offset + lines)
     table = pa.table(
         {
@@ -35,7 +35,12 @@ def big_csv(path: Path, lines: int, offset: int = 0) -> Path:
             "unit_price": pa.array((i % 50) / 10 + 0.5),
         }
     )
-    pacsv.write_csv(table, path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+    else:
+        pacsv.write_csv(table, path)
     return path
 
 
@@ -48,9 +53,11 @@ def run_ingest(data: Path, *files: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(tmp_path: Path) -> None:
-    small = big_csv(tmp_path / "small.csv", 50_000)
-    big = big_csv(tmp_path / "big.csv", 1_500_000, offset=50_000)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(tmp_path: Path, suffix: str) -> None:
+    """CSV is killed while staging or loading; Parquet (no staging) inside the transaction."""
+    small = big_file(tmp_path / f"small{suffix}", 50_000)
+    big = big_file(tmp_path / f"big{suffix}", 1_500_000, offset=50_000)
     data = tmp_path / "d"
     proc = run_ingest(data, small, big)
     # wait until the first file is committed and the second is being loaded, then kill
@@ -67,6 +74,8 @@ def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(tmp_path: Path) -> Non
     assert proc.returncode == -signal.SIGKILL
     # the store holds the first file completely and nothing of the second
     assert query(data, "SELECT count(*) FROM transactions") == [(50_000,)]
+    if suffix == ".csv":
+        assert list((data / ".tmp").glob("stage-*.parquet")), "expected the killed run's stage"
     rerun = run_ingest(data, small, big)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
@@ -77,6 +86,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(tmp_path: Path) -> Non
     assert query(data, "SELECT count(*), count(DISTINCT source_id) FROM transactions") == [
         (1_550_000, 2)
     ]
+    assert not list((data / ".tmp").glob("stage-*.parquet")), "stale staged file not removed"
 
 
 def _committed_sources(data: Path) -> int:
@@ -108,7 +118,7 @@ def _committed_sources(data: Path) -> int:
 
 def test_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    ingest(data, big_csv(tmp_path / "s.csv", 10))
+    ingest(data, big_file(tmp_path / "s.csv", 10))
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -124,7 +134,7 @@ def test_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreLockedError, match=rf"in use by PID {holder.pid} \(.*python"):
-            ingest(data, big_csv(tmp_path / "t.csv", 10))
+            ingest(data, big_file(tmp_path / "t.csv", 10))
         result = subprocess.run(
             [*OMNIX, "status", "--data-dir", str(data)],
             capture_output=True,

@@ -106,7 +106,7 @@ class DuckDBStore:
             raise StoreError(f"no store at {path} yet: run `omnix ingest` first")
         config: dict[str, Any] = {
             "memory_limit": memory_limit,
-            "temp_directory": str(path.parent / ".tmp"),
+            "temp_directory": str(path.parent / ".tmp" / "duckdb"),
             "preserve_insertion_order": False,
         }
         if threads:
@@ -127,7 +127,18 @@ class DuckDBStore:
         store = cls(con, path)
         if not read_only:
             store.migrate()
+            store.remove_stale_stages()
         return store
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.path.parent / ".tmp"
+
+    def remove_stale_stages(self) -> None:
+        """Staged files left by a killed ingest. Safe: we hold the store's write lock, so no
+        other omnix process can be staging into this directory."""
+        for stale in self.tmp_dir.glob("stage-*.parquet"):
+            stale.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.con.close()
@@ -160,7 +171,7 @@ class DuckDBStore:
         summary.extra_columns_kept = plan.extras_kept
         started = time.perf_counter()
         self._set_timezone(options.effective_timezone())
-        staged = source.stage(self.path.parent / ".tmp", progress.read if progress else None)
+        staged = source.stage(self.tmp_dir, progress.read if progress else None)
         log.info("staged", source=info.path.name, seconds=round(time.perf_counter() - started, 3))
         try:
             self.con.execute("BEGIN TRANSACTION")
