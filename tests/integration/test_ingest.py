@@ -281,3 +281,21 @@ def test_raw_uci_file_every_line_stored_or_rejected(tmp_path: Path) -> None:
         "SELECT count(*), count(*) FILTER (WHERE line_type = 'cancellation') FROM transactions",
     )
     assert (lines, cancelled) == (525_458, 10_206)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected_hours"),
+    [
+        (["2024-07-01 10:00:00", "2024-01-15 10:00"], [9, 10]),  # naive: London BST / GMT
+        (["2024-07-01T10:00:00Z", "2024-07-01 10:00:00+02:00"], [10, 8]),  # explicit offsets
+    ],
+)
+def test_uniform_timestamp_batches_match_the_engine(
+    tmp_path: Path, values: list[str], expected_hours: list[int]
+) -> None:
+    """Staging pre-parses uniform batches with Arrow; results equal DuckDB's own reading."""
+    data = tmp_path / "d"
+    rows = "".join(f"c1,o{i},{v},p1,1,1,UK\n" for i, v in enumerate(values))
+    ingest(data, write(tmp_path / "t.csv", HEADER + rows), timezone="Europe/London")
+    got = query(data, "SELECT order_id, ts FROM transactions ORDER BY order_id")
+    assert [ts.astimezone(UTC).hour for _, ts in got] == expected_hours

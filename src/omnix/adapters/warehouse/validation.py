@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from omnix.adapters.sources import ROW_NUMBER_COL
+from omnix.adapters.sources import ROW_NUMBER_COL, TS_NAIVE_COL, TS_UTC_COL
 from omnix.domain import contract as c
 from omnix.domain.ingest import AnonymousPolicy, ColumnPlan, IngestOptions, RejectReason
 
@@ -67,12 +67,17 @@ def order_id_expr(plan: ColumnPlan, schema: pa.Schema) -> str:
     return _clean_string(q(src), schema.field(src).type, is_id=True)
 
 
-def _parse_ts(src: str, arrow_type: pa.DataType, ts_format: str | None) -> str:
+def _parse_ts(
+    src: str, arrow_type: pa.DataType, ts_format: str | None, preparsed: bool = False
+) -> str:
     if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
         return f"CAST({src} AS TIMESTAMPTZ)"  # naive values are read in the session time zone
     if ts_format:
         return f"CAST(TRY_STRPTIME(CAST({src} AS VARCHAR), {lit(ts_format)}) AS TIMESTAMPTZ)"
-    return f"TRY_CAST(trim(CAST({src} AS VARCHAR)) AS TIMESTAMPTZ)"
+    parsed = f"TRY_CAST(trim(CAST({src} AS VARCHAR)) AS TIMESTAMPTZ)"
+    if preparsed:  # see SourceFile.stage: the engine parses only what Arrow could not
+        return f"COALESCE(CAST({q(TS_NAIVE_COL)} AS TIMESTAMPTZ), {q(TS_UTC_COL)}, {parsed})"
+    return parsed
 
 
 def _parse_float(src: str) -> str:
@@ -108,7 +113,9 @@ def build_select(
             inner.append(f"{clean} AS {q(col.name)}")
             inner.append(f"NULL AS {q(raw)}")
         elif col.dtype is c.DType.TIMESTAMP:
-            inner.append(f"{_parse_ts(src, arrow_type, options.ts_format)} AS {q(col.name)}")
+            preparsed = TS_NAIVE_COL in schema.names and col.name == c.TS
+            parsed = _parse_ts(src, arrow_type, options.ts_format, preparsed)
+            inner.append(f"{parsed} AS {q(col.name)}")
             # typed timestamps are their own raw value: text only for a rejected row's detail
             typed = not (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
             inner.append(f"{src if typed else _clean_string(src, arrow_type)} AS {q(raw)}")
