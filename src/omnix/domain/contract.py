@@ -105,6 +105,11 @@ CURRENCY: Final = "currency"
 STORE_ID: Final = "store_id"
 CHANNEL: Final = "channel"
 LINE_ID: Final = "line_id"
+PACK_SIZE: Final = "pack_size"
+FIRST_SEEN: Final = "first_seen"
+COUNTRY: Final = "country"
+REGION: Final = "region"
+POSTCODE: Final = "postcode"
 # Added by omnix on storage.
 LINE_SEQ: Final = "line_seq"
 LINE_TYPE: Final = "line_type"
@@ -142,7 +147,7 @@ PRODUCTS: Final = TableContract(
         Column(PRODUCT_NAME, S),
         Column(CATEGORY, S),
         Column(BRAND, S),
-        Column("pack_size", F, False, "units per pack, for consumption per unit"),
+        Column(PACK_SIZE, F, False, "units per pack, for consumption per unit"),
         Column(UNIT_PRICE, F, False, "list price"),
         Column(CURRENCY, S),
     ),
@@ -153,10 +158,10 @@ CUSTOMERS: Final = TableContract(
     name="customers",
     columns=(
         Column(CUSTOMER_ID, S, True),
-        Column("first_seen", T),
-        Column("country", S),
-        Column("region", S),
-        Column("postcode", S),
+        Column(FIRST_SEEN, T),
+        Column(COUNTRY, S),
+        Column(REGION, S),
+        Column(POSTCODE, S),
         Column(STORE_ID, S, False, "home store"),
         Column(CHANNEL, S, False, "preferred channel"),
     ),

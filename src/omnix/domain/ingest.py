@@ -107,7 +107,6 @@ class IngestOptions:
     cancellation_prefix: str | None = None
     non_product_pattern: str | None = None
     ts_format: str | None = None  # strptime format for non-ISO timestamps, e.g. %d/%m/%Y %H:%M
-    default_currency: str | None = None
 
     def effective_mapping(self) -> dict[str, str]:
         merged = dict(self.preset.mapping) if self.preset else {}

@@ -20,18 +20,10 @@ class LoadProgress(Protocol):
         """The engine is in phase `name` (validate, store), `fraction` done (0..1)."""
 
 
-class SourceInfoLike(Protocol):
-    path: Path
-    columns: tuple[str, ...]
-    size: int
-    source_id: str
-    total_rows: int | None
-
-
 class Source(Protocol):
     """A readable input file."""
 
-    info: Any  # SourceInfoLike
+    info: Any  # path, columns, size, source_id, total_rows (adapters.sources.SourceInfo)
 
     def batches(self) -> Iterator[Any]: ...
 

@@ -18,6 +18,7 @@ from omnix.domain.contract import (
     BRAND,
     CATEGORY,
     CURRENCY,
+    PACK_SIZE,
     PRODUCT_ID,
     PRODUCT_NAME,
     PRODUCTS,
@@ -33,8 +34,6 @@ from omnix.generate.templates import (
     STORE_BRANDS,
     Item,
 )
-
-PACK_SIZE = PRODUCTS.column("pack_size").name  # the contract has no constant for it
 
 _TIER_PRICE = (0.72, 1.0, 1.45)
 _TIER_POPULARITY = (0.9, 1.0, 0.5)

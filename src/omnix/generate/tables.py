@@ -13,21 +13,19 @@ import pyarrow as pa
 from omnix.domain.contract import (
     CATEGORY,
     CHANNEL,
+    COUNTRY,
     CUSTOMER_ID,
     CUSTOMERS,
+    FIRST_SEEN,
     LINE_ID,
     PRODUCT_ID,
     PRODUCTS,
+    REGION,
     STORE_ID,
     TRANSACTIONS,
     Column,
     DType,
 )
-
-# Customer columns the contract names without a constant; `column` fails loudly if they go.
-FIRST_SEEN: Final = CUSTOMERS.column("first_seen").name
-COUNTRY: Final = CUSTOMERS.column("country").name
-REGION: Final = CUSTOMERS.column("region").name
 
 # Truth columns.
 ARCHETYPE: Final = "archetype"

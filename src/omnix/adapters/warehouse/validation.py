@@ -204,11 +204,3 @@ def _transaction_checks(options: IngestOptions) -> list[Check]:
         Check(r.NEGATIVE_UNIT_PRICE, f"{price} < 0", _value(c.UNIT_PRICE)),
     ]
     return checks
-
-
-def stage_ddl(kind: c.Kind, table: str) -> str:
-    contract = c.CONTRACTS[kind]
-    cols = ["rn BIGINT"]
-    cols += [f"{q(col.name)} {SQL_TYPES[col.dtype]}" for col in contract.columns]
-    cols += ["attributes JSON", "reason VARCHAR", "detail VARCHAR", "raw VARCHAR"]
-    return f"CREATE TEMP TABLE {table} ({', '.join(cols)})"

@@ -31,7 +31,6 @@ class _FileBar:
     def __init__(self, bar: Progress, name: str, size: int, rows: int | None) -> None:
         self.bar, self.name, self.size = bar, name, max(size, 1)
         self.lines = 0
-        self.total_rows = rows
         self.started = time.perf_counter()
         self.task: TaskID = bar.add_task(f"{name} read", total=100.0, lines=0, rate=0.0)
 
@@ -132,12 +131,16 @@ def print_ingest(summaries: Sequence[IngestSummary]) -> None:
             out_console.print(f"  - rejects file: {s.rejects_file}")
 
 
-def fmt(value: Any) -> str:
+def fmt(value: Any, key: str = "") -> str:
     if isinstance(value, float):
+        if "units" in key and value.is_integer():
+            return f"{value:,.0f}"
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, datetime):
+        if key == "month":
+            return value.strftime("%Y-%m")
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
@@ -149,7 +152,7 @@ def print_mapping(title: str, data: dict[str, Any]) -> None:
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
     for key, value in data.items():
-        table.add_row(key.replace("_", " "), fmt(value))
+        table.add_row(key.replace("_", " "), fmt(value, key))
     out_console.print(table)
 
 
@@ -158,5 +161,5 @@ def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str
     for col in columns:
         table.add_column(col.replace("_", " "), justify="left" if col.endswith("name") else "right")
     for row in rows:
-        table.add_row(*(fmt(row.get(col)) for col in columns))
+        table.add_row(*(fmt(row.get(col), col) for col in columns))
     out_console.print(table)
