@@ -299,3 +299,14 @@ def test_uniform_timestamp_batches_match_the_engine(
     ingest(data, write(tmp_path / "t.csv", HEADER + rows), timezone="Europe/London")
     got = query(data, "SELECT order_id, ts FROM transactions ORDER BY order_id")
     assert [ts.astimezone(UTC).hour for _, ts in got] == expected_hours
+
+
+def test_header_only_and_all_malformed_files(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    (empty,) = ingest(data, write(tmp_path / "empty.csv", HEADER))
+    assert (empty.read, empty.stored, empty.rejected) == (0, 0, 0)
+    (bad,) = ingest(data, write(tmp_path / "bad.csv", HEADER + "a,b\nc\n"))
+    assert (bad.read, bad.stored, bad.rejected) == (2, 0, 2)
+    assert bad.reject_reasons == {"malformed_row": 2}
+    assert query(data, "SELECT row_number FROM rejects ORDER BY 1") == [(1,), (2,)]
+    assert not list((data / ".tmp").glob("stage-*"))
