@@ -12,6 +12,7 @@ from omnix.domain.ports import Warehouse
 
 if TYPE_CHECKING:
     from omnix.services.analyse import AnalyseService
+    from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
 
 
@@ -33,6 +34,13 @@ class Container:
         from omnix.services.analyse import AnalyseService  # imports Ibis: only when asked
 
         return AnalyseService(self.warehouse)
+
+    def demo_service(self) -> DemoService:
+        from omnix.services.demo import DemoService
+
+        return DemoService(
+            self.warehouse, self.ingest_service(), self.analyse_service(), self.settings.data_dir
+        )
 
     def close(self) -> None:
         self.warehouse.close()

@@ -51,6 +51,9 @@ class Warehouse(Protocol):
 
     def ibis(self) -> Any: ...
 
+    def reset(self) -> None:
+        """Delete every row omnix stored (the schema stays)."""
+
     def close(self) -> None: ...
 
 

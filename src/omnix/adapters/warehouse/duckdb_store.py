@@ -275,6 +275,13 @@ class DuckDBStore:
                 [datetime.now(UTC), status, run_id],
             )
 
+    def reset(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        for table in ("transactions", "products", "customers", "rejects", "sources", "runs"):
+            self.con.execute(f"DELETE FROM {table}")
+        self.con.execute("COMMIT")
+        self.con.execute("CHECKPOINT")  # give the space back now, not at some later checkpoint
+
     def table_counts(self) -> dict[str, int]:
         out = {}
         for table in ("transactions", "products", "customers", "rejects", "sources"):
@@ -282,6 +289,8 @@ class DuckDBStore:
         return out
 
     def recent(self, table: str, order: str, limit: int = 5) -> list[dict[str, Any]]:
-        rel = self.con.execute(f"SELECT * FROM {table} ORDER BY {order} DESC LIMIT {int(limit)}")
+        """Newest rows of `table` by `order`; limit 0 means all."""
+        cap = f" LIMIT {int(limit)}" if limit else ""
+        rel = self.con.execute(f"SELECT * FROM {table} ORDER BY {order} DESC{cap}")
         cols = [d[0] for d in rel.description]
         return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]

@@ -311,38 +311,29 @@ def demo(
     Example: omnix demo --data-dir ./omnix-data --customers 5000
     """
     from omnix.bootstrap import bootstrap
-    from omnix.domain.ingest import IngestOptions
     from omnix.entrypoints.cli import render
     from omnix.generate import GeneratorConfig
-    from omnix.generate import generate as run_generate
 
     settings = _settings(data_dir)
     start = datetime.now(UTC).date() - timedelta(days=days)
-    out = settings.data_dir / "demo" / "demo-transactions.parquet"
-    out.parent.mkdir(parents=True, exist_ok=True)
     config = GeneratorConfig(customers=customers, days=days, seed=seed, start=start)
     show = _progress_enabled(False)
-    with render.counting_progress("generating", customers * days * 100 // 365, show) as adv:
-        result = run_generate(config, out, progress=adv)
-    render.out_console.print(
-        f"Generated {result.lines:,} lines for {result.customers:,} customers in "
-        f"{result.seconds:.1f}s -> {out}"
-    )
     container = bootstrap(settings)
     try:
-        service = container.ingest_service()
-        summaries = []
-        with render.ingest_progress(show) as progress:
-            for kind, key in (
-                (c.Kind.TRANSACTIONS, "transactions"),
-                (c.Kind.PRODUCTS, "products"),
-                (c.Kind.CUSTOMERS, "customers"),
-            ):
-                summaries += service.ingest([result.files[key]], IngestOptions(kind=kind), progress)
-        render.print_ingest(summaries)
-        analysis = container.analyse_service().analyse()
+        estimate = customers * days * 100 // 365
+        with (
+            render.counting_progress("generating", estimate, show) as on_generated,
+            render.ingest_progress(show) as progress,
+        ):
+            result = container.demo_service().run(config, on_generated, progress)
     finally:
         container.close()
+    g = result.generated
+    render.out_console.print(
+        f"Generated {g.lines:,} lines for {g.customers:,} customers in {g.seconds:.1f}s"
+    )
+    render.print_ingest(result.ingested)
+    analysis = result.analysis
     _print_analysis(analysis, False)
     render.out_console.print(
         f"\nStore: {settings.store_url()}  -  try `omnix status --data-dir {settings.data_dir}`"

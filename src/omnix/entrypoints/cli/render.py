@@ -94,11 +94,13 @@ def counting_progress(description: str, total: int | None, enabled: bool) -> Ite
 
 def print_ingest(summaries: Sequence[IngestSummary]) -> None:
     table = Table(title="Ingest", show_lines=False)
-    for col in ("file", "read", "stored", "new", "duplicates", "rejected", "seconds"):
-        table.add_column(col, justify="left" if col == "file" else "right")
+    for col in ("file", "kind", "read", "stored", "new", "duplicates", "rejected", "seconds"):
+        left = col in ("file", "kind")
+        table.add_column(col, justify="left" if left else "right", overflow="fold")
     for s in summaries:
         table.add_row(
             Path(s.source).name,
+            s.kind,
             f"{s.read:,}",
             f"{s.stored:,}",
             f"{s.inserted:,}",

@@ -1,0 +1,71 @@
+"""Use case: the demo. Generate a history, ingest it, analyse it — on a store of its own data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from omnix.domain import contract as c
+from omnix.domain.errors import ConfigError
+from omnix.domain.ingest import IngestOptions, IngestSummary
+from omnix.domain.ports import Warehouse
+from omnix.generate import GenerateResult, GeneratorConfig, generate
+from omnix.services.analyse import AnalyseService, Analysis
+from omnix.services.ingest import FileProgress, IngestService
+
+
+@dataclass(slots=True)
+class DemoResult:
+    generated: GenerateResult
+    ingested: list[IngestSummary]
+    analysis: Analysis
+
+
+@dataclass(slots=True)
+class DemoService:
+    warehouse: Warehouse
+    ingest: IngestService
+    analyse: AnalyseService
+    data_dir: Path
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.data_dir / "demo"
+
+    def prepare_store(self) -> None:
+        """Start from an empty store, but never empty one that holds the user's own data.
+
+        Re-running the demo on another day generates other dates; mixing two demo histories
+        would be confusing, so a store that holds only demo files is emptied first.
+        """
+        demo_dir = self.demo_dir.resolve()
+        paths = [Path(s["path"]) for s in self.warehouse.recent("sources", "last_ingested_at", 0)]
+        foreign = [p for p in paths if demo_dir not in p.parents]
+        if foreign:
+            raise ConfigError(
+                f"the store in {self.data_dir} holds other data ({foreign[0].name}); "
+                "run the demo with another --data-dir"
+            )
+        if paths:
+            self.warehouse.reset()
+
+    def run(
+        self,
+        config: GeneratorConfig,
+        on_generated: Callable[[int], None] | None = None,
+        progress: FileProgress | None = None,
+    ) -> DemoResult:
+        self.prepare_store()
+        out = self.demo_dir / "demo-transactions.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        generated = generate(config, out, progress=on_generated)
+        summaries: list[IngestSummary] = []
+        for kind, key in (
+            (c.Kind.TRANSACTIONS, "transactions"),
+            (c.Kind.PRODUCTS, "products"),
+            (c.Kind.CUSTOMERS, "customers"),
+        ):
+            files: list[Path] = [generated.files[key]]
+            summaries += self.ingest.ingest(files, IngestOptions(kind=kind), progress)
+        return DemoResult(generated, summaries, self.analyse.analyse())
