@@ -32,12 +32,18 @@ class _FileBar:
         self.bar, self.name, self.size = bar, name, max(size, 1)
         self.lines = 0
         self.started = time.perf_counter()
-        self.task: TaskID = bar.add_task(f"{name} read", total=100.0, lines=0, rate=0.0)
+        self.task: TaskID = bar.add_task(
+            f"{name} read", total=100.0, lines=0, rate=0.0, elapsed="0:00"
+        )
 
     def read(self, rows: int, position: int) -> None:
         self.lines += rows
         self.bar.update(
-            self.task, completed=100.0 * position / self.size, lines=self.lines, rate=self._rate()
+            self.task,
+            completed=100.0 * position / self.size,
+            lines=self.lines,
+            rate=self._rate(),
+            elapsed=self._elapsed(),
         )
 
     def phase(self, name: str, fraction: float) -> None:
@@ -47,10 +53,16 @@ class _FileBar:
             completed=100.0 * fraction,
             lines=self.lines,
             rate=self._rate(),
+            elapsed=self._elapsed(),
         )
 
     def _rate(self) -> float:
         return self.lines / max(time.perf_counter() - self.started, 1e-6)
+
+    def _elapsed(self) -> str:
+        # our own clock: Rich's stops when the read phase reaches 100 %
+        minutes, seconds = divmod(int(time.perf_counter() - self.started), 60)
+        return f"{minutes}:{seconds:02d}"
 
 
 @contextmanager
@@ -65,7 +77,7 @@ def ingest_progress(enabled: bool) -> Iterator[Callable[[Path, int, int | None],
         TextColumn("{task.percentage:>3.0f}%"),
         TextColumn("{task.fields[lines]:>12,} lines"),
         TextColumn("{task.fields[rate]:>10,.0f} lines/s"),
-        TimeElapsedColumn(),
+        TextColumn("{task.fields[elapsed]:>6}"),
     )
     with Progress(*columns, console=err_console, transient=False) as bar:
 
