@@ -12,6 +12,7 @@ from omnix.domain.ports import Warehouse
 
 if TYPE_CHECKING:
     from omnix.services.analyse import AnalyseService
+    from omnix.services.backtest import BacktestService
     from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
 
@@ -34,6 +35,11 @@ class Container:
         from omnix.services.analyse import AnalyseService  # imports Ibis: only when asked
 
         return AnalyseService(self.warehouse)
+
+    def backtest_service(self) -> BacktestService:
+        from omnix.services.backtest import BacktestService  # imports Ibis and scikit-learn
+
+        return BacktestService(self.warehouse)
 
     def demo_service(self) -> DemoService:
         from omnix.services.demo import DemoService

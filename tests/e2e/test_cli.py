@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ["ingest", "generate", "status", "summary", "demo"]
+COMMANDS = ["ingest", "generate", "status", "summary", "backtest", "demo"]
 
 
 def omnix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -113,3 +113,23 @@ def test_generate_writes_data_and_truth_deterministically(tmp_path: Path) -> Non
     assert pq.read_table(outs[0]).equals(pq.read_table(outs[1]))
     truth = pq.read_table(str(outs[0]) + ".truth.parquet")
     assert {"customer_id", "product_id", "cycle_days", "churn_date"} <= set(truth.column_names)
+
+
+def test_backtest_on_generated_history(tmp_path: Path) -> None:
+    out = tmp_path / "g.parquet"
+    args = ["--customers", "150", "--days", "120", "--seed", "2", "--start", "2025-01-01"]
+    assert omnix("generate", *args, "--out", str(out)).returncode == 0
+    data = str(tmp_path / "d")
+    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
+    result = omnix("backtest", "--cutoff", "2025-04-01", "--horizon-days", "14", "--data-dir", data)
+    assert result.returncode == 0, result.stderr
+    for text in ("Next basket", "TIFU-KNN", "P-TopFreq", "Repeat-purchase probability"):
+        assert text in result.stdout
+    report = json.loads(
+        omnix("backtest", "--cutoff", "2025-04-01", "--data-dir", data, "--json").stdout
+    )
+    assert report["customers"] > 50
+    assert 0 < report["next_basket"][1]["recall@10"] <= 1
+    too_early = omnix("backtest", "--cutoff", "2025-01-02", "--data-dir", data)
+    assert too_early.returncode == 4
+    assert "pick another --cutoff" in too_early.stderr

@@ -300,6 +300,51 @@ def _as_dict(analysis: Any) -> dict[str, Any]:
 
 
 @app.command()
+def backtest(
+    cutoff: Annotated[
+        str, typer.Option(help="History before this day, truth from it: YYYY-MM-DD.")
+    ],
+    horizon_days: Annotated[
+        int, typer.Option(min=1, help="Length of the truth window in days.")
+    ] = 30,
+    k: Annotated[int, typer.Option(min=1, help="Basket size to score (recall@k ...).")] = 10,
+    data_dir: DataDir = _DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score next-basket baselines and repeat-purchase probabilities on the store's own history.
+
+    History = lines before --cutoff; truth = [cutoff, cutoff + horizon). Customers with >= 3
+    orders before and >= 1 in the window are evaluated on their first order in the window.
+
+    Example: omnix backtest --cutoff 2011-09-01 --horizon-days 30 --json
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+
+    day = _parse_date(cutoff, "--cutoff")
+    container = bootstrap(_settings(data_dir))
+    try:
+        report = container.backtest_service().run(day, horizon_days, k)
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), default=str))
+        return
+    render.print_mapping(
+        f"Backtest at {report.cutoff}, {report.horizon_days}-day window",
+        {
+            "customers evaluated": report.customers,
+            "repeat pairs": report.pairs,
+            "pairs bought again": report.pair_positive_rate,
+        },
+    )
+    render.print_rows("Next basket", report.next_basket, list(report.next_basket[0]))
+    cols = ["method", "auc", "brier", "ece", "mae_days"]
+    render.print_rows("Repeat-purchase probability", report.pair_probabilities, cols)
+    render.out_console.print("omnix's own rhythm model: not built yet (issue 3).")
+
+
+@app.command()
 def demo(
     data_dir: DataDir = _DEFAULT_DIR,
     customers: Annotated[int, typer.Option(min=10, help="Demo customers.")] = 2_000,

@@ -1,0 +1,36 @@
+"""Compact basket histories: the input every next-basket model and baseline is fitted on.
+
+Built in the store (analytics/backtest.py) and handed over as integer-coded NumPy arrays, one row
+per distinct (customer, basket, item): a few bytes per line, never the transaction table itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Baskets:
+    """Purchase history as parallel arrays, sorted by (customer, basket).
+
+    customer: 0 .. n_customers-1            basket: 0 .. (that customer's baskets)-1, oldest first
+    item:     0 .. n_items-1                day:    days since 1970-01-01 of that basket (float)
+    """
+
+    customer: IntArray
+    basket: IntArray
+    item: IntArray
+    day: FloatArray
+    n_customers: int
+    n_items: int
+
+    def __post_init__(self) -> None:
+        n = len(self.customer)
+        if not (len(self.basket) == len(self.item) == len(self.day) == n):
+            raise ValueError("Baskets arrays must have equal lengths")

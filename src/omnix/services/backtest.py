@@ -1,0 +1,261 @@
+"""Use case: the next-basket backtest — every method on the same history, in one run.
+
+The store computes the protocol's small tables (analytics/backtest.py); this module encodes them
+as integer arrays, fits each method on the history, and scores them:
+- next basket: recall@k, NDCG@k, PHR@k over each evaluated customer's first order in the window;
+- pairs bought in >= 2 baskets before the cutoff: AUC, Brier, reliability table, ECE, and the MAE
+  in days of the expected next purchase for pairs bought again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from omnix.analytics import backtest as bt
+from omnix.domain import contract as c
+from omnix.domain.errors import EmptyStoreError
+from omnix.domain.ports import Warehouse
+from omnix.evaluation import metrics as m
+from omnix.models.baselines import TIFUKNN, ConstantRatePoisson, GTopFreq, PTopFreq
+from omnix.models.baskets import Baskets, FloatArray, IntArray
+
+NO_ITEM = -1
+
+
+@dataclass(slots=True)
+class Protocol:
+    """The evaluated population, encoded: who, what they bought next, and the repeat pairs."""
+
+    history: Baskets
+    customers: IntArray  # evaluated customers' codes
+    truth: list[set[int]]  # their next basket (items unseen in history: codes >= n_items)
+    pair_customer: IntArray
+    pair_item: IntArray
+    pair_baskets: IntArray  # distinct baskets with the item before the cutoff (>= 2)
+    pair_last_day: FloatArray
+    pair_label: IntArray  # 1 = bought again in the window
+    pair_next_day: FloatArray  # first day bought in the window (NaN if not)
+    cutoff_day: float
+
+
+@dataclass(slots=True)
+class BacktestReport:
+    cutoff: str
+    horizon_days: int
+    k: int
+    customers: int
+    pairs: int
+    pair_positive_rate: float
+    next_basket: list[dict[str, Any]] = field(default_factory=list)
+    pair_probabilities: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cutoff": self.cutoff,
+            "horizon_days": self.horizon_days,
+            "k": self.k,
+            "customers": self.customers,
+            "pairs": self.pairs,
+            "pair_positive_rate": self.pair_positive_rate,
+            "next_basket": self.next_basket,
+            "pair_probabilities": self.pair_probabilities,
+            "seconds": self.seconds,
+        }
+
+
+def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _codes(values: pa.Array | pa.ChunkedArray, dictionary: pa.Array) -> IntArray:
+    codes = pc.index_in(_flat(values), value_set=dictionary).fill_null(NO_ITEM)
+    return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def encode(tables: dict[str, pa.Table], cutoff_day: float) -> Protocol:
+    """Integer-code the protocol tables fetched from the store."""
+    hb = tables["history"]
+    customers = _flat(pc.unique(hb[c.CUSTOMER_ID]))
+    items = _flat(pc.unique(hb[c.PRODUCT_ID]))
+    cust = _codes(hb[c.CUSTOMER_ID], customers)
+    item = _codes(hb[c.PRODUCT_ID], items)
+    basket = np.asarray(hb["basket"].to_numpy(), dtype=np.int64)
+    day = np.asarray(hb["day"].to_numpy(), dtype=np.float64)
+    order = np.lexsort((item, basket, cust))
+    history = Baskets(
+        cust[order], basket[order], item[order], day[order], len(customers), len(items)
+    )
+    evaluated = _codes(tables["evaluated"][c.CUSTOMER_ID], customers)
+    truth = _truth(tables["next"], customers, items, evaluated)
+    return _with_pairs(history, evaluated, truth, tables["window"], customers, items, cutoff_day)
+
+
+def _truth(
+    next_t: pa.Table, customers: pa.Array, items: pa.Array, evaluated: IntArray
+) -> list[set[int]]:
+    cust = _codes(next_t[c.CUSTOMER_ID], customers)
+    item = _codes(next_t[c.PRODUCT_ID], items)
+    unseen = np.flatnonzero(item == NO_ITEM)
+    item[unseen] = len(items) + np.arange(len(unseen))  # ids no method can recommend
+    by_customer: dict[int, set[int]] = {int(x): set() for x in evaluated}
+    for cu, it in zip(cust.tolist(), item.tolist(), strict=True):
+        by_customer.setdefault(cu, set()).add(it)
+    return [by_customer[int(x)] for x in evaluated]
+
+
+def _with_pairs(
+    h: Baskets,
+    evaluated: IntArray,
+    truth: list[set[int]],
+    window: pa.Table,
+    customers: pa.Array,
+    items: pa.Array,
+    cutoff_day: float,
+) -> Protocol:
+    keep = np.isin(h.customer, evaluated)
+    key = h.customer[keep] * h.n_items + h.item[keep]
+    pairs, counts = np.unique(key, return_counts=True)
+    last_day = np.full(len(pairs), -np.inf)
+    np.maximum.at(last_day, np.searchsorted(pairs, key), h.day[keep])
+    repeat = counts >= 2
+    pairs, counts, last_day = pairs[repeat], counts[repeat], last_day[repeat]
+    w_key = _codes(window[c.CUSTOMER_ID], customers) * h.n_items + _codes(
+        window[c.PRODUCT_ID], items
+    )
+    w_day = np.asarray(window["first_day"].to_numpy(), dtype=np.float64)
+    found = np.isin(pairs, w_key)
+    next_day = np.full(len(pairs), np.nan)
+    order = np.argsort(w_key)
+    pos = np.searchsorted(w_key[order], pairs[found])
+    next_day[found] = w_day[order][pos]
+    return Protocol(
+        history=h,
+        customers=evaluated,
+        truth=truth,
+        pair_customer=pairs // h.n_items,
+        pair_item=pairs % h.n_items,
+        pair_baskets=counts.astype(np.int64),
+        pair_last_day=last_day,
+        pair_label=found.astype(np.int64),
+        pair_next_day=next_day,
+        cutoff_day=cutoff_day,
+    )
+
+
+def score_next_basket(name: str, recommended: IntArray, truth: list[set[int]]) -> dict[str, Any]:
+    k = recommended.shape[1]
+    return {
+        "method": name,
+        f"recall@{k}": m.recall_at_k(recommended, truth),
+        f"ndcg@{k}": m.ndcg_at_k(recommended, truth),
+        f"phr@{k}": m.phr_at_k(recommended, truth),
+    }
+
+
+def score_pairs(name: str, p: Protocol, probs: FloatArray, next_day: FloatArray) -> dict[str, Any]:
+    labels = p.pair_label
+    bought = labels == 1
+    return {
+        "method": name,
+        "auc": m.auc(labels, probs),
+        "brier": m.brier(labels, probs),
+        "ece": m.expected_calibration_error(labels, probs),
+        "mae_days": m.mae_days(next_day[bought], p.pair_next_day[bought]),
+        "reliability": m.reliability_table(labels, probs),
+    }
+
+
+@dataclass(slots=True)
+class BacktestService:
+    warehouse: Warehouse
+
+    def fetch(self, cutoff: date, horizon_days: int) -> dict[str, pa.Table]:
+        start = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)
+        end = start + timedelta(days=horizon_days)
+        tx = self.warehouse.ibis().table("transactions")
+        return {
+            "history": bt.history_baskets(tx, start).to_pyarrow(),
+            "evaluated": bt.evaluated_customers(tx, start, end).to_pyarrow(),
+            "next": bt.next_baskets(tx, start, end).to_pyarrow(),
+            "window": bt.window_purchases(tx, start, end).to_pyarrow(),
+        }
+
+    def run(self, cutoff: date, horizon_days: int, k: int = 10) -> BacktestReport:
+        import time
+
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        with self.warehouse.run(
+            "backtest", {"cutoff": cutoff.isoformat(), "horizon": horizon_days}
+        ):
+            tables = self.fetch(cutoff, horizon_days)
+            cutoff_day = (
+                datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC).timestamp() / 86400
+            )
+            if tables["evaluated"].num_rows == 0:
+                raise EmptyStoreError(
+                    f"no customer has >= 3 orders before {cutoff} and one in the {horizon_days} "
+                    "days after it: pick another --cutoff"
+                )
+            p = encode(tables, cutoff_day)
+            timings["prepare"] = time.perf_counter() - t0
+            report = BacktestReport(
+                cutoff=cutoff.isoformat(),
+                horizon_days=horizon_days,
+                k=k,
+                customers=len(p.customers),
+                pairs=len(p.pair_label),
+                pair_positive_rate=float(p.pair_label.mean()) if len(p.pair_label) else 0.0,
+            )
+            self._next_basket(p, k, report, timings)
+            self._pairs(p, horizon_days, report, timings)
+        report.seconds = {key: round(v, 3) for key, v in timings.items()}
+        return report
+
+    def _next_basket(
+        self, p: Protocol, k: int, report: BacktestReport, t: dict[str, float]
+    ) -> None:
+        import time
+
+        methods: list[tuple[str, Any]] = [
+            ("G-TopFreq", GTopFreq()),
+            ("P-TopFreq", PTopFreq()),
+            ("TIFU-KNN", TIFUKNN()),
+        ]
+        for name, model in methods:
+            started = time.perf_counter()
+            recommended = model.fit(p.history).recommend(p.customers, k)
+            report.next_basket.append(score_next_basket(name, recommended, p.truth))
+            t[name] = time.perf_counter() - started
+
+    def _pairs(
+        self, p: Protocol, horizon: int, report: BacktestReport, t: dict[str, float]
+    ) -> None:
+        import time
+
+        if not len(p.pair_label):
+            return
+        started = time.perf_counter()
+        poisson = ConstantRatePoisson().fit(p.history, as_of_day=p.cutoff_day)
+        probs = poisson.predict_proba(p.pair_customer, p.pair_item, float(horizon))
+        first_day = _first_day(p)
+        mean_gap = np.maximum(p.cutoff_day - first_day, 1.0) / p.pair_baskets
+        report.pair_probabilities.append(
+            score_pairs("Poisson (constant rate)", p, probs, p.pair_last_day + mean_gap)
+        )
+        t["Poisson"] = time.perf_counter() - started
+
+
+def _first_day(p: Protocol) -> FloatArray:
+    """Day of each pair's customer's first basket (the constant-rate model's observed span)."""
+    h = p.history
+    first = np.full(h.n_customers, np.inf)
+    np.minimum.at(first, h.customer, h.day)
+    return first[p.pair_customer]
