@@ -61,12 +61,13 @@ def business_summary(tx: Table) -> Table:
         customers=_[c.CUSTOMER_ID].nunique(),
     )
     repeat = per_customer.aggregate(
-        repeat_customers=(per_customer.orders >= 2).sum(),
+        # PostgreSQL sums integers to NUMERIC: cast, or the share arrives as a Decimal
+        repeat_customers=(per_customer.orders >= 2).sum().cast("int64"),
         median_customer_revenue=per_customer.revenue.median(),
     )
     return totals.cross_join(repeat).mutate(
-        avg_order_value=_.net_revenue / _.orders.nullif(0),
-        repeat_share=_.repeat_customers / _.customers.nullif(0),
+        avg_order_value=_.net_revenue / _.orders.nullif(0).cast("float64"),
+        repeat_share=_.repeat_customers.cast("float64") / _.customers.nullif(0),
     )
 
 

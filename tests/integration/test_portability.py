@@ -1,0 +1,104 @@
+"""The same Ibis analytics on DuckDB and on the real PostgreSQL server give the same results.
+
+`make test` makes sure PostgreSQL runs (scripts/ensure-postgres.sh); a missing server fails
+here loudly instead of skipping. URL: OMNIX_TEST_PG_URL (default postgres://postgres@localhost:5432/test).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import ibis
+import pytest
+
+from omnix.analytics import backtest as bt
+from omnix.analytics import overview, rhythm
+from omnix.bootstrap import bootstrap
+from omnix.config import Settings
+from omnix.generate import GeneratorConfig, generate
+from tests.integration.helpers import ingest, write
+
+PG_URL = os.environ.get("OMNIX_TEST_PG_URL", "postgres://postgres@localhost:5432/test")
+UTC = datetime.UTC
+AS_OF = datetime.datetime(2025, 7, 1, tzinfo=UTC)
+CUT = datetime.datetime(2025, 5, 1, tzinfo=UTC)
+END = CUT + datetime.timedelta(days=30)
+
+EXTRA = """customer_id,order_id,ts,product_id,quantity,unit_price
+X1,x1,2025-02-01 10:00,P-MILK,2,1.0
+X1,x1,2025-02-01 10:00,POST,1,4.5
+X1,Cx1,2025-02-02 10:00,P-MILK,-1,1.0
+,x2,2025-02-03 10:00,P-MILK,1,1.0
+"""
+
+Builder = Callable[[Any], Any]
+BUILDERS: dict[str, Builder] = {
+    "store_overview": overview.store_overview,
+    "business_summary": overview.business_summary,
+    "monthly": overview.monthly,
+    "top_products": lambda t: overview.top_products(t, 15),
+    "pair_rhythms": lambda t: rhythm.pair_rhythms(t, AS_OF),
+    "gap_quantiles": lambda t: rhythm.gap_quantiles(t.filter(t.customer_id < "C000020"), AS_OF),
+    "history_baskets": lambda t: bt.history_baskets(t, CUT),
+    "evaluated_customers": lambda t: bt.evaluated_customers(t, CUT, END),
+    "next_baskets": lambda t: bt.next_baskets(t, CUT, END),
+    "window_purchases": lambda t: bt.window_purchases(t, CUT, END),
+}
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    root = tmp_path_factory.mktemp("portability")
+    config = GeneratorConfig(customers=120, days=180, seed=4, start=datetime.date(2025, 1, 1))
+    result = generate(config, root / "g.parquet")
+    store = root / "store"
+    ingest(store, result.files["transactions"])
+    ingest(store, write(root / "x.csv", EXTRA), cancellation_prefix="C", non_product_pattern="POST")
+    try:
+        pg = ibis.connect(PG_URL)
+    except Exception as err:  # the server is part of the test setup: fail, never skip
+        pytest.fail(
+            f"PostgreSQL at {PG_URL} is not reachable ({err}); run scripts/ensure-postgres.sh"
+        )
+    container = bootstrap(Settings(data_dir=store))
+    duck = container.warehouse.ibis().table("transactions")
+    name = f"omnix_port_{uuid.uuid4().hex[:10]}"
+    pg_table = pg.create_table(name, duck.drop("attributes").to_pyarrow())
+    try:
+        yield duck, pg_table
+    finally:
+        pg.drop_table(name)
+        container.close()
+
+
+def normalise(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(UTC) if value.tzinfo else value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def rows(expr: Any) -> list[tuple[Any, ...]]:
+    table = expr.to_pyarrow()
+    out = [tuple(normalise(v) for v in row.values()) for row in table.to_pylist()]
+    return sorted(out, key=lambda r: tuple((v is None, str(v)) for v in r))
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_duckdb_and_postgres_agree(tables: tuple[Any, Any], name: str) -> None:
+    duck, pg = tables
+    expected, got = rows(BUILDERS[name](duck)), rows(BUILDERS[name](pg))
+    assert len(got) == len(expected) > 0
+    for e, g in zip(expected, got, strict=True):
+        assert len(e) == len(g)
+        for ev, gv in zip(e, g, strict=True):
+            if isinstance(ev, float) or isinstance(gv, float):
+                assert gv == pytest.approx(ev, rel=1e-9, abs=1e-9), (name, e, g)
+            else:
+                assert gv == ev, (name, e, g)
