@@ -13,6 +13,7 @@ from omnix.domain.ports import Warehouse
 if TYPE_CHECKING:
     from omnix.services.analyse import AnalyseService
     from omnix.services.backtest import BacktestService
+    from omnix.services.customer import CustomerService
     from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
 
@@ -40,6 +41,11 @@ class Container:
         from omnix.services.backtest import BacktestService  # imports Ibis and scikit-learn
 
         return BacktestService(self.warehouse)
+
+    def customer_service(self) -> CustomerService:
+        from omnix.services.customer import CustomerService
+
+        return CustomerService(self.warehouse)
 
     def demo_service(self) -> DemoService:
         from omnix.services.demo import DemoService

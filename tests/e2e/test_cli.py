@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ["ingest", "generate", "status", "summary", "backtest", "demo"]
+COMMANDS = ["ingest", "generate", "status", "summary", "backtest", "customer", "demo"]
 
 
 def omnix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -133,3 +133,18 @@ def test_backtest_on_generated_history(tmp_path: Path) -> None:
     too_early = omnix("backtest", "--cutoff", "2025-01-02", "--data-dir", data)
     assert too_early.returncode == 4
     assert "pick another --cutoff" in too_early.stderr
+
+
+def test_customer_command_prints_rhythms_in_words(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    assert omnix("demo", "--data-dir", data, "--customers", "40", "--days", "120").returncode == 0
+    result = omnix("customer", "C000003", "--data-dir", data)
+    assert result.returncode == 0, result.stderr
+    assert "Buys " in result.stdout and "about every" in result.stdout
+    payload = json.loads(omnix("customer", "C000003", "--data-dir", data, "--json").stdout)
+    assert payload["rhythms"] and {"statement", "expected_next", "days_overdue"} <= set(
+        payload["rhythms"][0]
+    )
+    missing = omnix("customer", "nobody", "--data-dir", data)
+    assert missing.returncode == 3
+    assert "no purchases of customer 'nobody'" in missing.stderr

@@ -5,7 +5,8 @@
     ├── InputError                what the user handed us cannot be read
     │   ├── SourceNotFoundError   a file that does not exist
     │   ├── UnsupportedFormatError  a file type omnix cannot read
-    │   └── MappingError          a column map or preset that does not fit the file
+    │   ├── MappingError          a column map or preset that does not fit the file
+    │   └── NotFoundError         a customer, product ... the store does not know
     ├── StoreError                the store cannot do what was asked
     │   ├── StoreLockedError      another process holds the database
     │   └── EmptyStoreError       nothing ingested yet
@@ -41,6 +42,10 @@ class UnsupportedFormatError(InputError):
 
 
 class MappingError(InputError):
+    pass
+
+
+class NotFoundError(InputError):
     pass
 
 

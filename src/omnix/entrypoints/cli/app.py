@@ -345,6 +345,62 @@ def backtest(
 
 
 @app.command()
+def customer(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id as ingested.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Date to read rhythms at (default: day after last line).")
+    ] = None,
+    min_purchases: Annotated[
+        int, typer.Option(min=2, help="Products bought at least this often.")
+    ] = 2,
+    data_dir: DataDir = _DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one customer's buying rhythms, product by product, with a sentence for each.
+
+    Example: omnix customer C000042 --as-of 2026-11-22
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+
+    day = _parse_date(as_of, "--as-of") if as_of else None
+    container = bootstrap(_settings(data_dir))
+    try:
+        as_of_day, pairs = container.customer_service().rhythms(customer_id, day, min_purchases)
+    finally:
+        container.close()
+    rows = [
+        {
+            "product_id": p.product_id,
+            "product_name": p.product_name,
+            "purchases": p.purchases,
+            "every_days": round(p.interval_days, 1),
+            "usual_days": (
+                f"{p.usual_low:.0f}-{p.usual_high:.0f}"
+                if p.usual_low is not None and p.usual_high is not None
+                else ""
+            ),
+            "regularity": None if p.regularity is None else round(p.regularity, 2),
+            "cycle_days_per_unit": round(p.cycle_days, 2),
+            "last_purchase": p.last_purchase,
+            "expected_next": p.expected_next,
+            "days_overdue": p.days_overdue,
+            "statement": p.statement(),
+        }
+        for p in pairs
+    ]
+    if as_json:
+        payload = {"customer_id": customer_id, "as_of": as_of_day.isoformat(), "rhythms": rows}
+        typer.echo(json.dumps(payload, default=str))
+        return
+    cols = ["product_name", "purchases", "every_days", "usual_days", "last_purchase",
+            "expected_next", "days_overdue"]  # fmt: skip
+    render.print_rows(f"Customer {customer_id} as of {as_of_day}", rows, cols)
+    for row in rows[:10]:
+        render.out_console.print(f"- {row['statement']}")
+
+
+@app.command()
 def demo(
     data_dir: DataDir = _DEFAULT_DIR,
     customers: Annotated[int, typer.Option(min=10, help="Demo customers.")] = 2_000,

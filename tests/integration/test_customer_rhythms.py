@@ -1,0 +1,66 @@
+"""`CustomerService.rhythms` over a real store: numbers, words, defaults and errors."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from omnix.bootstrap import bootstrap
+from omnix.config import Settings
+from omnix.domain.errors import NotFoundError
+from omnix.domain.rhythm import PairRhythm
+from tests.integration.helpers import ingest, write
+
+# Milk every 5 days, 2 units on the first trip; bread bought once.
+ROWS = """customer_id,order_id,ts,product_id,product_name,quantity
+c1,o1,2025-11-01 09:00,milk,Whole Milk 1L,2
+c1,o2,2025-11-11 09:00,milk,Whole Milk 1L,1
+c1,o3,2025-11-16 09:00,milk,Whole Milk 1L,1
+c1,o4,2025-11-21 09:00,milk,Whole Milk 1L,1
+c1,o4,2025-11-21 09:00,bread,Bread,1
+c2,o5,2025-11-23 09:00,milk,Whole Milk 1L,1
+"""
+
+
+def rhythms(data: Path, customer: str, as_of: date | None) -> tuple[date, list[PairRhythm]]:
+    container = bootstrap(Settings(data_dir=data))
+    try:
+        return container.customer_service().rhythms(customer, as_of)
+    finally:
+        container.close()
+
+
+def test_rhythm_numbers_and_statement(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    ingest(data, write(tmp_path / "t.csv", ROWS))
+    as_of, pairs = rhythms(data, "c1", date(2025, 11, 24))
+    assert as_of == date(2025, 11, 24)
+    (milk,) = pairs  # bread was bought once: no rhythm yet
+    assert milk.purchases == 4
+    assert milk.cycle_days == pytest.approx(20 / 4)  # 20 days over 4 units before Nov 21
+    assert milk.units_per_purchase == pytest.approx(5 / 4)
+    assert milk.last_purchase == date(2025, 11, 21)
+    # per-unit gaps are 10/2, 5, 5: clockwork, so the usual range collapses and is not said
+    assert milk.usual_low == milk.usual_high == pytest.approx(5 * 5 / 4)
+    assert milk.regularity == pytest.approx(1.0)
+    assert milk.expected_next == date(2025, 11, 27)
+    assert milk.statement() == (
+        "Buys Whole Milk 1L about every 6 days; last bought 3 days ago; "
+        "next expected around Thu 27 Nov."
+    )
+
+
+def test_as_of_defaults_to_the_day_after_the_last_line(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    ingest(data, write(tmp_path / "t.csv", ROWS))
+    as_of, _ = rhythms(data, "c1", None)
+    assert as_of == date(2025, 11, 24)  # the store's last line is c2's on Nov 23
+
+
+def test_unknown_customer_is_a_clear_error(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    ingest(data, write(tmp_path / "t.csv", ROWS))
+    with pytest.raises(NotFoundError, match="no purchases of customer 'nobody'"):
+        rhythms(data, "nobody", None)
