@@ -58,7 +58,7 @@ class Container:
         self.warehouse.close()
 
 
-def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
+def open_warehouse(settings: Settings) -> Warehouse:
     """Pick the warehouse adapter by URL scheme; import it only when chosen."""
     url = settings.store_url()
     scheme, sep, rest = url.partition("://")
@@ -70,7 +70,6 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
         path = Path(rest)  # duckdb://relative/path or duckdb:///absolute/path
         return DuckDBStore.open(
             path,
-            read_only=read_only,
             memory_limit=settings.memory_limit,
             threads=settings.threads,
         )
@@ -79,5 +78,5 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
     )
 
 
-def bootstrap(settings: Settings, *, read_only: bool = False) -> Container:
-    return Container(settings, open_warehouse(settings, read_only=read_only))
+def bootstrap(settings: Settings) -> Container:
+    return Container(settings, open_warehouse(settings))

@@ -147,3 +147,18 @@ def test_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_read_only_open_needs_a_store_and_reads_it(tmp_path: Path) -> None:
+    from omnix.adapters.warehouse.duckdb_store import DuckDBStore
+    from omnix.domain.errors import StoreError
+
+    data = tmp_path / "d"
+    with pytest.raises(StoreError, match="no store at"):
+        DuckDBStore.open(data / "omnix.duckdb", read_only=True)
+    ingest(data, big_file(tmp_path / "s.csv", 10))
+    store = DuckDBStore.open(data / "omnix.duckdb", read_only=True)
+    try:
+        assert store.table_counts()["transactions"] == 10
+    finally:
+        store.close()

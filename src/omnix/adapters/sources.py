@@ -37,7 +37,6 @@ TS_NAIVE_COL = "__omnix_ts_naive"
 TS_UTC_COL = "__omnix_ts_utc"
 STAGE_COMPRESSION = "lz4"
 CSV_BLOCK_BYTES = 8 << 20
-PARQUET_BATCH_ROWS = 1 << 20
 JSONL_BATCH_ROWS = 50_000
 SNIFF_BYTES = 64 << 10
 
@@ -138,7 +137,7 @@ class Staged:
 
 
 class SourceFile:
-    """One input file: `info` describes it, `batches()` streams it, `stage()` readies a scan."""
+    """One input file: `info` describes it, `stage()` readies it for the engine to scan."""
 
     def __init__(self, path: Path, null_values: tuple[str, ...] = ("",)) -> None:
         if not path.is_file():
@@ -200,11 +199,12 @@ class SourceFile:
         return Staged(target, schema, rows, malformed, ROW_NUMBER_COL, True)
 
     def batches(self) -> Iterator[SourceBatch]:
+        """Stream a text source (CSV, JSON Lines); Parquet is scanned in place, see stage()."""
         if self.info.format is Format.CSV:
             return _csv_batches(self.info, self.null_values)
-        if self.info.format is Format.PARQUET:
-            return _parquet_batches(self.info)
-        return _jsonl_batches(self.info, self.null_values)
+        if self.info.format is Format.JSONL:
+            return _jsonl_batches(self.info, self.null_values)
+        raise ValueError(f"{self.info.format} sources are staged in place, not streamed")
 
 
 def _open_text_sample(path: Path, compression: str | None) -> str:
@@ -388,18 +388,6 @@ def _parquet_schema(path: Path) -> tuple[list[str], int]:
     except (OSError, pa.ArrowException) as err:
         raise InputError(f"{path.name}: not a readable Parquet file ({err})") from None
     return list(meta.schema_arrow.names), int(meta.metadata.num_rows)
-
-
-def _parquet_batches(info: SourceInfo) -> Iterator[SourceBatch]:
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(str(info.path))
-    done = 0
-    total = info.total_rows or 1
-    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        numbers = np.arange(done + 1, done + batch.num_rows + 1, dtype=np.int64)
-        done += batch.num_rows
-        yield SourceBatch(batch, numbers, [], int(info.size * done / total))
 
 
 def _jsonl_lines(path: Path, compression: str | None) -> Iterator[tuple[int, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +25,12 @@ class Source(Protocol):
 
     info: Any  # path, columns, size, source_id, total_rows (adapters.sources.SourceInfo)
 
-    def batches(self) -> Iterator[Any]: ...
+    def stage(
+        self,
+        tmp_dir: Path,
+        progress: Callable[[int, int], None] | None = None,
+        ts_column: str | None = None,
+    ) -> Any: ...
 
 
 class Warehouse(Protocol):

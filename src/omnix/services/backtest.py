@@ -9,7 +9,8 @@ as integer arrays, fits each method on the history, and scores them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -57,17 +58,7 @@ class BacktestReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "cutoff": self.cutoff,
-            "horizon_days": self.horizon_days,
-            "k": self.k,
-            "customers": self.customers,
-            "pairs": self.pairs,
-            "pair_positive_rate": self.pair_positive_rate,
-            "next_basket": self.next_basket,
-            "pair_probabilities": self.pair_probabilities,
-            "seconds": self.seconds,
-        }
+        return asdict(self)
 
 
 def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -188,8 +179,6 @@ class BacktestService:
         }
 
     def run(self, cutoff: date, horizon_days: int, k: int = 10) -> BacktestReport:
-        import time
-
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         with self.warehouse.run(
@@ -222,8 +211,6 @@ class BacktestService:
     def _next_basket(
         self, p: Protocol, k: int, report: BacktestReport, t: dict[str, float]
     ) -> None:
-        import time
-
         methods: list[tuple[str, Any]] = [
             ("G-TopFreq", GTopFreq()),
             ("P-TopFreq", PTopFreq()),
@@ -238,8 +225,6 @@ class BacktestService:
     def _pairs(
         self, p: Protocol, horizon: int, report: BacktestReport, t: dict[str, float]
     ) -> None:
-        import time
-
         if not len(p.pair_label):
             return
         started = time.perf_counter()

@@ -27,7 +27,7 @@ import structlog
 from omnix.adapters.sources import ROW_NUMBER_COL, Malformed, Staged
 from omnix.adapters.warehouse import validation as v
 from omnix.domain import contract as c
-from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
+from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary, RejectReason
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +108,7 @@ class FileLoad:
                 self._store_rejects(source_name)
         summary.reject_reasons = dict(counts.reasons)
         if self.staged.malformed:
-            summary.reject_reasons["malformed_row"] = len(self.staged.malformed)
+            summary.reject_reasons[RejectReason.MALFORMED_ROW.value] = len(self.staged.malformed)
         summary.rejected = sum(summary.reject_reasons.values())
         summary.stored = counts.good
         summary.read = summary.stored + summary.rejected
@@ -167,7 +167,7 @@ class FileLoad:
                 "source_id": [self.source_id] * n,
                 "source_file": [source_name] * n,
                 "row_number": pa.array([m.row_number for m in malformed], pa.int64()),
-                "reason": ["malformed_row"] * n,
+                "reason": [RejectReason.MALFORMED_ROW.value] * n,
                 "detail": [m.detail for m in malformed],
                 "raw": [m.text for m in malformed],
             }

@@ -31,6 +31,9 @@ from omnix.domain.ports import LoadProgress
 log = structlog.get_logger(__name__)
 
 SCHEMA_VERSION = 1
+# What status counts, and everything reset empties (the run log too)
+COUNTED_TABLES = ("transactions", "products", "customers", "rejects", "sources")
+DATA_TABLES = (*COUNTED_TABLES, "runs")
 
 _PID = re.compile(r"PID (\d+)")
 
@@ -277,16 +280,16 @@ class DuckDBStore:
 
     def reset(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
-        for table in ("transactions", "products", "customers", "rejects", "sources", "runs"):
+        for table in DATA_TABLES:
             self.con.execute(f"DELETE FROM {table}")
         self.con.execute("COMMIT")
         self.con.execute("CHECKPOINT")  # give the space back now, not at some later checkpoint
 
     def table_counts(self) -> dict[str, int]:
-        out = {}
-        for table in ("transactions", "products", "customers", "rejects", "sources"):
-            out[table] = int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-        return out
+        return {
+            table: int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+            for table in COUNTED_TABLES
+        }
 
     def recent(self, table: str, order: str, limit: int = 5) -> list[dict[str, Any]]:
         """Newest rows of `table` by `order`; limit 0 means all."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -187,9 +188,7 @@ def generate(
 
     config = GeneratorConfig(customers=customers, days=days, seed=seed)
     if start:
-        config = GeneratorConfig(
-            customers=customers, days=days, seed=seed, start=_parse_date(start, "--start")
-        )
+        config = replace(config, start=_parse_date(start, "--start"))
     estimate = customers * days * 100 // 365
     with render.counting_progress("generating lines", estimate, _progress_enabled(as_json)) as adv:
         result = run_generate(config, out, progress=adv)
@@ -278,7 +277,7 @@ def _print_analysis(analysis: Any, as_json: bool) -> None:
     from omnix.entrypoints.cli import render
 
     if as_json:
-        typer.echo(json.dumps(_as_dict(analysis), default=str))
+        typer.echo(json.dumps(asdict(analysis), default=str))
         return
     render.print_mapping("Store", analysis.store)
     render.print_mapping("Business (net of returns, known customers)", analysis.business)
@@ -288,15 +287,6 @@ def _print_analysis(analysis: Any, as_json: bool) -> None:
         analysis.top_products,
         ("product_id", "product_name", "net_units", "net_revenue", "buyers"),
     )
-
-
-def _as_dict(analysis: Any) -> dict[str, Any]:
-    return {
-        "store": analysis.store,
-        "business": analysis.business,
-        "monthly": analysis.monthly,
-        "top_products": analysis.top_products,
-    }
 
 
 @app.command()
