@@ -13,6 +13,7 @@ from omnix.domain.ports import Warehouse
 if TYPE_CHECKING:
     from omnix.services.analyse import AnalyseService
     from omnix.services.backtest import BacktestService
+    from omnix.services.clv import ClvOptions, ClvService
     from omnix.services.customer import CustomerService
     from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
@@ -41,6 +42,11 @@ class Container:
         from omnix.services.backtest import BacktestService  # imports Ibis and scikit-learn
 
         return BacktestService(self.warehouse)
+
+    def clv_service(self, options: ClvOptions | None = None) -> ClvService:
+        from omnix.services.clv import ClvOptions, ClvService  # imports SciPy, scikit-learn
+
+        return ClvService(self.warehouse, options or ClvOptions())
 
     def customer_service(self) -> CustomerService:
         from omnix.services.customer import CustomerService

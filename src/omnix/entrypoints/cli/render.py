@@ -177,3 +177,76 @@ def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str
     for row in rows:
         table.add_row(*(fmt(row.get(col), col) for col in columns))
     out_console.print(table)
+
+
+@contextmanager
+def spinner(description: str, enabled: bool) -> Iterator[None]:
+    """A spinner with elapsed time on stderr for work without a countable total."""
+    if not enabled:
+        yield
+        return
+    from rich.progress import SpinnerColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as bar:  # fmt: skip
+        bar.add_task(description, total=None)
+        yield
+
+
+def _params(params: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in params.items())
+
+
+def _corr(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def print_clv(report: Any) -> None:
+    """Fits, holdout accuracy against the baselines, and CLV of an `omnix clv-report`."""
+    fits = Table(title=f"Fits on purchases up to {report.calibration_end} ({report.time_unit})")
+    for col in ("model", "parameters", "log-likelihood"):
+        fits.add_column(col, justify="right" if col == "log-likelihood" else "left")
+    fits.add_row("BG/NBD", _params(report.params), f"{report.log_likelihood:,.1f}")
+    pareto = report.pareto_nbd
+    fits.add_row("Pareto/NBD", _params(pareto["params"]), f"{pareto['log_likelihood']:,.1f}")
+    if report.gamma_gamma:
+        gg = report.gamma_gamma
+        fits.add_row("Gamma-Gamma", _params(gg["params"]), f"{gg['log_likelihood']:,.1f}")
+    out_console.print(fits)
+    out_console.print(
+        f"{report.customers:,} customers, {report.repeat_customers:,} with repeat purchases"
+    )
+    rows = [("BG/NBD", report.holdout), ("Pareto/NBD", pareto["holdout"])]
+    rows += [(f"baseline: {name}", s) for name, s in report.baselines.items()]
+    actual = report.holdout["actual"]
+    title = (
+        f"Holdout {report.calibration_end} .. {report.holdout_end} "
+        f"({report.holdout_length:.1f} {report.time_unit}): repeat purchases"
+    )
+    table = Table(title=title)
+    table.add_column("method", no_wrap=True)
+    for col in ("predicted", "actual", "error %", "MAE per customer", "correlation"):
+        table.add_column(col, justify="right")
+    for name, s in rows:
+        error = 100.0 * (s["predicted"] - actual) / actual if actual else float("nan")
+        table.add_row(
+            name, f"{s['predicted']:,.0f}", f"{actual:,.0f}", f"{error:+.1f}",
+            f"{s['mae']:.3f}", _corr(s["corr"]),
+        )  # fmt: skip
+    out_console.print(table)
+    if report.clv:
+        v = report.clv
+        print_mapping(
+            f"Lifetime value, next {v['months']} months (BG/NBD x Gamma-Gamma)",
+            {
+                "total": v["total"],
+                "mean per customer": v["mean"],
+                "top 10% share": f"{100 * v['top_decile_share']:.1f}%",
+                "mean P(alive)": f"{v['mean_p_alive']:.3f}",
+                "P(alive) < 0.5": v["likely_churned"],
+                "monthly discount": f"{100 * v['monthly_discount']:.2f}%",
+                "margin": f"{100 * v['margin']:.0f}%",
+            },
+        )

@@ -1,0 +1,230 @@
+"""Use case: lifetime value and churn — fit BG/NBD, Pareto/NBD and Gamma-Gamma on a calibration
+period and score the holdout period after it, next to two naive baselines.
+
+The store computes one compact RFM row per customer (analytics/clv.py); only those rows reach
+Python. Times are converted from days to `time_unit_days` (weeks by default, as in the
+literature, so parameters compare with published ones). The holdout is scored per customer:
+predicted vs actual repeat purchase days, total, MAE and Pearson correlation.
+
+Baselines:
+- `calibration_rate`: the customer's own repeat rate x / T, carried over the holdout length;
+- `recent_rate`: repeat purchases in the last `recent_days` of calibration, as a rate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from omnix.analytics import clv as rfm
+from omnix.domain import contract as c
+from omnix.domain.errors import ConfigError, EmptyStoreError
+from omnix.domain.ports import Warehouse
+from omnix.evaluation.counts import mae, pearson
+from omnix.models.clv import BetaGeoModel, FloatArray, GammaGammaModel, ParetoNBDModel, clv
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True, slots=True)
+class ClvOptions:
+    """How the report fits and values customers."""
+
+    months: int = 12  # CLV horizon
+    monthly_discount: float = 0.01  # discount rate per month
+    margin: float = 1.0  # gross margin rate applied to expected spend (1.0 = revenue)
+    time_unit_days: float = 7.0  # model time unit: weeks
+    recent_days: int = 90  # window of the recent-rate baseline
+    chunk_size: int = 250_000  # customers per partition when fitting and scoring
+
+
+@dataclass(slots=True)
+class Summary:
+    """The RFM rows of the store as arrays; times already in the model's unit."""
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    monetary: FloatArray
+    recent: FloatArray
+    holdout: FloatArray
+    returned_value: float
+
+
+@dataclass(slots=True)
+class ClvReport:
+    calibration_end: str
+    holdout_end: str
+    time_unit: str
+    holdout_length: float  # in time units
+    customers: int
+    repeat_customers: int
+    params: dict[str, float]
+    log_likelihood: float
+    holdout: dict[str, Any]
+    baselines: dict[str, dict[str, Any]]
+    model: str = "bgnbd"
+    pareto_nbd: dict[str, Any] = field(default_factory=dict)
+    gamma_gamma: dict[str, Any] | None = None
+    clv: dict[str, Any] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, **asdict(self)}
+
+
+def score(predicted: FloatArray, actual: FloatArray) -> dict[str, Any]:
+    """Holdout accuracy: totals, MAE per customer (purchases) and Pearson correlation."""
+    return {
+        "predicted": float(predicted.sum()),
+        "actual": float(actual.sum()),
+        "mae": mae(predicted, actual),
+        "corr": pearson(predicted, actual),
+    }
+
+
+def baselines(s: Summary, length: float, recent_length: float) -> dict[str, FloatArray]:
+    """Naive holdout predictions: the calibration repeat rate and the recent repeat rate."""
+    rate = np.divide(s.x, s.T, out=np.zeros_like(s.x), where=s.T > 0)
+    window = np.minimum(s.T, recent_length)
+    recent = np.divide(s.recent, window, out=np.zeros_like(s.x), where=window > 0)
+    return {"calibration_rate": rate * length, "recent_rate": recent * length}
+
+
+@dataclass(slots=True)
+class ClvService:
+    warehouse: Warehouse
+    options: ClvOptions = field(default_factory=ClvOptions)
+
+    def fetch(self, calibration_end: date, holdout_end: date) -> Summary:
+        """The per-customer RFM summary from the store, in model time units."""
+        tx = self.warehouse.ibis().table("transactions")
+        expr = rfm.rfm_summary(tx, calibration_end, holdout_end, self.options.recent_days)
+        table = expr.drop(c.CUSTOMER_ID).to_pyarrow()
+
+        def col(name: str) -> FloatArray:
+            return np.asarray(table[name].to_numpy(), dtype=np.float64)
+
+        unit = self.options.time_unit_days
+        return Summary(
+            x=col("frequency"),
+            t_x=col("recency") / unit,
+            T=col("T") / unit,
+            monetary=col("monetary"),
+            recent=col("recent_frequency"),
+            holdout=col("holdout_frequency"),
+            returned_value=float(col("returned_value").sum()),
+        )
+
+    def report(self, calibration_end: date, holdout_end: date) -> ClvReport:
+        """Fit on purchases up to `calibration_end` (inclusive), score (cal end, holdout end]."""
+        if holdout_end <= calibration_end:
+            raise ConfigError(
+                f"--holdout-end ({holdout_end}) must be after --calibration-end ({calibration_end})"
+            )
+        detail = {"calibration_end": str(calibration_end), "holdout_end": str(holdout_end)}
+        timings: dict[str, float] = {}
+        with self.warehouse.run("clv-report", detail):
+            started = time.perf_counter()
+            s = self.fetch(calibration_end, holdout_end)
+            timings["summary"] = time.perf_counter() - started
+            _check_fittable(s, calibration_end)
+            report = self._fit_and_score(s, calibration_end, holdout_end, timings)
+        report.seconds = {k: round(v, 3) for k, v in timings.items()}
+        return report
+
+    def _fit_and_score(
+        self, s: Summary, cal_end: date, hold_end: date, timings: dict[str, float]
+    ) -> ClvReport:
+        o = self.options
+        length = (hold_end - cal_end).days / o.time_unit_days
+        started = time.perf_counter()
+        bg = BetaGeoModel(chunk_size=o.chunk_size).fit(s.x, s.t_x, s.T)
+        timings["bgnbd"] = time.perf_counter() - started
+        report = ClvReport(
+            calibration_end=cal_end.isoformat(),
+            holdout_end=hold_end.isoformat(),
+            time_unit="weeks" if o.time_unit_days == 7 else f"{o.time_unit_days:g} days",
+            holdout_length=length,
+            customers=len(s.x),
+            repeat_customers=int(np.count_nonzero(s.x)),
+            params=bg.params_,
+            log_likelihood=bg.log_likelihood_,
+            holdout=score(bg.expected_purchases(length, s.x, s.t_x, s.T), s.holdout),
+            baselines={
+                name: {k: v for k, v in score(pred, s.holdout).items() if k != "actual"}
+                for name, pred in baselines(s, length, o.recent_days / o.time_unit_days).items()
+            },
+        )
+        started = time.perf_counter()
+        pareto = ParetoNBDModel(chunk_size=o.chunk_size).fit(s.x, s.t_x, s.T)
+        report.pareto_nbd = {
+            "params": pareto.params_,
+            "log_likelihood": pareto.log_likelihood_,
+            "holdout": score(pareto.expected_purchases(length, s.x, s.t_x, s.T), s.holdout),
+        }
+        timings["pareto_nbd"] = time.perf_counter() - started
+        started = time.perf_counter()
+        report.gamma_gamma, report.clv = self._value(bg, s)
+        timings["gamma_gamma_clv"] = time.perf_counter() - started
+        return report
+
+    def _value(
+        self, bg: BetaGeoModel, s: Summary
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Gamma-Gamma spend and CLV; (None, None) when no repeat purchase has a value."""
+        o = self.options
+        if not np.any((s.x > 0) & (s.monetary > 0)):
+            return None, None
+        gg = GammaGammaModel(chunk_size=o.chunk_size).fit(s.x, s.monetary)
+        spend = gg.expected_spend(s.x, s.monetary)
+        value = clv(
+            bg, s.x, s.t_x, s.T, spend,
+            months=o.months, monthly_discount=o.monthly_discount, margin=o.margin,
+            month_length=DAYS_PER_MONTH / o.time_unit_days,
+        )  # fmt: skip
+        p_alive = bg.p_alive(s.x, s.t_x, s.T)
+        gamma = {
+            "params": gg.params_,
+            "log_likelihood": gg.log_likelihood_,
+            "customers": gg.n_customers_,
+            "mean_expected_spend": float(spend.mean()),
+        }
+        summary = {
+            "months": o.months,
+            "monthly_discount": o.monthly_discount,
+            "margin": o.margin,
+            "total": float(value.sum()),
+            "mean": float(value.mean()),
+            "top_decile_share": _top_decile_share(value),
+            "mean_p_alive": float(p_alive.mean()),
+            "likely_churned": int(np.count_nonzero(p_alive < 0.5)),
+            "returned_value": s.returned_value,
+        }
+        return gamma, summary
+
+
+def _top_decile_share(value: FloatArray) -> float:
+    """Share of total CLV held by the 10 % most valuable customers (0..1)."""
+    total = float(value.sum())
+    if total <= 0:
+        return 0.0
+    k = max(len(value) // 10, 1)
+    return float(np.partition(value, len(value) - k)[-k:].sum() / total)
+
+
+def _check_fittable(s: Summary, calibration_end: date) -> None:
+    if not len(s.x):
+        raise EmptyStoreError(
+            f"no purchases on or before {calibration_end}: ingest data or pick a later "
+            "--calibration-end"
+        )
+    if not np.any(s.x > 0):
+        raise EmptyStoreError(
+            f"no customer bought again on a later day by {calibration_end}: the models need "
+            "repeat purchases, pick a later --calibration-end"
+        )
