@@ -18,6 +18,8 @@ Formulas and their stable forms:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betaln, digamma, gammaln, hyp2f1
@@ -25,6 +27,23 @@ from scipy.special import betaln, digamma, gammaln, hyp2f1
 FloatArray = npt.NDArray[np.float64]
 Params4 = tuple[float, float, float, float]
 Params3 = tuple[float, float, float]
+MAX_TABLE = 100_000  # largest count looked up in a table rather than computed per row
+
+
+def per_count(fn: Callable[[FloatArray], FloatArray], x: FloatArray) -> FloatArray:
+    """fn(x) for whole-number counts x, computed once per count value and looked up.
+
+    Special functions of r + x, b + x ... dominate a likelihood evaluation; customers share
+    a few hundred distinct counts, so a table of fn(0..max x) is much cheaper than fn per row.
+    Falls back to fn(x) for non-integer or very large counts.
+    """
+    if len(x) > 256:
+        top = float(x.max())
+        if top < MAX_TABLE and np.array_equal(x, np.floor(x)):
+            with np.errstate(divide="ignore", invalid="ignore"):  # counts absent from x (0 ...)
+                table: FloatArray = fn(np.arange(top + 1.0))
+            return table[x.astype(np.intp)]
+    return fn(x)
 
 
 # ---------------------------------------------------------------- BG/NBD
@@ -35,7 +54,8 @@ def _bgnbd_terms(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(common part, log A3, log A4) of the BG/NBD likelihood; A4 is -inf where x = 0."""
     r, alpha, a, b = params
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
+    by_x = per_count(lambda k: gammaln(r + k) + betaln(a, b + k), x)
+    common = by_x - gammaln(r) + r * np.log(alpha) - betaln(a, b)
     log_a3 = -(r + x) * np.log(alpha + T)
     repeat = x > 0
     b_x1 = np.where(repeat, b + x - 1.0, 1.0)  # x = 0 would take log of b - 1 (< 0 when b < 1)
@@ -56,7 +76,7 @@ def bgnbd_loglik_grad(
 
     The gradient is analytic (digamma terms; the mixture weights of A3 and A4 come from the
     same log-sum-exp), so one evaluation costs about two likelihoods and L-BFGS needs no
-    finite differences. Returns (ll of shape (n,), grad of shape (n, 4)).
+    finite differences. Returns (ll of shape (n,), grad of shape (4, n)).
     """
     r, alpha, a, b = params
     common, log_a3, log_a4 = _bgnbd_terms(params, x, t_x, T)
@@ -64,17 +84,19 @@ def bgnbd_loglik_grad(
     w3, w4 = np.exp(log_a3 - tail), np.exp(log_a4 - tail)
     repeat = x > 0
     b_x1 = np.where(repeat, b + x - 1.0, 1.0)
+    psi_ab_x = per_count(lambda k: digamma(a + b + k), x)
     d_r = (
-        digamma(r + x)
+        per_count(lambda k: digamma(r + k), x)
         - digamma(r)
         + np.log(alpha)
         - w3 * np.log(alpha + T)
         - w4 * np.log(alpha + t_x)
     )
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b) - w4 / b_x1
-    grad = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b], axis=1)
+    d_a = digamma(a + b) - psi_ab_x + w4 / a
+    psi_b_x = per_count(lambda k: digamma(b + k), x)
+    d_b = psi_b_x - psi_ab_x - digamma(b) + digamma(a + b) - w4 / b_x1
+    grad = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
     return common + tail, grad
 
 
@@ -144,7 +166,8 @@ def pareto_log_a0(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray
 def pareto_loglik(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
     """Per-customer Pareto/NBD log-likelihood (Fader & Hardie 2005 note, eq. 22)."""
     r, alpha, s, beta = params
-    head: FloatArray = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    head = per_count(lambda k: gammaln(r + k), x) - gammaln(r) + r * np.log(alpha)
+    head = head + s * np.log(beta)
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
     died = np.log(s) - np.log(r + s + x) + pareto_log_a0(params, x, t_x, T)
     out: FloatArray = head + np.logaddexp(alive, died)
@@ -186,15 +209,8 @@ def _gg_parts(
     p, q, gamma = params
     px = p * x
     log_total = np.log(gamma + m * x)
-    ll = (
-        gammaln(px + q)
-        - gammaln(px)
-        - gammaln(q)
-        + q * np.log(gamma)
-        + (px - 1.0) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * log_total
-    )
+    by_x = per_count(lambda k: gammaln(p * k + q) - gammaln(p * k) + p * k * np.log(k), x)
+    ll = by_x - gammaln(q) + q * np.log(gamma) + (px - 1.0) * np.log(m) - (px + q) * log_total
     return ll, px, log_total
 
 
@@ -206,14 +222,15 @@ def gamma_gamma_loglik(params: Params3, x: FloatArray, m: FloatArray) -> FloatAr
 def gamma_gamma_loglik_grad(
     params: Params3, x: FloatArray, m: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Log-likelihood per customer and its gradient w.r.t. (log p, log q, log gamma)."""
+    """Log-likelihood per customer and its gradient w.r.t. log p, log q, log gamma: (3, n)."""
     p, q, gamma = params
     ll, px, log_total = _gg_parts(params, x, m)
-    psi = digamma(px + q)
-    d_p = x * (psi - digamma(px) + np.log(m) + np.log(x) - log_total)
+    psi = per_count(lambda k: digamma(p * k + q), x)
+    by_x = per_count(lambda k: -digamma(p * k) + np.log(k), x)
+    d_p = x * (psi + by_x + np.log(m) - log_total)
     d_q = psi - digamma(q) + np.log(gamma) - log_total
     d_gamma = q / gamma - (px + q) / (gamma + m * x)
-    return ll, np.stack([d_p * p, d_q * q, d_gamma * gamma], axis=1)
+    return ll, np.stack([d_p * p, d_q * q, d_gamma * gamma])
 
 
 def gamma_gamma_expected_spend(params: Params3, x: FloatArray, m: FloatArray) -> FloatArray:
