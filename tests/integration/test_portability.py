@@ -17,6 +17,7 @@ import ibis
 import pytest
 
 from omnix.analytics import backtest as bt
+from omnix.analytics import clv
 from omnix.analytics import overview, rhythm
 from omnix.bootstrap import bootstrap
 from omnix.config import Settings
@@ -48,6 +49,7 @@ BUILDERS: dict[str, Builder] = {
     "evaluated_customers": lambda t: bt.evaluated_customers(t, CUT, END),
     "next_baskets": lambda t: bt.next_baskets(t, CUT, END),
     "window_purchases": lambda t: bt.window_purchases(t, CUT, END),
+    "rfm_summary": lambda t: clv.rfm_summary(t, CUT.date(), END.date()),
 }
 
 

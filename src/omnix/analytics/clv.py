@@ -52,7 +52,7 @@ def purchase_days(tx: Table, until: date) -> Table:
     bought = (lines[c.LINE_TYPE] == "sale") & (lines[c.QUANTITY] > 0)
     day = (lines[c.TS].epoch_seconds() / SECONDS_PER_DAY).floor().cast("int64")
     per_day = (
-        lines.mutate(day=day, bought=bought.cast("int64"))
+        lines.mutate(day=day, bought=ibis.ifelse(bought, 1, 0))  # PostgreSQL: no bool -> int
         .group_by([c.CUSTOMER_ID, "day"])
         .aggregate(value=_.amount.sum(), units=_[c.QUANTITY].sum(), bought=_.bought.max())
     )
@@ -70,8 +70,8 @@ def _calibration(days: Table, cal_day: int, recent_days: int) -> Table:
     return cal.group_by(c.CUSTOMER_ID).aggregate(
         first_day=_.first_day.min(),
         last_day=_.day.max(),
-        frequency=repeat.cast("int64").sum().cast("int64"),
-        recent_frequency=recent.cast("int64").sum().cast("int64"),
+        frequency=ibis.ifelse(repeat, 1, 0).sum().cast("int64"),
+        recent_frequency=ibis.ifelse(recent, 1, 0).sum().cast("int64"),
         repeat_value=ibis.ifelse(repeat, cal.value, 0.0).sum(),
     )
 

@@ -1,0 +1,147 @@
+"""Lifetime value on real data through the store: the RFM builder's definitions on a small
+hand-made history, the published CDNOW fits on the 1/10th sample, and sane fits on the full
+23,570-customer CDNOW cohort (../shared/data/cdnow.parquet)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from omnix.analytics.clv import rfm_summary
+from omnix.bootstrap import bootstrap
+from omnix.config import Settings
+from omnix.services.clv import ClvReport
+from tests.conftest import shared_file
+from tests.integration.helpers import ingest, write
+from tests.lifetimes_data import cdnow_sample_ids
+
+CAL, HOLD = datetime.date(1997, 9, 30), datetime.date(1998, 6, 30)
+
+HISTORY = """customer_id,order_id,ts,product_id,quantity,unit_price
+A,o1,2025-01-01 10:00,P1,2,5.0
+A,o2,2025-01-01 15:00,P2,1,4.0
+A,o2,2025-01-01 15:00,POST,1,4.5
+A,o3,2025-01-10 09:00,P1,3,5.0
+A,Co3,2025-01-10 18:00,P1,-1,5.0
+A,o4,2025-01-20 09:00,P1,1,6.0
+A,Co4,2025-01-25 09:00,P1,-1,6.0
+A,o5,2025-02-05 09:00,P1,1,5.0
+A,o6,2025-02-05 11:00,P2,1,4.0
+A,o7,2025-02-20 09:00,P1,1,5.0
+A,o8,2025-03-05 09:00,P1,1,5.0
+B,o9,2025-01-31 23:30,P1,1,5.0
+C,o10,2025-02-02 09:00,P1,1,5.0
+,o11,2025-01-05 09:00,P1,1,5.0
+"""
+
+
+def report_for(data: Path) -> ClvReport:
+    container = bootstrap(Settings(data_dir=data))
+    try:
+        return container.clv_service().report(CAL, HOLD)
+    finally:
+        container.close()
+
+
+def test_rfm_summary_follows_the_literature_definitions(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
+           non_product_pattern="POST")  # fmt: skip
+    container = bootstrap(Settings(data_dir=data))
+    try:
+        tx = container.warehouse.ibis().table("transactions")
+        jan31, feb28 = datetime.date(2025, 1, 31), datetime.date(2025, 2, 28)
+        rows = {r["customer_id"]: r for r in rfm_summary(tx, jan31, feb28).to_pyarrow().to_pylist()}
+        recent = rfm_summary(tx, jan31, feb28, recent_days=15).to_pyarrow().to_pylist()
+    finally:
+        container.close()
+    assert set(rows) == {"A", "B"}  # C starts after calibration; anonymous lines never count
+    a = rows["A"]
+    # Jan 1 (two orders, one day), Jan 10 (3 bought, 1 returned the same day), Jan 20
+    assert (a["frequency"], a["recency"], a["T"]) == (2, 19.0, 30.0)
+    assert a["monetary"] == pytest.approx((10.0 + 6.0) / 2)  # postage excluded, netted
+    assert a["returned_value"] == pytest.approx(6.0)  # the later return on Jan 25
+    assert a["holdout_frequency"] == 2  # Feb 5 (two orders) and Feb 20; Mar 5 is after
+    assert a["recent_frequency"] == 2
+    assert {r["customer_id"]: r["recent_frequency"] for r in recent}["A"] == 1
+    b = rows["B"]
+    assert (b["frequency"], b["recency"], b["T"], b["monetary"]) == (0, 0.0, 0.0, 0.0)
+    assert b["holdout_frequency"] == 0
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory: pytest.TempPathFactory) -> ClvReport:
+    root = tmp_path_factory.mktemp("cdnow-sample")
+    table = pq.read_table(shared_file("cdnow.parquet"))
+    ids = sorted(cdnow_sample_ids())
+    sample = table.filter(pc.is_in(table["customer_id"], value_set=pc.cast(ids, "large_string")))
+    pq.write_table(sample, root / "sample.parquet")
+    ingest(root / "d", root / "sample.parquet")
+    return report_for(root / "d")
+
+
+def test_the_published_cdnow_fits_are_reproduced_through_the_store(
+    sample_report: ClvReport,
+) -> None:
+    r = sample_report
+    assert r.customers == 2357
+    for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        assert r.params[name] == pytest.approx(value, abs=0.001), name
+    assert r.log_likelihood == pytest.approx(-9582.4, abs=0.1)
+    for name, value in {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}.items():
+        assert r.pareto_nbd["params"][name] == pytest.approx(value, abs=0.005), name
+    assert r.pareto_nbd["log_likelihood"] == pytest.approx(-9595.0, abs=0.1)
+    assert r.gamma_gamma is not None
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert r.gamma_gamma["params"][name] == pytest.approx(value, abs=0.01), name
+
+
+def test_the_published_holdout_is_reproduced(sample_report: ClvReport) -> None:
+    assert sample_report.holdout["actual"] == 1882
+    assert sample_report.holdout["predicted"] == pytest.approx(1653, abs=1)
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory: pytest.TempPathFactory) -> ClvReport:
+    data = tmp_path_factory.mktemp("cdnow") / "d"
+    ingest(data, shared_file("cdnow.parquet"))
+    return report_for(data)
+
+
+def test_full_cohort_fits_have_the_published_shape(full_report: ClvReport) -> None:
+    r = full_report
+    assert r.customers == 23570
+    assert r.time_unit == "weeks" and r.holdout_length == 39.0
+    assert r.params["r"] == pytest.approx(0.243, abs=0.03)
+    assert r.params["alpha"] == pytest.approx(4.414, rel=0.15)
+    assert r.params["a"] == pytest.approx(0.793, abs=0.1)
+    assert r.params["b"] == pytest.approx(2.426, rel=0.15)
+    pareto = r.pareto_nbd["params"]
+    assert pareto["r"] == pytest.approx(0.553, rel=0.15)
+    assert pareto["s"] == pytest.approx(0.606, rel=0.2)
+    assert r.gamma_gamma is not None
+    assert r.gamma_gamma["params"]["p"] == pytest.approx(6.25, rel=0.05)
+
+
+def test_full_cohort_holdout_prediction_is_close_and_beats_the_baselines(
+    full_report: ClvReport,
+) -> None:
+    hold = full_report.holdout
+    assert hold["actual"] == 19684
+    assert abs(hold["predicted"] - hold["actual"]) / hold["actual"] <= 0.15
+    assert hold["corr"] > 0.6
+    for name, baseline in full_report.baselines.items():
+        assert hold["mae"] < baseline["mae"], name
+    assert full_report.pareto_nbd["holdout"]["mae"] < full_report.baselines["recent_rate"]["mae"]
+
+
+def test_full_cohort_clv_is_sane(full_report: ClvReport) -> None:
+    value = full_report.clv
+    assert value is not None
+    assert 0 < value["mean"] < 200  # dollars per customer over 12 months
+    assert 0.3 < value["top_decile_share"] < 0.9  # value is concentrated, as in the literature
+    assert 0 < value["mean_p_alive"] < 1

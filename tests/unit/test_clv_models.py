@@ -1,0 +1,223 @@
+"""BG/NBD, Pareto/NBD and Gamma-Gamma against the published CDNOW numbers (golden), against the
+`lifetimes` package as an independent implementation, and for their basic properties.
+
+Input: Fader and Hardie's own calibration summary of the 2,357-customer 1/10th CDNOW sample
+(x, t_x, T in weeks, mean repeat spend), as shipped in the `lifetimes` wheel (dev extra).
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+from sklearn.exceptions import NotFittedError
+
+from omnix.models import clv_likelihoods as lik
+from omnix.models.clv import (
+    BetaGeoModel,
+    GammaGammaModel,
+    ParetoNBDModel,
+    clv,
+    compress,
+)
+from tests.lifetimes_data import lifetimes_dataset
+
+Arrays = dict[str, np.ndarray]
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> Arrays:
+    with lifetimes_dataset("cdnow_customers_summary_with_transactions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    cols = {k: np.array([float(r[k]) for r in rows]) for k in ("x", "t_x", "T", "zbar")}
+    assert len(rows) == 2357
+    return cols
+
+
+@pytest.fixture(scope="module")
+def bg(cdnow: Arrays) -> BetaGeoModel:
+    return BetaGeoModel().fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
+
+
+@pytest.fixture(scope="module")
+def pareto(cdnow: Arrays) -> ParetoNBDModel:
+    return ParetoNBDModel().fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
+
+
+def test_bgnbd_reproduces_the_published_cdnow_fit(bg: BetaGeoModel) -> None:
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, value in published.items():
+        assert bg.params_[name] == pytest.approx(value, abs=0.001), name
+    assert bg.log_likelihood_ == pytest.approx(-9582.4, abs=0.1)
+    assert bg.n_customers_ == 2357
+
+
+def test_bgnbd_predicts_the_published_holdout_total(bg: BetaGeoModel, cdnow: Arrays) -> None:
+    predicted = bg.expected_purchases(39.0, cdnow["x"], cdnow["t_x"], cdnow["T"])
+    assert predicted.sum() == pytest.approx(1653, abs=1)
+
+
+def test_pareto_nbd_reproduces_the_published_cdnow_fit(pareto: ParetoNBDModel) -> None:
+    published = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+    for name, value in published.items():
+        assert pareto.params_[name] == pytest.approx(value, abs=0.005), name
+    assert pareto.log_likelihood_ == pytest.approx(-9595.0, abs=0.1)
+
+
+def test_gamma_gamma_reproduces_the_published_cdnow_fit(cdnow: Arrays) -> None:
+    gg = GammaGammaModel().fit(cdnow["x"], cdnow["zbar"])
+    assert gg.n_customers_ == 946  # repeat customers only
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert gg.params_[name] == pytest.approx(value, abs=0.01), name
+
+
+def test_bgnbd_gradient_is_the_derivative_of_the_likelihood(cdnow: Arrays) -> None:
+    cols = (cdnow["x"], cdnow["t_x"], cdnow["T"])
+    at = np.log([0.3, 4.0, 0.9, 2.0])
+
+    def total(lp: np.ndarray) -> float:
+        return float(lik.bgnbd_loglik(tuple(np.exp(lp)), *cols).sum())
+
+    _, grad = lik.bgnbd_loglik_grad(tuple(np.exp(at)), *cols)
+    assert grad.sum(axis=1) == pytest.approx(approx_fprime(at, total, 1e-7), rel=1e-4)
+
+
+def test_gamma_gamma_gradient_is_the_derivative_of_the_likelihood(cdnow: Arrays) -> None:
+    keep = cdnow["x"] > 0
+    x, m = cdnow["x"][keep], cdnow["zbar"][keep]
+    at = np.log([5.0, 3.0, 12.0])
+
+    def total(lp: np.ndarray) -> float:
+        return float(lik.gamma_gamma_loglik(tuple(np.exp(lp)), x, m).sum())
+
+    _, grad = lik.gamma_gamma_loglik_grad(tuple(np.exp(at)), x, m)
+    assert grad.sum(axis=1) == pytest.approx(approx_fprime(at, total, 1e-7), rel=1e-4)
+
+
+def test_predictions_match_lifetimes_at_the_same_parameters(
+    bg: BetaGeoModel, pareto: ParetoNBDModel, cdnow: Arrays
+) -> None:
+    from lifetimes import BetaGeoFitter, ParetoNBDFitter
+
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    for ours, theirs in ((bg, BetaGeoFitter()), (pareto, ParetoNBDFitter())):
+        import pandas as pd
+
+        theirs.params_ = pd.Series(ours.params_)
+        assert ours.p_alive(x, t_x, T) == pytest.approx(
+            theirs.conditional_probability_alive(x, t_x, T), abs=1e-9
+        )
+        expected = theirs.conditional_expected_number_of_purchases_up_to_time(39.0, x, t_x, T)
+        assert ours.expected_purchases(39.0, x, t_x, T) == pytest.approx(expected, rel=1e-7)
+
+
+def test_clv_matches_lifetimes(bg: BetaGeoModel, cdnow: Arrays) -> None:
+    import pandas as pd
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    x, t_x, T, m = cdnow["x"], cdnow["t_x"], cdnow["T"], cdnow["zbar"]
+    gg = GammaGammaModel().fit(x, m)
+    theirs_bg, theirs_gg = BetaGeoFitter(), GammaGammaFitter()
+    theirs_bg.params_ = pd.Series(bg.params_)
+    theirs_bg.predict = theirs_bg.conditional_expected_number_of_purchases_up_to_time  # set by fit
+    theirs_gg.params_ = pd.Series({"p": gg.params_["p"], "q": gg.params_["q"],
+                                   "v": gg.params_["gamma"]})  # fmt: skip
+    series = [pd.Series(v) for v in (x, t_x, T, m)]
+    expected = theirs_gg.customer_lifetime_value(
+        theirs_bg, *series, time=12, discount_rate=0.01, freq="W"
+    ).to_numpy()
+    spend = gg.expected_spend(x, m)
+    ours = clv(bg, x, t_x, T, spend, months=12, monthly_discount=0.01, month_length=4.345)
+    assert ours == pytest.approx(expected, rel=1e-7)
+    assert clv(bg, x, t_x, T, spend, margin=0.3).sum() == pytest.approx(
+        0.3 * clv(bg, x, t_x, T, spend).sum()
+    )
+
+
+@pytest.mark.parametrize("model_name", ["bg", "pareto"])
+def test_p_alive_falls_with_time_since_last_purchase(
+    model_name: str, request: pytest.FixtureRequest
+) -> None:
+    model = request.getfixturevalue(model_name)
+    T = np.linspace(11.0, 78.0, 30)
+    p = model.p_alive(np.full(30, 3.0), np.full(30, 10.0), T)
+    assert np.all(np.diff(p) < 0) and np.all((p > 0) & (p < 1))
+    later_last = model.p_alive(np.full(5, 3.0), np.linspace(5.0, 39.0, 5), np.full(5, 39.0))
+    assert np.all(np.diff(later_last) > 0)
+    frequent = model.p_alive(np.arange(1.0, 8.0), np.full(7, 20.0), np.full(7, 39.0))
+    assert np.all(np.diff(frequent) < 0)  # many purchases, then silence: more likely gone
+
+
+def test_bgnbd_customers_without_repeat_purchases_are_alive(bg: BetaGeoModel) -> None:
+    assert bg.p_alive([0.0, 0.0], [0.0, 0.0], [1.0, 50.0]) == pytest.approx([1.0, 1.0])
+
+
+def test_expected_purchases_grow_with_the_horizon(bg: BetaGeoModel) -> None:
+    x, t_x, T = np.array([0.0, 2.0, 7.0]), np.array([0.0, 30.0, 35.0]), np.full(3, 38.86)
+    assert bg.expected_purchases(0.0, x, t_x, T) == pytest.approx([0, 0, 0])
+    steps = np.array([bg.expected_purchases(t, x, t_x, T) for t in (13, 26, 39, 52)])
+    assert np.all(np.diff(steps, axis=0) > 0)
+
+
+def test_partitions_give_the_same_results_as_one_pass(cdnow: Arrays, bg: BetaGeoModel) -> None:
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    small = BetaGeoModel(chunk_size=97).fit(x, t_x, T)
+    for name, value in bg.params_.items():
+        assert small.params_[name] == pytest.approx(value, rel=1e-6)
+    assert small.log_likelihood_ == pytest.approx(bg.log_likelihood_, abs=1e-6)
+    small.params_ = bg.params_
+    assert np.array_equal(small.p_alive(x, t_x, T), bg.p_alive(x, t_x, T))
+    assert np.array_equal(
+        small.expected_purchases(39.0, x, t_x, T), bg.expected_purchases(39.0, x, t_x, T)
+    )
+
+
+def test_compress_keeps_every_row_recoverable() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 3, 500).astype(float), rng.integers(0, 4, 500).astype(float)
+    (ua, ub), weights, inverse = compress(a, b)
+    assert len(ua) == len({(i, j) for i, j in zip(a, b, strict=True)})
+    assert weights.sum() == 500
+    assert np.array_equal(ua[inverse], a) and np.array_equal(ub[inverse], b)
+
+
+def test_recovers_the_parameters_it_was_simulated_with() -> None:
+    rng = np.random.default_rng(7)
+    n, truth = 60_000, (0.5, 6.0, 0.7, 3.0)
+    T = rng.integers(7, 365, n) / 7.0
+    lam, p = rng.gamma(truth[0], 1 / truth[1], n), rng.beta(truth[2], truth[3], n)
+    arrivals = rng.poisson(lam * T)
+    x = np.minimum(arrivals, rng.geometric(p)).astype(float)
+    k = np.maximum(x, 1)
+    t_x = np.where(x > 0, rng.beta(k, np.maximum(arrivals - k + 1, 1)) * T, 0.0)
+    fitted = BetaGeoModel().fit(x, t_x, T).params_
+    for name, value in zip(("r", "alpha", "a", "b"), truth, strict=True):
+        assert fitted[name] == pytest.approx(value, rel=0.15), name
+
+
+def test_pareto_is_stable_for_heavy_buyers() -> None:
+    params = (0.55, 10.6, 0.61, 11.7)
+    x, t_x, T = np.array([400.0, 2000.0, 50.0]), np.array([70.0, 78.0, 78.0]), np.full(3, 78.0)
+    for fn in (lik.pareto_loglik, lik.pareto_p_alive):
+        assert np.all(np.isfinite(fn(params, x, t_x, T)))
+    reversed_ = (0.55, 20.0, 0.61, 5.0)  # alpha > beta takes the other branch of A0
+    assert np.all(np.isfinite(lik.pareto_loglik(reversed_, x, t_x, T)))
+    assert np.all(np.isfinite(lik.bgnbd_expected((0.24, 4.4, 0.79, 2.43), 39.0, x, t_x, T)))
+
+
+def test_unfitted_models_refuse_to_predict() -> None:
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        BetaGeoModel().p_alive([1.0], [1.0], [2.0])
+    with pytest.raises(NotFittedError):
+        GammaGammaModel().expected_spend([1.0], [10.0])
+
+
+def test_inputs_are_validated() -> None:
+    with pytest.raises(ValueError, match="cannot exceed"):
+        BetaGeoModel().fit([1.0, 2.0], [3.0, 1.0], [2.0, 2.0])
+    with pytest.raises(ValueError, match="no customer has a repeat purchase"):
+        ParetoNBDModel().fit([0.0, 0.0], [0.0, 0.0], [2.0, 3.0])
+    with pytest.raises(ValueError, match="same length"):
+        BetaGeoModel().fit([1.0], [0.5, 0.2], [2.0])
