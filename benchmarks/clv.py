@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import time
@@ -48,6 +49,20 @@ def simulate(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     nu = rng.gamma(TRUE_GG["q"], 1.0 / TRUE_GG["gamma"], n)
     m = np.where(x > 0, rng.gamma(TRUE_GG["p"] * k, 1.0 / (nu * k)), 0.0)
     return {"x": x.astype(np.float64), "t_x": t_x_days / WEEK, "T": T_days / WEEK, "m": m}
+
+
+def machine() -> str:
+    """CPU model, cores, RAM and Python version, as this machine reports them."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
+                 if ln.startswith("model name")]  # fmt: skip
+        cpu = names[0] if names else cpu
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, Python {platform.python_version()}"
+    )
 
 
 def timed(fn: Any) -> tuple[Any, float]:
@@ -95,8 +110,7 @@ def run(n: int) -> dict[str, Any]:
         "true": {"bgnbd": TRUE_BG, "gamma_gamma": TRUE_GG},
         "fitted": {"bgnbd": bg.params_, "gamma_gamma": gg.params_, "pareto_nbd": pareto.params_},
         "total_clv_12_months": round(total_clv, 2),
-        "machine": f"{platform.processor() or platform.machine()}, Python "
-        f"{platform.python_version()}",
+        "machine": machine(),
         "target_seconds": 20,
     }
 

@@ -17,8 +17,7 @@ import ibis
 import pytest
 
 from omnix.analytics import backtest as bt
-from omnix.analytics import clv
-from omnix.analytics import overview, rhythm
+from omnix.analytics import clv, overview, rhythm
 from omnix.bootstrap import bootstrap
 from omnix.config import Settings
 from omnix.generate import GeneratorConfig, generate
