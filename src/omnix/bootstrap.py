@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from omnix.services.customer import CustomerService
     from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
+    from omnix.services.segments import SegmentOptions, SegmentService
 
 
 @dataclass(slots=True)
@@ -47,6 +48,12 @@ class Container:
         from omnix.services.clv import ClvOptions, ClvService  # imports SciPy, scikit-learn
 
         return ClvService(self.warehouse, options or ClvOptions())
+
+    def segment_service(self, options: SegmentOptions | None = None) -> SegmentService:
+        """Profiles, RFM segments, clusters and CLV (imports scikit-learn, SciPy, Ibis)."""
+        from omnix.services.segments import SegmentOptions, SegmentService
+
+        return SegmentService(self.warehouse, options or SegmentOptions())
 
     def customer_service(self) -> CustomerService:
         from omnix.services.customer import CustomerService

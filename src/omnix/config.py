@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     anonymous_policy: AnonymousPolicy = AnonymousPolicy.KEEP
     memory_limit: str = Field(default="1GB", description="DuckDB memory limit; it spills beyond")
     threads: int | None = None
+    segment_rules: Path | None = Field(
+        default=None, description="TOML/JSON file with the RFM segment rule table (omnix segments)"
+    )
     log_level: str = "WARNING"
     log_format: Literal["console", "json"] = "console"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
+from omnix.domain.segments import ClusterLabel, ClusterProfile
 
 
 class LoadProgress(Protocol):
@@ -63,3 +64,10 @@ class Warehouse(Protocol):
 
 
 SourceOpener = Callable[[Path, tuple[str, ...]], Source]
+
+
+class ClusterNamer(Protocol):
+    """Gives a behavioural cluster a name and a sentence. The default is rule-based
+    (models/clusters.py); the insights layer can pass an LLM-backed one instead."""
+
+    def name(self, cluster: ClusterProfile) -> ClusterLabel: ...

@@ -379,6 +379,53 @@ def clv_report(
 
 
 @app.command()
+def segments(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Analyse purchases before this day: YYYY-MM-DD (default: day after last line)."
+        ),
+    ] = None,
+    k_min: Annotated[int, typer.Option(min=2, help="Fewest behavioural clusters to try.")] = 3,
+    k_max: Annotated[int, typer.Option(min=2, help="Most behavioural clusters to try.")] = 8,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML/JSON RFM segment rule table (default: OMNIX_SEGMENT_RULES or built-in)."
+        ),
+    ] = None,
+    data_dir: DataDir = _DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Group customers: RFM segments (with a reason each) and behavioural clusters, each with
+    customers, revenue share, average 12-month CLV and churn risk (1 - P(alive), BG/NBD).
+
+    Example: omnix segments --as-of 2011-12-01 --json
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+    from omnix.services.segments import SegmentOptions, check_range, load_rules
+
+    day = _parse_date(as_of, "--as-of") if as_of else None
+    check_range(k_min, k_max)
+    settings = _settings(data_dir)
+    options = SegmentOptions(k_min=k_min, k_max=k_max)
+    rules_file = rules or settings.segment_rules
+    if rules_file is not None:
+        options = replace(options, rules=load_rules(rules_file))
+    container = bootstrap(settings)
+    try:
+        with render.spinner("profiling and segmenting customers", _progress_enabled(as_json)):
+            report = container.segment_service(options).report(day)
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), default=str))
+        return
+    render.print_segments(report)
+
+
+@app.command()
 def customer(
     customer_id: Annotated[str, typer.Argument(help="The customer's id as ingested.")],
     as_of: Annotated[

@@ -250,3 +250,50 @@ def print_clv(report: Any) -> None:
                 "margin": f"{100 * v['margin']:.0f}%",
             },
         )
+
+
+def _money(value: float | None, currency: str) -> str:
+    return "n/a" if value is None else f"{currency}{value:,.0f}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def print_segments(report: Any) -> None:
+    """RFM segments and behavioural clusters of an `omnix segments` report."""
+    from omnix.models.segments import currency_prefix
+
+    cur = currency_prefix(report.currency)
+    heads = ("customers", "share", "revenue", f"CLV {report.clv_months}m", "churn risk")
+    table = Table(title=f"RFM segments, {report.customers:,} customers, as of {report.as_of}")
+    table.add_column("segment", no_wrap=True)
+    for col in heads:
+        table.add_column(col, justify="right", no_wrap=True)
+    for g in report.segments:
+        table.add_row(g.name, *_group_cells(g, cur))
+    out_console.print(table)
+    if not report.clusters:
+        out_console.print("Too few customers for behavioural clusters.")
+        return
+    clusters = Table(title=f"Behavioural clusters (k = {report.k}: silhouette and stability)")
+    clusters.add_column("id", justify="right")
+    clusters.add_column("name", overflow="fold")
+    for col in heads:
+        clusters.add_column(col, justify="right", no_wrap=True)
+    for g in report.clusters:
+        clusters.add_row(str(g.cluster_id), g.name, *_group_cells(g, cur))
+    out_console.print(clusters)
+    for g in report.clusters:
+        out_console.print(f"- {g.cluster_id} {g.name}: {g.description}")
+    out_console.print(
+        "revenue = share of net revenue; CLV = mean discounted value (BG/NBD x Gamma-Gamma); "
+        "churn risk = mean 1 - P(alive)."
+    )
+
+
+def _group_cells(g: Any, cur: str) -> tuple[str, ...]:
+    return (
+        f"{g.customers:,}", _pct(g.customer_share), _pct(g.revenue_share),
+        _money(g.avg_clv, cur), _pct(g.avg_churn_risk),
+    )  # fmt: skip

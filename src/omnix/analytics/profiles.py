@@ -1,0 +1,254 @@
+"""One behavioural profile row per customer, as Ibis expressions (any backend).
+
+Everything is computed where the data lives; only one compact row per customer leaves the store.
+Definitions (all before `as_of`, an exclusive UTC instant; days are UTC calendar days):
+
+- *Purchase line*: a sale of a real product with quantity > 0 by a known customer. An *order*
+  is an order id with at least one purchase line. Return and cancellation lines are not
+  orders, but their (negative) amounts are netted into revenue and units.
+- `net_revenue` (currency) and `items` (units) are net of returns; `avg_basket_value` =
+  net_revenue / orders, `avg_basket_size` = items / orders (units).
+- `tenure_days` = as_of - first purchase, `recency_days` = as_of - last purchase (days,
+  fractional), so a purchase yesterday at noon is 1.5 days ago at midnight.
+- Gaps are days between consecutive *purchase days* (several orders on one day are one visit):
+  `typical_gap_days` is their median. `regularity` = 1 - coefficient of variation of the gaps,
+  clipped to [0, 1], NULL with fewer than two gaps. It is a stand-in: the rhythm engine's
+  per-item regularity (models/rhythm.py, being rebuilt) will replace it.
+- `preferred_weekday` (0 = Monday) and `preferred_hour` (UTC): the most frequent over orders,
+  ties to the earliest. `main_channel` / `main_store` likewise, with the share of orders.
+- Category mix: `top_category_1..3` by purchase spend with `top_category_k_share` of the
+  customer's purchase spend (0..1); lines without a category are left out of the mix.
+- `repeat_share`: share of (product, purchase day) purchases that repeat a product the
+  customer bought on an earlier day (0..1).
+- `price_tier`: per purchase line, the unit price's percent rank among all purchase lines of
+  its category (of its product when it has no category), averaged over the customer's lines:
+  0 = always the cheapest, 1 = always the dearest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import ibis
+from ibis import _
+
+from omnix.analytics.overview import customer_lines, with_amount
+from omnix.domain import contract as c
+
+Table = Any  # ibis.Table
+SECONDS_PER_DAY = 86_400
+TOP_CATEGORIES = 3
+KEY = c.CUSTOMER_ID
+
+
+def lines_before(tx: Table, as_of: datetime) -> Table:
+    """Customer product lines before `as_of` with `amount`, `day` (days since 1970, UTC) and
+    `purchase` (1 for a sale with quantity > 0, else 0)."""
+    lines = with_amount(customer_lines(tx)).filter(_[c.TS] < ibis.literal(as_of))
+    bought = (lines[c.LINE_TYPE] == "sale") & (lines[c.QUANTITY] > 0)
+    return lines.mutate(
+        day=(lines[c.TS].epoch_seconds() / SECONDS_PER_DAY).floor().cast("int64"),
+        purchase=ibis.ifelse(bought, 1, 0),  # PostgreSQL: no bool -> int
+    )
+
+
+def purchase_lines(tx: Table, as_of: datetime) -> Table:
+    """The purchase lines (sales, quantity > 0) of `lines_before`."""
+    lines = lines_before(tx, as_of)
+    return lines.filter(lines.purchase == 1)
+
+
+def orders(tx: Table, as_of: datetime) -> Table:
+    """One row per (customer, order with a purchase line): ts, day, channel, store."""
+    return (
+        purchase_lines(tx, as_of)
+        .group_by([KEY, c.ORDER_ID])
+        .aggregate(
+            ts=_[c.TS].min(), day=_.day.min(), channel=_[c.CHANNEL].max(), store=_[c.STORE_ID].max()
+        )
+    )
+
+
+def _days_between(later: Any, earlier: Any) -> Any:
+    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
+
+
+def totals(tx: Table, as_of: datetime) -> Table:
+    """Per customer with an order: first/last purchase, tenure, recency, orders, net money."""
+    order_rows = orders(tx, as_of)
+    per_orders = order_rows.group_by(KEY).aggregate(
+        first_purchase=_.ts.min(),
+        last_purchase=_.ts.max(),
+        orders=_.count().cast("int64"),
+        channels=_.channel.nunique().cast("int64"),
+        stores=_.store.nunique().cast("int64"),
+    )
+    money = (
+        lines_before(tx, as_of)
+        .group_by(KEY)
+        .aggregate(net_revenue=_.amount.sum(), items=_[c.QUANTITY].sum())
+    )
+    joined = per_orders.inner_join(money, KEY)
+    moment = ibis.literal(as_of)
+    n = joined.orders.cast("float64")
+    return joined.select(
+        KEY, "first_purchase", "last_purchase", "orders", "channels", "stores",
+        tenure_days=_days_between(moment, joined.first_purchase),
+        recency_days=_days_between(moment, joined.last_purchase),
+        items=joined["items"], net_revenue=joined.net_revenue,
+        avg_basket_value=joined.net_revenue / n, avg_basket_size=joined["items"] / n,
+    )  # fmt: skip
+
+
+def gaps(tx: Table, as_of: datetime) -> Table:
+    """Per customer: purchase days, typical (median) gap in days and regularity (0..1)."""
+    days = orders(tx, as_of).select(KEY, "day").distinct()
+    window = ibis.window(group_by=KEY, order_by="day")
+    rows = days.mutate(gap=(days.day - days.day.lag().over(window)).cast("float64"))
+    per = rows.group_by(KEY).aggregate(
+        purchase_days=_.count().cast("int64"),
+        n_gaps=_.gap.count().cast("int64"),
+        typical_gap_days=_.gap.median(),
+        gap_mean=_.gap.mean(),
+        gap_std=_.gap.std(),
+    )
+    cv = per.gap_std / per.gap_mean.nullif(0.0)
+    regular = ibis.greatest(ibis.least(1.0 - cv, 1.0), 0.0)
+    return per.select(
+        KEY, "purchase_days", "typical_gap_days",
+        regularity=ibis.ifelse(per.n_gaps >= 2, regular, ibis.null("float64")),
+    )  # fmt: skip
+
+
+def _mode(order_rows: Table, column: str, name: str) -> Table:
+    """Per customer: the most frequent non-null value of `column` over orders (ties: smallest)
+    and the share of the customer's orders that have it."""
+    totals_ = order_rows.group_by(KEY).aggregate(n_orders=_.count())
+    counts = (
+        order_rows.filter(order_rows[column].notnull())
+        .group_by([KEY, column])
+        .aggregate(n=_.count())
+    )
+    window = ibis.window(group_by=KEY, order_by=[ibis.desc("n"), column])
+    ranked = counts.mutate(rank=ibis.row_number().over(window))
+    top = ranked.filter(ranked["rank"] == 0).inner_join(totals_, KEY)
+    return top.select(
+        KEY, **{name: top[column], f"{name}_share": top.n.cast("float64") / top.n_orders}
+    )
+
+
+def habits(tx: Table, as_of: datetime) -> Table:
+    """Per customer: preferred weekday (0 = Monday) and hour (UTC), main channel and store."""
+    rows = orders(tx, as_of)
+    rows = rows.mutate(weekday=rows.ts.day_of_week.index(), hour=rows.ts.hour())
+    keys = rows.select(KEY).distinct()
+    out = keys
+    for column, name in (("weekday", "preferred_weekday"), ("hour", "preferred_hour"),
+                         ("channel", "main_channel"), ("store", "main_store")):  # fmt: skip
+        mode = _mode(rows, column, name)
+        out = out.left_join(mode, KEY).drop(f"{KEY}_right")
+    return out.drop(["preferred_weekday_share", "preferred_hour_share"])
+
+
+def category_mix(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES) -> Table:
+    """Per customer with categorised purchases: `top` categories by spend and their shares."""
+    lines = purchase_lines(tx, as_of).filter(_[c.CATEGORY].notnull())
+    spend = lines.group_by([KEY, c.CATEGORY]).aggregate(spend=_.amount.sum())
+    window = ibis.window(group_by=KEY)
+    ranked = spend.mutate(
+        total=spend.spend.sum().over(window),
+        rank=ibis.row_number().over(
+            ibis.window(group_by=KEY, order_by=[ibis.desc("spend"), c.CATEGORY])
+        ),
+    )
+    ranked = ranked.filter(ranked["rank"] < top)
+    share = ranked.spend / ranked.total.nullif(0.0)
+    columns: dict[str, Any] = {}
+    for k in range(top):
+        hit = ranked["rank"] == k
+        columns[f"top_category_{k + 1}"] = ibis.ifelse(hit, ranked[c.CATEGORY], None).max()
+        columns[f"top_category_{k + 1}_share"] = ibis.ifelse(hit, share, None).max()
+    return ranked.group_by(KEY).aggregate(**columns)
+
+
+def repeat_share(tx: Table, as_of: datetime) -> Table:
+    """Per customer: share of (product, day) purchases repeating an earlier day's product.
+
+    Of n (product, day) purchases of d distinct products, d are first purchases, so the share
+    is 1 - d / n (no window needed)."""
+    pairs = (
+        purchase_lines(tx, as_of)
+        .group_by([KEY, c.PRODUCT_ID])
+        .aggregate(days=_.day.nunique().cast("int64"))
+    )
+    per = pairs.group_by(KEY).aggregate(
+        products=_.count().cast("int64"), product_days=_.days.sum().cast("int64")
+    )
+    return per.select(
+        KEY, "products",
+        repeat_share=1.0 - per.products.cast("float64") / per.product_days.cast("float64"),
+    )  # fmt: skip
+
+
+def price_tier(tx: Table, as_of: datetime) -> Table:
+    """Per customer: mean percent rank (0..1) of the unit prices paid within their category
+    (or product, when uncategorised), over purchase lines with a positive price."""
+    lines = purchase_lines(tx, as_of).filter(_[c.UNIT_PRICE] > 0)
+    group = lines[c.CATEGORY].fill_null(ibis.literal("product:") + lines[c.PRODUCT_ID])
+    lines = lines.select(KEY, c.UNIT_PRICE, price_group=group)
+    window = ibis.window(group_by="price_group", order_by=c.UNIT_PRICE)
+    ranked = lines.mutate(tier=ibis.percent_rank().over(window))
+    return ranked.group_by(KEY).aggregate(price_tier=_.tier.mean())
+
+
+def profiles(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES) -> Table:
+    """One row per customer with an order before `as_of`: every column the module docstring
+    defines. Example: `profiles(tx, datetime(2025, 7, 1, tzinfo=UTC)).to_pyarrow()`."""
+    out = totals(tx, as_of)
+    for part in (
+        gaps(tx, as_of),
+        habits(tx, as_of),
+        category_mix(tx, as_of, top),
+        repeat_share(tx, as_of),
+        price_tier(tx, as_of),
+    ):
+        out = out.left_join(part, KEY).drop(f"{KEY}_right")
+    return out
+
+
+def top_categories(tx: Table, as_of: datetime, n: int) -> Table:
+    """The store's `n` categories with the most purchase spend before `as_of` (category, spend)."""
+    lines = purchase_lines(tx, as_of).filter(_[c.CATEGORY].notnull())
+    return (
+        lines.group_by(c.CATEGORY)
+        .aggregate(spend=_.amount.sum())
+        .order_by([ibis.desc("spend"), c.CATEGORY])
+        .limit(n)
+    )
+
+
+def category_shares(tx: Table, as_of: datetime, categories: Sequence[str]) -> Table:
+    """Per customer with purchases: share of purchase spend in each of `categories`, as
+    columns `category_share_0 ..` in the given order (0..1; 0 when none)."""
+    lines = purchase_lines(tx, as_of)
+    columns: dict[str, Any] = {}
+    total = lines.amount.sum()
+    for k, name in enumerate(categories):
+        spent = ibis.ifelse(lines[c.CATEGORY] == name, lines.amount, 0.0).sum()
+        columns[f"category_share_{k}"] = (spent / total.nullif(0.0)).fill_null(0.0)
+    if not columns:
+        return lines.group_by(KEY).aggregate(purchase_spend=total)
+    return lines.group_by(KEY).aggregate(**columns)
+
+
+def main_currency(tx: Table) -> Table:
+    """The currency code on most lines (one row; none when no line has a currency)."""
+    known = tx.filter(tx[c.CURRENCY].notnull())
+    return (
+        known.group_by(c.CURRENCY)
+        .aggregate(n=_.count())
+        .order_by([ibis.desc("n"), c.CURRENCY])
+        .limit(1)
+    )

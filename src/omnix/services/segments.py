@@ -1,0 +1,320 @@
+"""Use case: who the customers are — profiles, RFM segments and behavioural clusters, each
+group with its customers, revenue share, average CLV and churn risk.
+
+One pass of the store builds a profile row per customer (analytics/profiles.py) joined with
+the CLV summary (analytics/clv.py) and the category shares; only those rows reach Python.
+Then: RFM scores and named segments with a reason per customer (models/segments.py),
+K-means clusters (models/clusters.py), and BG/NBD P(alive) and Gamma-Gamma CLV fitted on the
+same history (everything before `as_of`; the CLV calibration ends the day before it).
+Churn risk = 1 - P(alive). The per-customer table (`SegmentReport.customers_table`) is what a
+snapshot will store later.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from omnix.analytics import clv as rfm
+from omnix.analytics import profiles as prof
+from omnix.domain import contract as c
+from omnix.domain.errors import ConfigError, EmptyStoreError, InputError
+from omnix.domain.ports import ClusterNamer, Warehouse
+from omnix.domain.segments import ClusterProfile
+from omnix.models.clusters import BehaviourClusters, RuleClusterNamer, behaviour_features
+from omnix.models.clv import BetaGeoModel, FloatArray, GammaGammaModel, clv
+from omnix.models.segments import (
+    DEFAULT_RULES,
+    SegmentRule,
+    assign,
+    currency_prefix,
+    reasons,
+    rfm_scores,
+    rules_from_mapping,
+)
+from omnix.services.clv import DAYS_PER_MONTH, ClvOptions
+
+IntArray = Any  # npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentOptions:
+    """How customers are grouped. k_min..k_max: clusters tried; categories: the store's top
+    categories whose spend shares become cluster features."""
+
+    k_min: int = 3
+    k_max: int = 8
+    categories: int = 6
+    rules: tuple[SegmentRule, ...] = DEFAULT_RULES
+    clv: ClvOptions = field(default_factory=ClvOptions)
+    random_state: int = 0
+    selection_sample: int = 20_000
+    silhouette_sample: int = 5_000
+
+
+@dataclass(slots=True)
+class GroupSummary:
+    """One segment or cluster: size, revenue share, mean CLV (currency, `clv.months` months)
+    and mean churn risk (1 - P(alive), 0..1; None when no CLV model could be fitted)."""
+
+    name: str
+    description: str
+    customers: int
+    customer_share: float
+    revenue: float
+    revenue_share: float
+    avg_clv: float | None
+    avg_churn_risk: float | None
+    cluster_id: int | None = None
+    segment: str | None = None
+    segment_share: float | None = None
+    traits: list[str] = field(default_factory=list)
+    centroid: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SegmentReport:
+    as_of: str
+    customers: int
+    currency: str | None
+    clv_months: int
+    segments: list[GroupSummary]
+    clusters: list[GroupSummary]
+    k: int | None
+    k_selection: list[dict[str, float]]
+    seconds: dict[str, float] = field(default_factory=dict)
+    customers_table: pa.Table | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("customers_table")
+        return out
+
+
+def load_rules(path: Path) -> tuple[SegmentRule, ...]:
+    """A segment rule table from a .toml or .json file (see models/segments.py for the shape)."""
+    if not path.exists():
+        raise InputError(f"segment rules file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"segment rules file {path} cannot be parsed: {err}") from None
+    return rules_from_mapping(data)
+
+
+@dataclass(slots=True)
+class SegmentService:
+    warehouse: Warehouse
+    options: SegmentOptions = field(default_factory=SegmentOptions)
+    namer: ClusterNamer = field(default_factory=RuleClusterNamer)
+
+    def report(
+        self, as_of: date | None = None, previous_centroids: FloatArray | None = None
+    ) -> SegmentReport:
+        """Segments and clusters of every customer with a purchase before `as_of` (default:
+        the day after the store's last line). `previous_centroids` keeps cluster ids stable."""
+        timings: dict[str, float] = {}
+        with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
+            tx = self.warehouse.ibis().table("transactions")
+            as_of = as_of or _day_after_last(tx)
+            started = time.perf_counter()
+            table, categories, currency = self._fetch(tx, as_of)
+            timings["profiles"] = time.perf_counter() - started
+            report = self._analyse(table, categories, currency, as_of, previous_centroids, timings)
+        report.seconds = {k: round(v, 3) for k, v in timings.items()}
+        return report
+
+    def _fetch(self, tx: Any, as_of: date) -> tuple[pa.Table, list[str], str | None]:
+        moment = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+        top = prof.top_categories(tx, moment, self.options.categories).to_pyarrow()
+        categories = [str(v) for v in top[c.CATEGORY].to_pylist()]
+        summary = rfm.rfm_summary(tx, as_of - timedelta(days=1))
+        summary = summary.select(
+            c.CUSTOMER_ID, clv_x=summary.frequency, clv_t_x=summary.recency, clv_T=summary.T,
+            clv_m=summary.monetary,
+        )  # fmt: skip
+        expr = prof.profiles(tx, moment)
+        for part in (summary, prof.category_shares(tx, moment, categories)):
+            expr = expr.left_join(part, c.CUSTOMER_ID).drop(f"{c.CUSTOMER_ID}_right")
+        table = expr.order_by(c.CUSTOMER_ID).to_pyarrow()
+        if table.num_rows == 0:
+            raise EmptyStoreError(
+                f"no customer bought anything before {as_of}: ingest data or pick a later --as-of"
+            )
+        return table, categories, _main_currency(tx)
+
+    def _analyse(
+        self,
+        table: pa.Table,
+        categories: list[str],
+        currency: str | None,
+        as_of: date,
+        previous: FloatArray | None,
+        timings: dict[str, float],
+    ) -> SegmentReport:
+        col = _columns(table)
+        o = self.options
+        started = time.perf_counter()
+        scores = rfm_scores(col["recency_days"], col["orders"], col["net_revenue"])
+        index = assign(scores, o.rules)
+        why = reasons(scores, index, o.rules, currency_prefix(currency))
+        timings["rfm"] = time.perf_counter() - started
+        started = time.perf_counter()
+        p_alive, value = self._clv(col)
+        timings["clv"] = time.perf_counter() - started
+        started = time.perf_counter()
+        model = self._clusters(col, categories, previous)
+        timings["clusters"] = time.perf_counter() - started
+        labels = model.labels_ if model is not None else np.full(table.num_rows, -1)
+        groups = _Groups(col["net_revenue"], value, p_alive)
+        segments = [
+            groups.summary(index == k, rule.name, rule.description)
+            for k, rule in enumerate(o.rules)
+        ]
+        clusters = self._cluster_rows(model, groups, index) if model is not None else []
+        out = table.select(
+            [n for n in table.column_names if not n.startswith(("clv_", "category_share_"))]
+        )
+        out = out.append_column("r", pa.array(scores.r)).append_column("f", pa.array(scores.f))
+        out = out.append_column("m", pa.array(scores.m))
+        out = out.append_column("segment", pa.array([o.rules[k].name for k in index.tolist()]))
+        out = out.append_column("reason", pa.array(why))
+        out = out.append_column("cluster_id", pa.array(labels, pa.int64()))
+        out = out.append_column("clv", pa.array(value, from_pandas=True))
+        out = out.append_column("p_alive", pa.array(p_alive, from_pandas=True))
+        return SegmentReport(
+            as_of=as_of.isoformat(), customers=table.num_rows, currency=currency,
+            clv_months=o.clv.months, segments=segments, clusters=clusters,
+            k=None if model is None else model.k_,
+            k_selection=[] if model is None else [asdict(s) for s in model.selection_],
+            customers_table=out,
+        )  # fmt: skip
+
+    def _clv(self, col: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+        """Per customer P(alive) and CLV (NaN where the store has no CLV summary or no model
+        can be fitted: nobody bought twice)."""
+        o = self.options.clv
+        n = len(col["orders"])
+        p_alive, value = np.full(n, np.nan), np.full(n, np.nan)
+        ok = np.isfinite(col["clv_x"])
+        unit = o.time_unit_days
+        x, t_x, T, m = (
+            col["clv_x"][ok],
+            col["clv_t_x"][ok] / unit,
+            col["clv_T"][ok] / unit,
+            col["clv_m"][ok],
+        )
+        if not np.any(x > 0):
+            return p_alive, value
+        bg = BetaGeoModel(chunk_size=o.chunk_size).fit(x, t_x, T)
+        p_alive[ok] = bg.p_alive(x, t_x, T)
+        if np.any((x > 0) & (m > 0)):
+            gg = GammaGammaModel(chunk_size=o.chunk_size).fit(x, m)
+            spend = gg.expected_spend(x, m)
+            value[ok] = clv(
+                bg, x, t_x, T, spend, months=o.months, monthly_discount=o.monthly_discount,
+                margin=o.margin, month_length=DAYS_PER_MONTH / unit,
+            )  # fmt: skip
+        return p_alive, value
+
+    def _clusters(
+        self, col: dict[str, FloatArray], categories: list[str], previous: FloatArray | None
+    ) -> BehaviourClusters | None:
+        o = self.options
+        n = len(col["orders"])
+        hi = min(o.k_max, n // 10)
+        if hi < 2:
+            return None  # too few customers to cluster
+        X, names, weights = behaviour_features(col, categories)
+        model = BehaviourClusters(
+            k_range=(min(o.k_min, hi), hi), random_state=o.random_state, weights=weights,
+            selection_sample=o.selection_sample, silhouette_sample=o.silhouette_sample,
+        ).fit(X, names)  # fmt: skip
+        if previous is not None:
+            model.match_previous(previous)
+        return model
+
+    def _cluster_rows(
+        self, model: BehaviourClusters, groups: _Groups, index: IntArray
+    ) -> list[GroupSummary]:
+        rules = self.options.rules
+        rows = []
+        for profile in model.describe():
+            members = model.labels_ == profile.cluster_id
+            counts = np.bincount(index[members], minlength=len(rules))
+            top = int(np.argmax(counts))
+            share = float(counts[top] / max(members.sum(), 1))
+            named = ClusterProfile(**{**asdict(profile), "segment": rules[top].name,
+                                      "segment_share": share})  # fmt: skip
+            label = self.namer.name(named)
+            row = groups.summary(members, label.name, label.description)
+            row.cluster_id, row.segment, row.segment_share = (
+                profile.cluster_id,
+                rules[top].name,
+                share,
+            )
+            row.traits, row.centroid = list(profile.traits), profile.centroid
+            rows.append(row)
+        return rows
+
+
+@dataclass(slots=True)
+class _Groups:
+    revenue: FloatArray
+    value: FloatArray
+    p_alive: FloatArray
+
+    def summary(self, members: Any, name: str, description: str) -> GroupSummary:
+        n, total = int(members.sum()), float(self.revenue.sum())
+        revenue = float(self.revenue[members].sum())
+        return GroupSummary(
+            name=name, description=description, customers=n,
+            customer_share=n / max(len(self.revenue), 1), revenue=revenue,
+            revenue_share=revenue / total if total else 0.0,
+            avg_clv=_mean(self.value[members]),
+            avg_churn_risk=None if (p := _mean(self.p_alive[members])) is None else 1.0 - p,
+        )  # fmt: skip
+
+
+def _mean(values: FloatArray) -> float | None:
+    known = values[np.isfinite(values)]
+    return float(known.mean()) if known.size else None
+
+
+def _columns(table: pa.Table) -> dict[str, FloatArray]:
+    """Numeric columns as float arrays (NULL -> NaN)."""
+    out = {}
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            out[name] = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return out
+
+
+def _day_after_last(tx: Any) -> date:
+    last = tx[c.TS].max().to_pyarrow().as_py()
+    if last is None:
+        raise EmptyStoreError("the store holds no transactions yet: run `omnix ingest`")
+    day: date = last.astimezone(UTC).date() + timedelta(days=1)
+    return day
+
+
+def _main_currency(tx: Any) -> str | None:
+    rows = prof.main_currency(tx).to_pyarrow().to_pylist()
+    return str(rows[0][c.CURRENCY]) if rows else None
+
+
+def check_range(k_min: int, k_max: int) -> None:
+    if k_min < 2 or k_max < k_min:
+        raise ConfigError(
+            f"cluster range must satisfy 2 <= --k-min <= --k-max, got {k_min}..{k_max}"
+        )
