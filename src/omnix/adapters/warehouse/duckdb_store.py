@@ -105,6 +105,9 @@ class DuckDBStore:
         threads: int | None = None,
     ) -> DuckDBStore:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # DuckDB creates its spill directory but not missing parents: a query that spills
+        # right after opening (no ingest has made .tmp yet) failed with an IO error
+        (path.parent / ".tmp").mkdir(exist_ok=True)
         if read_only and not path.exists():
             raise StoreError(f"no store at {path} yet: run `omnix ingest` first")
         config: dict[str, Any] = {
