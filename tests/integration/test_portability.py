@@ -17,7 +17,7 @@ import ibis
 import pytest
 
 from omnix.analytics import backtest as bt
-from omnix.analytics import clv, overview, rhythm
+from omnix.analytics import clv, overview, profiles, rhythm
 from omnix.bootstrap import bootstrap
 from omnix.config import Settings
 from omnix.generate import GeneratorConfig, generate
@@ -49,6 +49,10 @@ BUILDERS: dict[str, Builder] = {
     "next_baskets": lambda t: bt.next_baskets(t, CUT, END),
     "window_purchases": lambda t: bt.window_purchases(t, CUT, END),
     "rfm_summary": lambda t: clv.rfm_summary(t, CUT.date(), END.date()),
+    "profiles": lambda t: profiles.profiles(t, AS_OF),
+    "top_categories": lambda t: profiles.top_categories(t, AS_OF, 5),
+    "category_shares": lambda t: profiles.category_shares(t, AS_OF, ["dairy", "bakery"]),
+    "main_currency": profiles.main_currency,
 }
 
 
