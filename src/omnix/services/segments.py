@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from omnix.analytics import clv as rfm
@@ -33,6 +34,7 @@ from omnix.models.clusters import BehaviourClusters, RuleClusterNamer, behaviour
 from omnix.models.clv import BetaGeoModel, FloatArray, GammaGammaModel, clv
 from omnix.models.segments import (
     DEFAULT_RULES,
+    RfmScores,
     SegmentRule,
     assign,
     currency_prefix,
@@ -42,7 +44,7 @@ from omnix.models.segments import (
 )
 from omnix.services.clv import DAYS_PER_MONTH, ClvOptions
 
-IntArray = Any  # npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,16 +183,8 @@ class SegmentService:
             for k, rule in enumerate(o.rules)
         ]
         clusters = self._cluster_rows(model, groups, index) if model is not None else []
-        out = table.select(
-            [n for n in table.column_names if not n.startswith(("clv_", "category_share_"))]
-        )
-        out = out.append_column("r", pa.array(scores.r)).append_column("f", pa.array(scores.f))
-        out = out.append_column("m", pa.array(scores.m))
-        out = out.append_column("segment", pa.array([o.rules[k].name for k in index.tolist()]))
-        out = out.append_column("reason", pa.array(why))
-        out = out.append_column("cluster_id", pa.array(labels, pa.int64()))
-        out = out.append_column("clv", pa.array(value, from_pandas=True))
-        out = out.append_column("p_alive", pa.array(p_alive, from_pandas=True))
+        names = [o.rules[k].name for k in index.tolist()]
+        out = _per_customer(table, scores, names, why, labels, value, p_alive)
         return SegmentReport(
             as_of=as_of.isoformat(), customers=table.num_rows, currency=currency,
             clv_months=o.clv.months, segments=segments, clusters=clusters,
@@ -283,6 +277,30 @@ class _Groups:
             avg_clv=_mean(self.value[members]),
             avg_churn_risk=None if (p := _mean(self.p_alive[members])) is None else 1.0 - p,
         )  # fmt: skip
+
+
+def _per_customer(
+    table: pa.Table,
+    scores: RfmScores,
+    segment: list[str],
+    why: list[str],
+    labels: IntArray,
+    value: FloatArray,
+    p_alive: FloatArray,
+) -> pa.Table:
+    """The profile columns plus r, f, m, segment, reason, cluster_id, clv and p_alive: one row
+    per customer, the shape a snapshot will store."""
+    keep = [n for n in table.column_names if not n.startswith(("clv_", "category_share_"))]
+    added = {
+        "r": pa.array(scores.r), "f": pa.array(scores.f), "m": pa.array(scores.m),
+        "segment": pa.array(segment), "reason": pa.array(why),
+        "cluster_id": pa.array(labels, pa.int64()),
+        "clv": pa.array(value, from_pandas=True), "p_alive": pa.array(p_alive, from_pandas=True),
+    }  # fmt: skip
+    out = table.select(keep)
+    for name, column in added.items():
+        out = out.append_column(name, column)
+    return out
 
 
 def _mean(values: FloatArray) -> float | None:
