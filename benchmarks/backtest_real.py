@@ -59,19 +59,20 @@ def main() -> None:
     for name, r in reports.items():
         ref = REFERENCE[name]
         for row in r["next_basket"]:
-            rr, rn = ref[row["method"]]
-            rn_s = f"{rn:.3f}" if rn is not None else "-"
+            rr, rn = ref.get(row["method"], (None, None))
+            ref_s = "-" if rr is None else f"{rr:.3f} / " + ("-" if rn is None else f"{rn:.3f}")
             print(f"| {name} | {r['customers']} (ref {ref['users']}) | {row['method']} | "
                   f"{row['recall@10']:.3f} | {row['ndcg@10']:.3f} | {row['phr@10']:.3f} | "
-                  f"{rr:.3f} / {rn_s} |")  # fmt: skip
+                  f"{ref_s} |")  # fmt: skip
     print("\n| dataset | pairs | method | AUC | Brier | ECE | MAE days | reference AUC / Brier |")
     print("|---|---:|---|---:|---:|---:|---:|---|")
     for name, r in reports.items():
         auc, brier = REFERENCE[name]["Poisson"]
         for row in r["pair_probabilities"]:
+            ref_s = f"{auc:.3f} / {brier:.4f}" if row["method"].startswith("Poisson") else "-"
             print(f"| {name} | {r['pairs']} | {row['method']} | {row['auc']:.3f} | "
                   f"{row['brier']:.4f} | {row['ece']:.3f} | {row['mae_days']:.1f} | "
-                  f"{auc:.3f} / {brier:.4f} |")  # fmt: skip
+                  f"{ref_s} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -60,13 +60,22 @@ def evaluated_customers(tx: Table, cutoff: datetime, end: datetime, min_orders: 
 
 
 def history_baskets(tx: Table, cutoff: datetime) -> Table:
-    """Distinct (customer, basket, product) before the cutoff, with the basket's day number."""
+    """Distinct (customer, basket, product) before the cutoff, with the basket's day number
+    and the units of the product in it."""
     items = purchases(tx).filter(_[c.TS] < ibis.literal(cutoff))
-    items = items.select(c.CUSTOMER_ID, c.ORDER_ID, c.PRODUCT_ID).distinct()
+    items = items.group_by([c.CUSTOMER_ID, c.ORDER_ID, c.PRODUCT_ID]).aggregate(
+        units=_[c.QUANTITY].sum().cast("float64")
+    )
     hist = history_orders(tx, cutoff).select(c.CUSTOMER_ID, c.ORDER_ID, "basket", "day")
     return items.join(hist, [c.CUSTOMER_ID, c.ORDER_ID]).select(
-        c.CUSTOMER_ID, "basket", c.PRODUCT_ID, "day"
+        c.CUSTOMER_ID, "basket", c.PRODUCT_ID, "day", "units"
     )
+
+
+def product_categories(tx: Table, cutoff: datetime) -> Table:
+    """(product, category) for products bought before the cutoff; NULL when none is known."""
+    items = purchases(tx).filter(_[c.TS] < ibis.literal(cutoff))
+    return items.group_by(c.PRODUCT_ID).aggregate(category=_[c.CATEGORY].max())
 
 
 def next_baskets(tx: Table, cutoff: datetime, end: datetime) -> Table:

@@ -21,6 +21,7 @@ class Baskets:
 
     customer: 0 .. n_customers-1            basket: 0 .. (that customer's baskets)-1, oldest first
     item:     0 .. n_items-1                day:    days since 1970-01-01 of that basket (float)
+    units:    units of the item in that basket (None = one each; quantity-aware models use it)
     """
 
     customer: IntArray
@@ -29,8 +30,32 @@ class Baskets:
     day: FloatArray
     n_customers: int
     n_items: int
+    units: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.customer)
         if not (len(self.basket) == len(self.item) == len(self.day) == n):
             raise ValueError("Baskets arrays must have equal lengths")
+        if self.units is not None and len(self.units) != n:
+            raise ValueError("Baskets units must have the same length as the other arrays")
+
+    def unit_counts(self) -> FloatArray:
+        """Units per row (1.0 each when the history carries no quantities)."""
+        return np.ones(len(self.customer)) if self.units is None else self.units
+
+    def before(self, day: float) -> Baskets:
+        """The history strictly before `day`: the same codes, later baskets dropped.
+
+        Basket indices stay 0, 1, ... per customer because only the newest baskets go.
+        """
+        keep = self.day < day
+        units = None if self.units is None else self.units[keep]
+        return Baskets(
+            self.customer[keep],
+            self.basket[keep],
+            self.item[keep],
+            self.day[keep],
+            self.n_customers,
+            self.n_items,
+            units,
+        )

@@ -25,6 +25,7 @@ from omnix.domain.ports import Warehouse
 from omnix.evaluation import metrics as m
 from omnix.models.baselines import TIFUKNN, ConstantRatePoisson, GTopFreq, PTopFreq
 from omnix.models.baskets import Baskets, FloatArray, IntArray
+from omnix.models.next_need import NextNeedModel, NextNeedPredictions
 
 NO_ITEM = -1
 
@@ -43,6 +44,7 @@ class Protocol:
     pair_label: IntArray  # 1 = bought again in the window
     pair_next_day: FloatArray  # first day bought in the window (NaN if not)
     cutoff_day: float
+    item_category: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass(slots=True)
@@ -65,6 +67,13 @@ def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
+def _sorted_unique(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Distinct values in sorted order: codes, and so ties broken by code, do not depend on the
+    order the store returned rows in."""
+    distinct = _flat(pc.unique(values))
+    return distinct.take(pc.sort_indices(distinct))
+
+
 def _codes(values: pa.Array | pa.ChunkedArray, dictionary: pa.Array) -> IntArray:
     codes = pc.index_in(_flat(values), value_set=dictionary).fill_null(NO_ITEM)
     return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -73,19 +82,38 @@ def _codes(values: pa.Array | pa.ChunkedArray, dictionary: pa.Array) -> IntArray
 def encode(tables: dict[str, pa.Table], cutoff_day: float) -> Protocol:
     """Integer-code the protocol tables fetched from the store."""
     hb = tables["history"]
-    customers = _flat(pc.unique(hb[c.CUSTOMER_ID]))
-    items = _flat(pc.unique(hb[c.PRODUCT_ID]))
+    customers = _sorted_unique(hb[c.CUSTOMER_ID])
+    items = _sorted_unique(hb[c.PRODUCT_ID])
     cust = _codes(hb[c.CUSTOMER_ID], customers)
     item = _codes(hb[c.PRODUCT_ID], items)
     basket = np.asarray(hb["basket"].to_numpy(), dtype=np.int64)
     day = np.asarray(hb["day"].to_numpy(), dtype=np.float64)
+    units = np.asarray(hb["units"].to_numpy(), dtype=np.float64)
     order = np.lexsort((item, basket, cust))
     history = Baskets(
-        cust[order], basket[order], item[order], day[order], len(customers), len(items)
+        cust[order],
+        basket[order],
+        item[order],
+        day[order],
+        len(customers),
+        len(items),
+        units[order],
     )
     evaluated = _codes(tables["evaluated"][c.CUSTOMER_ID], customers)
     truth = _truth(tables["next"], customers, items, evaluated)
-    return _with_pairs(history, evaluated, truth, tables["window"], customers, items, cutoff_day)
+    p = _with_pairs(history, evaluated, truth, tables["window"], customers, items, cutoff_day)
+    p.item_category = category_codes(tables["categories"], items)
+    return p
+
+
+def category_codes(categories: pa.Table, items: pa.Array) -> IntArray:
+    """Per item code, a category code (0 = unknown category)."""
+    names = _sorted_unique(categories["category"].drop_null())
+    codes = np.zeros(len(items), dtype=np.int64)
+    at = _codes(categories[c.PRODUCT_ID], items)
+    known = at != NO_ITEM
+    codes[at[known]] = _codes(categories["category"], names)[known] + 1
+    return codes
 
 
 def _truth(
@@ -176,6 +204,7 @@ class BacktestService:
             "evaluated": bt.evaluated_customers(tx, start, end).to_pyarrow(),
             "next": bt.next_baskets(tx, start, end).to_pyarrow(),
             "window": bt.window_purchases(tx, start, end).to_pyarrow(),
+            "categories": bt.product_categories(tx, start).to_pyarrow(),
         }
 
     def run(self, cutoff: date, horizon_days: int, k: int = 10) -> BacktestReport:
@@ -205,6 +234,7 @@ class BacktestService:
             )
             self._next_basket(p, k, report, timings)
             self._pairs(p, horizon_days, report, timings)
+            self._omnix(p, horizon_days, k, report, timings)
         report.seconds = {key: round(v, 3) for key, v in timings.items()}
         return report
 
@@ -236,6 +266,39 @@ class BacktestService:
             score_pairs("Poisson (constant rate)", p, probs, p.pair_last_day + mean_gap)
         )
         t["Poisson"] = time.perf_counter() - started
+
+    def _omnix(
+        self, p: Protocol, horizon: int, k: int, report: BacktestReport, t: dict[str, float]
+    ) -> None:
+        """omnix's own model, fitted on the same history: ranking and both probabilities.
+
+        The protocol only evaluates customers who shop in the window, so the probability to
+        compare is P(item | the customer shops); the unconditional one (x P(shops)) is what
+        `omnix predict` writes and is reported beside it.
+        """
+        started = time.perf_counter()
+        model = NextNeedModel(horizon_days=float(horizon)).fit(
+            p.history, p.cutoff_day, p.item_category
+        )
+        pred = model.predict(p.history, p.cutoff_day)
+        recommended = model.recommend(pred, p.customers, k)
+        report.next_basket.append(score_next_basket("omnix", recommended, p.truth))
+        if len(p.pair_label):
+            at = _pair_positions(pred, p)
+            expected = pred.rhythm.expected_next_day[at]
+            for name, probs in (
+                ("omnix (given the customer shops)", pred.p_item[at]),
+                ("omnix (unconditional)", pred.probability[at]),
+            ):
+                report.pair_probabilities.append(score_pairs(name, p, probs, expected))
+        t["omnix"] = time.perf_counter() - started
+
+
+def _pair_positions(pred: NextNeedPredictions, p: Protocol) -> IntArray:
+    """Index into the model's pairs (sorted by customer, item) of each protocol pair."""
+    n_items = p.history.n_items
+    key = pred.pairs.customer * n_items + pred.pairs.item
+    return np.searchsorted(key, p.pair_customer * n_items + p.pair_item).astype(np.int64)
 
 
 def _first_day(p: Protocol) -> FloatArray:
