@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from omnix.services.customer import CustomerService
     from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
+    from omnix.services.predict import PredictService
     from omnix.services.segments import SegmentOptions, SegmentService
 
 
@@ -54,6 +55,11 @@ class Container:
         from omnix.services.segments import SegmentOptions, SegmentService
 
         return SegmentService(self.warehouse, options or SegmentOptions())
+
+    def predict_service(self) -> PredictService:
+        from omnix.services.predict import PredictService  # imports Ibis and scikit-learn
+
+        return PredictService(self.warehouse)
 
     def customer_service(self) -> CustomerService:
         from omnix.services.customer import CustomerService

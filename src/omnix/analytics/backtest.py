@@ -72,10 +72,13 @@ def history_baskets(tx: Table, cutoff: datetime) -> Table:
     )
 
 
-def product_categories(tx: Table, cutoff: datetime) -> Table:
-    """(product, category) for products bought before the cutoff; NULL when none is known."""
+def product_attributes(tx: Table, cutoff: datetime) -> Table:
+    """(product, category, product_name) of products bought before the cutoff; NULL when the
+    lines never said."""
     items = purchases(tx).filter(_[c.TS] < ibis.literal(cutoff))
-    return items.group_by(c.PRODUCT_ID).aggregate(category=_[c.CATEGORY].max())
+    return items.group_by(c.PRODUCT_ID).aggregate(
+        category=_[c.CATEGORY].max(), product_name=_[c.PRODUCT_NAME].max()
+    )
 
 
 def next_baskets(tx: Table, cutoff: datetime, end: datetime) -> Table:

@@ -240,14 +240,23 @@ def tifu_user_vectors(history: Baskets, m: int, r_b: float, r_g: float) -> spars
     and the sparse constructor adds them up per (customer, item) with no loop.
     """
     c, b, i, _ = _distinct_rows(history)
-    position, n = _basket_positions(c, b)
+    shape = (history.n_customers, history.n_items)
+    return sparse.csr_array((tifu_row_weights(c, b, m, r_b, r_g), (c, i)), shape=shape)
+
+
+def tifu_row_weights(
+    customer: IntArray, basket: IntArray, m: int, r_b: float, r_g: float
+) -> FloatArray:
+    """Each line's weight in its customer's TIFU-KNN user vector (see tifu_user_vectors).
+
+    Lines must be distinct (customer, basket, item) rows sorted by (customer, basket).
+    """
+    position, n = _basket_positions(customer, basket)
     age = n - 1 - position  # 0 = newest basket
     n_groups = -(-n // m)
     group_age = age // m  # 0 = newest group
     size = np.where(group_age == n_groups - 1, n - (n_groups - 1) * m, m)
-    weight = r_b ** (age % m) / size * r_g**group_age / n_groups
-    shape = (history.n_customers, history.n_items)
-    return sparse.csr_array((weight, (c, i)), shape=shape)
+    return np.asarray(r_b ** (age % m) / size * r_g**group_age / n_groups, dtype=np.float64)
 
 
 def _row_thresholds(scores: sparse.csr_array, k: int) -> FloatArray:

@@ -19,12 +19,15 @@ than k such items with the most popular items they have not bought.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
 
-from omnix.models.baselines import _global_ranking, _pad, tifu_user_vectors
+from omnix.models.baselines import _pad, tifu_row_weights
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.rhythm import PairHistory, RhythmEstimates, RhythmModel, pair_history
 
@@ -52,6 +55,7 @@ PAIR_FEATURES = (
     "in_last_basket",
 )
 DECAYS = (0.5, 0.8, 0.95)
+LEARNING_RATE, ROUNDS = 0.1, 60
 CUSTOMER_FEATURES = (
     "c_log_baskets",
     "c_log_order_gap",
@@ -96,7 +100,26 @@ def customer_history(history: Baskets, pairs: PairHistory) -> CustomerHistory:
     )
 
 
-def _customer_matrix(ch: CustomerHistory, as_of_day: float, horizon: float) -> FloatArray:
+Matrix = npt.NDArray[np.float32]
+
+
+def _stack(columns: list[npt.ArrayLike]) -> Matrix:
+    """Columns (1-D) and blocks (2-D) side by side as float32, without a float64 copy."""
+    arrays = [np.asarray(col) for col in columns]
+    width = sum(1 if a.ndim == 1 else a.shape[1] for a in arrays)
+    out = np.empty((len(arrays[0]), width), dtype=np.float32)
+    at = 0
+    for a in arrays:
+        if a.ndim == 1:
+            out[:, at] = a
+            at += 1
+        else:
+            out[:, at : at + a.shape[1]] = a
+            at += a.shape[1]
+    return out
+
+
+def _customer_matrix(ch: CustomerHistory, as_of_day: float, horizon: float) -> Matrix:
     gap = np.where(
         ch.n_baskets > 1, (ch.last_day - ch.first_day) / np.maximum(ch.n_baskets - 1, 1), np.nan
     )
@@ -104,7 +127,7 @@ def _customer_matrix(ch: CustomerHistory, as_of_day: float, horizon: float) -> F
         np.nan_to_num(gap, nan=np.nanmedian(gap) if np.isfinite(gap).any() else 30), 0.5
     )
     since = np.maximum(as_of_day - ch.last_day, 0.0)
-    return np.column_stack(
+    return _stack(
         [
             np.log1p(ch.n_baskets),
             np.log(gap),
@@ -116,29 +139,24 @@ def _customer_matrix(ch: CustomerHistory, as_of_day: float, horizon: float) -> F
     )
 
 
-def _tifu_at(u: object, customers: IntArray, items: IntArray) -> FloatArray:
-    coo = u.tocoo()  # type: ignore[attr-defined]
-    n_items = int(u.shape[1])  # type: ignore[attr-defined]
-    key = coo.row.astype(np.int64) * n_items + coo.col
-    order = np.argsort(key)
-    key, val = key[order], coo.data[order]
-    want = customers * n_items + items
-    pos = np.minimum(np.searchsorted(key, want), max(key.size - 1, 0))
-    found = key.size > 0
-    return np.where(found & (key[pos] == want), val[pos], 0.0) if key.size else np.zeros(len(want))
+def _basket_features(history: Baskets, pairs: PairHistory, ch: CustomerHistory) -> FloatArray:
+    """Per pair, sums over the baskets holding the item, added up with one bincount each:
 
+    - the item's weight in the customer's TIFU-KNN user vector (m=3, r_b=0.9, r_g=0.7);
+    - for each decay d in DECAYS, sum of d ** (baskets ago) divided by the same sum over all
+      the customer's baskets (1 = in every basket, recent ones weigh more).
 
-def _decayed_frequencies(history: Baskets, pairs: PairHistory, ch: CustomerHistory) -> FloatArray:
-    """Per pair and decay d: sum of d ** (baskets ago) over baskets holding the item, divided by
-    the same sum over all the customer's baskets (1 = in every basket, recent ones weigh more)."""
-    n_baskets = ch.n_baskets[history.customer]
-    age = n_baskets - 1 - history.basket
+    History lines are distinct (customer, basket, item) rows sorted by (customer, basket), as
+    the store builds them.
+    """
     key = history.customer * history.n_items + history.item
-    pair_key = pairs.customer * history.n_items + pairs.item
-    at = np.searchsorted(pair_key, key)
-    out = np.empty((len(pairs), len(DECAYS)))
+    at = np.searchsorted(pairs.customer * history.n_items + pairs.item, key)
+    age = ch.n_baskets[history.customer] - 1 - history.basket
     n = ch.n_baskets[pairs.customer]
-    for j, d in enumerate(DECAYS):
+    out = np.empty((len(pairs), 1 + len(DECAYS)))
+    tifu = tifu_row_weights(history.customer, history.basket, 3, 0.9, 0.7)
+    out[:, 0] = np.bincount(at, weights=tifu, minlength=len(pairs))
+    for j, d in enumerate(DECAYS, start=1):
         total = np.bincount(at, weights=d**age, minlength=len(pairs))
         out[:, j] = total * (1 - d) / (1 - d**n)
     return out
@@ -166,7 +184,7 @@ def _pair_matrix(
     ch: CustomerHistory,
     as_of_day: float,
     horizon: float,
-) -> FloatArray:
+) -> Matrix:
     c_baskets = ch.n_baskets[pairs.customer]
     first = ch.first_day[pairs.customer]
     days_obs = np.maximum(as_of_day - first, 1.0)
@@ -174,10 +192,10 @@ def _pair_matrix(
     buyers = np.bincount(pairs.item, minlength=history.n_items).astype(np.float64)
     repeaters = np.bincount(pairs.item, weights=(pairs.n_days >= 2), minlength=history.n_items)
     n_cust = max(float((ch.n_baskets > 0).sum()), 1.0)
-    tifu = tifu_user_vectors(history, 3, 0.9, 0.7)
-    per_purchase = pairs.units / np.maximum(pairs.n_days, 1)
-    tifu_value = _tifu_at(tifu, pairs.customer, pairs.item)
-    return np.column_stack(
+    per_purchase = pairs.units_per_purchase
+    basket = _basket_features(history, pairs, ch)
+    tifu_value = basket[:, 0]
+    return _stack(
         [
             np.log1p(pairs.n_baskets),
             pairs.n_baskets / np.maximum(c_baskets, 1),
@@ -196,7 +214,7 @@ def _pair_matrix(
             _rank_within(pairs.customer, pairs.n_baskets + pairs.last_basket * 1e-6),
             buyers[pairs.item] / n_cust,
             repeaters[pairs.item] / np.maximum(buyers[pairs.item], 1.0),
-            _decayed_frequencies(history, pairs, ch),
+            basket[:, 1:],
             pairs.last_basket == c_baskets - 1,
         ]
     )
@@ -209,15 +227,36 @@ class _Snapshot:
     pairs: PairHistory
     rhythm: RhythmEstimates
     customers: CustomerHistory
-    pair_x: FloatArray
-    customer_x: FloatArray
+    pair_x: Matrix
+    customer_x: Matrix
+
+
+class _ConstantHead:
+    """Stands in for a head whose training labels were all one class (a tiny history)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    def predict_proba(self, x: npt.NDArray[np.floating[Any]]) -> FloatArray:
+        return np.tile([1.0 - self.rate, self.rate], (len(x), 1))
+
+
+class Head(Protocol):
+    def predict_proba(self, x: npt.NDArray[np.floating[Any]]) -> FloatArray: ...
+
+
+def _fit_head(x: Matrix, y: IntArray, seed: int) -> Head:
+    if y.size == 0 or y.min() == y.max():
+        return _ConstantHead(float(y.mean()) if y.size else 0.0)
+    head: Head = _head(seed).fit(x, y)
+    return head
 
 
 def _head(seed: int) -> HistGradientBoostingClassifier:
     # A fixed number of rounds: early stopping holds out a random 15% of rows, which made
     # recall@10 move by +-0.003 between seeds on the Instacart sample (docs/DECISIONS_LOG.md).
     return HistGradientBoostingClassifier(
-        learning_rate=0.05, max_iter=150, max_leaf_nodes=31, min_samples_leaf=40,
+        learning_rate=LEARNING_RATE, max_iter=ROUNDS, max_leaf_nodes=31, min_samples_leaf=40,
         l2_regularization=1.0, early_stopping=False, random_state=seed,
     )  # fmt: skip
 
@@ -237,30 +276,36 @@ class NextNeedPredictions:
 class NextNeedModel:
     """Calibrated next-need probabilities and rankings; see the module docstring.
 
-    Parameters: horizon_days H; n_splits earlier cuts to learn from; max_train_pairs caps the
-    training rows (customers are sampled to stay under it, so memory stays bounded).
+    Parameters: horizon_days H; n_splits earlier cuts to learn from; max_train_lines caps the
+    basket lines the heads learn from (customers are sampled to stay under it, so time and
+    memory stay bounded); n_threads for the gradient boosting (1: on two shared cores OpenMP
+    threads fighting other work made one fit 5x slower, see docs/DECISIONS_LOG.md).
     """
 
     rhythm_: RhythmModel
-    active_head_: HistGradientBoostingClassifier
-    item_head_: HistGradientBoostingClassifier
-    next_head_: HistGradientBoostingClassifier
+    active_head_: Head
+    item_head_: Head
+    next_head_: Head
     ranking_: IntArray
 
     def __init__(
         self,
         horizon_days: float = 30.0,
         n_splits: int = 3,
-        max_train_pairs: int = 1_500_000,
+        max_train_lines: int = 750_000,
         random_state: int = 0,
+        n_threads: int = 1,
     ) -> None:
+        self.n_threads = n_threads
         self.horizon_days = horizon_days
         self.n_splits = n_splits
-        self.max_train_pairs = max_train_pairs
+        self.max_train_lines = max_train_lines
         self.random_state = random_state
 
-    def _snapshot(self, history: Baskets, as_of_day: float) -> _Snapshot:
-        pairs = pair_history(history)
+    def _snapshot(
+        self, history: Baskets, as_of_day: float, pairs: PairHistory | None = None
+    ) -> _Snapshot:
+        pairs = pair_history(history) if pairs is None else pairs
         est = self.rhythm_.estimate(pairs, as_of_day, self.horizon_days)
         ch = customer_history(history, pairs)
         return _Snapshot(
@@ -275,10 +320,35 @@ class NextNeedModel:
         self, history: Baskets, as_of_day: float, item_category: IntArray | None = None
     ) -> NextNeedModel:
         """Learn the rhythm priors on the whole history and the heads on earlier cuts."""
-        self.rhythm_ = RhythmModel().fit(pair_history(history), item_category, history.n_items)
-        self.ranking_ = _global_ranking(history)
+        with threadpool_limits(self.n_threads):
+            return self._fit(history, as_of_day, item_category, pair_history(history))
+
+    def fit_predict(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        item_category: IntArray | None = None,
+        next_basket: bool = True,
+    ) -> NextNeedPredictions:
+        """fit, then predict as of the same day, aggregating the history into pairs once."""
+        pairs = pair_history(history)
+        with threadpool_limits(self.n_threads):
+            self._fit(history, as_of_day, item_category, pairs)
+            return self._predict(history, as_of_day, next_basket, pairs)
+
+    def _fit(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        item_category: IntArray | None,
+        pairs: PairHistory,
+    ) -> NextNeedModel:
+        self.rhythm_ = RhythmModel().fit(pairs, item_category, history.n_items)
+        freq = np.bincount(pairs.item, weights=pairs.n_baskets, minlength=history.n_items)
+        order = np.lexsort((np.arange(freq.size), -freq))
+        self.ranking_ = order[freq[order] > 0].astype(np.int64)  # as GTopFreq ranks items
         rng = np.random.default_rng(self.random_state)
-        sample = _sample_customers(history, self.max_train_pairs, self.n_splits, rng)
+        sample = _sample_customers(history, self.max_train_lines, rng)
         px, py, pn, cx, cy = [], [], [], [], []
         for split in range(1, self.n_splits + 1):
             cut = as_of_day - split * self.horizon_days
@@ -297,16 +367,32 @@ class NextNeedModel:
         if not px:
             raise ValueError("the history is too short to learn from: no earlier cut holds data")
         x, y_item, y_next = np.vstack(px), np.concatenate(py), np.concatenate(pn)
-        self.active_head_ = _head(self.random_state).fit(np.vstack(cx), np.concatenate(cy))
-        self.item_head_ = _head(self.random_state).fit(x, y_item)
-        self.next_head_ = _head(self.random_state).fit(x, y_next)
+        self.active_head_ = _fit_head(np.vstack(cx), np.concatenate(cy), self.random_state)
+        self.item_head_ = _fit_head(x, y_item, self.random_state)
+        self.next_head_ = _fit_head(x, y_next, self.random_state)
         return self
 
-    def predict(self, history: Baskets, as_of_day: float) -> NextNeedPredictions:
-        """Score every pair bought before `as_of_day` (history must end before it)."""
+    def predict(
+        self, history: Baskets, as_of_day: float, next_basket: bool = True
+    ) -> NextNeedPredictions:
+        """Score every pair bought before `as_of_day` (history must end before it).
+
+        next_basket=False skips the next-basket head (next_score is then p_item): a third of
+        the scoring time when only the probabilities are wanted.
+        """
         if not hasattr(self, "item_head_"):
             raise NotFittedError("This NextNeedModel is not fitted yet: call fit() first.")
-        snap = self._snapshot(history, as_of_day)
+        with threadpool_limits(self.n_threads):
+            return self._predict(history, as_of_day, next_basket)
+
+    def _predict(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        next_basket: bool,
+        pairs: PairHistory | None = None,
+    ) -> NextNeedPredictions:
+        snap = self._snapshot(history, as_of_day, pairs)
         x = np.hstack([snap.pair_x, snap.customer_x[snap.pairs.customer]])
         p_active = self.active_head_.predict_proba(snap.customer_x)[:, 1][snap.pairs.customer]
         p_item = self.item_head_.predict_proba(x)[:, 1]
@@ -316,7 +402,7 @@ class NextNeedModel:
             p_active=p_active,
             p_item=p_item,
             probability=p_active * p_item,
-            next_score=self.next_head_.predict_proba(x)[:, 1],
+            next_score=self.next_head_.predict_proba(x)[:, 1] if next_basket else p_item,
         )
 
     def recommend(self, predictions: NextNeedPredictions, customers: IntArray, k: int) -> IntArray:
@@ -334,14 +420,11 @@ class NextNeedModel:
         return _pad(out, counts.astype(np.int64), self.ranking_)
 
 
-def _sample_customers(
-    history: Baskets, max_pairs: int, n_splits: int, rng: np.random.Generator
-) -> Baskets:
-    """The history of a random subset of customers, so n_splits cuts stay under max_pairs."""
-    budget = max_pairs / max(n_splits, 1)
-    if len(history.customer) <= budget:
+def _sample_customers(history: Baskets, max_lines: int, rng: np.random.Generator) -> Baskets:
+    """The history of a random subset of customers holding about max_lines basket lines."""
+    if len(history.customer) <= max_lines:
         return history
-    keep_share = budget / len(history.customer)
+    keep_share = max_lines / len(history.customer)
     chosen = rng.random(history.n_customers) < keep_share
     rows = chosen[history.customer]
     units = None if history.units is None else history.units[rows]

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
@@ -71,11 +71,28 @@ class PairHistory:
         return np.where(ok, np.maximum(cycle, MIN_CYCLE_DAYS), np.nan)
 
     @property
+    def units_per_purchase(self) -> FloatArray:
+        """Mean units per purchase day (> 0)."""
+        return np.maximum(self.units / np.maximum(self.n_days, 1), 1e-9)
+
+    @property
     def observed_cv2(self) -> FloatArray:
         """Squared coefficient of variation of the per-unit gaps; NaN with < 3 purchase days."""
         with np.errstate(divide="ignore", invalid="ignore"):
             cv2 = self.gap_var / self.gap_mean**2
         return np.where(self.n_days >= 3, np.clip(cv2, MIN_CV2, MAX_CV2), np.nan)
+
+
+def _order_by(major: IntArray, day: FloatArray) -> IntArray:
+    """Row order by (major, day): one int64 key when it cannot overflow (much faster than
+    a lexsort at 10M rows), else a lexsort."""
+    if major.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    low = day.min()
+    span = int(day.max() - low) + 1
+    if float(major.max()) * span < 2**62:
+        return np.argsort(major * span + (day - low).astype(np.int64))
+    return np.lexsort((day, major))
 
 
 def pair_history(history: Baskets) -> PairHistory:
@@ -84,7 +101,7 @@ def pair_history(history: Baskets) -> PairHistory:
     key = history.customer * n_items + history.item
     day = np.floor(history.day)
     units = history.unit_counts()
-    order = np.lexsort((history.basket, day, key))
+    order = _order_by(key, day)
     key, day, units, basket = key[order], day[order], units[order], history.basket[order]
     if key.size == 0:
         ei, ef = np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -119,7 +136,7 @@ def pair_history(history: Baskets) -> PairHistory:
         last_units=d_units[p_end],
         first_day=d_day[p_start],
         last_day=d_day[p_end],
-        last_basket=basket[row_pair_end].astype(np.int64),
+        last_basket=np.maximum.reduceat(basket, row_pair_start).astype(np.int64),
         gap_mean=mean,
         gap_var=np.maximum(var, 0.0),
     )
@@ -130,15 +147,22 @@ class RhythmEstimates:
     """Per pair, as of a day: the rhythm in days and the conditional probability."""
 
     cycle_days: FloatArray  # days one unit lasts (posterior mean)
-    cycle_p10: FloatArray  # 10th / 90th percentile of one unit's cycle (predictive)
-    cycle_p90: FloatArray
     regularity: FloatArray  # 1 - CV of the gaps, clipped to [0, 1]: 1 = clockwork
     interval_days: FloatArray  # expected gap after the last purchase = cycle * last units
-    expected_next_day: FloatArray  # median next purchase day given none until as_of
     days_since_last: FloatArray
     days_overdue: FloatArray  # max(0, days since last - interval): past the usual gap
     shrinkage: FloatArray  # weight of the pair's own history in its cycle (0 = all prior)
     probability: FloatArray  # raw renewal P(purchase in [as_of, as_of + H))
+    shape: FloatArray  # gamma shape of the next gap (1 / its squared CV)
+    survival: FloatArray  # P(next gap > days since last)
+    last_day: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class RhythmForecast:
+    cycle_p10: FloatArray  # 10th / 90th percentile of one unit's cycle (predictive)
+    cycle_p90: FloatArray
+    expected_next_day: FloatArray  # median next purchase day given none until as_of
 
 
 def _group_mean(
@@ -187,7 +211,11 @@ class RhythmModel:
         n_items = int(n_items if n_items is not None else (pairs.item.max(initial=-1) + 1))
         cycle = pairs.ratio_cycle
         has = np.isfinite(cycle)
-        log_c, items = np.log(cycle[has]), pairs.item[has]
+        # Priors live in days per *trip* at the pair's usual quantity: "two packs last twice as
+        # long" holds within a customer, but a business buying 500 at a time does not make one
+        # unit last 500 times longer than a household's.
+        log_c = np.log(cycle[has] * pairs.units_per_purchase[has])
+        items = pairs.item[has]
         cv2 = pairs.observed_cv2
         self.cv2_prior_ = float(np.nanmedian(cv2)) if np.isfinite(cv2).any() else 0.5
         self.global_log_cycle_ = float(np.median(log_c)) if log_c.size else np.log(30.0)
@@ -216,7 +244,7 @@ class RhythmModel:
         """Rhythm per pair as of `as_of_day` (day number; history must end before it)."""
         if not hasattr(self, "item_log_cycle_"):
             raise NotFittedError("This RhythmModel is not fitted yet: call fit(pairs) first.")
-        prior = self.item_log_cycle_[pairs.item]
+        prior = self.item_log_cycle_[pairs.item] - np.log(pairs.units_per_purchase)
         own = pairs.ratio_cycle
         gaps = np.maximum(pairs.n_days - 1, 0).astype(np.float64)
         obs_cv2 = pairs.observed_cv2
@@ -228,31 +256,45 @@ class RhythmModel:
         log_cycle = prior + w * (np.nan_to_num(np.log(own), nan=0.0) - prior)
         post_var = (1 - w) * self.tau2_
         cycle = np.exp(log_cycle + post_var / 2)
-        pred_cv2 = np.clip(cv2 + post_var, MIN_CV2, MAX_CV2)
-        shape = 1.0 / pred_cv2
-        p10, p90 = (stats.gamma.ppf(q, shape, scale=cycle / shape) for q in (0.1, 0.9))
+        shape = 1.0 / np.clip(cv2 + post_var, MIN_CV2, MAX_CV2)
         interval = cycle * np.maximum(pairs.last_units, 1e-9)
         elapsed = np.maximum(as_of_day - pairs.last_day, 0.0)
         scale = interval / shape
-        surv = stats.gamma.sf(elapsed, shape, scale=scale)
-        later = stats.gamma.sf(elapsed + horizon_days, shape, scale=scale)
+        surv = special.gammaincc(shape, elapsed / scale)
+        later = special.gammaincc(shape, (elapsed + horizon_days) / scale)
         with np.errstate(divide="ignore", invalid="ignore"):
             prob = np.where(surv > 1e-12, 1.0 - later / surv, 1.0)
-        # The next purchase has not happened by as_of: forecast the median of the gap given
-        # G > t (the point forecast that minimises absolute error in days), S(g) = S(t) / 2.
-        # Far in the tail S(t) underflows; a gamma's tail is then about exponential.
-        median_gap = stats.gamma.isf(surv / 2, shape, scale=scale)
-        tail = np.isfinite(median_gap) & (surv > 1e-12)
-        expected = pairs.last_day + np.where(tail, median_gap, elapsed + scale * np.log(2))
         return RhythmEstimates(
             cycle_days=cycle,
-            cycle_p10=np.asarray(p10, dtype=np.float64),
-            cycle_p90=np.asarray(p90, dtype=np.float64),
             regularity=np.clip(1.0 - np.sqrt(cv2), 0.0, 1.0),
             interval_days=interval,
-            expected_next_day=expected,
             days_since_last=elapsed,
             days_overdue=np.maximum(elapsed - interval, 0.0),
             shrinkage=w,
             probability=np.clip(prob, 0.0, 1.0),
+            shape=shape,
+            survival=surv,
+            last_day=pairs.last_day,
         )
+
+
+def forecast(est: RhythmEstimates, rows: IntArray | None = None) -> RhythmForecast:
+    """The usual range of one unit's cycle and the next purchase day, for `rows` (all pairs
+    when None). Kept out of `estimate` because the model's features do not need them and the
+    inverse incomplete gamma function is the slowest step at millions of pairs."""
+    pick = slice(None) if rows is None else rows
+    shape, cycle = est.shape[pick], est.cycle_days[pick]
+    surv, elapsed = est.survival[pick], est.days_since_last[pick]
+    scale = est.interval_days[pick] / shape
+    # The next purchase has not happened by as_of: forecast the median of the gap given
+    # G > t (the point forecast that minimises absolute error in days), S(g) = S(t) / 2.
+    # Far in the tail S(t) underflows; a gamma's tail is then about exponential.
+    with np.errstate(invalid="ignore"):
+        median_gap = special.gammainccinv(shape, surv / 2) * scale
+    tail = np.isfinite(median_gap) & (surv > 1e-12)
+    gap = np.where(tail, median_gap, elapsed + scale * np.log(2))
+    return RhythmForecast(
+        cycle_p10=special.gammaincinv(shape, 0.1) * cycle / shape,
+        cycle_p90=special.gammaincinv(shape, 0.9) * cycle / shape,
+        expected_next_day=est.last_day[pick] + gap,
+    )

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from omnix.analytics import backtest as bt
 from omnix.domain import contract as c
@@ -26,8 +25,8 @@ from omnix.evaluation import metrics as m
 from omnix.models.baselines import TIFUKNN, ConstantRatePoisson, GTopFreq, PTopFreq
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
-
-NO_ITEM = -1
+from omnix.models.rhythm import forecast
+from omnix.services.encode import NO_CODE, category_codes, codes, encode_history
 
 
 @dataclass(slots=True)
@@ -63,65 +62,25 @@ class BacktestReport:
         return asdict(self)
 
 
-def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def _sorted_unique(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Distinct values in sorted order: codes, and so ties broken by code, do not depend on the
-    order the store returned rows in."""
-    distinct = _flat(pc.unique(values))
-    return distinct.take(pc.sort_indices(distinct))
-
-
-def _codes(values: pa.Array | pa.ChunkedArray, dictionary: pa.Array) -> IntArray:
-    codes = pc.index_in(_flat(values), value_set=dictionary).fill_null(NO_ITEM)
-    return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def encode(tables: dict[str, pa.Table], cutoff_day: float) -> Protocol:
     """Integer-code the protocol tables fetched from the store."""
-    hb = tables["history"]
-    customers = _sorted_unique(hb[c.CUSTOMER_ID])
-    items = _sorted_unique(hb[c.PRODUCT_ID])
-    cust = _codes(hb[c.CUSTOMER_ID], customers)
-    item = _codes(hb[c.PRODUCT_ID], items)
-    basket = np.asarray(hb["basket"].to_numpy(), dtype=np.int64)
-    day = np.asarray(hb["day"].to_numpy(), dtype=np.float64)
-    units = np.asarray(hb["units"].to_numpy(), dtype=np.float64)
-    order = np.lexsort((item, basket, cust))
-    history = Baskets(
-        cust[order],
-        basket[order],
-        item[order],
-        day[order],
-        len(customers),
-        len(items),
-        units[order],
-    )
-    evaluated = _codes(tables["evaluated"][c.CUSTOMER_ID], customers)
+    encoded = encode_history(tables["history"])
+    customers, items = encoded.customers, encoded.items
+    evaluated = codes(tables["evaluated"][c.CUSTOMER_ID], customers)
     truth = _truth(tables["next"], customers, items, evaluated)
-    p = _with_pairs(history, evaluated, truth, tables["window"], customers, items, cutoff_day)
+    p = _with_pairs(
+        encoded.baskets, evaluated, truth, tables["window"], customers, items, cutoff_day
+    )
     p.item_category = category_codes(tables["categories"], items)
     return p
-
-
-def category_codes(categories: pa.Table, items: pa.Array) -> IntArray:
-    """Per item code, a category code (0 = unknown category)."""
-    names = _sorted_unique(categories["category"].drop_null())
-    codes = np.zeros(len(items), dtype=np.int64)
-    at = _codes(categories[c.PRODUCT_ID], items)
-    known = at != NO_ITEM
-    codes[at[known]] = _codes(categories["category"], names)[known] + 1
-    return codes
 
 
 def _truth(
     next_t: pa.Table, customers: pa.Array, items: pa.Array, evaluated: IntArray
 ) -> list[set[int]]:
-    cust = _codes(next_t[c.CUSTOMER_ID], customers)
-    item = _codes(next_t[c.PRODUCT_ID], items)
-    unseen = np.flatnonzero(item == NO_ITEM)
+    cust = codes(next_t[c.CUSTOMER_ID], customers)
+    item = codes(next_t[c.PRODUCT_ID], items)
+    unseen = np.flatnonzero(item == NO_CODE)
     item[unseen] = len(items) + np.arange(len(unseen))  # ids no method can recommend
     by_customer: dict[int, set[int]] = {int(x): set() for x in evaluated}
     for cu, it in zip(cust.tolist(), item.tolist(), strict=True):
@@ -145,9 +104,7 @@ def _with_pairs(
     np.maximum.at(last_day, np.searchsorted(pairs, key), h.day[keep])
     repeat = counts >= 2
     pairs, counts, last_day = pairs[repeat], counts[repeat], last_day[repeat]
-    w_key = _codes(window[c.CUSTOMER_ID], customers) * h.n_items + _codes(
-        window[c.PRODUCT_ID], items
-    )
+    w_key = codes(window[c.CUSTOMER_ID], customers) * h.n_items + codes(window[c.PRODUCT_ID], items)
     w_day = np.asarray(window["first_day"].to_numpy(), dtype=np.float64)
     found = np.isin(pairs, w_key)
     next_day = np.full(len(pairs), np.nan)
@@ -204,7 +161,7 @@ class BacktestService:
             "evaluated": bt.evaluated_customers(tx, start, end).to_pyarrow(),
             "next": bt.next_baskets(tx, start, end).to_pyarrow(),
             "window": bt.window_purchases(tx, start, end).to_pyarrow(),
-            "categories": bt.product_categories(tx, start).to_pyarrow(),
+            "categories": bt.product_attributes(tx, start).to_pyarrow(),
         }
 
     def run(self, cutoff: date, horizon_days: int, k: int = 10) -> BacktestReport:
@@ -285,7 +242,7 @@ class BacktestService:
         report.next_basket.append(score_next_basket("omnix", recommended, p.truth))
         if len(p.pair_label):
             at = _pair_positions(pred, p)
-            expected = pred.rhythm.expected_next_day[at]
+            expected = forecast(pred.rhythm, at).expected_next_day
             for name, probs in (
                 ("omnix (given the customer shops)", pred.p_item[at]),
                 ("omnix (unconditional)", pred.probability[at]),

@@ -180,10 +180,13 @@ def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str
 
 
 @contextmanager
-def spinner(description: str, enabled: bool) -> Iterator[None]:
-    """A spinner with elapsed time on stderr for work without a countable total."""
+def spinner(description: str, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with elapsed time on stderr for work without a countable total.
+
+    Yields a function that renames the current stage, e.g. stage("scoring pairs").
+    """
     if not enabled:
-        yield
+        yield lambda _: None
         return
     from rich.progress import SpinnerColumn
 
@@ -191,8 +194,8 @@ def spinner(description: str, enabled: bool) -> Iterator[None]:
         SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
         console=err_console, transient=True,
     ) as bar:  # fmt: skip
-        bar.add_task(description, total=None)
-        yield
+        task = bar.add_task(description, total=None)
+        yield lambda text: bar.update(task, description=f"{description}: {text}")
 
 
 def _params(params: dict[str, float]) -> str:
