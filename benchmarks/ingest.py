@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -24,22 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench-data"
 RESULTS = ROOT / "benchmarks" / "results"
 LINES_PER_CUSTOMER_YEAR = 100  # rough density of the generator, refined by what it writes
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    import os
-
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, Python {platform.python_version()}"
-    )
 
 
 def omnix(*args: str) -> list[str]:
@@ -128,6 +111,8 @@ def main() -> None:
             rows.append(result)
             print(json.dumps(result), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    from clv import machine  # benchmarks/clv.py
+
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "runs": rows}
     (RESULTS / "ingest.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nMachine: {report['machine']}\n")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ["ingest", "generate", "status", "summary", "backtest", "customer", "demo"]
+COMMANDS = [
+    "ingest", "generate", "status", "summary", "backtest", "predict", "customer", "demo",
+]  # fmt: skip
 
 
 def omnix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -123,7 +125,7 @@ def test_backtest_on_generated_history(tmp_path: Path) -> None:
     assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
     result = omnix("backtest", "--cutoff", "2025-04-01", "--horizon-days", "14", "--data-dir", data)
     assert result.returncode == 0, result.stderr
-    for text in ("Next basket", "TIFU-KNN", "P-TopFreq", "Repeat-purchase probability"):
+    for text in ("Next basket", "TIFU-KNN", "P-TopFreq", "omnix", "Repeat-purchase probability"):
         assert text in result.stdout
     report = json.loads(
         omnix("backtest", "--cutoff", "2025-04-01", "--data-dir", data, "--json").stdout
@@ -148,3 +150,36 @@ def test_customer_command_prints_rhythms_in_words(tmp_path: Path) -> None:
     missing = omnix("customer", "nobody", "--data-dir", data)
     assert missing.returncode == 3
     assert "no purchases of customer 'nobody'" in missing.stderr
+
+
+def test_predict_writes_the_contract_file(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "g.parquet"
+    args = ["--customers", "200", "--days", "200", "--seed", "4", "--start", "2025-01-01"]
+    assert omnix("generate", *args, "--out", str(out)).returncode == 0
+    data = str(tmp_path / "d")
+    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
+    target = tmp_path / "next.parquet"
+    flags = ["--as-of", "2025-06-01", "--horizon-days", "14", "--data-dir", data]
+    result = omnix("predict", *flags, "--top", "5", "--out", str(target), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    table = pq.read_table(target)
+    assert table.num_rows == summary["rows"] > 0
+    assert table.column_names[:7] == [
+        "customer_id", "product_id", "rank", "probability", "expected_next_date",
+        "cycle_days", "statement",
+    ]  # fmt: skip
+    assert max(table.column("rank").to_pylist()) == 5
+    assert table.column("statement")[0].as_py().startswith("Buys ")
+    csv = omnix("predict", *flags, "--top", "all", "--out", str(tmp_path / "all.csv"))
+    assert csv.returncode == 0, csv.stderr
+    assert (tmp_path / "all.csv").read_text().count("\n") - 1 == int(
+        json.loads(omnix("predict", *flags, "--top", "all", "--out", str(tmp_path / "a.parquet"),
+                         "--json").stdout)["pairs"]
+    )  # fmt: skip
+    bad = omnix("predict", *flags, "--top", "none", "--out", str(target))
+    assert bad.returncode == 2 and "--top expects" in bad.stderr
+    wrong = omnix("predict", *flags, "--out", str(tmp_path / "next.xlsx"))
+    assert wrong.returncode == 3 and ".parquet or .csv" in wrong.stderr

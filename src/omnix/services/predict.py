@@ -112,7 +112,7 @@ def predictions_table(h: StoreHistory, pred: NextNeedPredictions, top: int | Non
     interval = r.cycle_days[keep] * per_purchase
     f = forecast(r, keep)
     low, high = f.cycle_p10 * per_purchase, f.cycle_p90 * per_purchase
-    expected = np.floor(f.expected_next_day).astype(np.int64)
+    expected = np.floor(f.expected_next_day + 0.5).astype(np.int64)  # nearest whole day
     since = r.days_since_last[keep].astype(np.int64)
     overdue = np.floor(r.days_overdue[keep]).astype(np.int64)
     names = pc.take(h.item_names, pa.array(pairs.item[keep]))

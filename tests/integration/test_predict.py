@@ -1,0 +1,129 @@
+"""`omnix predict` over a real DuckDB store: the output contract, the as-of cut, and accuracy
+against the generator's ground truth (cycle error and calibration)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from omnix.bootstrap import bootstrap
+from omnix.config import Settings
+from omnix.evaluation import metrics as m
+from omnix.generate import GenerateResult, GeneratorConfig, generate
+from omnix.services.predict import PredictSummary, write_table
+from tests.integration.helpers import ingest
+
+AS_OF = datetime.date(2025, 12, 1)  # the generated history runs through 2025
+HORIZON = 14
+CONTRACT = [
+    "customer_id", "product_id", "rank", "probability", "expected_next_date", "cycle_days",
+    "statement",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GenerateResult, Path]:
+    tmp = tmp_path_factory.mktemp("predict")
+    result = generate(GeneratorConfig(customers=1_500, days=365, seed=11), tmp / "g.parquet")
+    ingest(tmp / "d", result.files["transactions"])
+    return result, tmp / "d"
+
+
+def predict(data: Path, top: int | None) -> tuple[pa.Table, PredictSummary]:
+    container = bootstrap(Settings(data_dir=data))
+    try:
+        return container.predict_service().predict(AS_OF, HORIZON, top)
+    finally:
+        container.close()
+
+
+@pytest.fixture(scope="module")
+def everything(generated: tuple[GenerateResult, Path]) -> pa.Table:
+    table, _ = predict(generated[1], None)
+    return table
+
+
+def test_output_contract_and_ranks(everything: pa.Table) -> None:
+    t = everything
+    assert t.column_names[: len(CONTRACT)] == CONTRACT
+    rows = t.to_pylist()
+    by_customer: dict[str, list[dict[str, object]]] = {}
+    for r in rows:
+        by_customer.setdefault(str(r["customer_id"]), []).append(r)
+    for mine in list(by_customer.values())[:200]:
+        assert [r["rank"] for r in mine] == list(range(1, len(mine) + 1))
+        probs = [float(r["probability"]) for r in mine]
+        assert probs == sorted(probs, reverse=True)
+    assert all(r["expected_next_date"] >= AS_OF for r in rows)
+    assert all(r["last_purchase"] < AS_OF for r in rows)  # only history before --as-of
+
+
+def test_top_k_keeps_each_customers_best(generated: tuple[GenerateResult, Path]) -> None:
+    table, summary = predict(generated[1], 3)
+    ranks = table.column("rank").to_numpy()
+    assert ranks.max() == 3
+    assert summary.rows == table.num_rows < summary.pairs
+
+
+def test_cycles_recover_the_generators_truth(
+    everything: pa.Table, generated: tuple[GenerateResult, Path]
+) -> None:
+    """Median absolute percentage error of cycle_days <= 10 % for pairs with >= 4 purchases."""
+    result, _ = generated
+    truth = {
+        (r["customer_id"], r["product_id"]): r["cycle_days"]
+        for r in pq.read_table(result.files["truth"]).to_pylist()
+    }
+    errors = [
+        abs(r["cycle_days"] - truth[(r["customer_id"], r["product_id"])])
+        / truth[(r["customer_id"], r["product_id"])]
+        for r in everything.to_pylist()
+        if r["purchases"] >= 4 and (r["customer_id"], r["product_id"]) in truth
+    ]
+    assert len(errors) > 3_000
+    assert float(np.median(errors)) <= 0.10
+
+
+def test_probabilities_are_calibrated_on_what_happened_next(
+    everything: pa.Table, generated: tuple[GenerateResult, Path]
+) -> None:
+    """Expected calibration error <= 0.03 over every pair predicted, against the generated
+    purchases of the following HORIZON days (which the model never saw)."""
+    result, _ = generated
+    lines = pq.read_table(result.files["transactions"])
+    start = datetime.datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=datetime.UTC)
+    end = start + datetime.timedelta(days=HORIZON)
+    window = lines.filter(
+        pc.and_(
+            pc.and_(pc.greater_equal(lines["ts"], start), pc.less(lines["ts"], end)),
+            pc.greater(lines["quantity"], 0),
+        )
+    )
+    bought = set(
+        zip(window["customer_id"].to_pylist(), window["product_id"].to_pylist(), strict=True)
+    )
+    t = everything
+    keys = zip(
+        t.column("customer_id").to_pylist(),
+        t.column("product_id").to_pylist(),
+        strict=True,
+    )
+    labels = np.array([k in bought for k in keys], dtype=np.int64)
+    probs = t.column("probability").to_numpy()
+    assert labels.sum() > 1_000
+    assert m.expected_calibration_error(labels, probs) <= 0.03
+    assert m.auc(labels, probs) > 0.8
+
+
+def test_files_are_written_whole_as_parquet_or_csv(everything: pa.Table, tmp_path: Path) -> None:
+    for name in ("p.parquet", "p.csv"):
+        write_table(everything, tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 0
+    assert pq.read_table(tmp_path / "p.parquet").num_rows == everything.num_rows
+    assert not list(tmp_path.glob(".*partial"))

@@ -1,0 +1,107 @@
+"""The rhythm model on hand-made histories: aggregation, shrinkage, hazard, forecasts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from omnix.models.baskets import Baskets
+from omnix.models.rhythm import RhythmModel, forecast, pair_history
+
+
+def baskets(rows: list[tuple[int, int, int, float, float]], n_items: int = 3) -> Baskets:
+    """rows: (customer, basket, item, day, units), any order."""
+    a = np.array(rows, dtype=np.float64)
+    order = np.lexsort((a[:, 1], a[:, 0]))
+    a = a[order]
+    n_customers = int(a[:, 0].max()) + 1
+    return Baskets(
+        a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64),
+        a[:, 3], n_customers, n_items, a[:, 4],
+    )  # fmt: skip
+
+
+def regular(customer: int, item: int, every: float, times: int, start: float = 0.0) -> list:
+    return [(customer, b, item, start + b * every, 1.0) for b in range(times)]
+
+
+def test_same_day_baskets_merge_and_gaps_are_per_unit() -> None:
+    # two baskets on day 0 (1 + 1 units), then day 10 (1 unit), then day 15 (2 units)
+    h = baskets([(0, 0, 1, 0.2, 1), (0, 1, 1, 0.7, 1), (0, 2, 1, 10.5, 1), (0, 3, 1, 15.1, 2)])
+    p = pair_history(h)
+    assert len(p) == 1
+    assert p.n_baskets[0] == 4 and p.n_days[0] == 3
+    assert p.units[0] == 5 and p.last_units[0] == 2
+    assert (p.first_day[0], p.last_day[0]) == (0, 15)
+    assert p.last_basket[0] == 3
+    assert p.gap_mean[0] == pytest.approx((10 / 2 + 5 / 1) / 2)
+    assert p.ratio_cycle[0] == pytest.approx(15 / 3)  # 15 days over the 3 units before day 15
+
+
+def test_one_purchase_has_no_own_cycle_and_takes_the_prior() -> None:
+    rows = [r for c in range(20) for r in regular(c, 0, 7.0, 10)]
+    rows += [(20, 0, 0, 3.0, 1.0)]
+    p = pair_history(baskets(rows, n_items=1))
+    est = RhythmModel().fit(p, n_items=1).estimate(p, as_of_day=80.0, horizon_days=7.0)
+    lone = np.flatnonzero(p.customer == 20)[0]
+    assert np.isnan(p.ratio_cycle[lone])
+    assert est.shrinkage[lone] == 0.0
+    assert est.cycle_days[lone] == pytest.approx(7.0, rel=0.05)
+
+
+def test_few_purchases_shrink_toward_the_population_many_do_not() -> None:
+    """Customers' mean cycles spread around 10 days (log sd 0.4), gaps vary (CV 0.5)."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(300):
+        mean = 10.0 * np.exp(rng.normal(0, 0.4))
+        days = np.cumsum(rng.gamma(4.0, mean / 4.0, 12))
+        rows += [(c, b, 0, float(d), 1.0) for b, d in enumerate(days)]
+    rows += regular(300, 0, 30.0, 2)  # two purchases 30 days apart
+    rows += regular(301, 0, 30.0, 20)  # twenty purchases 30 days apart
+    p = pair_history(baskets(rows, n_items=1))
+    est = RhythmModel().fit(p, n_items=1).estimate(p, as_of_day=700.0, horizon_days=7.0)
+    thin, thick = (np.flatnonzero(p.customer == c)[0] for c in (300, 301))
+    assert 10.0 < est.cycle_days[thin] < 20.0  # pulled most of the way back to ~10 days
+    assert est.shrinkage[thin] < 0.5
+    assert est.cycle_days[thick] == pytest.approx(30.0, rel=0.1)  # its own history wins
+    assert est.shrinkage[thick] > 0.8
+
+
+def test_two_packs_last_twice_as_long() -> None:
+    # one unit on day 0, two on day 5, one on day 15: 5 days per unit throughout
+    h = baskets([(0, 0, 0, 0.0, 1), (0, 1, 0, 5.0, 2), (0, 2, 0, 15.0, 1)], n_items=1)
+    p = pair_history(h)
+    assert p.ratio_cycle[0] == pytest.approx(5.0)
+    assert p.observed_cv2[0] == pytest.approx(0.005)  # per-unit gaps 5 and 5: clockwork
+
+
+def test_probability_is_conditional_on_the_time_elapsed() -> None:
+    rows = [r for c in range(50) for r in regular(c, 0, 10.0, 15)]
+    p = pair_history(baskets(rows, n_items=1))
+    model = RhythmModel().fit(p, n_items=1)
+    last = p.last_day[0]
+    early = model.estimate(p, as_of_day=last + 2, horizon_days=3.0).probability[0]
+    due = model.estimate(p, as_of_day=last + 9, horizon_days=3.0).probability[0]
+    assert early < 0.05  # 2 days after a 10-day cycle, nobody buys within 3 days
+    assert due > 0.9  # 9 days after, the next purchase is due within 3
+    assert model.estimate(p, last + 9, 0.0).probability[0] == 0.0
+
+
+def test_forecast_interval_brackets_the_cycle_and_never_lies_in_the_past() -> None:
+    rows = [r for c in range(50) for r in regular(c, c % 3, 6.0 + c % 4, 9)]
+    p = pair_history(baskets(rows))
+    est = RhythmModel().fit(p).estimate(p, as_of_day=200.0, horizon_days=7.0)  # long overdue
+    f = forecast(est)
+    assert np.all(f.cycle_p10 < est.cycle_days) and np.all(est.cycle_days < f.cycle_p90)
+    assert np.all(f.expected_next_day >= 200.0)
+    assert np.all(est.days_overdue > 0)
+    rows_only = forecast(est, np.array([3, 1]))
+    assert rows_only.cycle_p10 == pytest.approx(f.cycle_p10[[3, 1]])
+
+
+def test_unfitted_model_refuses_to_estimate() -> None:
+    p = pair_history(baskets(regular(0, 0, 5.0, 3), n_items=1))
+    with pytest.raises(NotFittedError):
+        RhythmModel().estimate(p, 20.0, 7.0)
