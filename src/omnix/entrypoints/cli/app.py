@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +17,12 @@ import typer
 
 from omnix.domain import contract as c
 from omnix.domain.errors import OmnixError
+from omnix.entrypoints.cli import c360, segments_cmd
+from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
+from omnix.entrypoints.cli.common import DataDir, JsonFlag
+from omnix.entrypoints.cli.common import parse_date as _parse_date
+from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
+from omnix.entrypoints.cli.common import settings_for as _settings
 
 app = typer.Typer(
     name="omnix",
@@ -26,17 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="OMNIX_DATA_DIR",
-        help="Directory of the store (default ./omnix-data).",
-        show_default=False,
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-_DEFAULT_DIR = Path("omnix-data")
 _state: dict[str, bool] = {"debug": False}
 
 
@@ -51,19 +46,6 @@ def _root(
 
     _state["debug"] = debug
     configure(level="DEBUG" if debug else "INFO" if verbose else "WARNING", json_logs=log_json)
-
-
-def _settings(data_dir: Path) -> Any:
-    from omnix.config import Settings
-
-    overrides: dict[str, Any] = {}
-    if data_dir != _DEFAULT_DIR:
-        overrides["data_dir"] = data_dir
-    return Settings(**overrides)
-
-
-def _progress_enabled(as_json: bool) -> bool:
-    return not as_json and sys.stderr.isatty()
 
 
 @app.command()
@@ -205,15 +187,6 @@ def generate(
         typer.echo(json.dumps(payload))
     else:
         render.print_mapping(f"Generated {out}", payload | {"files": ", ".join(files.values())})
-
-
-def _parse_date(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        from omnix.domain.errors import ConfigError
-
-        raise ConfigError(f"{flag} expects YYYY-MM-DD, got {value!r}") from None
 
 
 @app.command()
@@ -379,53 +352,6 @@ def clv_report(
 
 
 @app.command()
-def segments(
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            help="Analyse purchases before this day: YYYY-MM-DD (default: day after last line)."
-        ),
-    ] = None,
-    k_min: Annotated[int, typer.Option(min=2, help="Fewest behavioural clusters to try.")] = 3,
-    k_max: Annotated[int, typer.Option(min=2, help="Most behavioural clusters to try.")] = 8,
-    rules: Annotated[
-        Path | None,
-        typer.Option(
-            help="TOML/JSON RFM segment rule table (default: OMNIX_SEGMENT_RULES or built-in)."
-        ),
-    ] = None,
-    data_dir: DataDir = _DEFAULT_DIR,
-    as_json: JsonFlag = False,
-) -> None:
-    """Group customers: RFM segments (with a reason each) and behavioural clusters, each with
-    customers, revenue share, average 12-month CLV and churn risk (1 - P(alive), BG/NBD).
-
-    Example: omnix segments --as-of 2011-12-01 --json
-    """
-    from omnix.bootstrap import bootstrap
-    from omnix.entrypoints.cli import render
-    from omnix.services.segments import SegmentOptions, check_range, load_rules
-
-    day = _parse_date(as_of, "--as-of") if as_of else None
-    check_range(k_min, k_max)
-    settings = _settings(data_dir)
-    options = SegmentOptions(k_min=k_min, k_max=k_max)
-    rules_file = rules or settings.segment_rules
-    if rules_file is not None:
-        options = replace(options, rules=load_rules(rules_file))
-    container = bootstrap(settings)
-    try:
-        with render.spinner("profiling and segmenting customers", _progress_enabled(as_json)):
-            report = container.segment_service(options).report(day)
-    finally:
-        container.close()
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), default=str))
-        return
-    render.print_segments(report)
-
-
-@app.command()
 def customer(
     customer_id: Annotated[str, typer.Argument(help="The customer's id as ingested.")],
     as_of: Annotated[
@@ -520,6 +446,13 @@ def demo(
     render.out_console.print(
         f"\nStore: {settings.store_url()}  -  try `omnix status --data-dir {settings.data_dir}`"
     )
+
+
+app.add_typer(segments_cmd.app, name="segments")
+app.command("analyze")(c360.analyze)
+app.command("profile")(c360.profile)
+app.add_typer(c360.export_app, name="export")
+app.add_typer(c360.consent_app, name="consent")
 
 
 def main() -> None:
