@@ -35,6 +35,7 @@ B,o4,2025-01-08 10:00,BREAD,bakery,Bakehouse,1,2.0
 C,o5,2025-01-09 10:00,PILLS,Pharmacy & Health,Omni Finest,1,5.0
 C,o5,2025-01-09 10:00,BREAD,bakery,Bakehouse,2,2.0
 D,o6,2025-01-10 10:00,WINE,wine,,1,20.0
+E,o7,2025-01-11 10:00,SOAP,,,1,3.0
 """
 
 
@@ -73,6 +74,9 @@ def test_spending_profile_known_answers(spend_store: Path) -> None:
     assert c["price_tier_index"] == 0.0 and c["private_label_share"] == 0.0
     assert d["private_label_share"] is None  # brand unknown: NULL, not 0
     assert d["premium_category_share"] == 1.0
+    e = rows["E"]  # nothing categorised or branded: unknown, not 0
+    assert e["premium_category_share"] is None and e["private_label_share"] is None
+    assert e["price_tier_index"] == 0.0 and e["price_tier_categories"] is None
 
 
 def test_protected_category_leaves_no_trace(spend_store: Path) -> None:
@@ -115,7 +119,7 @@ def test_consent_log_latest_record_wins(spend_store: Path, tmp_path: Path) -> No
             return set(expr.to_pyarrow()["customer_id"].to_pylist())
 
         assert ids(False) == {"A"}
-        assert ids(True) == {"A", "C"}  # C has no profiling record; B and D said no
+        assert ids(True) == {"A", "C", "E"}  # no profiling record; B and D said no
     finally:
         container.close()
 
@@ -216,7 +220,7 @@ def test_reset_erases_consents_and_snapshots(tmp_path: Path, spend_store: Path) 
         container.consent_service().set("A", Purpose.PROFILING, True)
         container.analyze_service(default_consent="granted").run(AS_OF.date())
         counts = container.warehouse.table_counts()
-        assert counts["consents"] == 1 and counts["customer_snapshots"] == 4
+        assert counts["consents"] == 1 and counts["customer_snapshots"] == 5
         container.warehouse.reset()
         counts = container.warehouse.table_counts()
         assert counts["consents"] == 0 and counts["customer_snapshots"] == 0

@@ -16,8 +16,9 @@ leaving out the categories in `excluded` (protected attributes, domain/privacy.p
   the product's median unit price over all customers' purchase lines: discounts detected from
   the price history, since the contract has no promotion flag. Slow price drift (inflation)
   stays inside the 5 %; a 10 % promotion does not.
-- `premium_category_share`: share of spend in premium categories: those whose median unit price
-  is in the top quintile of category medians (percent rank >= 0.8).
+- `premium_category_share`: share of categorised spend in premium categories: those whose
+  median unit price is in the top quintile of category medians (percent rank >= 0.8). NULL
+  without categorised spend (a store without categories says nothing about premium).
 
 `*_categories`: up to `top` categories adding most to each measure, as "a, b, c". A category's
 contribution is its part of the measure's numerator over the same denominator (its lines' tiers
@@ -126,6 +127,7 @@ def _per_category(lines: Table) -> Table:
         n_total=per.n.sum().over(w),
         spend_total=per.spend.sum().over(w),
         branded_total=per.branded_spend.sum().over(w),
+        categorised_total=ibis.ifelse(per[c.CATEGORY].notnull(), per.spend, 0.0).sum().over(w),
     )
 
 
@@ -136,7 +138,7 @@ def _contributions(per: Table) -> Table:
         "price_tier": per.tier_sum / per.n_total,
         "private_label": per.private_spend / per.branded_total.nullif(0.0),
         "promo": per.promo_spend / per.spend_total.nullif(0.0),
-        "premium": per.premium_spend / per.spend_total.nullif(0.0),
+        "premium": per.premium_spend / per.categorised_total.nullif(0.0),
     }
     rows = [
         per.select(KEY, c.CATEGORY, measure=ibis.literal(name), contribution=value)
@@ -194,6 +196,7 @@ def from_categories(per: Table, has_labels: bool, top: int = TOP) -> Table:
         tier_sum=_.tier_sum.sum(), n=_.n.sum(), spend=_.spend.sum(),
         branded=_.branded_spend.sum(), private=_.private_spend.sum(),
         promo=_.promo_spend.sum(), premium=_.premium_spend.sum(),
+        categorised=ibis.ifelse(_[c.CATEGORY].notnull(), _.spend, 0.0).sum(),
     )  # fmt: skip
     private_share = (
         totals.private / totals.branded.nullif(0.0) if has_labels else ibis.null("float64")
@@ -203,7 +206,7 @@ def from_categories(per: Table, has_labels: bool, top: int = TOP) -> Table:
         price_tier_index=totals.tier_sum / totals.n,
         private_label_share=private_share,
         promo_sensitivity=totals.promo / totals.spend.nullif(0.0),
-        premium_category_share=totals.premium / totals.spend.nullif(0.0),
+        premium_category_share=totals.premium / totals.categorised.nullif(0.0),
     )
     out = measures.left_join(_top_lists(per, top), KEY).drop(f"{KEY}_right")
     if not has_labels:

@@ -14,10 +14,7 @@ from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, JsonFlag, parse_d
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings
 
-app = typer.Typer(
-    help="Group customers into RFM segments and behavioural clusters; migration over time.",
-    no_args_is_help=False,
-)
+app = typer.Typer(no_args_is_help=False)  # help: the callback's docstring (with examples)
 
 KMin = Annotated[int, typer.Option(min=2, help="Fewest behavioural clusters to try.")]
 KMax = Annotated[int, typer.Option(min=2, help="Most behavioural clusters to try.")]
