@@ -147,11 +147,12 @@ def snapshot(data: Path, day: str) -> list[tuple[Any, ...]]:
 
 
 def assert_same(got: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]) -> None:
-    """Equal rows; floats to 1e-12 (parallel sums may add in another order)."""
+    """Equal rows; floats to 1e-6 relative: parallel sums may add in another order (1e-16),
+    and the BG/NBD fit's stopping point moves with them (measured: CLV 2.5e-9 apart)."""
     assert len(got) == len(expected)
     for g, e in zip(got, expected, strict=True):
         for gv, ev in zip(g, e, strict=True):
-            assert gv == (pytest.approx(ev, rel=1e-12) if isinstance(ev, float) else ev)
+            assert gv == (pytest.approx(ev, rel=1e-6) if isinstance(ev, float) else ev)
 
 
 def test_snapshot_is_idempotent_and_complete(generated: Path) -> None:
