@@ -12,13 +12,16 @@ from omnix.domain.ports import Warehouse
 
 if TYPE_CHECKING:
     from omnix.services.analyse import AnalyseService
+    from omnix.services.analyze import AnalyzeService
     from omnix.services.backtest import BacktestService
     from omnix.services.clv import ClvOptions, ClvService
+    from omnix.services.consent import ConsentService
     from omnix.services.customer import CustomerService
     from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
     from omnix.services.predict import PredictService
     from omnix.services.segments import SegmentOptions, SegmentService
+    from omnix.services.snapshots import SnapshotService
 
 
 @dataclass(slots=True)
@@ -60,6 +63,33 @@ class Container:
         from omnix.services.predict import PredictService  # imports Ibis and scikit-learn
 
         return PredictService(self.warehouse)
+
+    def consent_service(self) -> ConsentService:
+        from omnix.services.consent import ConsentService
+
+        return ConsentService(self.warehouse)
+
+    def analyze_service(
+        self, options: SegmentOptions | None = None, default_consent: str | None = None
+    ) -> AnalyzeService:
+        """The whole pipeline into a dated snapshot. `default_consent` (granted|denied)
+        overrides OMNIX_DEFAULT_CONSENT; EU mode refuses granted (ConfigError)."""
+        from omnix.services.analyze import AnalyzeService
+
+        return AnalyzeService(
+            self.warehouse,
+            self.segment_service(options),
+            default_consent=self.settings.profiling_default(default_consent),
+            private_labels=self.settings.private_label_names(),
+        )
+
+    def snapshot_service(self, default_consent: str | None = None) -> SnapshotService:
+        """Migration, 360 view and export over stored snapshots (consent applied at read)."""
+        from omnix.services.snapshots import SnapshotService
+
+        return SnapshotService(
+            self.warehouse, default_consent=self.settings.profiling_default(default_consent)
+        )
 
     def customer_service(self) -> CustomerService:
         from omnix.services.customer import CustomerService

@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ibis
+import pyarrow as pa
 import pytest
 
 from omnix.analytics import backtest as bt
-from omnix.analytics import clv, overview, profiles, rhythm
+from omnix.analytics import clv, consent, overview, profiles, rhythm, snapshots, spending
 from omnix.bootstrap import bootstrap
 from omnix.config import Settings
+from omnix.domain.consent import Purpose
 from omnix.generate import GeneratorConfig, generate
 from tests.integration.helpers import ingest, write
 
@@ -53,6 +55,12 @@ BUILDERS: dict[str, Builder] = {
     "top_categories": lambda t: profiles.top_categories(t, AS_OF, 5),
     "category_shares": lambda t: profiles.category_shares(t, AS_OF, ["dairy", "bakery"]),
     "main_currency": profiles.main_currency,
+    "tiered_lines": lambda t: profiles.tiered_lines(t, AS_OF),
+    "flagged_lines": lambda t: spending.flagged_lines(t, AS_OF, ["Omni"], ["baby"]),
+    "spending_profile": lambda t: spending.spending_profile(
+        t, AS_OF, t.filter(t.customer_id < "C000060"), ["Omni", "Everyday Basics"], ["pet"]
+    ),
+    "spending_no_labels": lambda t: spending.spending_profile(t, AS_OF),
 }
 
 
@@ -107,3 +115,49 @@ def test_duckdb_and_postgres_agree(tables: tuple[Any, Any], name: str) -> None:
                 assert gv == pytest.approx(ev, rel=1e-9, abs=1e-9), (name, e, g)
             else:
                 assert gv == ev, (name, e, g)
+
+
+CONSENTS = pa.table({
+    "customer_id": ["A", "A", "B", "C", "C"],
+    "purpose": ["profiling", "profiling", "profiling", "profiling", "analytics"],
+    "granted": [True, False, True, False, True],
+    "recorded_at": pa.array([datetime.datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2, 1, 1, 3)],
+                            pa.timestamp("us", "UTC")),
+    "source": ["t"] * 5,
+})  # fmt: skip
+SNAPSHOTS = pa.table({
+    "snapshot_date": [datetime.date(2025, 1, 1)] * 3 + [datetime.date(2025, 2, 1)] * 3,
+    "customer_id": ["A", "B", "C", "A", "B", "D"],
+    "segment": ["Champions", "Loyal", "Lost", "At Risk", "Loyal", "New"],
+    "cluster_id": [0, 1, 2, 1, 1, 0],
+    "net_revenue": [100.0, 50.0, 5.0, 110.0, 80.0, 7.5],
+    "clv": [10.0, 5.0, 0.5, 3.0, 6.0, 2.0],
+    "p_alive": [0.9, 0.8, 0.1, 0.4, 0.9, 1.0],
+})  # fmt: skip
+OTHER: dict[str, Callable[[Any, Any], Any]] = {
+    "consent_latest": lambda c, s: consent.latest(c, Purpose.PROFILING),
+    "consent_permitted_default_granted": lambda c, s: consent.permitted(
+        s, c, Purpose.PROFILING, True
+    ),
+    "consent_with_denied_default": lambda c, s: consent.with_consent(
+        s, c, Purpose.PROFILING, False
+    ),
+    "migration_matrix": lambda c, s: snapshots.matrix(
+        s, datetime.date(2025, 1, 1), datetime.date(2025, 2, 1)
+    ),
+    "migration_movers": lambda c, s: snapshots.movers(
+        s, datetime.date(2025, 1, 1), datetime.date(2025, 2, 1)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER))
+def test_consent_and_migration_agree(name: str) -> None:
+    suffix = uuid.uuid4().hex[:10]
+    results = []
+    for con in (ibis.duckdb.connect(), ibis.connect(PG_URL)):
+        c = con.create_table(f"omnix_consents_{suffix}", CONSENTS, temp=True)
+        s = con.create_table(f"omnix_snapshots_{suffix}", SNAPSHOTS, temp=True)
+        results.append(rows(OTHER[name](c, s)))
+        con.disconnect()
+    assert results[0] == results[1] and len(results[0]) > 0

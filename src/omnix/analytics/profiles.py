@@ -192,15 +192,33 @@ def repeat_share(tx: Table, as_of: datetime) -> Table:
     )  # fmt: skip
 
 
+def tiered_lines(tx: Table, as_of: datetime, columns: Sequence[str] = ()) -> Table:
+    """Purchase lines with a positive price and their `tier`: the unit price's percent rank
+    (0 = cheapest .. 1 = dearest) among all purchase lines of the same category (of the same
+    product when uncategorised). Keeps customer_id, `price_group` and `columns`."""
+    lines = purchase_lines(tx, as_of).filter(_[c.UNIT_PRICE] > 0)
+    group = lines[c.CATEGORY].fill_null(ibis.literal("product:") + lines[c.PRODUCT_ID])
+    lines = lines.select(KEY, c.UNIT_PRICE, *columns, price_group=group)
+    # percent_rank = lines priced below / (lines in the group - 1), from the distinct prices:
+    # the same numbers as a percent_rank() window over every line, without sorting 10M lines
+    # with their payload (22 s at 10M lines vs about 2 s)
+    prices = lines.group_by(["price_group", c.UNIT_PRICE]).aggregate(n=_.count())
+    upto = ibis.cumulative_window(group_by="price_group", order_by=c.UNIT_PRICE)
+    ranked = prices.mutate(
+        below=prices.n.sum().over(upto) - prices.n,
+        total=prices.n.sum().over(ibis.window(group_by="price_group")),
+    )
+    tier = ibis.ifelse(
+        ranked.total > 1, ranked.below.cast("float64") / (ranked.total - 1).cast("float64"), 0.0
+    )
+    ranks = ranked.select("price_group", c.UNIT_PRICE, tier=tier)
+    return lines.inner_join(ranks, ["price_group", c.UNIT_PRICE])
+
+
 def price_tier(tx: Table, as_of: datetime) -> Table:
     """Per customer: mean percent rank (0..1) of the unit prices paid within their category
     (or product, when uncategorised), over purchase lines with a positive price."""
-    lines = purchase_lines(tx, as_of).filter(_[c.UNIT_PRICE] > 0)
-    group = lines[c.CATEGORY].fill_null(ibis.literal("product:") + lines[c.PRODUCT_ID])
-    lines = lines.select(KEY, c.UNIT_PRICE, price_group=group)
-    window = ibis.window(group_by="price_group", order_by=c.UNIT_PRICE)
-    ranked = lines.mutate(tier=ibis.percent_rank().over(window))
-    return ranked.group_by(KEY).aggregate(price_tier=_.tier.mean())
+    return tiered_lines(tx, as_of).group_by(KEY).aggregate(price_tier=_.tier.mean())
 
 
 def profiles(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES) -> Table:

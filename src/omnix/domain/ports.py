@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +51,12 @@ class Warehouse(Protocol):
     def run(
         self, command: str, detail: dict[str, Any] | None = None
     ) -> AbstractContextManager[str]: ...
+
+    def write_snapshot(self, day: date, rows: Any) -> int:
+        """Replace the per-customer snapshot of `day` with `rows` (pyarrow), atomically."""
+
+    def record_consents(self, rows: Any) -> int:
+        """Append consent records (pyarrow: customer_id, purpose, granted, recorded_at, source)."""
 
     def table_counts(self) -> dict[str, int]: ...
 

@@ -6,8 +6,8 @@ the CLV summary (analytics/clv.py) and the category shares; only those rows reac
 Then: RFM scores and named segments with a reason per customer (models/segments.py),
 K-means clusters (models/clusters.py), and BG/NBD P(alive) and Gamma-Gamma CLV fitted on the
 same history (everything before `as_of`; the CLV calibration ends the day before it).
-Churn risk = 1 - P(alive). The per-customer table (`SegmentReport.customers_table`) is what a
-snapshot will store later.
+Churn risk = 1 - P(alive). The per-customer table (`SegmentReport.customers_table`) is what
+`omnix analyze` stores in the dated snapshot (services/analyze.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,12 @@ from omnix.models.segments import (
 from omnix.services.clv import DAYS_PER_MONTH, ClvOptions
 
 IntArray = npt.NDArray[np.int64]
+StageHook = Callable[[str], None]  # told the name of each stage as it starts
+EXPECTED_DAYS = 90  # horizon of `expected_purchases_90d`, days
+
+
+def _quiet(stage: str) -> None:
+    """The default stage hook: nobody is watching."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +127,25 @@ class SegmentService:
     namer: ClusterNamer = field(default_factory=RuleClusterNamer)
 
     def report(
-        self, as_of: date | None = None, previous_centroids: FloatArray | None = None
+        self,
+        as_of: date | None = None,
+        previous_centroids: FloatArray | None = None,
+        on_stage: StageHook = _quiet,
     ) -> SegmentReport:
         """Segments and clusters of every customer with a purchase before `as_of` (default:
-        the day after the store's last line). `previous_centroids` keeps cluster ids stable."""
+        the day after the store's last line). `previous_centroids` keeps cluster ids stable;
+        `on_stage` hears "profiles", "segments", "clv" and "clusters" as each starts."""
         timings: dict[str, float] = {}
         with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
             tx = self.warehouse.ibis().table("transactions")
-            as_of = as_of or _day_after_last(tx)
+            as_of = as_of or day_after_last(tx)
+            on_stage("profiles")
             started = time.perf_counter()
             table, categories, currency = self._fetch(tx, as_of)
             timings["profiles"] = time.perf_counter() - started
-            report = self._analyse(table, categories, currency, as_of, previous_centroids, timings)
+            report = self._analyse(
+                table, categories, currency, as_of, previous_centroids, timings, on_stage
+            )
         report.seconds = {k: round(v, 3) for k, v in timings.items()}
         return report
 
@@ -162,17 +176,21 @@ class SegmentService:
         as_of: date,
         previous: FloatArray | None,
         timings: dict[str, float],
+        on_stage: StageHook = _quiet,
     ) -> SegmentReport:
         col = _columns(table)
         o = self.options
+        on_stage("segments")
         started = time.perf_counter()
         scores = rfm_scores(col["recency_days"], col["orders"], col["net_revenue"])
         index = assign(scores, o.rules)
         why = reasons(scores, index, o.rules, currency_prefix(currency))
         timings["rfm"] = time.perf_counter() - started
+        on_stage("clv")
         started = time.perf_counter()
-        p_alive, value = self._clv(col)
+        p_alive, value, expected = self._clv(col)
         timings["clv"] = time.perf_counter() - started
+        on_stage("clusters")
         started = time.perf_counter()
         model = self._clusters(col, categories, previous)
         timings["clusters"] = time.perf_counter() - started
@@ -184,7 +202,9 @@ class SegmentService:
         ]
         clusters = self._cluster_rows(model, groups, index) if model is not None else []
         names = [o.rules[k].name for k in index.tolist()]
-        out = _per_customer(table, scores, names, why, labels, value, p_alive)
+        out = _per_customer(table, scores, names, why, labels, {
+            "clv": value, "p_alive": p_alive, f"expected_purchases_{EXPECTED_DAYS}d": expected,
+        })  # fmt: skip
         return SegmentReport(
             as_of=as_of.isoformat(), customers=table.num_rows, currency=currency,
             clv_months=o.clv.months, segments=segments, clusters=clusters,
@@ -193,12 +213,13 @@ class SegmentService:
             customers_table=out,
         )  # fmt: skip
 
-    def _clv(self, col: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
-        """Per customer P(alive) and CLV (NaN where the store has no CLV summary or no model
-        can be fitted: nobody bought twice)."""
+    def _clv(self, col: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per customer P(alive), CLV (currency) and expected repeat purchase days in the next
+        90 days (NaN where the store has no CLV summary or no model can be fitted: nobody
+        bought twice)."""
         o = self.options.clv
         n = len(col["orders"])
-        p_alive, value = np.full(n, np.nan), np.full(n, np.nan)
+        p_alive, value, expected = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         ok = np.isfinite(col["clv_x"])
         unit = o.time_unit_days
         x, t_x, T, m = (
@@ -208,9 +229,10 @@ class SegmentService:
             col["clv_m"][ok],
         )
         if not np.any(x > 0):
-            return p_alive, value
+            return p_alive, value, expected
         bg = BetaGeoModel(chunk_size=o.chunk_size).fit(x, t_x, T)
         p_alive[ok] = bg.p_alive(x, t_x, T)
+        expected[ok] = bg.expected_purchases(EXPECTED_DAYS / unit, x, t_x, T)
         if np.any((x > 0) & (m > 0)):
             gg = GammaGammaModel(chunk_size=o.chunk_size).fit(x, m)
             spend = gg.expected_spend(x, m)
@@ -218,7 +240,7 @@ class SegmentService:
                 bg, x, t_x, T, spend, months=o.months, monthly_discount=o.monthly_discount,
                 margin=o.margin, month_length=DAYS_PER_MONTH / unit,
             )  # fmt: skip
-        return p_alive, value
+        return p_alive, value, expected
 
     def _clusters(
         self, col: dict[str, FloatArray], categories: list[str], previous: FloatArray | None
@@ -233,7 +255,7 @@ class SegmentService:
             k_range=(min(o.k_min, hi), hi), random_state=o.random_state, weights=weights,
             selection_sample=o.selection_sample, silhouette_sample=o.silhouette_sample,
         ).fit(X, names)  # fmt: skip
-        if previous is not None:
+        if previous is not None and previous.shape[1] == X.shape[1]:  # same features
             model.match_previous(previous)
         return model
 
@@ -285,17 +307,20 @@ def _per_customer(
     segment: list[str],
     why: list[str],
     labels: IntArray,
-    value: FloatArray,
-    p_alive: FloatArray,
+    values: dict[str, FloatArray],
 ) -> pa.Table:
-    """The profile columns plus r, f, m, segment, reason, cluster_id, clv and p_alive: one row
-    per customer, the shape a snapshot will store."""
+    """The profile columns plus r, f, m, rfm_score ("545"), segment, reason, cluster_id and
+    `values` (clv, p_alive, expected_purchases_90d): one row per customer, what a snapshot
+    stores."""
     keep = [n for n in table.column_names if not n.startswith(("clv_", "category_share_"))]
+    score = [f"{r}{f}{m}" for r, f, m in zip(scores.r.tolist(), scores.f.tolist(),
+                                              scores.m.tolist(), strict=True)]  # fmt: skip
     added = {
         "r": pa.array(scores.r), "f": pa.array(scores.f), "m": pa.array(scores.m),
+        "rfm_score": pa.array(score, pa.string()),
         "segment": pa.array(segment), "reason": pa.array(why),
         "cluster_id": pa.array(labels, pa.int64()),
-        "clv": pa.array(value, from_pandas=True), "p_alive": pa.array(p_alive, from_pandas=True),
+        **{name: pa.array(v, from_pandas=True) for name, v in values.items()},
     }  # fmt: skip
     out = table.select(keep)
     for name, column in added.items():
@@ -318,7 +343,8 @@ def _columns(table: pa.Table) -> dict[str, FloatArray]:
     return out
 
 
-def _day_after_last(tx: Any) -> date:
+def day_after_last(tx: Any) -> date:
+    """The day after the store's last line (UTC): the default as-of day of an analysis."""
     last = tx[c.TS].max().to_pyarrow().as_py()
     if last is None:
         raise EmptyStoreError("the store holds no transactions yet: run `omnix ingest`")

@@ -1,6 +1,7 @@
 """The embedded store: one DuckDB file under the data directory.
 
-Holds transactions, products, customers, rejects, the record of ingested sources and of runs.
+Holds transactions, products, customers, rejects, the record of ingested sources and of runs,
+consents (a log per customer and purpose) and dated per-customer snapshots of analysis runs.
 Each file is loaded in one DuckDB transaction: a process killed mid-load leaves the store as
 it was before that file (DuckDB discards the uncommitted transaction on the next open), and
 re-running the command completes it.
@@ -13,7 +14,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,16 @@ from omnix.domain import contract as c
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
 from omnix.domain.ports import LoadProgress
+from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOT_DATE, SNAPSHOTS
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 1
-# What status counts, and everything reset empties (the run log too)
-COUNTED_TABLES = ("transactions", "products", "customers", "rejects", "sources")
+SCHEMA_VERSION = 2  # 2: consents, customer_snapshots
+# What status counts, and everything reset empties (the run log too). Every table holding
+# customer data is listed, so erasure reaches it.
+COUNTED_TABLES = (
+    "transactions", "products", "customers", "rejects", "sources", "consents", SNAPSHOTS,
+)  # fmt: skip
 DATA_TABLES = (*COUNTED_TABLES, "runs")
 
 _PID = re.compile(r"PID (\d+)")
@@ -70,6 +75,12 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, command VARCHAR,
         started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR, detail JSON)""",
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS consents (customer_id VARCHAR NOT NULL,
+        purpose VARCHAR NOT NULL, granted BOOLEAN NOT NULL, recorded_at TIMESTAMPTZ NOT NULL,
+        source VARCHAR)""",
+    f"CREATE TABLE IF NOT EXISTS {SNAPSHOTS} ({SNAPSHOT_DATE} DATE NOT NULL, "
+    + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in SNAPSHOT_COLUMNS)
+    + f", PRIMARY KEY ({SNAPSHOT_DATE}, customer_id))",
 ]
 
 
@@ -262,14 +273,61 @@ class DuckDBStore:
         tmp.replace(path)
         return path
 
+    # ---------------------------------------------------------------- snapshots, consents
+    def write_snapshot(self, day: date, rows: Any) -> int:
+        """Replace the snapshot of `day` with `rows` (a pyarrow table with SNAPSHOT_COLUMNS)
+        in one transaction: re-running a date is idempotent and a killed run leaves the
+        previous snapshot as it was. Returns the number of rows stored."""
+        names = ", ".join(v.q(name) for name, _ in SNAPSHOT_COLUMNS)
+        cast = ", ".join(
+            f"CAST({v.q(name)} AS {v.SQL_TYPES[dtype]})" for name, dtype in SNAPSHOT_COLUMNS
+        )
+        self.con.register("_snapshot_rows", rows)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(f"DELETE FROM {SNAPSHOTS} WHERE {SNAPSHOT_DATE} = ?", [day])
+                self.con.execute(
+                    f"INSERT INTO {SNAPSHOTS} ({SNAPSHOT_DATE}, {names}) "
+                    f"SELECT CAST(? AS DATE), {cast} FROM _snapshot_rows",
+                    [day],
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self.con.unregister("_snapshot_rows")
+        return int(rows.num_rows)
+
+    def record_consents(self, rows: Any) -> int:
+        """Append consent records (a pyarrow table: customer_id, purpose, granted,
+        recorded_at, source) in one transaction; returns how many."""
+        self.con.register("_consent_rows", rows)
+        try:
+            self.con.execute(
+                "INSERT INTO consents SELECT CAST(customer_id AS VARCHAR), "
+                "CAST(purpose AS VARCHAR), CAST(granted AS BOOLEAN), "
+                "CAST(recorded_at AS TIMESTAMPTZ), CAST(source AS VARCHAR) FROM _consent_rows"
+            )
+        except duckdb.Error as err:
+            raise StoreError(f"cannot record consents: {err}") from None
+        finally:
+            self.con.unregister("_consent_rows")
+        return int(rows.num_rows)
+
     # ---------------------------------------------------------------- runs and status
     @contextmanager
     def run(self, command: str, detail: dict[str, Any] | None = None) -> Iterator[str]:
-        """Record a run of `command` (started, finished, status) for `omnix status`."""
+        """Record a run of `command` (started, finished, status) for `omnix status`.
+
+        `detail` is stored at the start and again at the end, so a caller may add results to
+        the same dict while it runs (stage timings, for instance)."""
         run_id = f"{command}-{time.time_ns()}"
+        detail = detail if detail is not None else {}
         self.con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', ?)",
-            [run_id, command, datetime.now(UTC), json.dumps(detail or {})],
+            [run_id, command, datetime.now(UTC), json.dumps(detail, default=str)],
         )
         status = "failed"
         try:
@@ -277,8 +335,8 @@ class DuckDBStore:
             status = "ok"
         finally:
             self.con.execute(
-                "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?",
-                [datetime.now(UTC), status, run_id],
+                "UPDATE runs SET finished_at = ?, status = ?, detail = ? WHERE run_id = ?",
+                [datetime.now(UTC), status, json.dumps(detail, default=str), run_id],
             )
 
     def reset(self) -> None:

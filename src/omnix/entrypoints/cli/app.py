@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +17,12 @@ import typer
 
 from omnix.domain import contract as c
 from omnix.domain.errors import OmnixError
+from omnix.entrypoints.cli import c360, rhythms, segments_cmd
+from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
+from omnix.entrypoints.cli.common import DataDir, JsonFlag
+from omnix.entrypoints.cli.common import parse_date as _parse_date
+from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
+from omnix.entrypoints.cli.common import settings_for as _settings
 
 app = typer.Typer(
     name="omnix",
@@ -26,17 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="OMNIX_DATA_DIR",
-        help="Directory of the store (default ./omnix-data).",
-        show_default=False,
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-_DEFAULT_DIR = Path("omnix-data")
 _state: dict[str, bool] = {"debug": False}
 
 
@@ -51,19 +46,6 @@ def _root(
 
     _state["debug"] = debug
     configure(level="DEBUG" if debug else "INFO" if verbose else "WARNING", json_logs=log_json)
-
-
-def _settings(data_dir: Path) -> Any:
-    from omnix.config import Settings
-
-    overrides: dict[str, Any] = {}
-    if data_dir != _DEFAULT_DIR:
-        overrides["data_dir"] = data_dir
-    return Settings(**overrides)
-
-
-def _progress_enabled(as_json: bool) -> bool:
-    return not as_json and sys.stderr.isatty()
 
 
 @app.command()
@@ -207,15 +189,6 @@ def generate(
         render.print_mapping(f"Generated {out}", payload | {"files": ", ".join(files.values())})
 
 
-def _parse_date(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        from omnix.domain.errors import ConfigError
-
-        raise ConfigError(f"{flag} expects YYYY-MM-DD, got {value!r}") from None
-
-
 @app.command()
 def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
     """Show what the store holds: lines, customers, products, dates, rejects, last runs.
@@ -289,51 +262,6 @@ def _print_analysis(analysis: Any, as_json: bool) -> None:
     )
 
 
-@app.command()
-def backtest(
-    cutoff: Annotated[
-        str, typer.Option(help="History before this day, truth from it: YYYY-MM-DD.")
-    ],
-    horizon_days: Annotated[
-        int, typer.Option(min=1, help="Length of the truth window in days.")
-    ] = 30,
-    k: Annotated[int, typer.Option(min=1, help="Basket size to score (recall@k ...).")] = 10,
-    data_dir: DataDir = _DEFAULT_DIR,
-    as_json: JsonFlag = False,
-) -> None:
-    """Score next-basket baselines and repeat-purchase probabilities on the store's own history.
-
-    History = lines before --cutoff; truth = [cutoff, cutoff + horizon). Customers with >= 3
-    orders before and >= 1 in the window are evaluated on their first order in the window.
-
-    Example: omnix backtest --cutoff 2011-09-01 --horizon-days 30 --json
-    """
-    from omnix.bootstrap import bootstrap
-    from omnix.entrypoints.cli import render
-
-    day = _parse_date(cutoff, "--cutoff")
-    container = bootstrap(_settings(data_dir))
-    try:
-        report = container.backtest_service().run(day, horizon_days, k)
-    finally:
-        container.close()
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), default=str))
-        return
-    render.print_mapping(
-        f"Backtest at {report.cutoff}, {report.horizon_days}-day window",
-        {
-            "customers evaluated": report.customers,
-            "repeat pairs": report.pairs,
-            "pairs bought again": report.pair_positive_rate,
-        },
-    )
-    render.print_rows("Next basket", report.next_basket, list(report.next_basket[0]))
-    cols = ["method", "auc", "brier", "ece", "mae_days"]
-    render.print_rows("Repeat-purchase probability", report.pair_probabilities, cols)
-    render.out_console.print("omnix's own rhythm model: not built yet (issue 3).")
-
-
 @app.command("clv-report")
 def clv_report(
     calibration_end: Annotated[
@@ -379,163 +307,6 @@ def clv_report(
 
 
 @app.command()
-def segments(
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            help="Analyse purchases before this day: YYYY-MM-DD (default: day after last line)."
-        ),
-    ] = None,
-    k_min: Annotated[int, typer.Option(min=2, help="Fewest behavioural clusters to try.")] = 3,
-    k_max: Annotated[int, typer.Option(min=2, help="Most behavioural clusters to try.")] = 8,
-    rules: Annotated[
-        Path | None,
-        typer.Option(
-            help="TOML/JSON RFM segment rule table (default: OMNIX_SEGMENT_RULES or built-in)."
-        ),
-    ] = None,
-    data_dir: DataDir = _DEFAULT_DIR,
-    as_json: JsonFlag = False,
-) -> None:
-    """Group customers: RFM segments (with a reason each) and behavioural clusters, each with
-    customers, revenue share, average 12-month CLV and churn risk (1 - P(alive), BG/NBD).
-
-    Example: omnix segments --as-of 2011-12-01 --json
-    """
-    from omnix.bootstrap import bootstrap
-    from omnix.entrypoints.cli import render
-    from omnix.services.segments import SegmentOptions, check_range, load_rules
-
-    day = _parse_date(as_of, "--as-of") if as_of else None
-    check_range(k_min, k_max)
-    settings = _settings(data_dir)
-    options = SegmentOptions(k_min=k_min, k_max=k_max)
-    rules_file = rules or settings.segment_rules
-    if rules_file is not None:
-        options = replace(options, rules=load_rules(rules_file))
-    container = bootstrap(settings)
-    try:
-        with render.spinner("profiling and segmenting customers", _progress_enabled(as_json)):
-            report = container.segment_service(options).report(day)
-    finally:
-        container.close()
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), default=str))
-        return
-    render.print_segments(report)
-
-
-@app.command()
-def predict(
-    as_of: Annotated[
-        str, typer.Option(help="Use only transactions strictly before this day: YYYY-MM-DD.")
-    ],
-    out: Annotated[Path, typer.Option(help="Output file, .parquet or .csv.")],
-    horizon_days: Annotated[
-        int, typer.Option(min=1, help="Probability of a purchase within this many days.")
-    ] = 30,
-    top: Annotated[
-        str, typer.Option(help="Keep each customer's K most likely products, or 'all'.")
-    ] = "10",
-    data_dir: DataDir = _DEFAULT_DIR,
-    as_json: JsonFlag = False,
-) -> None:
-    """Predict what each customer will buy next: one row per customer x product, ranked.
-
-    Writes customer_id, product_id, rank, probability, expected_next_date, cycle_days,
-    statement (and the rhythm behind them). --as-of reads only earlier transactions, so the
-    output doubles as a backtest.
-
-    Example: omnix predict --as-of 2011-12-01 --horizon-days 14 --top 10 --out next.parquet
-    """
-    from omnix.bootstrap import bootstrap
-    from omnix.entrypoints.cli import render
-    from omnix.services.predict import write_table
-
-    day = _parse_date(as_of, "--as-of")
-    keep = _parse_top(top)
-    container = bootstrap(_settings(data_dir))
-    try:
-        with render.spinner("Predicting", _progress_enabled(as_json)) as stage:
-            table, summary = container.predict_service().predict(day, horizon_days, keep, stage)
-            stage("writing")
-            write_table(table, out)
-    finally:
-        container.close()
-    summary.out = str(out)
-    if as_json:
-        typer.echo(json.dumps(summary.to_dict(), default=str))
-        return
-    render.print_mapping(f"Predictions as of {summary.as_of}", summary.to_dict())
-
-
-def _parse_top(value: str) -> int | None:
-    if value.lower() == "all":
-        return None
-    if value.isdigit() and int(value) >= 1:
-        return int(value)
-    from omnix.domain.errors import ConfigError
-
-    raise ConfigError(f"--top expects a whole number >= 1 or 'all', got {value!r}")
-
-
-@app.command()
-def customer(
-    customer_id: Annotated[str, typer.Argument(help="The customer's id as ingested.")],
-    as_of: Annotated[
-        str | None, typer.Option(help="Date to read rhythms at (default: day after last line).")
-    ] = None,
-    min_purchases: Annotated[
-        int, typer.Option(min=2, help="Products bought at least this often.")
-    ] = 2,
-    data_dir: DataDir = _DEFAULT_DIR,
-    as_json: JsonFlag = False,
-) -> None:
-    """Show one customer's buying rhythms, product by product, with a sentence for each.
-
-    Example: omnix customer C000042 --as-of 2026-11-22
-    """
-    from omnix.bootstrap import bootstrap
-    from omnix.entrypoints.cli import render
-
-    day = _parse_date(as_of, "--as-of") if as_of else None
-    container = bootstrap(_settings(data_dir))
-    try:
-        as_of_day, pairs = container.customer_service().rhythms(customer_id, day, min_purchases)
-    finally:
-        container.close()
-    rows = [
-        {
-            "product_id": p.product_id,
-            "product_name": p.product_name,
-            "purchases": p.purchases,
-            "every_days": round(p.interval_days, 1),
-            "usual_days": (
-                f"{p.usual_low:.0f}-{p.usual_high:.0f}"
-                if p.usual_low is not None and p.usual_high is not None
-                else ""
-            ),
-            "regularity": None if p.regularity is None else round(p.regularity, 2),
-            "cycle_days_per_unit": round(p.cycle_days, 2),
-            "last_purchase": p.last_purchase,
-            "expected_next": p.expected_next,
-            "days_overdue": p.days_overdue,
-            "statement": p.statement(),
-        }
-        for p in pairs
-    ]
-    if as_json:
-        payload = {"customer_id": customer_id, "as_of": as_of_day.isoformat(), "rhythms": rows}
-        typer.echo(json.dumps(payload, default=str))
-        return
-    cols = ["product_name", "purchases", "every_days", "usual_days", "last_purchase",
-            "expected_next", "days_overdue"]  # fmt: skip
-    render.print_rows(f"Customer {customer_id} as of {as_of_day}", rows, cols)
-    for row in rows[:10]:
-        render.out_console.print(f"- {row['statement']}")
-
-
-@app.command()
 def demo(
     data_dir: DataDir = _DEFAULT_DIR,
     customers: Annotated[int, typer.Option(min=10, help="Demo customers.")] = 2_000,
@@ -574,6 +345,16 @@ def demo(
     render.out_console.print(
         f"\nStore: {settings.store_url()}  -  try `omnix status --data-dir {settings.data_dir}`"
     )
+
+
+app.command("backtest")(rhythms.backtest)
+app.command("predict")(rhythms.predict)
+app.command("customer")(rhythms.customer)
+app.add_typer(segments_cmd.app, name="segments")
+app.command("analyze")(c360.analyze)
+app.command("profile")(c360.profile)
+app.add_typer(c360.export_app, name="export")
+app.add_typer(c360.consent_app, name="consent")
 
 
 def main() -> None:

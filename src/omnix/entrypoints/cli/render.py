@@ -300,3 +300,105 @@ def _group_cells(g: Any, cur: str) -> tuple[str, ...]:
         f"{g.customers:,}", _pct(g.customer_share), _pct(g.revenue_share),
         _money(g.avg_clv, cur), _pct(g.avg_churn_risk),
     )  # fmt: skip
+
+
+@contextmanager
+def stage_progress(stages: Sequence[str], enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A bar over the pipeline's stages (on stderr); yields on_stage(name). A finished stage
+    is printed with its seconds."""
+    if not enabled:
+        yield lambda name: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} stages"), TimeElapsedColumn(),
+        console=err_console,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("starting", total=len(stages))
+        clock: dict[str, Any] = {"name": None, "started": time.perf_counter(), "done": 0}
+
+        def on_stage(name: str) -> None:
+            now = time.perf_counter()
+            if clock["name"] is not None:
+                bar.console.print(f"  {clock['name']:<10} {now - clock['started']:6.1f} s")
+                clock["done"] += 1
+            clock["name"], clock["started"] = name, now
+            bar.update(task, description=name, completed=clock["done"])
+
+        yield on_stage
+        on_stage("done")
+        bar.update(task, completed=len(stages))
+
+
+def print_analyze(report: Any) -> None:
+    """What `omnix analyze` did: stage seconds, consent coverage, and the segment table."""
+    seconds = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
+    print_mapping(
+        f"Analysis as of {report.as_of} (snapshot stored)",
+        {
+            "customers": report.customers,
+            "snapshot rows": report.snapshot_rows,
+            "spending profiles (profiling consent)": report.profiled,
+            "default consent": report.default_consent,
+            "categories left out (protected attributes)": ", ".join(report.excluded_categories)
+            or "none",
+            "seconds": seconds,
+        },
+    )
+    if report.segments is not None:
+        print_segments(report.segments)
+
+
+def print_migration(report: Any) -> None:
+    """The transition matrix twice (customers, revenue between the dates) and the movers.
+    Columns are numbered like the rows, so the matrix fits a terminal."""
+    cells = {(r["from_segment"], r["to_segment"]): r for r in report.cells}
+    rows = [n for n in report.segments if any(k[0] == n for k in cells)]
+    cols = [n for n in report.segments if any(k[1] == n for k in cells)]
+    number = {name: k + 1 for k, name in enumerate(report.segments)}
+    for what, key in (("customers", "customers"), ("revenue between the dates", "revenue")):
+        table = Table(title=f"Segment migration {report.from_date} -> {report.to_date}: {what}")
+        table.add_column("from \\ to", no_wrap=True)
+        for name in cols:
+            table.add_column(str(number[name]), justify="right", no_wrap=True)
+        for a in rows:
+            values = [cells.get((a, b), {}).get(key) for b in cols]
+            shown = [_compact(v) if v else "" for v in values]
+            table.add_row(f"{number[a]} {a}", *shown)
+        out_console.print(table)
+    out_console.print(
+        f"{report.moved:,} of {report.customers:,} customers changed segment "
+        f"(rows: segment on {report.from_date}; columns: on {report.to_date}, same numbers)."
+    )
+    keys = ["customer_id", "from_segment", "to_segment", "revenue_from", "revenue", "clv_to"]
+    if report.movers:
+        print_rows("Movers (most valuable first)", report.movers, keys)
+
+
+def _compact(value: float) -> str:
+    """1234 -> "1.2k", 2500000 -> "2.5M": matrix cells stay narrow."""
+    for size, unit in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def print_profile(view: dict[str, Any]) -> None:
+    """`omnix profile ID`: the snapshot row, spending profile, history and habits."""
+    row = view["snapshot"]
+    keys = ("segment", "reason", "rfm_score", "cluster_id", "clv", "p_alive",
+            "expected_purchases_90d", "net_revenue", "orders", "recency_days")  # fmt: skip
+    print_mapping(
+        f"Customer {view['customer_id']} (snapshot {view['snapshot_date']})",
+        {k: row.get(k) for k in keys},
+    )
+    if row.get("profiling_consent"):
+        from omnix.domain.snapshots import SPENDING_COLUMNS
+
+        print_mapping("Spending profile", {k: row.get(k) for k in SPENDING_COLUMNS})
+    else:
+        out_console.print("Spending profile: not produced (consent does not cover profiling).")
+    print_rows("Over time", view["history"], ("snapshot_date", "segment", "cluster_id", "clv",
+                                               "p_alive"))  # fmt: skip
+    if view["profile"]:
+        print_mapping("Habits", view["profile"])

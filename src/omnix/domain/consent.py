@@ -1,0 +1,64 @@
+"""Consent per customer and purpose, and the default for customers without a record.
+
+A customer's consent for a purpose is the latest record for that (customer, purpose); records
+are kept as a log (when, from where) so a decision can be shown later. Customers without a
+record get the configured default: `OMNIX_DEFAULT_CONSENT=granted|denied`, forced to denied in
+EU mode (`OMNIX_EU_MODE=true`): profiling under GDPR Art. 22 / Recital 71 needs an opt-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from omnix.domain.errors import ConfigError
+
+
+class Purpose(StrEnum):
+    """What a customer's data may be used for."""
+
+    ANALYTICS = "analytics"  # aggregate reporting, segments
+    PROFILING = "profiling"  # per-person spending profile (GDPR Art. 4(4))
+    PERSONALIZATION = "personalization"  # recommendations, offers to the person
+    AI_INSIGHTS = "ai_insights"  # the person's facts sent to a language model
+
+
+class DefaultConsent(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    customer_id: str
+    purpose: Purpose
+    granted: bool
+    recorded_at: datetime
+    source: str
+
+
+def default_granted(default: DefaultConsent | str, eu_mode: bool) -> bool:
+    """Whether a customer without a consent record counts as granted.
+
+    EU mode refuses a granted default: consent to profiling must be given, not presumed.
+    Example: `default_granted("denied", eu_mode=True)` -> False.
+    """
+    try:
+        choice = DefaultConsent(default)
+    except ValueError:
+        raise ConfigError(f"default consent must be granted or denied, got {default!r}") from None
+    if eu_mode and choice is DefaultConsent.GRANTED:
+        raise ConfigError(
+            "OMNIX_EU_MODE=true refuses a granted default consent (GDPR Art. 22, Recital 71): "
+            "set OMNIX_DEFAULT_CONSENT=denied or record consent per customer"
+        )
+    return choice is DefaultConsent.GRANTED
+
+
+def parse_purpose(value: str) -> Purpose:
+    try:
+        return Purpose(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(p.value for p in Purpose)
+        raise ConfigError(f"purpose must be one of {allowed}, got {value!r}") from None

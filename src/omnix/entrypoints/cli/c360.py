@@ -1,0 +1,194 @@
+"""The customer-360 commands: `omnix analyze`, `omnix profile ID`, `omnix export profiles`,
+`omnix consent import|set`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, JsonFlag, parse_date
+from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
+from omnix.entrypoints.cli.common import settings_for as _settings
+from omnix.entrypoints.cli.segments_cmd import KMax, KMin, Rules, segment_options
+
+export_app = typer.Typer(help="Write per-customer results to files.", no_args_is_help=True)
+consent_app = typer.Typer(
+    help="Record customers' consent per purpose (analytics, profiling, personalization, "
+    "ai_insights).",
+    no_args_is_help=True,
+)
+
+DefaultConsent = Annotated[
+    str | None,
+    typer.Option(
+        help="Consent of customers without a record: granted or denied "
+        "(default: OMNIX_DEFAULT_CONSENT, else denied; EU mode refuses granted)."
+    ),
+]
+SnapshotDate = Annotated[
+    str | None, typer.Option("--date", help="Snapshot date YYYY-MM-DD (default: the latest).")
+]
+
+
+def analyze(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Analyse purchases before this day: YYYY-MM-DD (default: day after "
+            "the last line). The snapshot is stored under this date."
+        ),
+    ] = None,
+    default_consent: DefaultConsent = None,
+    k_min: KMin = 3,
+    k_max: KMax = 8,
+    rules: Rules = None,
+    data_dir: DataDir = DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the whole analysis and store a dated snapshot per customer: profiles, RFM segments,
+    CLV and P(alive), behavioural clusters, spending profiles (only where consent covers
+    profiling). Re-running a date replaces that date's snapshot.
+
+    Example: omnix analyze --as-of 2011-12-01 --default-consent denied
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+    from omnix.services.analyze import STAGES
+
+    day = parse_date(as_of, "--as-of") if as_of else None
+    settings = _settings(data_dir)
+    options = segment_options(settings, k_min, k_max, rules)
+    container = bootstrap(settings)
+    try:
+        service = container.analyze_service(options, default_consent)
+        with render.stage_progress(STAGES, _progress_enabled(as_json)) as on_stage:
+            report = service.run(day, on_stage)
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), default=str))
+        return
+    render.print_analyze(report)
+
+
+def profile(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id as ingested.")],
+    day: SnapshotDate = None,
+    default_consent: DefaultConsent = None,
+    data_dir: DataDir = DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """One customer's 360 view from the stored snapshot: segment and reason, cluster, CLV,
+    P(alive), expected purchases, spending profile (if consent covers profiling), segment
+    history over all snapshots, and habits.
+
+    Example: omnix profile C000042 --json
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+
+    when = parse_date(day, "--date") if day else None
+    container = bootstrap(_settings(data_dir))
+    try:
+        view = container.snapshot_service(default_consent).customer(customer_id, when)
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(view, default=str))
+        return
+    render.print_profile(view)
+
+
+@export_app.command("profiles")
+def export_profiles(
+    out: Annotated[Path, typer.Option("--out", help="Output file: .parquet or .csv.")],
+    day: SnapshotDate = None,
+    default_consent: DefaultConsent = None,
+    data_dir: DataDir = DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """One row per customer of a snapshot: customer_id, segment, rfm_score, cluster, clv,
+    p_alive, expected_purchases_90d, spending profile (empty where consent is missing now).
+
+    Example: omnix export profiles --out profiles.parquet
+    """
+    from dataclasses import asdict
+
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+
+    when = parse_date(day, "--date") if day else None
+    container = bootstrap(_settings(data_dir))
+    try:
+        summary = container.snapshot_service(default_consent).export(out, when)
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(asdict(summary)))
+        return
+    render.print_mapping(f"Exported {out}", asdict(summary))
+
+
+@consent_app.command("import")
+def consent_import(
+    file: Annotated[Path, typer.Argument(help="CSV or JSONL: customer_id, purpose, granted.")],
+    data_dir: DataDir = DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Append consent decisions from a file (all rows or none); the latest per customer and
+    purpose counts. Optional column recorded_at (ISO 8601, default now).
+
+    Example: omnix consent import consents.csv
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+
+    container = bootstrap(_settings(data_dir))
+    try:
+        n = container.consent_service().import_file(file)
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps({"recorded": n, "file": str(file)}))
+        return
+    render.out_console.print(f"Recorded {n:,} consent decisions from {file.name}.")
+
+
+@consent_app.command("set")
+def consent_set(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id as ingested.")],
+    purpose: Annotated[
+        str, typer.Option(help="analytics, profiling, personalization or ai_insights.")
+    ],
+    granted: Annotated[bool, typer.Option("--granted/--denied", help="The customer's decision.")],
+    data_dir: DataDir = DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record one customer's decision for one purpose, now.
+
+    Example: omnix consent set C000042 --purpose profiling --denied
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.domain.consent import parse_purpose
+    from omnix.entrypoints.cli import render
+
+    chosen = parse_purpose(purpose)
+    container = bootstrap(_settings(data_dir))
+    try:
+        record = container.consent_service().set(customer_id, chosen, granted)
+    finally:
+        container.close()
+    payload = {
+        "customer_id": record.customer_id,
+        "purpose": record.purpose.value,
+        "granted": record.granted,
+        "recorded_at": record.recorded_at.isoformat(),
+    }
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    verb = "granted" if record.granted else "denied"
+    render.out_console.print(f"{customer_id}: {record.purpose.value} {verb}.")

@@ -1,0 +1,127 @@
+"""Use case: record consent per customer and purpose, and answer who may be processed.
+
+`permitted(warehouse, purpose, default)` is the one answer to "which customers may be
+profiled" (or personalised, or sent to an LLM): every feature that processes a person's data
+for a purpose filters on it, so a withdrawal recorded here reaches all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from omnix.analytics import consent as rules
+from omnix.analytics.overview import customer_lines
+from omnix.domain import contract as c
+from omnix.domain.consent import ConsentRecord, Purpose, parse_purpose
+from omnix.domain.errors import InputError, SourceNotFoundError, UnsupportedFormatError
+from omnix.domain.ports import Warehouse
+
+_TRUE = {"true", "1", "yes", "y", "granted", "t"}
+_FALSE = {"false", "0", "no", "n", "denied", "f"}
+
+
+def parse_granted(value: Any, where: str) -> bool:
+    """A consent flag from a file cell: true/false, 1/0, yes/no, granted/denied."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InputError(f"{where}: granted must be true or false, got {value!r}")
+
+
+def permitted(
+    warehouse: Warehouse, purpose: Purpose, default: bool, customers: Any | None = None
+) -> Any:
+    """The customer_ids (an Ibis table) whose consent covers `purpose`: their latest record,
+    or `default` without one. `customers`: the candidates (default: every customer with a
+    product line in the store)."""
+    con = warehouse.ibis()
+    if customers is None:
+        customers = customer_lines(con.table("transactions")).select(c.CUSTOMER_ID)
+    return rules.permitted(customers, con.table(rules.CONSENTS), purpose, default)
+
+
+@dataclass(slots=True)
+class ConsentService:
+    warehouse: Warehouse
+
+    def set(
+        self, customer_id: str, purpose: Purpose, granted: bool, source: str = "cli"
+    ) -> ConsentRecord:
+        """Record one decision, now."""
+        if not customer_id.strip():
+            raise InputError("a consent needs a customer id")
+        record = ConsentRecord(customer_id, purpose, granted, datetime.now(UTC), source)
+        self.warehouse.record_consents(_table([record]))
+        return record
+
+    def import_file(self, path: Path) -> int:
+        """Append the decisions of a CSV or JSON Lines file with customer_id, purpose, granted
+        (and optional recorded_at, ISO 8601; default now). All rows or none are stored."""
+        rows = _read(path)
+        now = datetime.now(UTC)
+        records = [_record(row, k + 2, path.name, now) for k, row in enumerate(rows)]
+        return self.warehouse.record_consents(_table(records))
+
+    def permitted(self, purpose: Purpose, default: bool) -> Any:
+        return permitted(self.warehouse, purpose, default)
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise SourceNotFoundError(f"consent file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import pyarrow.csv as pcsv
+
+        options = pcsv.ConvertOptions(column_types={"customer_id": pa.string()})
+        table = pcsv.read_csv(path, convert_options=options)
+        rows: list[dict[str, Any]] = table.to_pylist()
+        return rows
+    if suffix in {".jsonl", ".ndjson"}:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            return [json.loads(line) for line in lines if line.strip()]
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path.name}: not JSON Lines ({err})") from None
+    raise UnsupportedFormatError(f"consent files are .csv or .jsonl, got {path.name}")
+
+
+def _record(row: dict[str, Any], line: int, source: str, now: datetime) -> ConsentRecord:
+    where = f"{source} row {line}"
+    missing = [k for k in ("customer_id", "purpose", "granted") if row.get(k) in (None, "")]
+    if missing:
+        raise InputError(f"{where}: missing {', '.join(missing)}")
+    try:
+        purpose = parse_purpose(str(row["purpose"]))
+    except Exception as err:
+        raise InputError(f"{where}: {err}") from None
+    when = row.get("recorded_at") or now
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            raise InputError(f"{where}: recorded_at is not ISO 8601: {when!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    granted = parse_granted(row["granted"], where)
+    return ConsentRecord(str(row["customer_id"]), purpose, granted, when, f"file:{source}")
+
+
+def _table(records: list[ConsentRecord]) -> pa.Table:
+    return pa.table({
+        "customer_id": pa.array([r.customer_id for r in records], pa.string()),
+        "purpose": pa.array([r.purpose.value for r in records], pa.string()),
+        "granted": pa.array([r.granted for r in records], pa.bool_()),
+        "recorded_at": pa.array([r.recorded_at for r in records], pa.timestamp("us", "UTC")),
+        "source": pa.array([r.source for r in records], pa.string()),
+    })  # fmt: skip

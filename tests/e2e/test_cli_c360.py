@@ -1,0 +1,125 @@
+"""`omnix analyze`, `segments migration`, `export profiles`, `profile`, `consent` end to end
+(a real subprocess, real files)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.e2e.test_cli import omnix
+
+EXPORTED = ["customer_id", "segment", "rfm_score", "cluster", "clv", "p_alive",
+            "expected_purchases_90d", "price_tier_index", "private_label_share",
+            "promo_sensitivity"]  # fmt: skip
+
+
+def omnix_env(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OMNIX_")}
+    return subprocess.run(
+        [sys.executable, "-m", "omnix.entrypoints.cli.app", *args],
+        capture_output=True, text=True, check=False, timeout=600,
+        env={**base, "COLUMNS": "200", **env},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("c360-cli")
+    out = root / "g.parquet"
+    args = ["--customers", "300", "--days", "240", "--seed", "5", "--start", "2025-01-01"]
+    assert omnix("generate", *args, "--out", str(out)).returncode == 0
+    data = str(root / "d")
+    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
+    return data
+
+
+@pytest.mark.parametrize("command", [["analyze"], ["profile"], ["export", "profiles"],
+                                     ["consent", "set"], ["consent", "import"],
+                                     ["segments", "migration"]])  # fmt: skip
+def test_help_has_an_example(command: list[str]) -> None:
+    result = omnix(*command, "--help")
+    assert result.returncode == 0 and "Example: omnix" in result.stdout
+
+
+def test_consent_set_and_import(store: str, tmp_path: Path) -> None:
+    result = omnix("consent", "set", "C000002", "--purpose", "profiling", "--denied",
+                   "--data-dir", store, "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["granted"] is False
+    file = tmp_path / "c.jsonl"
+    lines = [
+        '{"customer_id": "C000003", "purpose": "profiling", "granted": false}',
+        '{"customer_id": "C000004", "purpose": "ai_insights", "granted": true}',
+    ]
+    file.write_text("\n".join(lines) + "\n")
+    result = omnix("consent", "import", str(file), "--data-dir", store, "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["recorded"] == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,purpose,granted\nC1,marketing,true\n")
+    result = omnix("consent", "import", str(bad), "--data-dir", store)
+    assert result.returncode == 3 and "row 2" in result.stderr and "Traceback" not in result.stderr
+    wrong = omnix("consent", "set", "C1", "--purpose", "spying", "--granted", "--data-dir", store)
+    assert wrong.returncode == 2
+
+
+def test_analyze_migration_export_profile(store: str, tmp_path: Path) -> None:
+    for day in ("2025-06-01", "2025-08-01"):
+        result = omnix("analyze", "--data-dir", store, "--as-of", day, "--json",
+                       "--default-consent", "granted")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["as_of"] == "2025-08-01" and report["snapshot_rows"] == report["customers"]
+    assert report["profiled"] == report["customers"] - 2  # C000002, C000003 said no
+    assert len(report["segments"]["segments"]) == 11
+    moved = omnix("segments", "migration", "--from", "2025-06-01", "--to", "2025-08-01",
+                  "--data-dir", store, "--json", "--movers", "5")  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    m = json.loads(moved.stdout)
+    assert m["customers"] == report["customers"] == sum(c["customers"] for c in m["cells"])
+    assert 0 < m["moved"] < m["customers"] and len(m["movers"]) == 5
+    assert all(r["from_segment"] != r["to_segment"] for r in m["movers"])
+    out = tmp_path / "profiles.csv"
+    exported = omnix("export", "profiles", "--out", str(out), "--data-dir", store,
+                     "--default-consent", "granted")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    with out.open() as f:
+        rows = {r["customer_id"]: r for r in csv.DictReader(f)}
+    assert list(next(iter(rows.values())))[: len(EXPORTED)] == EXPORTED
+    assert rows["C000002"]["price_tier_index"] == "" and rows["C000002"]["segment"]
+    assert rows["C000001"]["price_tier_index"] != ""
+    # the default flag matters at read time too: denied blanks everyone without a record
+    parquet = tmp_path / "p.parquet"
+    assert omnix("export", "profiles", "--out", str(parquet), "--data-dir", store).returncode == 0
+    assert pq.read_table(parquet)["price_tier_index"].null_count == report["customers"]
+    view = omnix("profile", "C000001", "--data-dir", store, "--json", "--default-consent",
+                 "granted")  # fmt: skip
+    assert view.returncode == 0, view.stderr
+    v = json.loads(view.stdout)
+    assert [h["snapshot_date"] for h in v["history"]] == ["2025-06-01", "2025-08-01"]
+    assert v["snapshot"]["price_tier_index"] is not None and v["profile"]["orders"] > 0
+    text = omnix("profile", "C000002", "--data-dir", store, "--default-consent", "granted")
+    assert "not produced (consent" in text.stdout
+    missing = omnix("segments", "migration", "--from", "2025-01-01", "--to", "2025-08-01",
+                    "--data-dir", store)  # fmt: skip
+    assert missing.returncode == 3 and "no snapshot dated 2025-01-01" in missing.stderr
+
+
+def test_segments_still_runs_without_a_subcommand(store: str) -> None:
+    result = omnix("segments", "--data-dir", store, "--json", "--as-of", "2025-08-01")
+    assert result.returncode == 0 and json.loads(result.stdout)["as_of"] == "2025-08-01"
+
+
+def test_eu_mode_refuses_a_granted_default(store: str) -> None:
+    flag = omnix_env("analyze", "--data-dir", store, "--default-consent", "granted",
+                     OMNIX_EU_MODE="true")  # fmt: skip
+    assert flag.returncode == 2 and "EU_MODE" in flag.stderr
+    env = omnix_env("analyze", "--data-dir", store, OMNIX_EU_MODE="true",
+                    OMNIX_DEFAULT_CONSENT="granted")  # fmt: skip
+    assert env.returncode == 2 and "Traceback" not in env.stderr
