@@ -100,7 +100,13 @@ class Container:
         from omnix.services.demo import DemoService
 
         return DemoService(
-            self.warehouse, self.ingest_service(), self.analyse_service(), self.settings.data_dir
+            self.warehouse,
+            self.ingest_service(),
+            self.analyse_service(),
+            # generated people, not real ones: profile them unless EU mode forbids the default
+            self.analyze_service(default_consent=None if self.settings.eu_mode else "granted"),
+            self.predict_service(),
+            self.settings.data_dir,
         )
 
     def close(self) -> None:

@@ -91,14 +91,17 @@ def test_demo_generates_ingests_and_summarises(tmp_path: Path) -> None:
     data = tmp_path / "d"
     result = omnix("demo", "--data-dir", str(data), "--customers", "60", "--days", "60")
     assert result.returncode == 0, result.stderr
-    for heading in ("Ingest", "Business", "By month", "Top products"):
+    for heading in ("Ingest", "Business", "By month", "Top products", "Due in the next 14 days"):
         assert heading in result.stdout
+    assert "Buys " in result.stdout  # the rhythm statements of the most likely purchases
+    assert (data / "demo" / "predictions.parquet").stat().st_size > 0
     assert result.stdout.count("(balanced)") == 3  # transactions, products, customers
     status = json.loads(omnix("status", "--data-dir", str(data), "--json").stdout)
     assert status["tables"]["transactions"] > 500
     assert status["tables"]["products"] > 0
     assert status["tables"]["customers"] == 60
-    assert {r["command"] for r in status["runs"]} == {"ingest", "analyse"}
+    commands = {r["command"] for r in status["runs"]}
+    assert {"ingest", "analyse", "analyze", "predict"} <= commands
 
 
 def test_generate_writes_data_and_truth_deterministically(tmp_path: Path) -> None:

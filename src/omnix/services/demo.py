@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
 
 from omnix.domain import contract as c
 from omnix.domain.errors import ConfigError
@@ -12,7 +16,11 @@ from omnix.domain.ingest import IngestOptions, IngestSummary
 from omnix.domain.ports import Warehouse
 from omnix.generate import GenerateResult, GeneratorConfig, generate
 from omnix.services.analyse import AnalyseService, Analysis
+from omnix.services.analyze import AnalyzeReport, AnalyzeService
 from omnix.services.ingest import FileProgress, IngestService
+from omnix.services.predict import PredictService, PredictSummary, write_table
+
+DEMO_HORIZON_DAYS = 14
 
 
 @dataclass(slots=True)
@@ -20,6 +28,9 @@ class DemoResult:
     generated: GenerateResult
     ingested: list[IngestSummary]
     analysis: Analysis
+    pipeline: AnalyzeReport
+    predictions: PredictSummary
+    due_soon: list[dict[str, Any]]  # the most likely purchases in the horizon, one per customer
 
 
 @dataclass(slots=True)
@@ -27,6 +38,8 @@ class DemoService:
     warehouse: Warehouse
     ingest: IngestService
     analyse: AnalyseService
+    analyze: AnalyzeService
+    predict: PredictService
     data_dir: Path
 
     @property
@@ -68,4 +81,19 @@ class DemoService:
         ):
             files: list[Path] = [generated.files[key]]
             summaries += self.ingest.ingest(files, IngestOptions(kind=kind), progress)
-        return DemoResult(generated, summaries, self.analyse.analyse())
+        as_of = config.start + timedelta(days=config.days)
+        pipeline = self.analyze.run(as_of)
+        table, predictions = self.predict.predict(as_of, DEMO_HORIZON_DAYS, top=10)
+        target = self.demo_dir / "predictions.parquet"
+        write_table(table, target)
+        predictions.out = str(target)
+        best = table.filter(pc.equal(table["rank"], 1)).sort_by([("probability", "descending")])
+        due_soon = best.select([c.CUSTOMER_ID, "probability", "statement"]).slice(0, 5)
+        return DemoResult(
+            generated,
+            summaries,
+            self.analyse.analyse(),
+            pipeline,
+            predictions,
+            due_soon.to_pylist(),
+        )

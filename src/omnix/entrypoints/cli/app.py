@@ -342,6 +342,13 @@ def demo(
     render.print_ingest(result.ingested)
     analysis = result.analysis
     _print_analysis(analysis, False)
+    render.print_analyze(result.pipeline)
+    p = result.predictions
+    render.print_rows(
+        f"Due in the next {p.horizon_days} days (as of {p.as_of}; all {p.rows:,} rows in {p.out})",
+        result.due_soon,
+        ["customer_id", "probability", "statement"],
+    )
     render.out_console.print(
         f"\nStore: {settings.store_url()}  -  try `omnix status --data-dir {settings.data_dir}`"
     )
