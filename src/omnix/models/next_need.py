@@ -103,6 +103,14 @@ def customer_history(history: Baskets, pairs: PairHistory) -> CustomerHistory:
 Matrix = npt.NDArray[np.float32]
 
 
+def idle_cores(sample_seconds: float = 0.2) -> int:
+    """Cores less than half busy over a short sample (at least 1)."""
+    import psutil
+
+    busy = psutil.cpu_percent(interval=sample_seconds, percpu=True)
+    return max(1, sum(1 for load in busy if load < 50.0))
+
+
 def _stack(columns: list[npt.ArrayLike]) -> Matrix:
     """Columns (1-D) and blocks (2-D) side by side as float32, without a float64 copy."""
     arrays = [np.asarray(col) for col in columns]
@@ -182,9 +190,11 @@ def _pair_matrix(
     pairs: PairHistory,
     est: RhythmEstimates,
     ch: CustomerHistory,
+    customer_x: Matrix,
     as_of_day: float,
     horizon: float,
 ) -> Matrix:
+    """PAIR_FEATURES then the pair's customer's CUSTOMER_FEATURES, one float32 matrix."""
     c_baskets = ch.n_baskets[pairs.customer]
     first = ch.first_day[pairs.customer]
     days_obs = np.maximum(as_of_day - first, 1.0)
@@ -216,6 +226,7 @@ def _pair_matrix(
             repeaters[pairs.item] / np.maximum(buyers[pairs.item], 1.0),
             basket[:, 1:],
             pairs.last_basket == c_baskets - 1,
+            customer_x[pairs.customer],
         ]
     )
 
@@ -227,7 +238,7 @@ class _Snapshot:
     pairs: PairHistory
     rhythm: RhythmEstimates
     customers: CustomerHistory
-    pair_x: Matrix
+    pair_x: Matrix  # pair features, then the customer's
     customer_x: Matrix
 
 
@@ -278,8 +289,9 @@ class NextNeedModel:
 
     Parameters: horizon_days H; n_splits earlier cuts to learn from; max_train_lines caps the
     basket lines the heads learn from (customers are sampled to stay under it, so time and
-    memory stay bounded); n_threads for the gradient boosting (1: on two shared cores OpenMP
-    threads fighting other work made one fit 5x slower, see docs/DECISIONS_LOG.md).
+    memory stay bounded); n_threads for the gradient boosting, None = the cores idle right now
+    (OpenMP threads competing with other work for a busy core made a fit 2-5x slower, and a
+    second idle core made it 1.5x faster: see docs/DECISIONS_LOG.md).
     """
 
     rhythm_: RhythmModel
@@ -294,7 +306,7 @@ class NextNeedModel:
         n_splits: int = 3,
         max_train_lines: int = 750_000,
         random_state: int = 0,
-        n_threads: int = 1,
+        n_threads: int | None = None,
     ) -> None:
         self.n_threads = n_threads
         self.horizon_days = horizon_days
@@ -308,19 +320,15 @@ class NextNeedModel:
         pairs = pair_history(history) if pairs is None else pairs
         est = self.rhythm_.estimate(pairs, as_of_day, self.horizon_days)
         ch = customer_history(history, pairs)
-        return _Snapshot(
-            pairs,
-            est,
-            ch,
-            _pair_matrix(history, pairs, est, ch, as_of_day, self.horizon_days),
-            _customer_matrix(ch, as_of_day, self.horizon_days),
-        )
+        customer_x = _customer_matrix(ch, as_of_day, self.horizon_days)
+        pair_x = _pair_matrix(history, pairs, est, ch, customer_x, as_of_day, self.horizon_days)
+        return _Snapshot(pairs, est, ch, pair_x, customer_x)
 
     def fit(
         self, history: Baskets, as_of_day: float, item_category: IntArray | None = None
     ) -> NextNeedModel:
         """Learn the rhythm priors on the whole history and the heads on earlier cuts."""
-        with threadpool_limits(self.n_threads):
+        with threadpool_limits(self.n_threads or idle_cores()):
             return self._fit(history, as_of_day, item_category, pair_history(history))
 
     def fit_predict(
@@ -332,7 +340,7 @@ class NextNeedModel:
     ) -> NextNeedPredictions:
         """fit, then predict as of the same day, aggregating the history into pairs once."""
         pairs = pair_history(history)
-        with threadpool_limits(self.n_threads):
+        with threadpool_limits(self.n_threads or idle_cores()):
             self._fit(history, as_of_day, item_category, pairs)
             return self._predict(history, as_of_day, next_basket, pairs)
 
@@ -361,7 +369,7 @@ class NextNeedModel:
             cx.append(snap.customer_x[has])
             cy.append(shopped[has])
             active = shopped[snap.pairs.customer].astype(bool)
-            px.append(np.hstack([snap.pair_x, snap.customer_x[snap.pairs.customer]])[active])
+            px.append(snap.pair_x[active])
             py.append(in_window[active])
             pn.append(in_next[active])
         if not px:
@@ -382,7 +390,7 @@ class NextNeedModel:
         """
         if not hasattr(self, "item_head_"):
             raise NotFittedError("This NextNeedModel is not fitted yet: call fit() first.")
-        with threadpool_limits(self.n_threads):
+        with threadpool_limits(self.n_threads or idle_cores()):
             return self._predict(history, as_of_day, next_basket)
 
     def _predict(
@@ -393,7 +401,7 @@ class NextNeedModel:
         pairs: PairHistory | None = None,
     ) -> NextNeedPredictions:
         snap = self._snapshot(history, as_of_day, pairs)
-        x = np.hstack([snap.pair_x, snap.customer_x[snap.pairs.customer]])
+        x = snap.pair_x
         p_active = self.active_head_.predict_proba(snap.customer_x)[:, 1][snap.pairs.customer]
         p_item = self.item_head_.predict_proba(x)[:, 1]
         return NextNeedPredictions(
