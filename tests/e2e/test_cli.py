@@ -29,6 +29,16 @@ def omnix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[st
     )
 
 
+def generated_store(root: Path, customers: int, days: int, seed: int) -> str:
+    """Generate a history starting 2025-01-01 with `omnix generate`, ingest it into root/d."""
+    out = root / "g.parquet"
+    args = ["--customers", str(customers), "--days", str(days), "--seed", str(seed)]
+    assert omnix("generate", *args, "--start", "2025-01-01", "--out", str(out)).returncode == 0
+    data = str(root / "d")
+    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
+    return data
+
+
 def test_help_lists_every_command() -> None:
     result = omnix("--help")
     assert result.returncode == 0
@@ -121,11 +131,7 @@ def test_generate_writes_data_and_truth_deterministically(tmp_path: Path) -> Non
 
 
 def test_backtest_on_generated_history(tmp_path: Path) -> None:
-    out = tmp_path / "g.parquet"
-    args = ["--customers", "150", "--days", "120", "--seed", "2", "--start", "2025-01-01"]
-    assert omnix("generate", *args, "--out", str(out)).returncode == 0
-    data = str(tmp_path / "d")
-    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
+    data = generated_store(tmp_path, customers=150, days=120, seed=2)
     result = omnix("backtest", "--cutoff", "2025-04-01", "--horizon-days", "14", "--data-dir", data)
     assert result.returncode == 0, result.stderr
     for text in ("Next basket", "TIFU-KNN", "P-TopFreq", "omnix", "Repeat-purchase probability"):
@@ -158,11 +164,7 @@ def test_customer_command_prints_rhythms_in_words(tmp_path: Path) -> None:
 def test_predict_writes_the_contract_file(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    out = tmp_path / "g.parquet"
-    args = ["--customers", "200", "--days", "200", "--seed", "4", "--start", "2025-01-01"]
-    assert omnix("generate", *args, "--out", str(out)).returncode == 0
-    data = str(tmp_path / "d")
-    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
+    data = generated_store(tmp_path, customers=200, days=200, seed=4)
     target = tmp_path / "next.parquet"
     flags = ["--as-of", "2025-06-01", "--horizon-days", "14", "--data-dir", data]
     result = omnix("predict", *flags, "--top", "5", "--out", str(target), "--json")

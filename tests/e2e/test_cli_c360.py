@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.e2e.test_cli import omnix
+from tests.e2e.test_cli import generated_store, omnix
 
 EXPORTED = ["customer_id", "segment", "rfm_score", "cluster", "clv", "p_alive",
             "expected_purchases_90d", "price_tier_index", "private_label_share",
@@ -31,13 +31,7 @@ def omnix_env(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    root = tmp_path_factory.mktemp("c360-cli")
-    out = root / "g.parquet"
-    args = ["--customers", "300", "--days", "240", "--seed", "5", "--start", "2025-01-01"]
-    assert omnix("generate", *args, "--out", str(out)).returncode == 0
-    data = str(root / "d")
-    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
-    return data
+    return generated_store(tmp_path_factory.mktemp("c360-cli"), 300, 240, 5)
 
 
 @pytest.mark.parametrize("command", [["analyze"], ["profile"], ["export", "profiles"],

@@ -6,18 +6,12 @@ import json
 
 import pytest
 
-from tests.e2e.test_cli import omnix
+from tests.e2e.test_cli import generated_store, omnix
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    root = tmp_path_factory.mktemp("clv-cli")
-    out = root / "g.parquet"
-    args = ["--customers", "300", "--days", "180", "--seed", "5", "--start", "2025-01-01"]
-    assert omnix("generate", *args, "--out", str(out)).returncode == 0
-    data = str(root / "d")
-    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
-    return data
+    return generated_store(tmp_path_factory.mktemp("clv-cli"), 300, 180, 5)
 
 
 def test_help_has_an_example() -> None:

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import omnix
+from tests.e2e.test_cli import generated_store, omnix
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    root = tmp_path_factory.mktemp("segments-cli")
-    out = root / "g.parquet"
-    args = ["--customers", "400", "--days", "240", "--seed", "6", "--start", "2025-01-01"]
-    assert omnix("generate", *args, "--out", str(out)).returncode == 0
-    data = str(root / "d")
-    assert omnix("ingest", str(out), "--data-dir", data).returncode == 0
-    return data
+    return generated_store(tmp_path_factory.mktemp("segments-cli"), 400, 240, 6)
 
 
 def test_help_has_an_example() -> None:
