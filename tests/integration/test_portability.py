@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from omnix.analytics import backtest as bt
-from omnix.analytics import clv, consent, overview, profiles, rhythm, snapshots, spending
+from omnix.analytics import clv, consent, overview, profiles, snapshots, spending
 from omnix.bootstrap import bootstrap
 from omnix.config import Settings
 from omnix.domain.consent import Purpose
@@ -44,12 +44,11 @@ BUILDERS: dict[str, Builder] = {
     "business_summary": overview.business_summary,
     "monthly": overview.monthly,
     "top_products": lambda t: overview.top_products(t, 15),
-    "pair_rhythms": lambda t: rhythm.pair_rhythms(t, AS_OF),
-    "gap_quantiles": lambda t: rhythm.gap_quantiles(t.filter(t.customer_id < "C000020"), AS_OF),
     "history_baskets": lambda t: bt.history_baskets(t, CUT),
     "evaluated_customers": lambda t: bt.evaluated_customers(t, CUT, END),
     "next_baskets": lambda t: bt.next_baskets(t, CUT, END),
     "window_purchases": lambda t: bt.window_purchases(t, CUT, END),
+    "product_attributes": lambda t: bt.product_attributes(t, CUT),
     "rfm_summary": lambda t: clv.rfm_summary(t, CUT.date(), END.date()),
     "profiles": lambda t: profiles.profiles(t, AS_OF),
     "top_categories": lambda t: profiles.top_categories(t, AS_OF, 5),
