@@ -184,6 +184,11 @@ def test_predict_writes_the_contract_file(tmp_path: Path) -> None:
         json.loads(omnix("predict", *flags, "--top", "all", "--out", str(tmp_path / "a.parquet"),
                          "--json").stdout)["pairs"]
     )  # fmt: skip
+    by_category = omnix("predict", *flags, "--level", "category", "--out", str(tmp_path / "c.csv"))
+    assert by_category.returncode == 0, by_category.stderr
+    assert (tmp_path / "c.csv").read_text().startswith('"customer_id","category","rank"')
+    unknown = omnix("predict", *flags, "--level", "brand", "--out", str(target))
+    assert unknown.returncode == 2 and "--level expects" in unknown.stderr
     bad = omnix("predict", *flags, "--top", "none", "--out", str(target))
     assert bad.returncode == 2 and "--top expects" in bad.stderr
     wrong = omnix("predict", *flags, "--out", str(tmp_path / "next.xlsx"))

@@ -16,7 +16,7 @@ from omnix.bootstrap import bootstrap
 from omnix.config import Settings
 from omnix.evaluation import metrics as m
 from omnix.generate import GenerateResult, GeneratorConfig, generate
-from omnix.services.predict import PredictSummary, write_table
+from omnix.services.predict import Level, PredictSummary, write_table
 from tests.integration.helpers import ingest
 
 AS_OF = datetime.date(2025, 12, 1)  # the generated history runs through 2025
@@ -35,10 +35,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GenerateResult,
     return result, tmp / "d"
 
 
-def predict(data: Path, top: int | None) -> tuple[pa.Table, PredictSummary]:
+def predict(
+    data: Path, top: int | None, level: Level = "product"
+) -> tuple[pa.Table, PredictSummary]:
     container = bootstrap(Settings(data_dir=data))
     try:
-        return container.predict_service().predict(AS_OF, HORIZON, top)
+        return container.predict_service().predict(AS_OF, HORIZON, top, level=level)
     finally:
         container.close()
 
@@ -127,3 +129,27 @@ def test_files_are_written_whole_as_parquet_or_csv(everything: pa.Table, tmp_pat
         assert (tmp_path / name).stat().st_size > 0
     assert pq.read_table(tmp_path / "p.parquet").num_rows == everything.num_rows
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_category_rhythms_sit_beside_product_ones(
+    everything: pa.Table, generated: tuple[GenerateResult, Path]
+) -> None:
+    """Milk of any brand: a customer's category is bought at least as often as any one of its
+    products, so its cycle per unit is no longer than the shortest product cycle in it."""
+    table, summary = predict(generated[1], None, level="category")
+    assert "category" in table.column_names and "product_id" not in table.column_names
+    assert summary.pairs < len(everything)
+    products = pq.read_table(generated[0].files["products"]).to_pylist()
+    category_of = {p["product_id"]: p["category"] for p in products}
+    shortest: dict[tuple[str, str], float] = {}
+    for r in everything.to_pylist():
+        key = (r["customer_id"], category_of[r["product_id"]])
+        shortest[key] = min(shortest.get(key, np.inf), r["cycle_days"])
+    ratios = [
+        r["cycle_days"] / shortest[(r["customer_id"], r["category"])]
+        for r in table.to_pylist()
+        if r["purchases"] >= 4
+    ]
+    assert len(ratios) > 1_000
+    assert float(np.median(ratios)) <= 1.0
+    assert table.column("statement")[0].as_py().startswith("Buys ")

@@ -105,3 +105,17 @@ def test_unfitted_model_refuses_to_estimate() -> None:
     p = pair_history(baskets(regular(0, 0, 5.0, 3), n_items=1))
     with pytest.raises(NotFittedError):
         RhythmModel().estimate(p, 20.0, 7.0)
+
+
+def test_regroup_merges_the_items_of_a_group_within_a_basket() -> None:
+    # items 0 and 1 are one category (0), item 2 another (1); item 2 has no category below
+    h = baskets([(0, 0, 0, 1.0, 1), (0, 0, 1, 1.0, 2), (0, 1, 1, 5.0, 1), (1, 0, 2, 2.0, 3)])
+    by_group = h.regroup(np.array([0, 0, 1]), 2)
+    assert by_group.n_items == 2
+    rows = sorted(
+        zip(by_group.customer.tolist(), by_group.basket.tolist(), by_group.item.tolist(),
+            by_group.unit_counts().tolist(), strict=True)
+    )  # fmt: skip
+    assert rows == [(0, 0, 0, 3.0), (0, 1, 0, 1.0), (1, 0, 1, 3.0)]
+    dropped = h.regroup(np.array([0, 0, -1]), 1)
+    assert dropped.customer.tolist() == [0, 0]

@@ -59,3 +59,29 @@ class Baskets:
             self.n_items,
             units,
         )
+
+    def regroup(self, group: IntArray, n_groups: int) -> Baskets:
+        """The same baskets with each item replaced by its group (e.g. its category): items of
+        one group in one basket merge into one row, their units added up.
+
+        group[item] is the item's group code in 0 .. n_groups-1; rows whose group is negative
+        are dropped (items without a group).
+        """
+        g = group[self.item]
+        keep = g >= 0
+        customer, basket, day, g = self.customer[keep], self.basket[keep], self.day[keep], g[keep]
+        units = self.unit_counts()[keep]
+        new_basket = np.r_[True, (customer[1:] != customer[:-1]) | (basket[1:] != basket[:-1])]
+        basket_seq = np.cumsum(new_basket) - 1
+        key, first, inverse = np.unique(
+            basket_seq * n_groups + g, return_index=True, return_inverse=True
+        )
+        return Baskets(
+            customer[first],
+            basket[first],
+            key % n_groups,
+            day[first],
+            self.n_customers,
+            n_groups,
+            np.bincount(inverse, weights=units, minlength=key.size).astype(np.float64),
+        )

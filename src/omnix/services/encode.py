@@ -76,9 +76,14 @@ def encode_history(history: pa.Table) -> EncodedHistory:
     return EncodedHistory(baskets, customers, items)
 
 
+def category_names(categories: pa.Table) -> pa.Array:
+    """Category code k (k >= 1) is names[k - 1]; see category_codes."""
+    return sorted_unique(categories["category"].drop_null())
+
+
 def category_codes(categories: pa.Table, items: pa.Array) -> IntArray:
     """Per item code, a category code from a (product_id, category) table (0 = unknown)."""
-    names = sorted_unique(categories["category"].drop_null())
+    names = category_names(categories)
     out = np.zeros(len(items), dtype=np.int64)
     at = codes(categories[c.PRODUCT_ID], items)
     known = at != NO_CODE

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -33,10 +33,17 @@ from omnix.domain.ports import Warehouse
 from omnix.models.baskets import FloatArray, IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
 from omnix.models.rhythm import forecast
-from omnix.services.encode import EncodedHistory, category_codes, codes, encode_history
+from omnix.services.encode import (
+    EncodedHistory,
+    category_codes,
+    category_names,
+    codes,
+    encode_history,
+)
 from omnix.services.statements import statements
 
 Stage = Callable[[str], None]
+Level = Literal["product", "category"]
 SUFFIXES = (".parquet", ".csv")
 
 
@@ -48,6 +55,20 @@ class StoreHistory:
     item_category: IntArray
     item_names: pa.Array  # product_name, or product_id where no name is known
     as_of_day: float
+    category_names: pa.Array  # category code k >= 1 is category_names[k - 1]
+
+    def by_category(self) -> StoreHistory:
+        """The same history with products replaced by their categories (milk of any brand):
+        products without a category are left out."""
+        if len(self.category_names) == 0:
+            raise InputError(
+                "no product has a category: category-level rhythms need a category column"
+            )
+        baskets = self.encoded.baskets.regroup(self.item_category - 1, len(self.category_names))
+        encoded = EncodedHistory(baskets, self.encoded.customers, self.category_names)
+        no_hierarchy = np.zeros(len(self.category_names), dtype=np.int64)
+        return replace(self, encoded=encoded, item_category=no_hierarchy,
+                       item_names=self.category_names)  # fmt: skip
 
 
 def day_number(day: date) -> float:
@@ -73,6 +94,7 @@ def load_history(warehouse: Warehouse, as_of: date) -> StoreHistory:
         encoded=encoded,
         item_category=category_codes(attributes, encoded.items),
         item_names=pc.coalesce(names, encoded.items),
+        category_names=category_names(attributes),
         as_of_day=day_number(as_of),
     )
 
@@ -163,21 +185,37 @@ class PredictService:
     warehouse: Warehouse
 
     def predict(
-        self, as_of: date, horizon_days: int, top: int | None, stage: Stage | None = None
+        self,
+        as_of: date,
+        horizon_days: int,
+        top: int | None,
+        stage: Stage | None = None,
+        level: Level = "product",
     ) -> tuple[pa.Table, PredictSummary]:
-        """Fit on history before `as_of`, score every pair, keep each customer's `top`."""
+        """Fit on history before `as_of`, score every pair, keep each customer's `top`.
+
+        level="category" models customer x category rhythms instead (any product of the
+        category counts as a purchase); the output then has `category` where `product_id` was.
+        """
         note = stage or (lambda _: None)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         with self.warehouse.run("predict", {"as_of": as_of.isoformat(), "horizon": horizon_days}):
             note("reading history")
             h = load_history(self.warehouse, as_of)
+            if level == "category":
+                h = h.by_category()
             timings["read"] = time.perf_counter() - started
             note("learning rhythms and scoring pairs")
             pred = _fit_predict(h, horizon_days)
             timings["model"] = time.perf_counter() - started - sum(timings.values())
             note("writing statements")
             table = predictions_table(h, pred, top)
+            if level == "category":
+                table = table.drop_columns([c.PRODUCT_NAME])
+                table = table.rename_columns(
+                    [c.CATEGORY if n == c.PRODUCT_ID else n for n in table.column_names]
+                )
             timings["table"] = time.perf_counter() - started - sum(timings.values())
         summary = PredictSummary(
             as_of=as_of.isoformat(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings
+
+if TYPE_CHECKING:
+    from omnix.services.predict import Level
 
 
 def backtest(
@@ -70,6 +73,10 @@ def predict(
     top: Annotated[
         str, typer.Option(help="Keep each customer's K most likely products, or 'all'.")
     ] = "10",
+    level: Annotated[
+        str,
+        typer.Option(help="product, or category: rhythms of a category (milk of any brand)."),
+    ] = "product",
     data_dir: DataDir = _DEFAULT_DIR,
     as_json: JsonFlag = False,
 ) -> None:
@@ -80,6 +87,8 @@ def predict(
     output doubles as a backtest.
 
     Example: omnix predict --as-of 2011-12-01 --horizon-days 14 --top 10 --out next.parquet
+
+    Example: omnix predict --as-of 2011-12-01 --level category --top all --out categories.csv
     """
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
@@ -90,7 +99,8 @@ def predict(
     container = bootstrap(_settings(data_dir))
     try:
         with render.spinner("Predicting", _progress_enabled(as_json)) as stage:
-            table, summary = container.predict_service().predict(day, horizon_days, keep, stage)
+            service = container.predict_service()
+            table, summary = service.predict(day, horizon_days, keep, stage, _level(level))
             stage("writing")
             write_table(table, out)
     finally:
@@ -100,6 +110,14 @@ def predict(
         typer.echo(json.dumps(summary.to_dict(), default=str))
         return
     render.print_mapping(f"Predictions as of {summary.as_of}", summary.to_dict())
+
+
+def _level(value: str) -> Level:
+    if value in ("product", "category"):
+        return value  # type: ignore[return-value]
+    from omnix.domain.errors import ConfigError
+
+    raise ConfigError(f"--level expects product or category, got {value!r}")
 
 
 def _parse_top(value: str) -> int | None:
