@@ -162,11 +162,26 @@ def test_snapshot_is_idempotent_and_complete(generated: Path) -> None:
     again = analyze(generated, datetime.date(2025, 6, 1), "granted")
     assert again.snapshot_rows == first.snapshot_rows
     assert_same(snapshot(generated, "2025-06-01"), rows)  # same date twice -> same rows
-    assert set(first.seconds) == {"profiles", "segments", "clv", "clusters", "spending",
-                                  "snapshot"}  # fmt: skip
+    assert set(first.seconds) == {"profiles", "segments", "clv", "clusters", "rhythms",
+                                  "spending", "snapshot"}  # fmt: skip
     runs = query(generated, "SELECT detail FROM runs WHERE command = 'analyze' "
                             "AND status = 'ok'")  # fmt: skip
     assert len(runs) == 2 and '"spending"' in runs[0][0]
+
+
+def test_snapshot_carries_each_customers_rhythms(generated: Path) -> None:
+    """The rhythm stage: products with a rhythm, their regularity, what is due in 14 days."""
+    analyze(generated, datetime.date(2025, 6, 1), "granted")
+    columns = "rhythm_products, rhythm_regularity, due_14d, next_due_days"
+    sql = f"SELECT {columns} FROM customer_snapshots WHERE snapshot_date = '2025-06-01'"
+    rows = query(generated, sql)
+    with_rhythm = [r for r in rows if r[0] > 0]
+    assert len(with_rhythm) > 0.8 * len(rows)
+    assert all(0 <= r[2] <= r[0] for r in rows)  # due products are products with a rhythm
+    assert all(r[3] is not None and r[3] >= 0 for r in with_rhythm)  # never in the past
+    assert any(r[2] > 0 for r in rows)
+    regular = [r[1] for r in with_rhythm if r[1] is not None]
+    assert regular and all(0 <= v <= 1 for v in regular)
 
 
 def test_a_failed_write_leaves_the_previous_snapshot(generated: Path) -> None:
@@ -270,3 +285,16 @@ def test_migration_matrix_by_hand(tmp_path: Path) -> None:
     assert report.segments == ["(new)", "Champions", "Loyal", "New", "At Risk", "Lost", "(gone)"]
     assert [m["customer_id"] for m in report.movers] == ["Y", "U", "W", "V"]  # by June revenue
     assert [m["customer_id"] for m in only.movers] == ["Y", "U"]
+
+
+def test_a_store_from_before_the_rhythm_columns_gains_them(tmp_path: Path) -> None:
+    import duckdb
+
+    data = tmp_path / "d"
+    bootstrap(Settings(data_dir=data)).close()
+    con = duckdb.connect(str(data / "omnix.duckdb"))
+    con.execute("ALTER TABLE customer_snapshots DROP COLUMN due_14d")  # as schema version 2
+    con.close()
+    bootstrap(Settings(data_dir=data)).close()  # opening migrates
+    columns = {r[0] for r in query(data, "DESCRIBE customer_snapshots")}
+    assert {name for name, _ in SNAPSHOT_COLUMNS} <= columns

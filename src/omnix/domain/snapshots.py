@@ -27,6 +27,10 @@ SNAPSHOT_COLUMNS: Final[tuple[tuple[str, DType], ...]] = (
     ("net_revenue", F),  # currency, lifetime up to the snapshot date
     ("orders", N),
     ("recency_days", F),
+    ("rhythm_products", N),  # products bought on >= 2 days: they have a rhythm
+    ("rhythm_regularity", F),  # 0..1, purchase-weighted over products bought on >= 3 days
+    ("due_14d", N),  # products whose next purchase is expected within 14 days
+    ("next_due_days", F),  # days from the snapshot date to the earliest expected purchase
     ("profiling_consent", B),
     ("price_tier_index", F),  # 0..1; NULL without profiling consent
     ("private_label_share", F),

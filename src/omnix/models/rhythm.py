@@ -298,3 +298,37 @@ def forecast(est: RhythmEstimates, rows: IntArray | None = None) -> RhythmForeca
         cycle_p90=special.gammaincinv(shape, 0.9) * cycle / shape,
         expected_next_day=est.last_day[pick] + gap,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRhythms:
+    """Per customer code: how much of their shopping has a rhythm, and what is due."""
+
+    products: FloatArray  # products bought on >= 2 days (with a rhythm)
+    regularity: FloatArray  # purchase-weighted mean regularity of those bought on >= 3 days
+    due: FloatArray  # products expected before as_of + due_days
+    next_due_day: FloatArray  # earliest expected next purchase day (NaN without a rhythm)
+
+
+def customer_rhythms(
+    pairs: PairHistory, est: RhythmEstimates, n_customers: int, as_of_day: float, due_days: float
+) -> CustomerRhythms:
+    """Summarise the pair rhythms per customer (for profiles and snapshots)."""
+    rows = np.flatnonzero(pairs.n_days >= 2)
+    who = pairs.customer[rows]
+    expected = forecast(est, rows).expected_next_day
+    weight = np.where(pairs.n_days[rows] >= 3, pairs.n_days[rows], 0).astype(np.float64)
+    weighted = np.bincount(who, weights=weight * est.regularity[rows], minlength=n_customers)
+    total = np.bincount(who, weights=weight, minlength=n_customers)
+    nxt = np.full(n_customers, np.inf)
+    np.minimum.at(nxt, who, expected)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        regularity = np.where(total > 0, weighted / total, np.nan)
+    return CustomerRhythms(
+        products=np.bincount(who, minlength=n_customers).astype(np.float64),
+        regularity=regularity,
+        due=np.bincount(
+            who, weights=(expected < as_of_day + due_days), minlength=n_customers
+        ).astype(np.float64),
+        next_due_day=np.where(np.isfinite(nxt), nxt, np.nan),
+    )

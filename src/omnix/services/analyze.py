@@ -1,13 +1,11 @@
 """Use case: the whole customer analysis at one date, stored as a dated snapshot.
 
 Stages, in order (`STAGES`): profiles, RFM segments, CLV / P(alive), behavioural clusters
-(all through SegmentService), spending profiles for customers whose consent covers profiling,
-then the snapshot: one row per customer in `customer_snapshots`, replacing that date's rows in
-one transaction. Each stage's seconds are logged and kept in the run's record (`runs.detail`).
-
-The rhythm stage (issue 3, models/rhythm.py, being rebuilt) is not run yet: it goes into
-`AnalyzeService.stages()` after "segments", and its per-customer columns join the snapshot
-in `_snapshot_rows`.
+(all through SegmentService), rhythms (the rhythm model per customer x product, summarised per
+customer: products with a rhythm, their regularity, what is due in 14 days), spending profiles
+for customers whose consent covers profiling, then the snapshot: one row per customer in
+`customer_snapshots`, replacing that date's rows in one transaction. Each stage's seconds are
+logged and kept in the run's record (`runs.detail`).
 """
 
 from __future__ import annotations
@@ -30,13 +28,16 @@ from omnix.domain.consent import Purpose
 from omnix.domain.ports import Warehouse
 from omnix.domain.privacy import sensitive_categories
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS
+from omnix.models.rhythm import RhythmModel, customer_rhythms, pair_history
 from omnix.services.consent import permitted
+from omnix.services.predict import load_history
 from omnix.services.segments import SegmentReport, SegmentService, day_after_last
 
 log = structlog.get_logger(__name__)
 
 # What a person watching sees, in order; SegmentService reports the first four itself.
-STAGES = ("profiles", "segments", "clv", "clusters", "spending", "snapshot")
+STAGES = ("profiles", "segments", "clv", "clusters", "rhythms", "spending", "snapshot")
+DUE_DAYS = 14.0
 StageHook = Callable[[str], None]
 
 
@@ -69,6 +70,7 @@ class _Run:
     as_of: date
     report: SegmentReport | None = None
     spending: pa.Table | None = None
+    rhythms: pa.Table | None = None  # per customer: rhythm columns of the snapshot
     consented: pa.Array | None = None  # customer_ids whose consent covers profiling
     excluded: list[str] = field(default_factory=list)
     rows: int = 0
@@ -104,9 +106,10 @@ class AnalyzeService:
     private_labels: tuple[str, ...] = ()
 
     def stages(self) -> list[tuple[str, Callable[[_Run, _Clock], None]]]:
-        """The pipeline. Issue 3 adds ("rhythms", self._rhythms) after "segments"."""
+        """The pipeline, in order."""
         return [
             ("segments", self._segments),
+            ("rhythms", self._rhythms),
             ("spending", self._spending),
             ("snapshot", self._snapshot),
         ]
@@ -131,6 +134,25 @@ class AnalyzeService:
         previous = self._previous_centroids()
         state.report = self.segments.report(state.as_of, previous, on_stage=clock)
 
+    def _rhythms(self, state: _Run, clock: _Clock) -> None:
+        """Per customer, from the rhythm model fitted on everyone's history before as_of."""
+        clock("rhythms")
+        h = load_history(self.warehouse, state.as_of)
+        pairs = pair_history(h.encoded.baskets)
+        n_customers = h.encoded.baskets.n_customers
+        model = RhythmModel().fit(pairs, h.item_category, h.encoded.baskets.n_items)
+        est = model.estimate(pairs, h.as_of_day, DUE_DAYS)
+        r = customer_rhythms(pairs, est, n_customers, h.as_of_day, DUE_DAYS)
+        state.rhythms = pa.table(
+            {
+                c.CUSTOMER_ID: h.encoded.customers,
+                "rhythm_products": pa.array(r.products.astype(np.int64)),
+                "rhythm_regularity": pa.array(r.regularity, from_pandas=True),
+                "due_14d": pa.array(r.due.astype(np.int64)),
+                "next_due_days": pa.array(r.next_due_day - h.as_of_day, from_pandas=True),
+            }
+        )
+
     def _spending(self, state: _Run, clock: _Clock) -> None:
         clock("spending")
         tx = self.warehouse.ibis().table("transactions")
@@ -152,7 +174,8 @@ class AnalyzeService:
         clock("snapshot")
         assert state.report is not None and state.spending is not None
         assert state.consented is not None
-        rows = _snapshot_rows(state.report, state.spending, state.consented)
+        assert state.rhythms is not None
+        rows = _snapshot_rows(state.report, state.rhythms, state.spending, state.consented)
         state.rows = self.warehouse.write_snapshot(state.as_of, rows)
 
     def _previous_centroids(self) -> Any:
@@ -184,13 +207,16 @@ def _centroids(report: SegmentReport | None) -> dict[str, Any] | None:
     return {"features": names, "values": [[g.centroid[k] for k in names] for g in report.clusters]}
 
 
-def _snapshot_rows(report: SegmentReport, spending: pa.Table, consented: pa.Array) -> pa.Table:
-    """The segment report's per-customer table joined with the spending profiles, in the
-    snapshot's columns. Customers without a spending profile (no consent, or nothing priced)
-    get NULLs there; `profiling_consent` says which is which."""
+def _snapshot_rows(
+    report: SegmentReport, rhythms: pa.Table, spending: pa.Table, consented: pa.Array
+) -> pa.Table:
+    """The segment report's per-customer table joined with the rhythms and the spending
+    profiles, in the snapshot's columns. Customers without a spending profile (no consent, or
+    nothing priced) get NULLs there; `profiling_consent` says which is which."""
     table = report.customers_table
     assert table is not None
-    joined = table.join(spending, c.CUSTOMER_ID, join_type="left outer")
+    joined = table.join(rhythms, c.CUSTOMER_ID, join_type="left outer")
+    joined = joined.join(spending, c.CUSTOMER_ID, join_type="left outer")
     flags = pc.is_in(joined[c.CUSTOMER_ID], value_set=consented)
     joined = joined.append_column("profiling_consent", flags)
     names = [name for name, _ in SNAPSHOT_COLUMNS]

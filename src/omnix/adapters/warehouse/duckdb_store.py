@@ -32,7 +32,7 @@ from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOT_DATE, SNAPSHOTS
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 2  # 2: consents, customer_snapshots
+SCHEMA_VERSION = 3  # 2: consents, customer_snapshots; 3: rhythm columns in snapshots
 # What status counts, and everything reset empties (the run log too). Every table holding
 # customer data is listed, so erasure reaches it.
 COUNTED_TABLES = (
@@ -81,6 +81,11 @@ DDL = [
     f"CREATE TABLE IF NOT EXISTS {SNAPSHOTS} ({SNAPSHOT_DATE} DATE NOT NULL, "
     + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in SNAPSHOT_COLUMNS)
     + f", PRIMARY KEY ({SNAPSHOT_DATE}, customer_id))",
+    # Stores made before a column existed gain it (NULL in their older snapshots).
+    *(
+        f"ALTER TABLE {SNAPSHOTS} ADD COLUMN IF NOT EXISTS {v.q(name)} {v.SQL_TYPES[dtype]}"
+        for name, dtype in SNAPSHOT_COLUMNS
+    ),
 ]
 
 
