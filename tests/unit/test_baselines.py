@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from omnix.models.baselines import TIFUKNN, ConstantRatePoisson, GTopFreq, PTopFreq
+from omnix.models.baselines import TIFUKNN, ConstantRatePoisson, GTopFreq, PoissonGamma, PTopFreq
 from omnix.models.baskets import Baskets
 
 
@@ -245,3 +245,22 @@ def test_estimators_refuse_to_predict_before_fit() -> None:
             model.recommend(customers, 3)
     with pytest.raises(NotFittedError, match="fit"):
         ConstantRatePoisson().predict_proba(customers, customers, 7.0)
+
+
+def test_poisson_gamma_shrinks_a_thin_history_toward_its_items_buyers() -> None:
+    """30 customers buy item 0 about weekly for 70 days; one bought it once in 70 days. Its
+    Poisson-Gamma probability sits between its own constant rate and the population's."""
+    weekly = [[{0} if d % 7 == 0 else {1} for d in range(70)] for _ in range(30)]
+    once = [{0}] + [{1}] * 69
+    h = make_baskets([*weekly, once], n_items=2)
+    customers, items = np.array([30, 0]), np.array([0, 0])
+    pg = PoissonGamma(min_pairs=10).fit(h, as_of_day=70.0)
+    flat = ConstantRatePoisson().fit(h, as_of_day=70.0)
+    p_pg, p_flat = (
+        pg.predict_proba(customers, items, 7.0),
+        flat.predict_proba(customers, items, 7.0),
+    )
+    assert p_flat[0] < p_pg[0] < p_flat[1]  # the thin pair is pulled up toward weekly buyers
+    assert p_pg[1] == pytest.approx(p_flat[1], abs=0.05)  # ten purchases mostly speak for it
+    assert pg.predict_proba(np.array([30]), np.array([1]), 7.0)[0] > 0.99  # bought every day
+    assert pg.predict_proba(np.array([0]), np.array([0]), 0.0)[0] == 0.0

@@ -7,6 +7,8 @@ All four are fitted on a `Baskets` history whose customer and item ids are integ
     TIFUKNN               Hu et al., SIGIR 2020: time-decayed personal item frequencies blended
                           with those of the customer's nearest neighbours
     ConstantRatePoisson   P(a customer buys an item again within h days) at a constant rate
+    PoissonGamma          the same with each pair's rate shrunk toward its item's gamma prior
+                          (empirical Bayes, the family of Bhagat et al., KDD 2018)
 
 `recommend(customers, k)` returns an int64 array of shape (len(customers), k) holding item codes,
 best first; -1 fills a slot only when fewer than k items were ever bought in the history.
@@ -476,3 +478,66 @@ class ConstantRatePoisson:
             raise ValueError(f"horizon_days must be a finite number >= 0, got {horizon_days!r}")
         rate = self.predict_rate(customers, items)
         return np.asarray(-np.expm1(-rate * horizon_days), dtype=np.float64)
+
+
+def _gamma_prior(n: FloatArray, exposure: FloatArray) -> tuple[float, float]:
+    """Method-of-moments gamma prior (shape, rate) for Poisson rates n / exposure."""
+    mean = float(n.sum() / exposure.sum())
+    var = float(np.var(n / exposure) - mean * np.mean(1.0 / exposure))
+    var = max(var, mean**2 / 100.0)  # at most a shape of 100: never a point mass
+    return mean**2 / var, mean / var
+
+
+class PoissonGamma:
+    """P(customer buys item at least once within h days) with a Poisson-Gamma model.
+
+    Each pair's purchase rate has a gamma prior fitted per item by the method of moments over
+    the item's buyers (the global prior for items with fewer than `min_pairs` buyers); the
+    posterior after n purchases in T days of exposure is Gamma(a + n, b + T), whose predictive
+    P(no purchase in h days) is ((b + T) / (b + T + h)) ** (a + n). Exposure runs from the
+    customer's first basket to `as_of_day`, as in ConstantRatePoisson.
+    """
+
+    pair_key_: IntArray
+    shape_: FloatArray  # per pair: a + n
+    rate_: FloatArray  # per pair: b + T
+    n_items_: int
+
+    def __init__(self, min_pairs: int = 20) -> None:
+        self.min_pairs = min_pairs
+
+    def fit(self, history: Baskets, as_of_day: float) -> PoissonGamma:
+        stats = _pair_stats(history)
+        first = np.full(history.n_customers, np.inf)
+        np.minimum.at(first, stats.customer, stats.first_day)
+        exposure = np.maximum(as_of_day - first[stats.customer], 1.0)
+        n = stats.n_baskets.astype(np.float64)
+        a = np.empty(history.n_items)
+        b = np.empty(history.n_items)
+        a[:], b[:] = _gamma_prior(n, exposure) if n.size else (1.0, 1.0)
+        order = np.argsort(stats.item, kind="stable")
+        starts = np.searchsorted(stats.item[order], np.arange(history.n_items))
+        ends = np.searchsorted(stats.item[order], np.arange(history.n_items), side="right")
+        for item in np.flatnonzero(ends - starts >= self.min_pairs):
+            rows = order[starts[item] : ends[item]]
+            a[item], b[item] = _gamma_prior(n[rows], exposure[rows])
+        self.pair_key_ = stats.key
+        self.shape_ = a[stats.item] + n
+        self.rate_ = b[stats.item] + exposure
+        self.n_items_ = history.n_items
+        return self
+
+    def predict_proba(
+        self, customers: IntArray, items: IntArray, horizon_days: float
+    ) -> FloatArray:
+        """P(at least one purchase in the next `horizon_days` days); 0 for pairs never bought."""
+        _require_fitted(self, "pair_key_")
+        key = _as_codes(customers, "customers") * self.n_items_ + _as_codes(items, "items")
+        out = np.zeros(key.size)
+        if self.pair_key_.size == 0:
+            return out
+        pos = np.minimum(np.searchsorted(self.pair_key_, key), self.pair_key_.size - 1)
+        found = self.pair_key_[pos] == key
+        shape, rate = self.shape_[pos[found]], self.rate_[pos[found]]
+        out[found] = -np.expm1(shape * np.log(rate / (rate + horizon_days)))
+        return out

@@ -22,7 +22,13 @@ from omnix.domain import contract as c
 from omnix.domain.errors import EmptyStoreError
 from omnix.domain.ports import Warehouse
 from omnix.evaluation import metrics as m
-from omnix.models.baselines import TIFUKNN, ConstantRatePoisson, GTopFreq, PTopFreq
+from omnix.models.baselines import (
+    TIFUKNN,
+    ConstantRatePoisson,
+    GTopFreq,
+    PoissonGamma,
+    PTopFreq,
+)
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
 from omnix.models.rhythm import forecast
@@ -223,6 +229,13 @@ class BacktestService:
             score_pairs("Poisson (constant rate)", p, probs, p.pair_last_day + mean_gap)
         )
         t["Poisson"] = time.perf_counter() - started
+        started = time.perf_counter()
+        gamma = PoissonGamma().fit(p.history, as_of_day=p.cutoff_day)
+        probs = gamma.predict_proba(p.pair_customer, p.pair_item, float(horizon))
+        report.pair_probabilities.append(
+            score_pairs("Poisson-Gamma (Bhagat et al.)", p, probs, p.pair_last_day + mean_gap)
+        )
+        t["Poisson-Gamma"] = time.perf_counter() - started
 
     def _omnix(
         self, p: Protocol, horizon: int, k: int, report: BacktestReport, t: dict[str, float]
