@@ -68,3 +68,18 @@ def test_unknown_customer_is_a_clear_error(tmp_path: Path) -> None:
     ingest(data, write(tmp_path / "t.csv", ROWS))
     with pytest.raises(NotFoundError, match="no purchases of customer 'nobody'"):
         rhythms(data, "nobody", None)
+
+
+def test_a_return_comes_off_the_purchase_it_undoes(tmp_path: Path) -> None:
+    rows = """customer_id,order_id,ts,product_id,product_name,quantity
+c3,o1,2025-11-01 09:00,milk,Whole Milk 1L,2
+c3,r1,2025-11-03 09:00,milk,Whole Milk 1L,-1
+c3,o2,2025-11-11 09:00,milk,Whole Milk 1L,1
+c3,o3,2025-11-21 09:00,milk,Whole Milk 1L,1
+"""
+    data = tmp_path / "d"
+    ingest(data, write(tmp_path / "t.csv", rows))
+    _, (milk,) = rhythms(data, "c3", date(2025, 11, 24))
+    assert milk.purchases == 3
+    assert milk.units_per_purchase == pytest.approx(1.0)  # 2 - 1 kept on Nov 1
+    assert milk.cycle_days == pytest.approx(10.0, rel=0.01)  # not 20 days / 3 units

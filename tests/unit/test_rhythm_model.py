@@ -119,3 +119,17 @@ def test_regroup_merges_the_items_of_a_group_within_a_basket() -> None:
     assert rows == [(0, 0, 0, 3.0), (0, 1, 0, 1.0), (1, 0, 1, 3.0)]
     dropped = h.regroup(np.array([0, 0, -1]), 1)
     assert dropped.customer.tolist() == [0, 0]
+
+
+def test_returns_come_off_the_purchase_they_undo() -> None:
+    # milk: 2 units on day 0, 1 returned on day 2, 1 unit on day 10; eggs bought and returned
+    h = baskets([(0, 0, 0, 0.2, 2), (0, 1, 1, 5.0, 1), (0, 2, 0, 10.3, 1)])
+    net = h.net_returns(
+        customer=np.array([0, 0, 0]), item=np.array([0, 1, 2]),
+        day=np.array([2.5, 5.5, 1.0]), units=np.array([1.0, 1.0, 3.0]),
+    )  # fmt: skip
+    assert net.item.tolist() == [0, 0]  # the eggs' only basket is gone; item 2 never bought
+    assert net.unit_counts().tolist() == [1.0, 1.0]
+    assert net.basket.tolist() == [0, 1]  # renumbered: no empty basket in between
+    p = pair_history(net)
+    assert p.ratio_cycle[0] == pytest.approx(10.0)  # one kept unit lasted 10 days, not 5

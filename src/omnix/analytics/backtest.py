@@ -72,6 +72,19 @@ def history_baskets(tx: Table, cutoff: datetime) -> Table:
     )
 
 
+def returned_units(tx: Table, cutoff: datetime) -> Table:
+    """(customer, product, day, units) of every line with a negative quantity before the cutoff
+    (returns and cancellations); units are positive, day is the line's day number."""
+    lines = customer_lines(tx)
+    lines = lines.filter(lines[c.QUANTITY] < 0, lines[c.TS] < ibis.literal(cutoff))
+    return lines.select(
+        c.CUSTOMER_ID,
+        c.PRODUCT_ID,
+        day=lines[c.TS].epoch_seconds() / SECONDS_PER_DAY,
+        units=(-lines[c.QUANTITY]).cast("float64"),
+    )
+
+
 def product_attributes(tx: Table, cutoff: datetime) -> Table:
     """(product, category, product_name) of products bought before the cutoff; NULL when the
     lines never said."""

@@ -85,3 +85,43 @@ class Baskets:
             n_groups,
             np.bincount(inverse, weights=units, minlength=key.size).astype(np.float64),
         )
+
+    def net_returns(
+        self, customer: IntArray, item: IntArray, day: FloatArray, units: FloatArray
+    ) -> Baskets:
+        """Subtract returned units from the pair's latest purchase on or before the return's
+        day (a pack brought back was not consumed); purchases left with no units are dropped.
+        Returns of pairs with no earlier purchase change nothing.
+        """
+        n = self.n_items
+        low = float(min(self.day.min(initial=0.0), day.min(initial=0.0)))
+        span = float(max(self.day.max(initial=0.0), day.max(initial=0.0))) - low + 2.0
+        # One sortable number per (pair, day): pair key * span + days since the first day.
+        bought = (self.customer * n + self.item) * span + (self.day - low)
+        order = np.argsort(bought)
+        returned = (customer * n + item) * span + (day - low)
+        pos = np.searchsorted(bought[order], returned, side="right") - 1
+        same_pair = pos >= 0
+        same_pair[same_pair] = (
+            self.customer[order[pos[same_pair]]] * n + self.item[order[pos[same_pair]]]
+        ) == (customer * n + item)[same_pair]
+        net = self.unit_counts().copy()
+        np.subtract.at(net, order[pos[same_pair]], units[same_pair])
+        keep = net > 1e-9
+        customer, basket = self.customer[keep], self.basket[keep]
+        return Baskets(
+            customer, _renumber(customer, basket), self.item[keep], self.day[keep],
+            self.n_customers, self.n_items, net[keep],
+        )  # fmt: skip
+
+
+def _renumber(customer: IntArray, basket: IntArray) -> IntArray:
+    """Basket indices 0, 1, ... per customer again after whole baskets were dropped (rows
+    sorted by customer, basket)."""
+    if customer.size == 0:
+        return basket
+    new_customer = np.r_[True, customer[1:] != customer[:-1]]
+    new_basket = new_customer | np.r_[True, basket[1:] != basket[:-1]]
+    seq = np.cumsum(new_basket) - 1
+    first = seq[np.flatnonzero(new_customer)]
+    return np.asarray(seq - first[np.cumsum(new_customer) - 1], dtype=np.int64)

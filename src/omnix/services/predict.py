@@ -83,7 +83,7 @@ def load_history(warehouse: Warehouse, as_of: date) -> StoreHistory:
     history = bt.history_baskets(tx, start).to_pyarrow()
     if history.num_rows == 0:
         raise EmptyStoreError(f"no purchases before {as_of}: ingest data or pick a later --as-of")
-    encoded = encode_history(history)
+    encoded = _net_returns(encode_history(history), bt.returned_units(tx, start).to_pyarrow())
     attributes = bt.product_attributes(tx, start).to_pyarrow()
     at = codes(attributes[c.PRODUCT_ID], encoded.items)
     row_of_item = np.full(len(encoded.items), -1, dtype=np.int64)
@@ -97,6 +97,19 @@ def load_history(warehouse: Warehouse, as_of: date) -> StoreHistory:
         category_names=category_names(attributes),
         as_of_day=day_number(as_of),
     )
+
+
+def _net_returns(encoded: EncodedHistory, returns: pa.Table) -> EncodedHistory:
+    """Returned units come off the purchase they undo (see Baskets.net_returns)."""
+    if returns.num_rows == 0:
+        return encoded
+    customer = codes(returns[c.CUSTOMER_ID], encoded.customers)
+    item = codes(returns[c.PRODUCT_ID], encoded.items)
+    known = (customer >= 0) & (item >= 0)
+    day = np.asarray(returns["day"].to_numpy(), dtype=np.float64)[known]
+    units = np.asarray(returns["units"].to_numpy(), dtype=np.float64)[known]
+    baskets = encoded.baskets.net_returns(customer[known], item[known], day, units)
+    return replace(encoded, baskets=baskets)
 
 
 @dataclass(slots=True)
