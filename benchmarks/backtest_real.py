@@ -69,7 +69,8 @@ def main() -> None:
     for name, r in reports.items():
         auc, brier = REFERENCE[name]["Poisson"]
         for row in r["pair_probabilities"]:
-            ref_s = f"{auc:.3f} / {brier:.4f}" if row["method"] == "Poisson (constant rate)" else "-"
+            constant = row["method"] == "Poisson (constant rate)"
+            ref_s = f"{auc:.3f} / {brier:.4f}" if constant else "-"
             print(f"| {name} | {r['pairs']} | {row['method']} | {row['auc']:.3f} | "
                   f"{row['brier']:.4f} | {row['ece']:.3f} | {row['mae_days']:.1f} | "
                   f"{ref_s} |")  # fmt: skip
