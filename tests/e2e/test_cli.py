@@ -156,6 +156,9 @@ def test_customer_command_prints_rhythms_in_words(tmp_path: Path) -> None:
     assert payload["rhythms"] and {"statement", "expected_next", "days_overdue"} <= set(
         payload["rhythms"][0]
     )
+    # the demo stored a snapshot, so the 360 comes with the rhythms
+    assert payload["profile"]["snapshot"]["segment"] in result.stdout
+    assert "rhythm_products" in payload["profile"]["snapshot"]
     missing = omnix("customer", "nobody", "--data-dir", data)
     assert missing.returncode == 3
     assert "no purchases of customer 'nobody'" in missing.stderr

@@ -141,17 +141,23 @@ def customer(
     data_dir: DataDir = _DEFAULT_DIR,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show one customer's buying rhythms, product by product, with a sentence for each.
+    """Show one customer: the 360 from the latest snapshot (segment, CLV, churn risk, spending
+    profile; after `omnix analyze`), then their buying rhythms product by product in words.
 
     Example: omnix customer C000042 --as-of 2026-11-22
     """
     from omnix.bootstrap import bootstrap
+    from omnix.domain.errors import NotFoundError
     from omnix.entrypoints.cli import render
 
     day = _parse_date(as_of, "--as-of") if as_of else None
     container = bootstrap(_settings(data_dir))
     try:
         as_of_day, pairs = container.customer_service().rhythms(customer_id, day, min_purchases)
+        try:
+            view: dict[str, object] | None = container.snapshot_service().customer(customer_id)
+        except NotFoundError as missing:
+            view, why = None, str(missing)
     finally:
         container.close()
     rows = [
@@ -175,9 +181,16 @@ def customer(
         for p in pairs
     ]
     if as_json:
-        payload = {"customer_id": customer_id, "as_of": as_of_day.isoformat(), "rhythms": rows}
+        payload = {
+            "customer_id": customer_id, "as_of": as_of_day.isoformat(), "rhythms": rows,
+            "profile": view,
+        }  # fmt: skip
         typer.echo(json.dumps(payload, default=str))
         return
+    if view is not None:
+        render.print_profile(view)
+    else:
+        render.out_console.print(f"No 360 view: {why}")
     cols = ["product_name", "purchases", "every_days", "usual_days", "last_purchase",
             "expected_next", "days_overdue"]  # fmt: skip
     render.print_rows(f"Customer {customer_id} as of {as_of_day}", rows, cols)
