@@ -1,19 +1,28 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omnix.bootstrap import bootstrap
+from omnix.bootstrap import Container, bootstrap
 from omnix.config import Settings
 from omnix.domain.ingest import IngestOptions, IngestSummary
 
 
-def ingest(data_dir: Path, *files: Path, **options: Any) -> list[IngestSummary]:
-    container = bootstrap(Settings(data_dir=data_dir))
+@contextmanager
+def opened(**settings: Any) -> Iterator[Container]:
+    """The wired container for these settings (e.g. data_dir=...), closed afterwards."""
+    container = bootstrap(Settings(**settings))
     try:
-        return container.ingest_service().ingest(list(files), IngestOptions(**options))
+        yield container
     finally:
         container.close()
+
+
+def ingest(data_dir: Path, *files: Path, **options: Any) -> list[IngestSummary]:
+    with opened(data_dir=data_dir) as container:
+        return container.ingest_service().ingest(list(files), IngestOptions(**options))
 
 
 def query(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -7,21 +7,16 @@ import datetime
 
 import pytest
 
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.services.backtest import BacktestReport
 from tests.conftest import shared_file
-from tests.integration.helpers import ingest
+from tests.integration.helpers import ingest, opened
 
 
 def _run(tmp: pytest.TempPathFactory, name: str, cutoff: datetime.date) -> BacktestReport:
     data = tmp.mktemp(name)
     ingest(data, shared_file(f"{name}.parquet"))
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         return container.backtest_service().run(cutoff, 30, k=10)
-    finally:
-        container.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from omnix.analytics.clv import rfm_summary
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.services.clv import ClvReport
 from tests.conftest import shared_file
-from tests.integration.helpers import ingest, write
+from tests.integration.helpers import ingest, opened, write
 from tests.lifetimes_data import cdnow_sample_ids
 
 CAL, HOLD = datetime.date(1997, 9, 30), datetime.date(1998, 6, 30)
@@ -40,25 +38,19 @@ C,o10,2025-02-02 09:00,P1,1,5.0
 
 
 def report_for(data: Path) -> ClvReport:
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         return container.clv_service().report(CAL, HOLD)
-    finally:
-        container.close()
 
 
 def test_rfm_summary_follows_the_literature_definitions(tmp_path: Path) -> None:
     data = tmp_path / "d"
     ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
            non_product_pattern="POST")  # fmt: skip
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         tx = container.warehouse.ibis().table("transactions")
         jan31, feb28 = datetime.date(2025, 1, 31), datetime.date(2025, 2, 28)
         rows = {r["customer_id"]: r for r in rfm_summary(tx, jan31, feb28).to_pyarrow().to_pylist()}
         recent = rfm_summary(tx, jan31, feb28, recent_days=15).to_pyarrow().to_pylist()
-    finally:
-        container.close()
     assert set(rows) == {"A", "B"}  # C starts after calibration; anonymous lines never count
     a = rows["A"]
     # Jan 1 (two orders, one day), Jan 10 (3 bought, 1 returned the same day), Jan 20

@@ -17,7 +17,7 @@ from omnix.domain.privacy import protected_attribute
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SPENDING_COLUMNS
 from omnix.generate import GeneratorConfig, generate
 from omnix.services.consent import permitted
-from tests.integration.helpers import ingest, query, write
+from tests.integration.helpers import ingest, opened, query, write
 
 UTC = datetime.UTC
 AS_OF = datetime.datetime(2025, 2, 1, tzinfo=UTC)
@@ -40,14 +40,11 @@ E,o7,2025-01-11 10:00,SOAP,,,1,3.0
 
 
 def spending(data: Path, labels: tuple[str, ...] = ("Omni",), only: Any = None) -> dict[str, Any]:
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         tx = container.warehouse.ibis().table("transactions")
         allowed = None if only is None else tx.filter(tx.customer_id.isin(only))
         expr = spending_profile(tx, AS_OF, allowed, labels, excluded=["Pharmacy & Health"])
         return {r["customer_id"]: r for r in expr.to_pyarrow().to_pylist()}
-    finally:
-        container.close()
 
 
 @pytest.fixture
@@ -104,8 +101,7 @@ def test_only_permitted_customers_are_profiled(spend_store: Path) -> None:
 
 
 def test_consent_log_latest_record_wins(spend_store: Path, tmp_path: Path) -> None:
-    container = bootstrap(Settings(data_dir=spend_store))
-    try:
+    with opened(data_dir=spend_store) as container:
         consent = container.consent_service()
         consent.set("A", Purpose.PROFILING, True)
         consent.set("B", Purpose.PROFILING, True)
@@ -120,8 +116,6 @@ def test_consent_log_latest_record_wins(spend_store: Path, tmp_path: Path) -> No
 
         assert ids(False) == {"A"}
         assert ids(True) == {"A", "C", "E"}  # no profiling record; B and D said no
-    finally:
-        container.close()
 
 
 @pytest.fixture(scope="module")
@@ -134,11 +128,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def analyze(data: Path, day: datetime.date, default: str) -> Any:
-    container = bootstrap(Settings(data_dir=data, private_labels="Everyday Basics,Omni"))
-    try:
+    with opened(data_dir=data, private_labels="Everyday Basics,Omni") as container:
         return container.analyze_service(default_consent=default).run(day)
-    finally:
-        container.close()
 
 
 def snapshot(data: Path, day: str) -> list[tuple[Any, ...]]:
@@ -189,22 +180,18 @@ def test_a_failed_write_leaves_the_previous_snapshot(generated: Path) -> None:
     before = snapshot(generated, "2025-05-01")
     names = [n for n, _ in SNAPSHOT_COLUMNS]
     bad = pa.table({n: pa.array(["x", "x"]) for n in names})  # duplicate key, text as numbers
-    container = bootstrap(Settings(data_dir=generated))
-    try:
-        with pytest.raises(Exception):  # noqa: B017 - the engine's own error
-            container.warehouse.write_snapshot(datetime.date(2025, 5, 1), bad)
-    finally:
-        container.close()
+    with (
+        opened(data_dir=generated) as container,
+        pytest.raises(Exception),  # noqa: B017 - the engine's own error
+    ):
+        container.warehouse.write_snapshot(datetime.date(2025, 5, 1), bad)
     assert_same(snapshot(generated, "2025-05-01"), before)
 
 
 def test_denied_customers_get_no_spending_profile(generated: Path, tmp_path: Path) -> None:
-    container = bootstrap(Settings(data_dir=generated))
-    try:
+    with opened(data_dir=generated) as container:
         container.consent_service().set("C000001", Purpose.PROFILING, True)
         container.consent_service().set("C000002", Purpose.PROFILING, False)
-    finally:
-        container.close()
     report = analyze(generated, datetime.date(2025, 7, 1), "denied")
     assert report.profiled == 1 and report.default_consent == "denied"
     columns = ", ".join(SPENDING_COLUMNS)
@@ -215,12 +202,9 @@ def test_denied_customers_get_no_spending_profile(generated: Path, tmp_path: Pat
     assert all(v is None for r in rows if not r[1] for v in r[2:])
     # granted default, but C000002 said no; then C000001 withdraws after the snapshot
     analyze(generated, datetime.date(2025, 7, 1), "granted")
-    container = bootstrap(Settings(data_dir=generated))
-    try:
+    with opened(data_dir=generated) as container:
         container.consent_service().set("C000001", Purpose.PROFILING, False)
         summary = container.snapshot_service("granted").export(tmp_path / "p.parquet")
-    finally:
-        container.close()
     import pyarrow.parquet as pq
 
     out = {r["customer_id"]: r for r in pq.read_table(tmp_path / "p.parquet").to_pylist()}
@@ -231,8 +215,7 @@ def test_denied_customers_get_no_spending_profile(generated: Path, tmp_path: Pat
 
 
 def test_reset_erases_consents_and_snapshots(tmp_path: Path, spend_store: Path) -> None:
-    container = bootstrap(Settings(data_dir=spend_store))
-    try:
+    with opened(data_dir=spend_store) as container:
         container.consent_service().set("A", Purpose.PROFILING, True)
         container.analyze_service(default_consent="granted").run(AS_OF.date())
         counts = container.warehouse.table_counts()
@@ -240,8 +223,6 @@ def test_reset_erases_consents_and_snapshots(tmp_path: Path, spend_store: Path) 
         container.warehouse.reset()
         counts = container.warehouse.table_counts()
         assert counts["consents"] == 0 and counts["customer_snapshots"] == 0
-    finally:
-        container.close()
 
 
 def snapshot_table(rows: list[tuple[str, str, float]]) -> pa.Table:
@@ -262,16 +243,13 @@ def test_migration_matrix_by_hand(tmp_path: Path) -> None:
             ("W", "Loyal", 30.0), ("U", "Champions", 40.0)]  # fmt: skip
     july = [("X", "Champions", 150.0), ("Y", "At Risk", 50.0), ("Z", "Lost", 10.0),
             ("V", "New", 5.0), ("U", "At Risk", 45.0)]  # fmt: skip
-    container = bootstrap(Settings(data_dir=tmp_path / "d"))
-    try:
+    with opened(data_dir=tmp_path / "d") as container:
         container.warehouse.write_snapshot(datetime.date(2025, 6, 1), snapshot_table(june))
         container.warehouse.write_snapshot(datetime.date(2025, 7, 1), snapshot_table(july))
         service = container.snapshot_service()
         report = service.migration(datetime.date(2025, 6, 1), datetime.date(2025, 7, 1))
         only = service.migration(datetime.date(2025, 6, 1), datetime.date(2025, 7, 1),
                                  from_segment="Champions", to_segment="At Risk")  # fmt: skip
-    finally:
-        container.close()
     cells = {(r["from_segment"], r["to_segment"]): (r["customers"], r["revenue"])
              for r in report.cells}  # fmt: skip
     assert cells == {

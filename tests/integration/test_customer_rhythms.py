@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.domain.errors import NotFoundError
 from omnix.domain.rhythm import PairRhythm
-from tests.integration.helpers import ingest, write
+from tests.integration.helpers import ingest, opened, write
 
 # Milk every 5 days, 2 units on the first trip; bread bought once.
 ROWS = """customer_id,order_id,ts,product_id,product_name,quantity
@@ -25,11 +23,8 @@ c2,o5,2025-11-23 09:00,milk,Whole Milk 1L,1
 
 
 def rhythms(data: Path, customer: str, as_of: date | None) -> tuple[date, list[PairRhythm]]:
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         return container.customer_service().rhythms(customer, as_of)
-    finally:
-        container.close()
 
 
 def test_rhythm_numbers_and_statement(tmp_path: Path) -> None:

@@ -7,20 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.domain.errors import ConfigError
 from omnix.generate import GeneratorConfig
-from tests.integration.helpers import ingest, query, write
+from tests.integration.helpers import ingest, opened, query, write
 
 
 def run_demo(data: Path, start: datetime.date) -> None:
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         config = GeneratorConfig(customers=30, days=40, seed=5, start=start)
         container.demo_service().run(config)
-    finally:
-        container.close()
 
 
 def test_rerun_on_another_day_replaces_the_demo_history(tmp_path: Path) -> None:

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.domain.errors import EmptyStoreError
-from tests.integration.helpers import ingest, write
+from tests.integration.helpers import ingest, opened, write
 
 ROWS = """customer_id,order_id,ts,product_id,product_name,quantity,unit_price
 c1,o1,2024-01-05 10:00,milk,Milk,2,1.00
@@ -25,11 +23,8 @@ def test_business_summary_nets_returns_and_excludes_fees_and_anonymous(tmp_path:
     data = tmp_path / "d"
     src = write(tmp_path / "t.csv", ROWS)
     ingest(data, src, cancellation_prefix="C", non_product_pattern="POST")
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         analysis = container.analyse_service().analyse(top=5)
-    finally:
-        container.close()
     b = analysis.business
     assert b["net_revenue"] == pytest.approx(2.0 + 1.0 - 1.0 + 2.5)
     assert b["returned_value"] == pytest.approx(1.0)
@@ -47,9 +42,8 @@ def test_business_summary_nets_returns_and_excludes_fees_and_anonymous(tmp_path:
 
 
 def test_analyse_on_an_empty_store_says_what_to_do(tmp_path: Path) -> None:
-    container = bootstrap(Settings(data_dir=tmp_path / "d"))
-    try:
-        with pytest.raises(EmptyStoreError, match="omnix ingest"):
-            container.analyse_service().analyse()
-    finally:
-        container.close()
+    with (
+        opened(data_dir=tmp_path / "d") as container,
+        pytest.raises(EmptyStoreError, match="omnix ingest"),
+    ):
+        container.analyse_service().analyse()

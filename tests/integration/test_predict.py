@@ -12,12 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.evaluation import metrics as m
 from omnix.generate import GenerateResult, GeneratorConfig, generate
 from omnix.services.predict import Level, PredictSummary, write_table
-from tests.integration.helpers import ingest
+from tests.integration.helpers import ingest, opened
 
 AS_OF = datetime.date(2025, 12, 1)  # the generated history runs through 2025
 HORIZON = 14
@@ -38,11 +36,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GenerateResult,
 def predict(
     data: Path, top: int | None, level: Level = "product"
 ) -> tuple[pa.Table, PredictSummary]:
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         return container.predict_service().predict(AS_OF, HORIZON, top, level=level)
-    finally:
-        container.close()
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +126,8 @@ def test_regular_pairs_are_calibrated_outside_the_december_peak(
     the generator's December peak lifts every rate above what the October and November cuts
     taught the model; see the README.)"""
     as_of = datetime.date(2025, 10, 1)
-    container = bootstrap(Settings(data_dir=generated[1]))
-    try:
+    with opened(data_dir=generated[1]) as container:
         table, _ = container.predict_service().predict(as_of, HORIZON, None)
-    finally:
-        container.close()
     regular = pc.greater_equal(table["purchases"], 4)
     table = table.filter(regular)
     labels = labels_after(generated[0], table, as_of)

@@ -14,12 +14,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from omnix.analytics.profiles import profiles
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.generate import GeneratorConfig, generate
 from omnix.services.segments import SegmentOptions, SegmentReport
 from tests.conftest import shared_file
-from tests.integration.helpers import ingest, write
+from tests.integration.helpers import ingest, opened, write
 
 UTC = datetime.UTC
 RISKY = {"At Risk", "Hibernating", "Lost", "About to Sleep", "Can't Lose Them"}
@@ -37,24 +35,18 @@ B,o6,2025-01-21 20:00,POST,,1,4.5,app,WEB
 
 
 def open_report(data: Path, **options: Any) -> SegmentReport:
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         return container.segment_service(SegmentOptions(**options)).report()
-    finally:
-        container.close()
 
 
 def test_profile_definitions_on_a_hand_made_history(tmp_path: Path) -> None:
     data = tmp_path / "d"
     ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
            non_product_pattern="POST")  # fmt: skip
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         tx = container.warehouse.ibis().table("transactions")
         as_of = datetime.datetime(2025, 2, 1, tzinfo=UTC)
         rows = {r["customer_id"]: r for r in profiles(tx, as_of).to_pyarrow().to_pylist()}
-    finally:
-        container.close()
     a = rows["A"]
     assert a["orders"] == 4 and a["purchase_days"] == 3  # o2 and o3 share a day
     assert a["items"] == 5.0  # 6 bought - 1 returned
@@ -158,12 +150,9 @@ def test_cluster_ids_are_stable_across_runs(generated: Any) -> None:
     data, _ = generated
     first = open_report(data, k_min=5, k_max=5)
     previous = np.array([[g.centroid[k] for k in g.centroid] for g in first.clusters])
-    container = bootstrap(Settings(data_dir=data))
-    try:
+    with opened(data_dir=data) as container:
         service = container.segment_service(SegmentOptions(k_min=5, k_max=5, random_state=9))
         again = service.report(previous_centroids=previous)
-    finally:
-        container.close()
     assert first.customers_table is not None and again.customers_table is not None
     a = first.customers_table["cluster_id"].to_numpy()
     b = again.customers_table["cluster_id"].to_numpy()
