@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 
 from omnix.evaluation import metrics as m
 from omnix.models.baskets import Baskets
-from omnix.models.next_need import NextNeedModel
+from omnix.models.next_need import NextNeedModel, _fit_head
 
 
 def simulate(n_customers: int = 300, days: int = 360, seed: int = 0) -> Baskets:
@@ -78,12 +79,16 @@ def test_a_history_too_short_to_cut_is_refused() -> None:
         NextNeedModel(horizon_days=30.0).fit(h, as_of_day=20.0)
 
 
-def test_single_class_labels_fall_back_to_a_constant(history: Baskets) -> None:
-    # Horizon 1 day on a 3-day cut: nobody's window holds anything for some heads; fit works.
-    short = history.before(40.0)
-    model = NextNeedModel(horizon_days=0.5, n_splits=1).fit(short, 40.0)
-    pred = model.predict(short, 40.0)
-    assert np.isfinite(pred.probability).all()
+def test_single_class_labels_fall_back_to_a_constant() -> None:
+    """A head whose training window held no purchase (or only purchases) cannot be boosted;
+    it predicts the observed rate instead of failing the whole fit."""
+    x = np.zeros((5, 3), dtype=np.float32)
+    head = _fit_head(x, np.zeros(5, dtype=np.int64), seed=0)
+    assert head.predict_proba(x)[:, 1].tolist() == [0.0] * 5
+    head = _fit_head(x, np.ones(5, dtype=np.int64), seed=0)
+    assert head.predict_proba(x[:2]).tolist() == [[0.0, 1.0], [0.0, 1.0]]
+    mixed = _fit_head(np.zeros((10, 3), np.float32), np.r_[[0] * 5, [1] * 5], seed=0)
+    assert isinstance(mixed, HistGradientBoostingClassifier)  # both classes: a real head
 
 
 def test_unfitted_model_refuses_to_predict(history: Baskets) -> None:

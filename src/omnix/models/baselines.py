@@ -18,9 +18,10 @@ Frequencies count distinct baskets, so an item on two lines of one basket counts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
@@ -76,9 +77,29 @@ def _distinct_rows(history: Baskets) -> tuple[IntArray, IntArray, IntArray, Floa
 def _global_ranking(history: Baskets) -> IntArray:
     """Item codes bought at least once, by distinct-basket count (desc), then item code (asc)."""
     _, _, item, _ = _distinct_rows(history)
-    freq = np.bincount(item, minlength=history.n_items)
+    return ranking_by_frequency(np.bincount(item, minlength=history.n_items))
+
+
+def ranking_by_frequency(freq: npt.NDArray[np.floating[Any]] | IntArray) -> IntArray:
+    """Item codes with freq > 0, most frequent first, ties to the lower code (as GTopFreq)."""
     order = np.lexsort((np.arange(len(freq)), -freq))
     return order[freq[order] > 0].astype(np.int64)
+
+
+def top_k_per_customer(
+    customer: IntArray,
+    item: IntArray,
+    score: FloatArray,
+    customers: IntArray,
+    k: int,
+    ranking: IntArray,
+) -> IntArray:
+    """Each requested customer's k items with the highest score (ties: lower code), padded with
+    `ranking` items they do not have; shape (len(customers), k), -1 where nothing is left."""
+    order = np.lexsort((item, -score, customer))
+    indptr = np.searchsorted(customer[order], np.arange(int(customer.max(initial=-1)) + 2))
+    out, counts = _gather(indptr.astype(np.int64), item[order], customers, k)
+    return _pad(out, counts, ranking)
 
 
 def _pad(out: IntArray, counts: IntArray, ranking: IntArray) -> IntArray:

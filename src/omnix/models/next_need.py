@@ -27,7 +27,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
-from omnix.models.baselines import _pad, tifu_row_weights
+from omnix.models.baselines import ranking_by_frequency, tifu_row_weights, top_k_per_customer
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.rhythm import PairHistory, RhythmEstimates, RhythmModel, pair_history
 
@@ -170,13 +170,15 @@ def _basket_features(history: Baskets, pairs: PairHistory, ch: CustomerHistory) 
     return out
 
 
-def _rank_within(customer: IntArray, value: FloatArray) -> FloatArray:
-    """0 for the customer's highest value, 1, 2, ... below it (pairs sorted by customer)."""
-    order = np.lexsort((-value, customer))
+def rank_within(customer: IntArray, value: FloatArray, tie: IntArray | None = None) -> IntArray:
+    """0 for each customer's highest value, 1, 2, ... below it (ties: lower `tie`, e.g. the
+    item code, else row order)."""
+    keys = (-value, customer) if tie is None else (tie, -value, customer)
+    order = np.lexsort(keys)
     starts = np.searchsorted(customer[order], customer[order], side="left")
-    rank = np.empty(customer.size)
+    rank = np.empty(customer.size, dtype=np.int64)
     rank[order] = np.arange(customer.size) - starts
-    return np.log1p(rank)
+    return rank
 
 
 def _max_within(customer: IntArray, value: FloatArray) -> FloatArray:
@@ -219,9 +221,9 @@ def _pair_matrix(
             poisson,
             pairs.last_units / np.maximum(per_purchase, 1e-9),
             tifu_value,
-            _rank_within(pairs.customer, tifu_value),
+            np.log1p(rank_within(pairs.customer, tifu_value)),
             tifu_value / np.maximum(_max_within(pairs.customer, tifu_value), 1e-12),
-            _rank_within(pairs.customer, pairs.n_baskets + pairs.last_basket * 1e-6),
+            np.log1p(rank_within(pairs.customer, pairs.n_baskets + pairs.last_basket * 1e-6)),
             buyers[pairs.item] / n_cust,
             repeaters[pairs.item] / np.maximum(buyers[pairs.item], 1.0),
             basket[:, 1:],
@@ -352,9 +354,9 @@ class NextNeedModel:
         pairs: PairHistory,
     ) -> NextNeedModel:
         self.rhythm_ = RhythmModel().fit(pairs, item_category, history.n_items)
-        freq = np.bincount(pairs.item, weights=pairs.n_baskets, minlength=history.n_items)
-        order = np.lexsort((np.arange(freq.size), -freq))
-        self.ranking_ = order[freq[order] > 0].astype(np.int64)  # as GTopFreq ranks items
+        self.ranking_ = ranking_by_frequency(
+            np.bincount(pairs.item, weights=pairs.n_baskets, minlength=history.n_items)
+        )
         rng = np.random.default_rng(self.random_state)
         sample = _sample_customers(history, self.max_train_lines, rng)
         px, py, pn, cx, cy = [], [], [], [], []
@@ -416,16 +418,9 @@ class NextNeedModel:
     def recommend(self, predictions: NextNeedPredictions, customers: IntArray, k: int) -> IntArray:
         """Top-k item codes per customer by next-basket score, padded with popular items."""
         pairs = predictions.pairs
-        order = np.lexsort((pairs.item, -predictions.next_score, pairs.customer))
-        ranked_c, ranked_i = pairs.customer[order], pairs.item[order]
-        start = np.searchsorted(ranked_c, customers)
-        end = np.searchsorted(ranked_c, customers, side="right")
-        counts = np.minimum(end - start, k)
-        out = np.full((len(customers), k), -1, dtype=np.int64)
-        rows = np.repeat(np.arange(len(customers)), counts)
-        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        out[rows, offs] = ranked_i[start[rows] + offs]
-        return _pad(out, counts.astype(np.int64), self.ranking_)
+        return top_k_per_customer(
+            pairs.customer, pairs.item, predictions.next_score, customers, k, self.ranking_
+        )
 
 
 def _sample_customers(history: Baskets, max_lines: int, rng: np.random.Generator) -> Baskets:

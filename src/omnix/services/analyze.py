@@ -28,9 +28,9 @@ from omnix.domain.consent import Purpose
 from omnix.domain.ports import Warehouse
 from omnix.domain.privacy import sensitive_categories
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS
-from omnix.models.rhythm import RhythmModel, customer_rhythms, pair_history
+from omnix.models.rhythm import customer_rhythms
 from omnix.services.consent import permitted
-from omnix.services.predict import load_history
+from omnix.services.predict import load_history, rhythms_now
 from omnix.services.segments import SegmentReport, SegmentService, day_after_last
 
 log = structlog.get_logger(__name__)
@@ -138,10 +138,8 @@ class AnalyzeService:
         """Per customer, from the rhythm model fitted on everyone's history before as_of."""
         clock("rhythms")
         h = load_history(self.warehouse, state.as_of)
-        pairs = pair_history(h.encoded.baskets)
+        pairs, est = rhythms_now(h, DUE_DAYS)
         n_customers = h.encoded.baskets.n_customers
-        model = RhythmModel().fit(pairs, h.item_category, h.encoded.baskets.n_items)
-        est = model.estimate(pairs, h.as_of_day, DUE_DAYS)
         r = customer_rhythms(pairs, est, n_customers, h.as_of_day, DUE_DAYS)
         state.rhythms = pa.table(
             {

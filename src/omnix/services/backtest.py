@@ -32,7 +32,7 @@ from omnix.models.baselines import (
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
 from omnix.models.rhythm import forecast
-from omnix.services.encode import NO_CODE, category_codes, codes, encode_history
+from omnix.services.encode import NO_CODE, category_codes, codes, day_number, encode_history
 
 
 @dataclass(slots=True)
@@ -177,9 +177,7 @@ class BacktestService:
             "backtest", {"cutoff": cutoff.isoformat(), "horizon": horizon_days}
         ):
             tables = self.fetch(cutoff, horizon_days)
-            cutoff_day = (
-                datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC).timestamp() / 86400
-            )
+            cutoff_day = day_number(cutoff)
             if tables["evaluated"].num_rows == 0:
                 raise EmptyStoreError(
                     f"no customer has >= 3 orders before {cutoff} and one in the {horizon_days} "

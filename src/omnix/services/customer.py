@@ -18,9 +18,9 @@ from omnix.domain import contract as c
 from omnix.domain.errors import NotFoundError
 from omnix.domain.ports import Warehouse
 from omnix.domain.rhythm import PairRhythm
-from omnix.models.rhythm import RhythmModel, forecast, pair_history
+from omnix.models.rhythm import forecast
 from omnix.services.encode import codes
-from omnix.services.predict import load_history
+from omnix.services.predict import load_history, rhythms_now
 
 EPOCH = date(1970, 1, 1)
 HORIZON_DAYS = 30.0
@@ -43,10 +43,8 @@ class CustomerService:
         (code,) = codes(pa.array([customer_id]), h.encoded.customers)
         if code < 0:
             raise NotFoundError(f"no purchases of customer {customer_id!r} before {as_of}")
-        pairs = pair_history(h.encoded.baskets)
-        model = RhythmModel().fit(pairs, h.item_category, h.encoded.baskets.n_items)
+        pairs, est = rhythms_now(h, HORIZON_DAYS)
         rows = np.flatnonzero((pairs.customer == code) & (pairs.n_days >= min_purchases))
-        est = model.estimate(pairs, h.as_of_day, HORIZON_DAYS)
         f = forecast(est, rows)
         out = []
         for j, row in enumerate(rows.tolist()):

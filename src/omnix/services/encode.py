@@ -8,6 +8,7 @@ broken by code, do not depend on the order the store returned rows in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,11 @@ from omnix.domain import contract as c
 from omnix.models.baskets import Baskets, IntArray
 
 NO_CODE = -1
+
+
+def day_number(day: date) -> float:
+    """Days since 1970-01-01 of midnight UTC at the start of `day`: the models' time axis."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() / 86_400
 
 
 def flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -30,14 +30,21 @@ from omnix.analytics import backtest as bt
 from omnix.domain import contract as c
 from omnix.domain.errors import EmptyStoreError, InputError
 from omnix.domain.ports import Warehouse
-from omnix.models.baskets import FloatArray, IntArray
-from omnix.models.next_need import NextNeedModel, NextNeedPredictions
-from omnix.models.rhythm import forecast
+from omnix.models.baskets import IntArray
+from omnix.models.next_need import NextNeedModel, NextNeedPredictions, rank_within
+from omnix.models.rhythm import (
+    PairHistory,
+    RhythmEstimates,
+    RhythmModel,
+    forecast,
+    pair_history,
+)
 from omnix.services.encode import (
     EncodedHistory,
     category_codes,
     category_names,
     codes,
+    day_number,
     encode_history,
 )
 from omnix.services.statements import statements
@@ -71,11 +78,6 @@ class StoreHistory:
                        item_names=self.category_names)  # fmt: skip
 
 
-def day_number(day: date) -> float:
-    """Days since 1970-01-01 of midnight UTC at the start of `day`."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() / 86_400
-
-
 def load_history(warehouse: Warehouse, as_of: date) -> StoreHistory:
     """Purchases strictly before `as_of`, as integer-coded baskets (one query each)."""
     start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
@@ -97,6 +99,14 @@ def load_history(warehouse: Warehouse, as_of: date) -> StoreHistory:
         category_names=category_names(attributes),
         as_of_day=day_number(as_of),
     )
+
+
+def rhythms_now(h: StoreHistory, horizon_days: float) -> tuple[PairHistory, RhythmEstimates]:
+    """Every pair's rhythm as of the history's day, from the rhythm model alone (no
+    calibration heads): what `omnix customer` and the analyze snapshot show."""
+    pairs = pair_history(h.encoded.baskets)
+    model = RhythmModel().fit(pairs, h.item_category, h.encoded.baskets.n_items)
+    return pairs, model.estimate(pairs, h.as_of_day, horizon_days)
 
 
 def _net_returns(encoded: EncodedHistory, returns: pa.Table) -> EncodedHistory:
@@ -128,19 +138,10 @@ class PredictSummary:
         return asdict(self)
 
 
-def _rank(customer: IntArray, probability: FloatArray, item: IntArray) -> IntArray:
-    """1 = the customer's most likely item; ties go to the lower item code."""
-    order = np.lexsort((item, -probability, customer))
-    first = np.searchsorted(customer[order], customer[order], side="left")
-    rank = np.empty(customer.size, dtype=np.int64)
-    rank[order] = np.arange(customer.size) - first + 1
-    return rank
-
-
 def predictions_table(h: StoreHistory, pred: NextNeedPredictions, top: int | None) -> pa.Table:
     """The output rows (contract columns first), best first within each customer."""
     pairs, r = pred.pairs, pred.rhythm
-    rank = _rank(pairs.customer, pred.probability, pairs.item)
+    rank = rank_within(pairs.customer, pred.probability, pairs.item) + 1  # 1 = most likely
     keep = np.flatnonzero(rank <= top) if top is not None else np.arange(rank.size)
     keep = keep[np.lexsort((rank[keep], pairs.customer[keep]))]
     per_purchase = pairs.units_per_purchase[keep]
