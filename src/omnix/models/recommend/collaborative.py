@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
@@ -52,14 +53,14 @@ class CollaborativeSource:
         counts = customer_items(history)
         weights = counts.copy()
         weights.data = (self.alpha * np.log1p(weights.data)).astype(np.float32)
-        model = AlternatingLeastSquares(
-            factors=self.factors, regularization=self.regularization,
-            iterations=self.iterations, random_state=self.random_state,
-            num_threads=self.n_threads,
-        )  # fmt: skip
         # implicit warns when BLAS runs threads of its own beside its OpenMP loop
         with threadpool_limits(1, "blas"):
-            model.fit(weights.astype(np.float32), show_progress=False)
+            model = AlternatingLeastSquares(
+                factors=self.factors, regularization=self.regularization,
+                iterations=self.iterations, random_state=self.random_state,
+                num_threads=self.n_threads,
+            )  # fmt: skip
+            model.fit(sparse.csr_matrix(weights, dtype=np.float32), show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float64)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
         self.bought_ = counts
