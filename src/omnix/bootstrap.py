@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from omnix.services.demo import DemoService
     from omnix.services.ingest import IngestService
     from omnix.services.predict import PredictService
+    from omnix.services.reco_backtest import RecommendBacktest
     from omnix.services.recommend import RecommendService
     from omnix.services.segments import SegmentOptions, SegmentService
     from omnix.services.snapshots import SnapshotService
@@ -78,6 +79,13 @@ class Container:
             lambda: text_encoder(encoder),
             default_consent=self.settings.profiling_default(default_consent),
         )
+
+    def recommend_backtest(self, encoder: str = "auto") -> RecommendBacktest:
+        """`omnix backtest --recommend`: the blend against the baselines."""
+        from omnix.adapters.embeddings import text_encoder
+        from omnix.services.reco_backtest import RecommendBacktest
+
+        return RecommendBacktest(self.warehouse, lambda: text_encoder(encoder))
 
     def consent_service(self) -> ConsentService:
         from omnix.services.consent import ConsentService
