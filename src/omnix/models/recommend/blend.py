@@ -30,6 +30,7 @@ from omnix.models.recommend.candidates import (
     Scored,
     contains,
     customer_items,
+    gather,
     lookup,
     pair_keys,
     top_per_customer,
@@ -215,8 +216,8 @@ class BlendRecommender:
         collab = src.collaborative.score(c, i)
         content, _ = src.content.score(c, i)
         at = lookup(src.complement_rows, c, i, src.n_items)
-        comp = np.where(at >= 0, src.complement_rows.score[np.maximum(at, 0)], 0.0)
-        antecedent = np.where(at >= 0, src.complement_rows.evidence[np.maximum(at, 0)], 0)
+        comp = gather(src.complement_rows.score, at, 0.0)
+        antecedent = np.maximum(gather(src.complement_rows.evidence, at, 0), 0)
         lift = np.where(at >= 0, src.complements.lift(antecedent, i), 0.0)
         columns = [
             *rep,
@@ -250,7 +251,7 @@ class BlendRecommender:
         source = self.ranker_.attribute(x)
         _, content_ev = src.content.score(c, i)
         at = lookup(src.complement_rows, c, i, src.n_items)
-        comp_ev = np.where(at >= 0, src.complement_rows.evidence[np.maximum(at, 0)], -1)
+        comp_ev = gather(src.complement_rows.evidence, at, -1)
         evidence = np.where(source == "content", content_ev,
                             np.where(source == "complements", comp_ev, -1))  # fmt: skip
         return BlendCandidates(c, i, x, score, source, evidence.astype(np.int64))

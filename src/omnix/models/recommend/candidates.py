@@ -7,6 +7,7 @@ content neighbour resembles, the basket item a complement goes with), -1 when th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +66,13 @@ def lookup(rows: Scored, customer: IntArray, item: IntArray, n_items: int) -> In
         return np.full(want.size, -1, dtype=np.int64)
     pos = np.minimum(np.searchsorted(key, want), key.size - 1)
     return np.where(key[pos] == want, pos, -1).astype(np.int64)
+
+
+def gather(values: npt.NDArray[Any], at: IntArray, fill: float) -> npt.NDArray[Any]:
+    """values[at] where at >= 0 (see `lookup`), `fill` elsewhere; safe on empty `values`."""
+    if values.size == 0:
+        return np.full(at.size, fill, dtype=np.result_type(values.dtype, type(fill)))
+    return np.where(at >= 0, values[np.maximum(at, 0)], fill)
 
 
 def customer_items(history: Baskets) -> sparse.csr_array:

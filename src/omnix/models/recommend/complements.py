@@ -22,7 +22,7 @@ from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.recommend.candidates import Scored, expand_max, lookup, top_per_customer
+from omnix.models.recommend.candidates import Scored, expand_max, gather, lookup, top_per_customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ class ComplementSource:
         r = self.rules_
         found = Scored(r.antecedent, r.consequent, r.lift, r.antecedent)
         at = lookup(found, antecedent, consequent, self.n_items_)
-        return np.where(at >= 0, r.lift[np.maximum(at, 0)], 0.0)
+        return gather(r.lift, at, 0.0)
 
 
 def last_baskets(history: Baskets) -> sparse.csr_array:

@@ -22,6 +22,7 @@ from omnix.models.recommend.candidates import (
     contains,
     customer_items,
     expand_max,
+    gather,
     lookup,
     pair_keys,
     top_per_customer,
@@ -127,9 +128,4 @@ class ContentSource:
         """(similarity score, the favourite item behind it or -1) per pair."""
         self._require()
         at = lookup(self.rows_, customer, item, self.n_items_)
-        pos = np.maximum(at, 0)
-        hit = at >= 0
-        return (
-            np.where(hit, self.rows_.score[pos], 0.0),
-            np.where(hit, self.rows_.evidence[pos], -1),
-        )
+        return gather(self.rows_.score, at, 0.0), gather(self.rows_.evidence, at, -1)

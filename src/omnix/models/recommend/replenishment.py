@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
-from omnix.models.recommend.candidates import Scored, lookup, scored, top_per_customer
+from omnix.models.recommend.candidates import Scored, gather, lookup, scored, top_per_customer
 
 DUE_WITHIN_DAYS = 7.0  # "due" in a reason: expected within a week of the as-of day
 
@@ -88,7 +88,7 @@ class ReplenishmentSource:
         """P(item in the next basket | the customer shops); 0 for items never bought."""
         self._require()
         at = lookup(self.rows_, customer, item, self.n_items_)
-        return np.where(at >= 0, self.rows_.score[np.maximum(at, 0)], 0.0)
+        return gather(self.rows_.score, at, 0.0)
 
     def features(self, customer: IntArray, item: IntArray) -> tuple[FloatArray, ...]:
         """(next-basket score, P(item within H | shops), P(within H), log purchase days,
@@ -96,11 +96,10 @@ class ReplenishmentSource:
         self._require()
         pred = self.predictions_
         at = lookup(self.rows_, customer, item, self.n_items_)
-        hit, pos = at >= 0, np.maximum(at, 0)
         r = pred.rhythm
 
         def pick(values: FloatArray) -> FloatArray:
-            return np.where(hit, values[pos], 0.0)
+            return gather(values, at, 0.0)
 
         ratio = (r.days_since_last + 0.5) / np.maximum(r.interval_days, 0.5)
         return (
@@ -116,11 +115,10 @@ class ReplenishmentSource:
         self._require()
         pred = self.predictions_
         at = lookup(self.rows_, customer, item, self.n_items_)
-        hit, pos = at >= 0, np.maximum(at, 0)
         r = pred.rhythm
 
         def pick(values: FloatArray) -> FloatArray:
-            return np.where(hit, values[pos], np.nan)
+            return gather(values, at, np.nan)
 
         interval = pick(r.interval_days)
         since = pick(r.days_since_last)
