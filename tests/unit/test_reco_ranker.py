@@ -68,7 +68,7 @@ def fitted() -> tuple[BlendRecommender, object]:
 
 
 def test_blend_recommends_at_least_as_well_as_own_frequency(fitted: tuple) -> None:
-    model, h = fitted
+    _, h = fitted
     past = h.before(270.0)
     truth_model = BlendRecommender(horizon_days=30, n_threads=1).fit(past, 270.0, np.eye(8))
     customers = np.unique(past.customer)
