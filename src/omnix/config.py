@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     api_cors_origins: str = Field(
         default="", description="comma-separated origins allowed by CORS (empty: CORS off)"
     )
+    model_quality_file: Path | None = Field(
+        default=None,
+        description="backtest results (benchmarks/results/backtest.json shape) for /metrics "
+        "when the store has no `omnix backtest` run",
+    )
     api_cache_entries: int = Field(default=100_000, ge=0, description="hot customer views")
     api_cache_seconds: float = Field(default=300.0, ge=0, description="their time to live")
 
