@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from omnix import __version__
 from omnix.bootstrap import Container
@@ -44,6 +45,16 @@ TAGS = [
     {"name": "health", "description": "Liveness, readiness, Prometheus metrics."},
     {"name": "docs", "description": "What each problem type means."},
 ]
+
+
+ROUTERS: tuple[APIRouter, ...] = tuple(
+    m.router for m in (customers, segments, ingest, runs, privacy, keys, health, docs)
+)
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route the app serves (the auth matrix test walks them)."""
+    return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
 
 
 def create_app(container: Container | None = None, *, settings: Settings | None = None) -> FastAPI:
@@ -85,8 +96,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     )
     app.state.omnix = api
     problems.install(app)
-    for module in (customers, segments, ingest, runs, privacy, keys, health, docs):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     docs.mount_assets(app)
     _watch_store(api)
 

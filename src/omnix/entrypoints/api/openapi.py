@@ -67,6 +67,11 @@ def build(app: FastAPI) -> dict[str, Any]:
     return loaded
 
 
+def _unwrap(text: str) -> str:
+    """Paragraphs as single lines (the YAML then keeps them readable)."""
+    return "\n\n".join(" ".join(p.split("\n")) for p in text.split("\n\n"))
+
+
 def _tidy(operation: dict[str, Any]) -> None:
     for status, response in operation.get("responses", {}).items():
         if status.isdigit() and int(status) >= 400:

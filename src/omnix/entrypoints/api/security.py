@@ -132,19 +132,27 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _send_problem(send, scope, too_big)
                 return
-        seen, started = 0, False
+        seen, started, exceeded = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise too_big
             return message
 
         async def watch(message: Message) -> None:
+            # the app may have turned the failed read into its own error (FastAPI answers
+            # 400 "error parsing the body"): the caller gets the 413 it is owed instead
             nonlocal started
+            if exceeded:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_problem(send, scope, too_big)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
@@ -152,7 +160,7 @@ class BodyLimit:
             await self.app(scope, counted, watch)
         except PayloadTooLargeError as err:
             if started:
-                raise
+                return
             await _send_problem(send, scope, err)
 
 
