@@ -4,6 +4,7 @@ changes what is shown at once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -31,10 +32,8 @@ def _every_value(data: Path) -> list[tuple[str, str]]:
                     text = str(cell)
                     out.append((table, text))
                     if text.startswith("{"):
-                        try:
+                        with contextlib.suppress(json.JSONDecodeError, AttributeError):
                             out += [(table, str(v)) for v in json.loads(text).values()]
-                        except (json.JSONDecodeError, AttributeError):
-                            pass
         return out
     finally:
         con.close()
