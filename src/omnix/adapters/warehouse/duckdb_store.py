@@ -9,14 +9,16 @@ re-running the command completes it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import structlog
@@ -24,6 +26,7 @@ import structlog
 from omnix.adapters.sources import SourceFile
 from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.duckdb_load import FileLoad
+from omnix.adapters.warehouse.duckdb_ops import OPS_DDL, RESET_WITH_DATA, OperationalTables
 from omnix.domain import contract as c
 from omnix.domain import recommend as reco
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
@@ -33,14 +36,14 @@ from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOT_DATE, SNAPSHOTS
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 3  # 2: consents, customer_snapshots; 3: rhythm columns in snapshots
+SCHEMA_VERSION = 4  # 2: consents, snapshots; 3: rhythm columns in snapshots; 4: API tables
 # What status counts, and everything reset empties (the run log too). Every table holding
 # customer data is listed, so erasure reaches it.
 COUNTED_TABLES = (
     "transactions", "products", "customers", "rejects", "sources", "consents", SNAPSHOTS,
     *reco.CUSTOMER_TABLES,
 )  # fmt: skip
-DATA_TABLES = (*COUNTED_TABLES, *reco.MODEL_TABLES, "runs")
+DATA_TABLES = (*COUNTED_TABLES, *reco.MODEL_TABLES, "runs", *RESET_WITH_DATA)
 
 _PID = re.compile(r"PID (\d+)")
 
@@ -96,7 +99,22 @@ DDL = [
         f"ALTER TABLE {SNAPSHOTS} ADD COLUMN IF NOT EXISTS {v.q(name)} {v.SQL_TYPES[dtype]}"
         for name, dtype in SNAPSHOT_COLUMNS
     ),
+    *OPS_DDL,  # API keys, jobs, event message ids, erasure log (duckdb_ops.py)
 ]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _serialised(method: F) -> F:
+    """Run a writing method under the store's write lock (shared by every thread's handle)."""
+
+    @functools.wraps(method)
+    def locked(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def describe_holder(message: str) -> str:
@@ -114,12 +132,24 @@ def describe_holder(message: str) -> str:
     return f"PID {pid} ({cmd[:120]})"
 
 
-class DuckDBStore:
-    """The embedded warehouse. Open it with `DuckDBStore.open(path)`; close when done."""
+class DuckDBStore(OperationalTables):
+    """The embedded warehouse. Open it with `DuckDBStore.open(path)`; close when done.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    One process holds the file. Inside it each thread uses its own handle (`for_thread`: a
+    DuckDB cursor on the same database) and writes are serialised by one lock shared by all
+    handles, so concurrent API requests and a running analysis never conflict."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, path: Path, lock: threading.RLock | None = None
+    ) -> None:
         self.con = con
         self.path = path
+        self.lock = lock or threading.RLock()
+        self._ibis: Any = None
+
+    def for_thread(self) -> DuckDBStore:
+        """A handle for another thread: a cursor on the same database, the same write lock."""
+        return DuckDBStore(self.con.cursor(), self.path, self.lock)
 
     @classmethod
     def open(
@@ -175,6 +205,7 @@ class DuckDBStore:
     def close(self) -> None:
         self.con.close()
 
+    @_serialised
     def migrate(self) -> None:
         for ddl in DDL:
             self.con.execute(ddl)
@@ -183,12 +214,15 @@ class DuckDBStore:
         )
 
     def ibis(self) -> Any:
-        """An Ibis backend over this connection, for analytics."""
-        import ibis
+        """An Ibis backend over this connection, for analytics (made once per handle)."""
+        if self._ibis is None:
+            import ibis
 
-        return ibis.duckdb.from_connection(self.con)
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
 
     # ---------------------------------------------------------------- ingest
+    @_serialised
     def load(
         self,
         source: SourceFile,
@@ -289,6 +323,7 @@ class DuckDBStore:
         return path
 
     # ---------------------------------------------------------------- snapshots, consents
+    @_serialised
     def write_snapshot(self, day: date, rows: Any) -> int:
         """Replace the snapshot of `day` with `rows` (a pyarrow table with SNAPSHOT_COLUMNS)
         in one transaction: re-running a date is idempotent and a killed run leaves the
@@ -315,6 +350,7 @@ class DuckDBStore:
             self.con.unregister("_snapshot_rows")
         return int(rows.num_rows)
 
+    @_serialised
     def record_consents(self, rows: Any) -> int:
         """Append consent records (a pyarrow table: customer_id, purpose, granted,
         recorded_at, source) in one transaction; returns how many."""
@@ -381,20 +417,23 @@ class DuckDBStore:
         the same dict while it runs (stage timings, for instance)."""
         run_id = f"{command}-{time.time_ns()}"
         detail = detail if detail is not None else {}
-        self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', ?)",
-            [run_id, command, datetime.now(UTC), json.dumps(detail, default=str)],
-        )
+        with self.lock:
+            self.con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', ?)",
+                [run_id, command, datetime.now(UTC), json.dumps(detail, default=str)],
+            )
         status = "failed"
         try:
             yield run_id
             status = "ok"
         finally:
-            self.con.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, detail = ? WHERE run_id = ?",
-                [datetime.now(UTC), status, json.dumps(detail, default=str), run_id],
-            )
+            with self.lock:
+                self.con.execute(
+                    "UPDATE runs SET finished_at = ?, status = ?, detail = ? WHERE run_id = ?",
+                    [datetime.now(UTC), status, json.dumps(detail, default=str), run_id],
+                )
 
+    @_serialised
     def reset(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
         for table in DATA_TABLES:
