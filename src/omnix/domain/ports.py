@@ -102,16 +102,31 @@ class KeyStore(Protocol):
 
 
 class JobStore(Protocol):
-    """Tracked jobs, so their status outlives the request (and is readable after a restart)."""
+    """Tracked jobs, so their status outlives the request (and is readable after a restart)
+    and every server process sees the same ones."""
 
-    def save_job(self, job: Job) -> None: ...
+    def create_job(self, job: Job) -> bool:
+        """Store a new job unless a job of its kind is queued or running (in any process:
+        False then, and nothing is stored)."""
+
+    def save_job(self, job: Job) -> None:
+        """Store the job's state; a cancellation asked for meanwhile is kept."""
 
     def get_job(self, job_id: str) -> Job | None: ...
 
     def list_jobs(self, limit: int) -> list[Job]: ...
 
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the job to stop (whichever process runs it); False when there is no such job."""
+
+    def cancel_requested(self, job_id: str) -> bool: ...
+
+    def hold_job(self, job_id: str) -> AbstractContextManager[None]:
+        """The job is alive while the block runs: no process abandons it meanwhile."""
+
     def abandon_jobs(self, reason: str, when: datetime) -> int:
-        """Mark jobs left queued or running by a process that ended as failed."""
+        """Mark jobs left queued or running by a process that ended as failed (jobs a live
+        process holds are left alone)."""
 
 
 class EventStore(Protocol):
