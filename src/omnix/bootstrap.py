@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from omnix.config import Settings
-from omnix.domain.errors import ConfigError
+from omnix.domain.errors import ConfigError, MissingExtraError
 from omnix.domain.ports import ViewCache, Warehouse
 
 if TYPE_CHECKING:
@@ -229,6 +229,9 @@ class Container:
         self.warehouse.close()
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
 def open_warehouse(settings: Settings) -> Warehouse:
     """Pick the warehouse adapter by URL scheme; import it only when chosen."""
     url = settings.store_url()
@@ -244,8 +247,20 @@ def open_warehouse(settings: Settings) -> Warehouse:
             memory_limit=settings.memory_limit,
             threads=settings.threads,
         )
+    if scheme in POSTGRES_SCHEMES:
+        try:
+            from omnix.adapters.warehouse.postgres_store import PostgresStore
+        except ImportError as err:
+            raise MissingExtraError("the PostgreSQL store", "postgres") from err
+        return PostgresStore.open(
+            url,
+            settings.data_dir / ".tmp",  # staged files and the validating DuckDB's spill
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
+        )
     raise ConfigError(
-        f"warehouse {scheme!r} is not supported yet (this release stores in DuckDB: duckdb:///...)"
+        f"warehouse {scheme!r} is not supported (duckdb:///path/omnix.duckdb or "
+        "postgresql://user@host:5432/database)"
     )
 
 

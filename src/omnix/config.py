@@ -26,7 +26,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("omnix-data"), description="where the store lives")
     warehouse_url: str | None = Field(
-        default=None, description="duckdb://path (default: duckdb://<data_dir>/omnix.duckdb)"
+        default=None,
+        description="duckdb://path or postgresql://user@host:5432/db "
+        "(default: duckdb://<data_dir>/omnix.duckdb)",
+    )
+    database_url: str | None = Field(
+        default=None, description="another name for warehouse_url (postgresql://...)"
     )
     timezone: str = Field(default="UTC", description="how naive timestamps are read")
     anonymous_policy: AnonymousPolicy = AnonymousPolicy.KEEP
@@ -112,4 +117,15 @@ class Settings(BaseSettings):
         return tuple(dict.fromkeys(names))
 
     def store_url(self) -> str:
-        return self.warehouse_url or f"duckdb://{self.data_dir / STORE_FILE}"
+        """The store's URL: OMNIX_WAREHOUSE_URL or OMNIX_DATABASE_URL, else the DuckDB file
+        in the data directory."""
+        both = self.warehouse_url and self.database_url
+        if both and self.warehouse_url != self.database_url:
+            raise ConfigError(
+                "OMNIX_WAREHOUSE_URL and OMNIX_DATABASE_URL name different stores: set one"
+            )
+        return self.warehouse_url or self.database_url or f"duckdb://{self.data_dir / STORE_FILE}"
+
+    def embedded(self) -> bool:
+        """Whether the store is the embedded DuckDB file (one process)."""
+        return self.store_url().startswith("duckdb:")

@@ -24,7 +24,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from omnix.adapters.warehouse.schema import API_KEYS, ERASURES, EVENT_MESSAGES, JOBS, REJECTS
+from omnix.adapters.warehouse.records import job_from, job_record
+from omnix.adapters.warehouse.schema import (
+    API_KEYS,
+    COUNTED_TABLES,
+    ERASURES,
+    EVENT_MESSAGES,
+    JOBS,
+    REJECTS,
+)
 from omnix.domain import contract as c
 from omnix.domain.access import ApiKey, Role
 from omnix.domain.errors import StoreError
@@ -108,7 +116,7 @@ class OperationalTables:
                 f"INSERT INTO {JOBS} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE "
                 "SET status = excluded.status, record = excluded.record, cancel_requested = "
                 f"coalesce({JOBS}.cancel_requested, FALSE) OR excluded.cancel_requested",
-                [job.job_id, job.kind, job.status.value, job.created_at, _job_record(job),
+                [job.job_id, job.kind, job.status.value, job.created_at, job_record(job),
                  job.cancel_requested],
             )  # fmt: skip
 
@@ -116,14 +124,14 @@ class OperationalTables:
         found = self.con.execute(
             f"SELECT record, cancel_requested FROM {JOBS} WHERE job_id = ?", [job_id]
         ).fetchall()
-        return _job_from(*found[0]) if found else None
+        return job_from(*found[0]) if found else None
 
     def list_jobs(self, limit: int) -> list[Job]:
         rows = self.con.execute(
             f"SELECT record, cancel_requested FROM {JOBS} ORDER BY created_at DESC LIMIT ?",
             [int(limit)],
         ).fetchall()
-        return [_job_from(*r) for r in rows]
+        return [job_from(*r) for r in rows]
 
     def request_cancel(self, job_id: str) -> bool:
         with self.lock:
@@ -153,7 +161,7 @@ class OperationalTables:
     def abandon_jobs(self, reason: str, when: datetime) -> int:
         open_ = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
         jobs = [
-            _job_from(*r)
+            job_from(*r)
             for r in self.con.execute(
                 f"SELECT record, cancel_requested FROM {JOBS} WHERE status IN (?, ?)",
                 list(open_),
@@ -216,8 +224,6 @@ class OperationalTables:
 
     # ------------------------------------------------------------------ personal data
     def customer_tables(self) -> list[tuple[str, str]]:
-        from omnix.adapters.warehouse.schema import COUNTED_TABLES
-
         with_column = {
             r[0]
             for r in self.con.execute(
@@ -294,37 +300,3 @@ class _Registered:
     def __exit__(self, *exc: object) -> None:
         for name in self.tables:
             self.con.unregister(name)
-
-
-def _job_record(job: Job) -> str:
-    return json.dumps(
-        {
-            "job_id": job.job_id, "kind": job.kind, "status": job.status.value,
-            "created_at": job.created_at.isoformat(), "params": job.params,
-            "stages": job.stages, "stage": job.stage, "stages_done": job.stages_done,
-            "stage_seconds": job.stage_seconds,
-            "started_at": job.started_at.isoformat() if job.started_at else None,
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-            "cancel_requested": job.cancel_requested, "error": job.error, "result": job.result,
-        },
-        default=str,
-    )  # fmt: skip
-
-
-def _job_from(record: str, cancel_requested: bool | None = None) -> Job:
-    d = json.loads(record)
-
-    def when(key: str) -> datetime | None:
-        return datetime.fromisoformat(d[key]) if d.get(key) else None
-
-    created = when("created_at")
-    assert created is not None
-    return Job(
-        job_id=d["job_id"], kind=d["kind"], status=JobStatus(d["status"]), created_at=created,
-        params=d.get("params") or {}, stages=d.get("stages") or [], stage=d.get("stage"),
-        stages_done=int(d.get("stages_done") or 0), stage_seconds=d.get("stage_seconds") or {},
-        started_at=when("started_at"), finished_at=when("finished_at"),
-        cancel_requested=bool(d.get("cancel_requested") or cancel_requested),
-        error=d.get("error"),
-        result=d.get("result"),
-    )  # fmt: skip
