@@ -107,6 +107,10 @@ def _store(
         summary.duplicates = summary.stored - summary.inserted
         summary.seconds = time.perf_counter() - started
         _record_source(cur, source, options, summary)
+    # fresh statistics now: the planner otherwise takes a bulk-loaded table for empty and
+    # picks nested loops (profiles of 60 customers: 9 s instead of 0.1 s)
+    if summary.inserted:
+        store.analyze(c.CONTRACTS[options.kind].name)
     if progress:
         progress.phase("copy", 1.0)
     log.info("committed", source=info.path.name, seconds=_since(started))

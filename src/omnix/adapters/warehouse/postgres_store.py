@@ -123,6 +123,11 @@ class PostgresStore(PostgresOperational):
             cur.execute(f"SELECT {lock}(%s, %s)", (LOCK_CLASS, DATA_LOCK))
             yield cur
 
+    def analyze(self, *tables: str) -> None:
+        """Refresh the planner's statistics of tables just bulk-written (autovacuum would,
+        but only after its next nap, and queries run right after a load)."""
+        self.con.execute(f"ANALYZE {', '.join(tables)}".encode())
+
     def ibis(self) -> Any:
         """Ibis's PostgreSQL backend on this handle's connection (made once per handle)."""
         if self._ibis is None:
@@ -171,6 +176,7 @@ class PostgresStore(PostgresOperational):
         with self.writing() as cur:
             cur.execute(f"DELETE FROM {SNAPSHOTS} WHERE {SNAPSHOT_DATE} = %s", (day,))
             copy_arrow(cur, SNAPSHOTS, dated)
+        self.analyze(SNAPSHOTS)
         return int(rows.num_rows)
 
     def record_consents(self, rows: Any) -> int:
@@ -189,6 +195,7 @@ class PostgresStore(PostgresOperational):
                 cur.execute(f"TRUNCATE {name}")
                 copy_arrow(cur, name, tables[name].select([col for col, _ in columns]))
             _put_meta(cur, reco.META_AS_OF, as_of.isoformat())
+        self.analyze(*reco.TABLE_COLUMNS)
         return int(tables[reco.CANDIDATES].num_rows)
 
     def write_embeddings(self, rows: Any) -> int:
