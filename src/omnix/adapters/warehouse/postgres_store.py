@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,8 +86,11 @@ class PostgresStore(PostgresOperational):
 
     @classmethod
     def open(cls, url: str, tmp_dir: Path, **load: Any) -> PostgresStore:
-        """Connect and apply the schema steps the database lacks."""
-        store = cls(url, connect(url), tmp_dir, **load)
+        """Connect and apply the schema steps the database lacks. Staged files go to a
+        directory of this process under `tmp_dir` (several processes may share it); those
+        of processes that ended are removed."""
+        remove_stale_stages(tmp_dir)
+        store = cls(url, connect(url), tmp_dir / f"pg-{os.getpid()}", **load)
         try:
             store.migrate()
         except psycopg.Error as err:
@@ -260,6 +265,16 @@ class PostgresStore(PostgresOperational):
             cur.execute(f"SELECT * FROM {table} ORDER BY {s.q(order)} DESC{cap}".encode())
             cols = [d.name for d in cur.description or []]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def remove_stale_stages(tmp_dir: Path) -> None:
+    """Staging directories of omnix processes (on this host) that no longer run."""
+    import psutil
+
+    for stale in tmp_dir.glob("pg-*"):
+        pid = stale.name.removeprefix("pg-")
+        if pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def copy_arrow(cur: psycopg.Cursor[Any], table: str, rows: pa.Table) -> int:
