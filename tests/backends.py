@@ -99,8 +99,11 @@ class StoreRef:
             finally:
                 con.close()
         import psycopg
+        from psycopg.types.string import TextLoader
 
         with psycopg.connect(self.url or "", autocommit=True) as con:
+            for name in ("json", "jsonb"):  # JSON as text, as DuckDB returns it
+                con.adapters.register_loader(name, TextLoader)
             con.execute("SET TimeZone = 'UTC'")
             if not params:
                 return con.execute(sql.encode()).fetchall()

@@ -16,6 +16,8 @@ def opened(**settings: Any) -> Iterator[Container]:
     """The wired container for these settings (e.g. data_dir=... or store=StoreRef),
     closed afterwards."""
     ref = settings.pop("store", None)
+    if isinstance(settings.get("data_dir"), StoreRef):
+        ref = settings.pop("data_dir")
     container = bootstrap(ref.settings(**settings) if ref else Settings(**settings))
     try:
         yield container

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from omnix.analytics.profiles import profiles
 from omnix.generate import GeneratorConfig, generate
 from omnix.services.segments import SegmentOptions, SegmentReport
+from tests.backends import BACKENDS, StoreRef, new_store
 from tests.conftest import shared_file
 from tests.integration.helpers import ingest, opened, write
 
@@ -34,13 +36,13 @@ B,o6,2025-01-21 20:00,POST,,1,4.5,app,WEB
 """
 
 
-def open_report(data: Path, **options: Any) -> SegmentReport:
+def open_report(data: Path | StoreRef, **options: Any) -> SegmentReport:
     with opened(data_dir=data) as container:
         return container.segment_service(SegmentOptions(**options)).report()
 
 
-def test_profile_definitions_on_a_hand_made_history(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_profile_definitions_on_a_hand_made_history(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
            non_product_pattern="POST")  # fmt: skip
     with opened(data_dir=data) as container:
@@ -69,15 +71,19 @@ def test_profile_definitions_on_a_hand_made_history(tmp_path: Path) -> None:
     assert b["price_tier"] == pytest.approx(0.75)  # 3 of the 4 other dairy lines are cheaper
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def generated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[StoreRef, dict[str, Any]]]:
     root = tmp_path_factory.mktemp("segments")
     config = GeneratorConfig(customers=3_000, days=365, seed=11, start=datetime.date(2025, 1, 1))
     result = generate(config, root / "g.parquet")
-    ingest(root / "d", result.files["transactions"])
+    store = new_store(request.param, root / "d")
+    ingest(store, result.files["transactions"])
     truth = pq.read_table(result.files["truth"], columns=["customer_id", "archetype", "churn_date"])
     per = {r["customer_id"]: r for r in truth.to_pylist()}
-    return root / "d", per
+    yield store, per
+    store.drop()
 
 
 def truth_of(report: SegmentReport, truth: dict[str, Any], key: str) -> list[Any]:
@@ -160,10 +166,10 @@ def test_cluster_ids_are_stable_across_runs(generated: Any) -> None:
 
 
 @pytest.mark.slow
-def test_rfm_on_real_uci_data(tmp_path: Path) -> None:
+def test_rfm_on_real_uci_data(tmp_path: Path, store: StoreRef) -> None:
     """Online Retail II: 5,881 customers with a purchase; every segment is populated."""
-    ingest(tmp_path / "d", shared_file("uci_online_retail_ii.parquet"))
-    report = open_report(tmp_path / "d")
+    ingest(store, shared_file("uci_online_retail_ii.parquet"))
+    report = open_report(store)
     sizes = {g.name: g.customers for g in report.segments}
     assert report.customers > 5_800
     assert all(n > 0 for n in sizes.values()), sizes
