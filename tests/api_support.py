@@ -70,4 +70,7 @@ def api(data: Path | StoreRef, **settings: Any) -> Iterator[Api]:
         keys = {role: container.keys_service().create(role, f"test {role}")[1] for role in Role}
         app = create_app(container)
         with TestClient(app, raise_server_exceptions=False) as client:
+            warming = app.state.omnix.warming
+            if warming is not None:  # tests start from a warmed cache, as a server settles
+                warming.join(timeout=120)
             yield Api(client, container, keys)

@@ -79,6 +79,20 @@ class Settings(BaseSettings):
         description="backtest results (benchmarks/results/backtest.json shape) for /metrics "
         "when the store has no `omnix backtest` run",
     )
+    cache_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0[?prefix=omnix:] shares hot views and rate limits "
+        "between API processes (default: in each process)",
+    )
+    api_workers: int = Field(
+        default=1, ge=1, description="API processes serving the store (set by omnix serve)"
+    )
+    api_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="request threads per API process (default 40; 16 on PostgreSQL, where "
+        "each thread holds a connection)",
+    )
     api_cache_entries: int = Field(default=100_000, ge=0, description="hot customer views")
     api_cache_seconds: float = Field(default=300.0, ge=0, description="their time to live")
 

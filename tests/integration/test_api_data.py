@@ -148,7 +148,7 @@ def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: StoreRe
         # cancelled at the next stage boundary: no snapshot for its date
         other = a.client.post("/v1/analysis-runs", json={"as_of": "2025-03-01"}, headers=h).json()
         cancel = a.client.post(f"/v1/analysis-runs/{other['id']}/cancel", headers=h)
-        assert cancel.json()["cancel_requested"] is True
+        assert cancel.json()["cancel_requested"] is True, (other, cancel.json())
         assert _wait(a, other["id"])["status"] == "cancelled"
         assert "2025-03-01" not in a.client.get("/v1/snapshots", headers=h).json()["dates"]
         listed = a.client.get("/v1/analysis-runs", headers=h).json()["items"]

@@ -155,6 +155,18 @@ class PersonalData(Protocol):
     def erasures(self, limit: int) -> list[dict[str, Any]]: ...
 
 
+# (kind, ids) of a change another process committed: customers | all | snapshot | keys
+ChangeHandler = Callable[[str, list[str]], None]
+
+
+class ChangeFeed(Protocol):
+    """Changes other processes commit to a shared store (PostgreSQL), so each server process
+    can drop what it caches. The embedded store has one process and no feed."""
+
+    def subscribe(self, handler: ChangeHandler) -> Callable[[], None]:
+        """Start delivering changes to `handler`; returns the function that stops it."""
+
+
 class ViewCache(Protocol):
     """Hot per-customer views (serialised JSON), dropped when that customer's data changes."""
 

@@ -66,6 +66,8 @@ class JobRunner:
                     f"analysis run {self._active.job_id} is still {self._active.status.value}; "
                     "wait for it or cancel it"
                 )
+            if self._thread is not None:  # finished: its last save may still be under way
+                self._thread.join(timeout=30)
             job = Job(uuid.uuid4().hex, ANALYZE, JobStatus.QUEUED, datetime.now(UTC),
                       params=params, stages=list(self.stages))  # fmt: skip
             store, hold = self.store(), ExitStack()
@@ -133,7 +135,10 @@ class JobRunner:
         clock: dict[str, Any] = {"stage": None, "t": time.perf_counter()}
 
         def cancelled() -> bool:
-            job.cancel_requested = job.cancel_requested or store.cancel_requested(job.job_id)
+            """Asked here or by another process (the flag is only ever set, never cleared:
+            a request thread may set it meanwhile)."""
+            if not job.cancel_requested and store.cancel_requested(job.job_id):
+                job.cancel_requested = True
             return job.cancel_requested
 
         def on_stage(stage: str) -> None:

@@ -27,6 +27,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnix.adapters.warehouse.postgres_notify import announce
 from omnix.adapters.warehouse.records import job_from, job_record, raw_fields
 from omnix.adapters.warehouse.schema import (
     API_KEYS,
@@ -71,12 +72,16 @@ class PostgresOperational:
         return self._keys("ORDER BY created_at", ())
 
     def revoke_key(self, key_id: str, when: datetime) -> bool:
-        rows = self.con.execute(
-            f"UPDATE {API_KEYS} SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL "
-            "RETURNING key_id",
-            (when, key_id),
-        ).fetchall()
-        return bool(rows)
+        with self.con.transaction(), self.con.cursor() as cur:
+            cur.execute(
+                f"UPDATE {API_KEYS} SET revoked_at = %s WHERE key_id = %s "
+                "AND revoked_at IS NULL RETURNING key_id",
+                (when, key_id),
+            )
+            revoked = bool(cur.fetchall())
+            if revoked:  # other server processes forget the key now, not after their TTL
+                announce(cur, "keys", [key_id])
+        return revoked
 
     def touch_key(self, key_id: str, when: datetime) -> None:
         self.con.execute(
@@ -195,6 +200,7 @@ class PostgresOperational:
             copy_arrow(cur, "transactions", keep.drop_columns(["message_id"]))
             names = ["source_id", "source_file", "row_number", "reason", "detail", "raw"]
             copy_arrow(cur, REJECTS, bad.select(names))
+            announce(cur, "customers", {i for i in keep[c.CUSTOMER_ID].to_pylist() if i})
         seen = set(fresh.to_pylist())
         return [m for m in ids if m not in seen]
 
@@ -264,6 +270,7 @@ class PostgresOperational:
                     (audit["erasure_id"], audit["subject_hash"], audit["erased_at"],
                      audit.get("requested_by"), json.dumps(deleted)),
                 )  # fmt: skip
+                announce(cur, "customers", [str(i) for i in ids])
         except psycopg.Error as err:
             raise StoreError(f"erasure failed, nothing was deleted: {err}") from None
         # deleted rows' space is reclaimed now (their bytes leave the tables' live pages),

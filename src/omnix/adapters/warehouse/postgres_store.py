@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,11 +34,12 @@ from psycopg.types.string import TextLoader
 
 from omnix.adapters.warehouse import schema as s
 from omnix.adapters.warehouse.migrations import migrate
+from omnix.adapters.warehouse.postgres_notify import ChangeListener, announce
 from omnix.adapters.warehouse.postgres_ops import PostgresOperational
 from omnix.domain import recommend as reco
 from omnix.domain.errors import StoreError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
-from omnix.domain.ports import LoadProgress
+from omnix.domain.ports import ChangeHandler, LoadProgress
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOT_DATE, SNAPSHOTS
 
 log = structlog.get_logger(__name__)
@@ -133,6 +134,11 @@ class PostgresStore(PostgresOperational):
         but only after its next nap, and queries run right after a load)."""
         self.con.execute(f"ANALYZE {', '.join(tables)}".encode())
 
+    def subscribe(self, handler: ChangeHandler) -> Callable[[], None]:
+        """Deliver changes other processes commit (postgres_notify.py); returns `stop`."""
+        listener = ChangeListener(lambda: connect(self.url), handler).start()
+        return listener.stop
+
     def ibis(self) -> Any:
         """Ibis's PostgreSQL backend on this handle's connection (made once per handle)."""
         if self._ibis is None:
@@ -181,6 +187,7 @@ class PostgresStore(PostgresOperational):
         with self.writing() as cur:
             cur.execute(f"DELETE FROM {SNAPSHOTS} WHERE {SNAPSHOT_DATE} = %s", (day,))
             copy_arrow(cur, SNAPSHOTS, dated)
+            announce(cur, "snapshot")
         self.analyze(SNAPSHOTS)
         return int(rows.num_rows)
 
@@ -189,6 +196,7 @@ class PostgresStore(PostgresOperational):
         try:
             with self.writing() as cur:
                 copy_arrow(cur, "consents", rows.select(names))
+                announce(cur, "customers", set(rows["customer_id"].to_pylist()))
         except (psycopg.Error, KeyError) as err:
             raise StoreError(f"cannot record consents: {err}") from None
         return int(rows.num_rows)
@@ -248,6 +256,7 @@ class PostgresStore(PostgresOperational):
         """Delete every row omnix stored (keys and the erasure log stay), in one transaction."""
         with self.writing(exclusive=True) as cur:
             cur.execute(f"TRUNCATE {', '.join(s.DATA_TABLES)}")
+            announce(cur, "all")
 
     def table_counts(self) -> dict[str, int]:
         sql = " UNION ALL ".join(
