@@ -32,6 +32,7 @@ demo: $(STAMP)
 ## test: install dev tools, then lint, type-check, check layering and run every test
 test: $(DEV_STAMP)
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-redis.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy

@@ -17,6 +17,7 @@ in Python (records.raw_fields), as DuckDB matches them in SQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -151,6 +152,11 @@ class PostgresOperational:
             holder.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (JOB_LOCK_CLASS, job_id))
             yield
         finally:
+            # at once: a closed session's locks go only when its backend has ended
+            with contextlib.suppress(psycopg.Error):
+                holder.execute(
+                    "SELECT pg_advisory_unlock(%s, hashtext(%s))", (JOB_LOCK_CLASS, job_id)
+                )
             holder.close()
 
     def abandon_jobs(self, reason: str, when: datetime) -> int:
