@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,24 @@ def api_store(api_template: StoreRef, tmp_path: Path) -> Iterator[StoreRef]:
     ref = api_template.copy(tmp_path / "store")
     yield ref
     ref.drop()
+
+
+REDIS_URL = os.environ.get("OMNIX_TEST_REDIS_URL", "redis://localhost:6379/0")
+
+
+@pytest.fixture
+def cache_url() -> Iterator[str]:
+    """The test server's Redis with a prefix of this test's own (its keys removed after)."""
+    import redis
+
+    prefix = f"omnix-test-{uuid.uuid4().hex[:10]}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as err:
+        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({err}); run scripts/ensure-redis.sh")
+    yield f"{REDIS_URL}?prefix={prefix}"
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -9,8 +9,7 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,26 +21,7 @@ from omnix.domain.jobs import Job, JobStatus
 from tests.api_support import api
 from tests.backends import StoreRef
 
-REDIS_URL = os.environ.get("OMNIX_TEST_REDIS_URL", "redis://localhost:6379/0")
 WHO = "C000005"
-
-
-@pytest.fixture
-def cache_url() -> Iterator[str]:
-    """The test server's Redis with a prefix of this test's own (its keys removed after)."""
-    import redis
-
-    prefix = f"omnix-test-{uuid.uuid4().hex[:10]}:"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as err:
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({err}); run scripts/ensure-redis.sh")
-    yield f"{REDIS_URL}?prefix={prefix}"
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def test_redis_views_are_kept_dropped_per_customer_and_cleared(cache_url: str) -> None:
