@@ -35,6 +35,9 @@ def test_redis_views_are_kept_dropped_per_customer_and_cleared(cache_url: str) -
     other.drop("A")
     assert one.get("A", "360") is None and one.get("A", "value") is None
     assert one.get("B", "360") == b"b"
+    one.put("C", "360", b"c")
+    other.drop_many(["C", "nobody"])
+    assert one.get("C", "360") is None and one.get("B", "360") == b"b"
     one.clear()
     assert other.get("B", "360") is None and len(one) == 0
     assert one.claim("warm", 5) and not other.claim("warm", 5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
@@ -175,6 +175,9 @@ class ViewCache(Protocol):
     def put(self, customer_id: str, view: str, value: bytes) -> None: ...
 
     def drop(self, customer_id: str) -> None: ...
+
+    def drop_many(self, customer_ids: Collection[str]) -> None:
+        """Drop several customers' views at once (one round trip for a shared cache)."""
 
     def clear(self) -> None: ...
 

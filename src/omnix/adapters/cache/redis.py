@@ -14,6 +14,7 @@ processes, Redis's clock), called from the event loop through the asyncio client
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import Any, Final
 
 from omnix.domain.errors import ConfigError, MissingExtraError
@@ -90,6 +91,11 @@ class RedisViewCache:
 
     def drop(self, customer_id: str) -> None:
         self.client.delete(self._key(customer_id))
+
+    def drop_many(self, customer_ids: Collection[str]) -> None:
+        keys = [self._key(i) for i in customer_ids]
+        for start in range(0, len(keys), 1_000):
+            self.client.unlink(*keys[start : start + 1_000])
 
     def clear(self) -> None:
         batch: list[bytes] = []

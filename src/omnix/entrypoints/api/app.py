@@ -135,9 +135,7 @@ def _changed(api: ApiState, kind: str, ids: list[str]) -> None:
     """Another process changed the store (PostgreSQL): drop what this one caches about it."""
     wired = api.wired()
     if kind == "customers":
-        cache = wired.view_cache()
-        for customer_id in ids:
-            cache.drop(customer_id)
+        wired.view_cache().drop_many(ids)
     elif kind == "all":
         wired.view_cache().clear()
     elif kind == "snapshot":
