@@ -95,6 +95,8 @@ def _store(
     info = source.info
     with store.writing() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, INGEST_LOCK))
+        # a small file against a large store: index lookups per line beat hashing the store
+        cur.execute("SET LOCAL enable_nestloop = on")
         cur.execute(f"DELETE FROM {s.REJECTS} WHERE source_id = %s", (info.source_id,))
         copy_reader(cur, s.REJECTS, _read(scratch, s.REJECTS))
         if progress:
