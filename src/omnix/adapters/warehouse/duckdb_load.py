@@ -31,6 +31,11 @@ from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary, Reject
 
 log = structlog.get_logger(__name__)
 
+# Pushing the good-row filter (check_no IS NULL) below the typed projection inlines the cleaned
+# identifiers into it: trim() then ran 2-3 times per id column (10.6M lines: 4.6 -> 3.0 CPU s
+# for the insert's scan, validation and identity join with it off). Off for the insert only.
+_NO_FILTER_PUSHDOWN = "filter_pushdown"
+
 # (phase, fraction done 0..1) while the engine works on a file
 PhaseProgress = Callable[[str, float], None]
 
@@ -100,7 +105,7 @@ class FileLoad:
         self.scan = scan_for(staged, plan, options) if staged.rows else None
 
     def run(self, summary: IngestSummary, source_name: str) -> None:
-        counts = self.count()
+        counts, inserted = self._count_and_store()
         self.con.execute("DELETE FROM rejects WHERE source_id = ?", [self.source_id])
         self._store_malformed(self.staged.malformed, source_name)
         if counts.reasons:
@@ -114,13 +119,61 @@ class FileLoad:
         summary.read = summary.stored + summary.rejected
         summary.anonymous, summary.returns = counts.anonymous, counts.returns
         summary.cancellations, summary.non_product = counts.cancellations, counts.non_product
+        summary.inserted = inserted
+        summary.duplicates = summary.stored - inserted
+
+    def _count_and_store(self) -> tuple[Counts, int]:
+        """Count the file's rows by outcome and store its good lines: (counts, inserted).
+
+        A new transactions file is inserted first: when every staged row went in (no
+        rejects, no duplicates: the usual case) its counts come from the lines just stored,
+        which saves a validating pass over the file. Otherwise, and for files with line ids
+        or dimension tables, the file is counted first as before.
+        """
+        if self._insert_first():
+            inserted = self.insert_transactions(has_line_ids=False)
+            if inserted == self.staged.rows:
+                return self._count_stored(inserted), inserted
+            return self.count(), inserted
+        counts = self.count()
         if counts.good == 0:
-            summary.inserted = 0
-        elif self.options.kind is c.Kind.TRANSACTIONS:
-            summary.inserted = self.insert_transactions(has_line_ids=counts.line_ids > 0)
-        else:
-            summary.inserted = self.upsert_dimension()
-        summary.duplicates = summary.stored - summary.inserted
+            return counts, 0
+        if self.options.kind is c.Kind.TRANSACTIONS:
+            return counts, self.insert_transactions(has_line_ids=counts.line_ids > 0)
+        return counts, self.upsert_dimension()
+
+    def _insert_first(self) -> bool:
+        # line ids need the count first: a window over an all-NULL line_id is one partition
+        return (
+            self.scan is not None
+            and self.options.kind is c.Kind.TRANSACTIONS
+            and c.LINE_ID not in self.plan.mapped
+            and not self._source_has_lines()
+        )
+
+    def _source_has_lines(self) -> bool:
+        rows = self.con.execute(
+            "SELECT 1 FROM transactions WHERE source_id = ? LIMIT 1", [self.source_id]
+        ).fetchall()
+        return bool(rows)
+
+    def _count_stored(self, stored: int) -> Counts:
+        """Counts of a file all of whose rows were just stored (it had none stored before)."""
+        with self._watch("count"):
+            ((anonymous, returns, cancellations, non_product),) = self.con.execute(
+                "SELECT count(*) FILTER (WHERE customer_id IS NULL), "
+                "count(*) FILTER (WHERE quantity < 0), "
+                f"count(*) FILTER (WHERE line_type = {v.lit(c.LineType.CANCELLATION.value)}), "
+                "count(*) FILTER (WHERE NOT is_product) FROM transactions WHERE source_id = ?",
+                [self.source_id],
+            ).fetchall()
+        return Counts(
+            good=stored,
+            anonymous=int(anonymous),
+            returns=int(returns),
+            cancellations=int(cancellations),
+            non_product=int(non_product),
+        )
 
     def count(self) -> Counts:
         """One scan: reject reasons, and what the good lines are (anonymous, returns ...)."""
@@ -204,7 +257,7 @@ class FileLoad:
         )
         if self._has_rows("transactions"):
             sql += f" WHERE {_not_stored(has_line_ids)}"
-        with self._watch("store"):
+        with self._watch("store"), self._optimizers_off(_NO_FILTER_PUSHDOWN):
             return int(self.con.execute(sql).fetchall()[0][0])
 
     def upsert_dimension(self) -> int:
@@ -225,6 +278,17 @@ class FileLoad:
             f"SELECT {names}, attributes, {v.lit(self.source_id)} FROM ({latest}) AS s"
         )
         return int(new)
+
+    @contextmanager
+    def _optimizers_off(self, names: str) -> Iterator[None]:
+        """Disable DuckDB optimizers (comma-separated) for the statements inside."""
+        ((before,),) = self.con.execute("SELECT current_setting('disabled_optimizers')").fetchall()
+        merged = ",".join(n for n in (before, names) if n)
+        self.con.execute(f"SET disabled_optimizers = {v.lit(merged)}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET disabled_optimizers = {v.lit(before)}")
 
     def _has_rows(self, table: str) -> bool:
         return bool(self.con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall())
