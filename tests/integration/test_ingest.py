@@ -300,6 +300,22 @@ def test_products_and_customers_tables(tmp_path: Path) -> None:
     assert query(data, "SELECT count(*) FROM customers") == [(2,)]
 
 
+def test_blank_timestamps_are_missing_and_bad_ones_keep_their_text(tmp_path: Path) -> None:
+    """Raw timestamps are cleaned only for rows that did not parse: a blank one is missing (an
+    absent optional first_seen is fine), a bad one is rejected with its trimmed text."""
+    data = tmp_path / "d"
+    text = HEADER + "c1,o1,   ,p1,1,1,UK\nc1,o2, soon ,p1,1,1,UK\nc1,o3, 2024-01-01 ,p1,1,1,UK\n"
+    (s,) = ingest(data, write(tmp_path / "t.csv", text))
+    assert s.reject_reasons == {"missing_ts": 1, "invalid_ts": 1}
+    assert query(data, "SELECT detail FROM rejects WHERE reason = 'invalid_ts'") == [("soon",)]
+    customers = "customer_id,first_seen\nc1,  \nc2,later\nc3,2024-02-01\n"
+    (s,) = ingest(data, write(tmp_path / "c.csv", customers), kind=c.Kind.CUSTOMERS)
+    assert (s.stored, s.reject_reasons) == (2, {"invalid_first_seen": 1})
+    assert query(data, "SELECT detail FROM rejects WHERE reason = 'invalid_first_seen'") == [
+        ("later",)
+    ]
+
+
 def test_missing_file_and_bad_mapping_fail_before_writing(tmp_path: Path) -> None:
     data = tmp_path / "d"
     with pytest.raises(SourceNotFoundError):
