@@ -128,6 +128,25 @@ def test_line_id_defines_identity_when_given(tmp_path: Path) -> None:
     assert query(data, "SELECT count(*) FROM transactions") == [(2,)]
 
 
+def test_lines_with_and_without_line_ids_deduplicate_by_their_own_identity(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    head = "customer_id,order_id,ts,product_id,line_id\n"
+    first = head + "c1,o1,2024-01-01,p1,L1\nc1,o1,2024-01-01,p2,\nc1,o2,2024-01-02,p1,\n"
+    (s,) = ingest(data, write(tmp_path / "a.csv", first))
+    assert (s.stored, s.inserted) == (3, 3)
+    (s,) = ingest(data, write(tmp_path / "a.csv", first))
+    assert (s.inserted, s.duplicates) == (0, 3)
+    # L1 again under another order (same id: a duplicate); o2/p1 again at position 1 (a
+    # duplicate); L9 and o3/p1 are new
+    second = head + "c1,o9,2024-01-03,p5,L1\nc1,o2,2024-01-02,p1,\nc1,o3,2024-01-04,p1,\n"
+    second += "c1,o2,2024-01-02,p7,L9\n"
+    (s,) = ingest(data, write(tmp_path / "b.csv", second))
+    assert (s.stored, s.inserted, s.duplicates) == (4, 2, 2)
+    assert query(data, "SELECT count(*), count(line_id) FROM transactions") == [(5, 2)]
+
+
 def test_anonymous_policy_reject(tmp_path: Path) -> None:
     (s,) = ingest(tmp_path / "d", mixed_csv(tmp_path), anonymous=AnonymousPolicy.REJECT)
     assert s.reject_reasons["missing_customer_id"] == 1

@@ -251,12 +251,12 @@ class FileLoad:
             first_of_id = "row_number() OVER (PARTITION BY line_id ORDER BY rn) = 1"
             identified += f" QUALIFY line_id IS NULL OR {first_of_id}"
         names = ", ".join(v.q(n) for n in c.TRANSACTIONS.names)
+        if self._has_rows("transactions"):
+            identified = _not_stored(identified, has_line_ids)
         sql = (
             f"INSERT INTO transactions SELECT {names}, line_seq, {line_type}, {s.is_product}, "
             f"attributes, {v.lit(self.source_id)}, rn FROM ({identified}) AS s"
         )
-        if self._has_rows("transactions"):
-            sql += f" WHERE {_not_stored(has_line_ids)}"
         with self._watch("store"), self._optimizers_off(_NO_FILTER_PUSHDOWN):
             return int(self.con.execute(sql).fetchall()[0][0])
 
@@ -330,16 +330,19 @@ class FileLoad:
             report(phase, 1.0)
 
 
-def _not_stored(has_line_ids: bool) -> str:
-    """Anti-join against lines already stored, by line identity."""
+def _not_stored(identified: str, has_line_ids: bool) -> str:
+    """The identified lines that are not stored yet, by line identity: `line_id` when a line
+    has one, else its position. Written as anti-joins: `NOT EXISTS` was decorrelated into a
+    materialized copy of every incoming line plus a mark join (re-ingesting 10.6M lines:
+    29 CPU s, 3.3 GB spilled)."""
     by_position = (
-        "(s.line_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM transactions t "
-        "WHERE t.order_id = s.order_id AND t.product_id = s.product_id "
-        "AND t.line_seq = s.line_seq))"
+        f"SELECT s.* FROM ({identified}) AS s ANTI JOIN transactions AS t "
+        "ON t.order_id = s.order_id AND t.product_id = s.product_id AND t.line_seq = s.line_seq"
     )
     if not has_line_ids:
         return by_position
     return (
-        f"{by_position} AND (s.line_id IS NULL OR NOT EXISTS "
-        "(SELECT 1 FROM transactions t WHERE t.line_id = s.line_id))"
+        f"{by_position} WHERE s.line_id IS NULL UNION ALL "
+        f"SELECT s.* FROM ({identified}) AS s ANTI JOIN transactions AS t "
+        "ON t.line_id = s.line_id WHERE s.line_id IS NOT NULL"
     )
