@@ -1,8 +1,10 @@
-"""Loading one staged source file into DuckDB: validate, count, reject, identify, insert.
+"""Loading one staged source file into DuckDB: validate, identify, insert, count, reject.
 
 Each step is one SQL scan over the staged Parquet (DuckDB reads it in parallel): no temporary
 table that could spill, no row pulled into Python. `DuckDBStore.load` runs them inside one
-transaction.
+transaction. A clean new file takes one scan (plus the identity aggregate): its good lines are
+inserted first and counted from the store; the file itself is counted when some rows did not
+go in (rejects, duplicates) and for files with line ids (see `FileLoad._count_and_store`).
 
 Line identity: `line_id` when the source has one, else (order_id, product_id, line_seq) where
 line_seq is the line's position within its order: its row number minus the order's first row
