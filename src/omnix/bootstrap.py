@@ -18,11 +18,13 @@ if TYPE_CHECKING:
     from omnix.services.clv import ClvOptions, ClvService
     from omnix.services.consent import ConsentService
     from omnix.services.customer import CustomerService
+    from omnix.services.dashboard import DashboardService
     from omnix.services.demo import DemoService
     from omnix.services.events import EventService
     from omnix.services.ingest import IngestService
     from omnix.services.jobs import JobRunner
     from omnix.services.keys import KeyService
+    from omnix.services.model_health import ModelHealthService
     from omnix.services.predict import PredictService
     from omnix.services.privacy import PrivacyService
     from omnix.services.segments import SegmentOptions, SegmentService
@@ -92,6 +94,17 @@ class Container:
         from omnix.services.views import Views
 
         return Views(self.here(), self.view_cache(), self.settings.profiling_default())
+
+    def dashboard_service(self) -> DashboardService:
+        """The dashboard's aggregate reads (overview, segment members and categories)."""
+        from omnix.services.dashboard import DashboardService
+
+        return DashboardService(self.here(), self.settings.profiling_default())
+
+    def model_health_service(self) -> ModelHealthService:
+        from omnix.services.model_health import ModelHealthService
+
+        return ModelHealthService(self.here(), self.settings.model_quality_file)
 
     def job_runner(self) -> JobRunner:
         """Analysis runs in a worker thread (one at a time); made once per container."""
@@ -198,6 +211,7 @@ class Container:
             self.analyze_service(default_consent=None if self.settings.eu_mode else "granted"),
             self.predict_service(),
             self.settings.data_dir,
+            self.backtest_service(),
         )
 
     def close(self) -> None:

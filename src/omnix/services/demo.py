@@ -17,10 +17,13 @@ from omnix.domain.ports import Warehouse
 from omnix.generate import GenerateResult, GeneratorConfig, generate
 from omnix.services.analyse import AnalyseService, Analysis
 from omnix.services.analyze import AnalyzeReport, AnalyzeService
+from omnix.services.backtest import BacktestService
 from omnix.services.ingest import FileProgress, IngestService
 from omnix.services.predict import PredictService, PredictSummary, write_table
 
 DEMO_HORIZON_DAYS = 14
+EARLIER_SNAPSHOT_DAYS = 28  # a second, earlier snapshot: the dashboard shows migration
+BACKTEST_DAYS = 28  # the backtest's window: the dashboard's model health has real figures
 
 
 @dataclass(slots=True)
@@ -41,6 +44,7 @@ class DemoService:
     analyze: AnalyzeService
     predict: PredictService
     data_dir: Path
+    backtest: BacktestService | None = None
 
     @property
     def demo_dir(self) -> Path:
@@ -82,7 +86,11 @@ class DemoService:
             files: list[Path] = [generated.files[key]]
             summaries += self.ingest.ingest(files, IngestOptions(kind=kind), progress)
         as_of = config.start + timedelta(days=config.days)
+        if config.days > 2 * EARLIER_SNAPSHOT_DAYS:
+            self.analyze.run(as_of - timedelta(days=EARLIER_SNAPSHOT_DAYS))
         pipeline = self.analyze.run(as_of)
+        if self.backtest is not None and config.days > 2 * BACKTEST_DAYS:
+            self.backtest.run(as_of - timedelta(days=BACKTEST_DAYS), BACKTEST_DAYS)
         table, predictions = self.predict.predict(as_of, DEMO_HORIZON_DAYS, top=10)
         target = self.demo_dir / "predictions.parquet"
         write_table(table, target)

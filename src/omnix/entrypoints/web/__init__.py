@@ -1,0 +1,54 @@
+"""The dashboard: server-rendered pages at `/`, served by `omnix serve` beside the API.
+
+`install(app, settings)` adds the page routers (left out of the OpenAPI document), the static
+files (CSS, a little JavaScript, the vendored htmx) and the signed session cookie. Pages call
+services (never SQL) and render Jinja templates (`templates/`: atoms, molecules, organisms,
+pages); charts are Vega-Lite rendered to SVG on the server (charts.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from omnix.config import Settings
+
+
+class _Static(StaticFiles):
+    """Static files a browser may keep for an hour (everything else is no-store)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "public, max-age=3600"
+        return response
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    from omnix.entrypoints.web import auth, charts, customers, health, overview, segments
+    from omnix.entrypoints.web.cache import PageCache
+    from omnix.entrypoints.web.session import COOKIE, MAX_AGE, cookie_secret
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        charts.warm_up()  # the chart renderer's first start takes about a second
+        yield
+
+    app.state.omnix_pages = PageCache()
+    pages = APIRouter(lifespan=lifespan, include_in_schema=False)
+    for module in (auth, overview, segments, customers, health):
+        pages.include_router(module.router)
+    app.include_router(pages)
+    app.mount("/static", _Static(packages=[("omnix.entrypoints.web", "static")]), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=cookie_secret(settings.secret_key.get_secret_value()),
+        session_cookie=COOKIE,
+        max_age=MAX_AGE,
+        same_site="lax",
+        https_only=settings.env == "production",
+    )
