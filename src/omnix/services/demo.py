@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from omnix.domain import contract as c
-from omnix.domain.errors import ConfigError
+from omnix.domain.errors import ConfigError, EmptyStoreError
 from omnix.domain.ingest import IngestOptions, IngestSummary
 from omnix.domain.ports import Warehouse
 from omnix.generate import GenerateResult, GeneratorConfig, generate
@@ -90,7 +90,10 @@ class DemoService:
             self.analyze.run(as_of - timedelta(days=EARLIER_SNAPSHOT_DAYS))
         pipeline = self.analyze.run(as_of)
         if self.backtest is not None and config.days > 2 * BACKTEST_DAYS:
-            self.backtest.run(as_of - timedelta(days=BACKTEST_DAYS), BACKTEST_DAYS)
+            try:
+                self.backtest.run(as_of - timedelta(days=BACKTEST_DAYS), BACKTEST_DAYS)
+            except EmptyStoreError:  # too few repeat customers in a tiny demo: no backtest
+                pass
         table, predictions = self.predict.predict(as_of, DEMO_HORIZON_DAYS, top=10)
         target = self.demo_dir / "predictions.parquet"
         write_table(table, target)

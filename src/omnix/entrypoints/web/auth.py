@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from omnix.domain.access import Role
 from omnix.domain.errors import AccessError, AuthenticationError
 from omnix.entrypoints.web.session import check_csrf, safe_next, sign_in, sign_out
 from omnix.entrypoints.web.site import Site, WebRoute
@@ -34,10 +35,12 @@ def sign_in_submit(
     target = safe_next(next)
     try:
         check_csrf(request, csrf)
-        sign_in(request, site.wired.keys_service(), key)
+        user = sign_in(request, site.wired.keys_service(), key)
     except AccessError as err:
         status = 401 if isinstance(err, AuthenticationError) else 403
         return site.page("sign_in.html", "Sign in", status=status, target=target, error=str(err))
+    if target == "/" and not user.may(Role.VIEWER):  # a privacy officer starts at customers
+        target = "/customers"
     return RedirectResponse(target, status_code=303)
 
 

@@ -109,19 +109,20 @@ def time_series(
     title: str, rows: list[dict[str, Any]], x: str, y: str, x_title: str, y_title: str,
     summary: str, mark: str = "line", y_format: str = "number",
 ) -> Chart:  # fmt: skip
-    """Monthly (or daily) values as a line with points, or as bars."""
+    """Values per period (month) as a line with points, or as bars. `x` holds each period's
+    label ("Jan 2025"), in order: an ordinal axis, so labels never depend on a time zone."""
     import altair as alt
 
     base = _base(rows)
     drawn = base.mark_line(point=True) if mark == "line" else base.mark_bar()
     spec = _finish(
         drawn.encode(
-            x=alt.X(f"{x}:T", title=x_title, axis=alt.Axis(format="%b %Y", labelAngle=-40)),
+            x=alt.X(f"{x}:O", title=x_title, sort=None, axis=alt.Axis(labelAngle=-40)),
             y=alt.Y(f"{y}:Q", title=y_title),
             color=alt.value(PALETTE[0]),
         )
     )
-    columns = [Column(x, x_title, "day"), Column(y, y_title, y_format)]
+    columns = [Column(x, x_title), Column(y, y_title, y_format)]
     return Chart(title, summary, columns, rows, spec)
 
 

@@ -98,7 +98,11 @@ def _timeline(customer_id: str, orders: list[dict[str, Any]]) -> charts.Chart | 
     by_month: dict[str, float] = defaultdict(float)
     for o in orders:
         by_month[str(o["ts"])[:7] + "-01"] += float(o["net_value"] or 0.0)
-    rows = [{"month": m, "net_value": v} for m, v in sorted(by_month.items())]
+    names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    rows = [
+        {"month": f"{names[int(m[5:7]) - 1]} {m[:4]}", "net_value": v}
+        for m, v in sorted(by_month.items())
+    ]
     first, last = str(orders[-1]["ts"])[:10], str(orders[0]["ts"])[:10]
     return charts.time_series(
         "Spend by month", rows, "month", "net_value", "Month", "Net spend",

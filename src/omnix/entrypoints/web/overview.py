@@ -27,13 +27,15 @@ def overview_page(request: Request) -> HTMLResponse:
 
 def _charts(data: Overview) -> list[charts.Chart]:
     months = [{**m, "month": m["month"].isoformat()} for m in data.monthly]
+    for m in months:
+        m["label"] = _month(m)
     if not months:
         return []
     best = max(months, key=lambda m: m["net_revenue"] or 0.0)
     last = months[-1]
     revenue = charts.time_series(
         "Net revenue by month",
-        months, "month", "net_revenue", "Month", "Net revenue",
+        months, "label", "net_revenue", "Month", "Net revenue",
         f"Net revenue per calendar month over {len(months)} months: highest in "
         f"{_month(best)} ({money(best['net_revenue'])}); {money(last['net_revenue'])} in "
         f"{_month(last)}, the latest (possibly partial) month.",
@@ -42,7 +44,7 @@ def _charts(data: Overview) -> list[charts.Chart]:
     top = max(months, key=lambda m: m["customers"] or 0)
     active = charts.time_series(
         "Active customers by month",
-        months, "month", "customers", "Month", "Active customers",
+        months, "label", "customers", "Month", "Active customers",
         f"Customers with at least one purchase per calendar month: most in {_month(top)} "
         f"({number(top['customers'])}); {number(last['customers'])} in {_month(last)}.",
         mark="bar",
