@@ -80,7 +80,7 @@ def test_every_page_is_accessible_at_both_widths(
         )  # fmt: skip
         page = context.new_page()
         errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("console", _collector(errors))
         page.goto(f"{server.url}/sign-in")
         _check(page, f"sign-in-{width}-{scheme}", width, failures)
         sign_in(page, server, Role.ADMIN)
@@ -95,6 +95,14 @@ def test_every_page_is_accessible_at_both_widths(
         context.close()
         assert not [e for e in errors if "404" not in e], errors
     assert not failures, failures
+
+
+def _collector(errors: list[str]) -> Any:
+    def collect(message: Any) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    return collect
 
 
 def _check(page: Any, label: str, width: int, failures: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -90,10 +91,9 @@ class DemoService:
             self.analyze.run(as_of - timedelta(days=EARLIER_SNAPSHOT_DAYS))
         pipeline = self.analyze.run(as_of)
         if self.backtest is not None and config.days > 2 * BACKTEST_DAYS:
-            try:
+            # too few repeat customers in a tiny demo: no backtest, and no failure
+            with suppress(EmptyStoreError):
                 self.backtest.run(as_of - timedelta(days=BACKTEST_DAYS), BACKTEST_DAYS)
-            except EmptyStoreError:  # too few repeat customers in a tiny demo: no backtest
-                pass
         table, predictions = self.predict.predict(as_of, DEMO_HORIZON_DAYS, top=10)
         target = self.demo_dir / "predictions.parquet"
         write_table(table, target)
