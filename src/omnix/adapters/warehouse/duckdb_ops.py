@@ -51,7 +51,7 @@ BY_COLUMN, BY_RAW = "customer_id", "raw"
 _RAW_FIELDS = (
     "list_transform(CASE WHEN json_valid(raw) AND starts_with(ltrim(raw), '{') "
     "THEN json_extract_string(raw, '$.*') ELSE regexp_split_to_array(raw, '[,;\\t|]') END, "
-    "x -> regexp_replace(trim(trim(x), '\"'), '\\.0+$', ''))"
+    "lambda x: regexp_replace(trim(trim(x), '\"'), '\\.0+$', ''))"
 )
 
 

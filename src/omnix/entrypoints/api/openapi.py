@@ -55,6 +55,8 @@ def build(app: FastAPI) -> dict[str, Any]:
     for name in _DROP:
         schemas.pop(name, None)
     _rename_upload(spec, schemas)
+    for enum in (s for s in schemas.values() if "enum" in s and not s.get("examples")):
+        enum["examples"] = [enum["enum"][0]]  # enums (roles, purposes ...): their first value
     spec["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "an omnix API key"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
