@@ -8,6 +8,7 @@ pages); charts are Vega-Lite rendered to SVG on the server (charts.py).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,14 +29,40 @@ class _Static(StaticFiles):
         return response
 
 
+def _prime(app: FastAPI) -> None:
+    """Warm the chart renderer and the overview's and segments' aggregates."""
+    from omnix.domain.errors import OmnixError
+    from omnix.entrypoints.web import charts, overview, segments
+    from omnix.entrypoints.web.cache import store_version
+
+    charts.warm_up().join()
+    try:
+        wired = app.state.omnix.wired()
+        cache = app.state.omnix_pages
+        version = store_version(wired.here())
+        data = cache.get(("overview",), version, wired.dashboard_service().overview)
+        for chart in overview.overview_charts(data):
+            str(chart.svg)
+        views = wired.views()
+        cache.get(("snapshot-dates",), version, views.snapshot_dates)
+        summary = cache.get(("segments", None), version, lambda: views.segments(None))
+        share = segments.share_chart(segments.with_churn(summary))
+        if share is not None:
+            str(share.svg)
+    except OmnixError:  # an empty store, or no snapshot yet: the pages say so when asked
+        pass
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    from omnix.entrypoints.web import auth, charts, customers, health, overview, segments
+    from omnix.entrypoints.web import auth, customers, health, overview, segments
     from omnix.entrypoints.web.cache import PageCache
     from omnix.entrypoints.web.session import COOKIE, MAX_AGE, cookie_secret
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        charts.warm_up()  # the chart renderer's first start takes about a second
+        # the chart renderer's first start takes about a second, the overview's queries a few
+        # tenths: done in the background now, so the first person to look waits for neither
+        threading.Thread(target=_prime, args=(app,), name="omnix-web-prime", daemon=True).start()
         yield
 
     app.state.omnix_pages = PageCache()

@@ -22,10 +22,10 @@ def overview_page(request: Request) -> HTMLResponse:
     site = Site(request)
     site.require(Role.VIEWER)
     data = site.cached(("overview",), site.wired.dashboard_service().overview)
-    return site.page("overview.html", "Overview", overview=data, charts=_charts(data))
+    return site.page("overview.html", "Overview", overview=data, charts=overview_charts(data))
 
 
-def _charts(data: Overview) -> list[charts.Chart]:
+def overview_charts(data: Overview) -> list[charts.Chart]:
     months = [{**m, "month": m["month"].isoformat()} for m in data.monthly]
     for m in months:
         m["label"] = _month(m)

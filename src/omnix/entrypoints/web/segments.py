@@ -34,10 +34,7 @@ def segments_page(request: Request) -> HTMLResponse:
     dates = site.cached(("snapshot-dates",), views.snapshot_dates)
     day = _date(params.get("date"))
     summary = site.cached(("segments", day), lambda: views.segments(day))
-    rows = [
-        {**g, "churn_risk": None if g["avg_p_alive"] is None else 1.0 - g["avg_p_alive"]}
-        for g in summary["segments"]
-    ]
+    rows = with_churn(summary)
     start, end = _date(params.get("from")), _date(params.get("to"))
     if start is None and end is None and len(dates) > 1:
         start, end = dates[-2], dates[-1]
@@ -46,7 +43,7 @@ def segments_page(request: Request) -> HTMLResponse:
         migration = site.cached(("migration", start, end), lambda: views.migration(start, end))
     return site.page(
         "segments.html", "Segments", summary=summary, rows=rows, dates=dates,
-        migration=migration, matrix=_matrix(migration), chart=_share_chart(rows),
+        migration=migration, matrix=_matrix(migration), chart=share_chart(rows),
         start=start, end=end,
     )  # fmt: skip
 
@@ -88,7 +85,15 @@ def member_query(request: Request, segment: str | None) -> MemberQuery:
     )
 
 
-def _share_chart(rows: list[dict[str, Any]]) -> charts.Chart | None:
+def with_churn(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary's segments with churn risk = 1 - average P(alive)."""
+    return [
+        {**g, "churn_risk": None if g["avg_p_alive"] is None else 1.0 - g["avg_p_alive"]}
+        for g in summary["segments"]
+    ]
+
+
+def share_chart(rows: list[dict[str, Any]]) -> charts.Chart | None:
     if not rows:
         return None
     data = [{"segment": r["segment"], "revenue_share": r["revenue_share"]} for r in rows]
