@@ -93,8 +93,10 @@ def test_page_cache_rebuilds_when_the_store_changes() -> None:
 
 
 def test_chart_svg_is_named_by_its_caption_and_carries_no_vega_aria() -> None:
-    chart = charts.bars("Share", [{"s": "A", "v": 0.5}, {"s": "B", "v": 0.25}], "s", "v",
-                        "Segment", "Share", "A has twice B's share.", value_format="percent")  # fmt: skip
+    rows = [{"s": "A", "v": 0.5}, {"s": "B", "v": 0.25}]
+    chart = charts.bars(
+        "Share", rows, "s", "v", "Segment", "Share", "A has twice B's share.", "percent"
+    )
     svg = str(chart.svg)
     assert svg.startswith(f'<svg role="img" aria-labelledby="{chart.ident}-title ')
     assert "aria-roledescription" not in svg and "graphics-symbol" not in svg
