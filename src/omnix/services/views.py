@@ -16,18 +16,19 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import ibis
 
+from omnix.analytics import profiles as prof
 from omnix.analytics import snapshots as snap
 from omnix.domain import contract as c
 from omnix.domain.errors import InputError, NotFoundError
 from omnix.domain.ports import ViewCache, Warehouse
 from omnix.domain.snapshots import SNAPSHOT_DATE, SNAPSHOTS, SPENDING_COLUMNS
 from omnix.services.customer import CustomerService
-from omnix.services.snapshots import MigrationReport, SnapshotService
+from omnix.services.snapshots import PROFILE_KEYS, MigrationReport, SnapshotService
 
 LIST_COLUMNS = (
     "customer_id", "segment", "cluster_id", "clv", "p_alive", "net_revenue", "orders",
@@ -109,6 +110,37 @@ class Views:
     def customer(self, customer_id: str) -> dict[str, Any]:
         """The 360: latest snapshot row (consent applied), segment history, live habits."""
         return self.snapshots().customer(customer_id)
+
+    def warm(self, serialise: Callable[[dict[str, Any]], bytes], limit: int) -> int:
+        """Build the 360 of up to `limit` customers of the latest snapshot in three bulk
+        queries (instead of four per customer) and cache them; returns how many. The views
+        equal `customer(id)`'s: the habits need no other customer's lines."""
+        snaps = self.snapshots()
+        day = snaps.resolve(None)
+        rows = snaps.gated(day).order_by(c.CUSTOMER_ID).limit(limit).to_pyarrow().to_pylist()
+        if not rows:
+            return 0
+        last = rows[-1][c.CUSTOMER_ID]
+        history: dict[str, list[dict[str, Any]]] = {}
+        table = self._snapshots()
+        past = table.filter(table[c.CUSTOMER_ID] <= last).select(
+            c.CUSTOMER_ID, SNAPSHOT_DATE, "segment", "cluster_id", "clv", "p_alive"
+        )
+        for h in past.order_by([c.CUSTOMER_ID, SNAPSHOT_DATE]).to_pyarrow().to_pylist():
+            history.setdefault(h.pop(c.CUSTOMER_ID), []).append(h)
+        tx = self.warehouse.ibis().table("transactions")
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        habits = prof.profiles(tx.filter(tx[c.CUSTOMER_ID] <= last), moment)
+        live = {
+            h.pop(c.CUSTOMER_ID): h
+            for h in habits.select(c.CUSTOMER_ID, *PROFILE_KEYS).to_pyarrow().to_pylist()
+        }
+        for row in rows:
+            cid = row[c.CUSTOMER_ID]
+            view = {"customer_id": cid, "snapshot_date": day.isoformat(), "snapshot": row,
+                    "history": history.get(cid, []), "profile": live.get(cid, {})}  # fmt: skip
+            self.cache.put(cid, "360", serialise(view))
+        return len(rows)
 
     def value(self, customer_id: str) -> dict[str, Any]:
         """CLV and churn: the latest snapshot's figures and their history over snapshots."""

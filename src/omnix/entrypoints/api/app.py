@@ -8,6 +8,7 @@ are configured) -> body size limit -> authentication and rate limit -> routes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute
 from omnix import __version__
 from omnix.bootstrap import Container
 from omnix.config import Settings
+from omnix.domain.errors import OmnixError
 from omnix.entrypoints import web
 from omnix.entrypoints.api import openapi, problems
 from omnix.entrypoints.api.deps import ApiState
@@ -74,6 +76,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
         wired = api.wired()
         runner = wired.job_runner()
         runner.observe_stage = lambda stage, s: api.metrics.stages.labels(stage).observe(s)
+        runner.on_finished = lambda job: _rewarm(api)
+        _rewarm(api)
         abandoned = runner.recover()
         if abandoned:
             log.warning("analysis runs interrupted by a restart", runs=abandoned)
@@ -111,6 +115,27 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.openapi = spec  # type: ignore[method-assign]
     _middleware(app, api)
     return app
+
+
+def _rewarm(api: ApiState) -> None:
+    """Empty the view cache and fill it again from the latest snapshot, in the background
+    (hot customers' 360 then never pays the per-customer queries)."""
+    wired = api.wired()
+    wired.view_cache().clear()
+    limit = api.settings.api_cache_entries
+    if limit <= 0 or api.settings.api_cache_seconds <= 0:
+        return
+
+    def warm() -> None:
+        try:
+            api.warmed = wired.views().warm(customers.serialise_360, limit)
+            log.info("360 views warmed", customers=api.warmed)
+        except OmnixError as err:  # no snapshot yet: nothing to warm
+            log.info("360 views not warmed", reason=str(err))
+        except Exception:  # never take the server down for a cache
+            log.exception("warming the 360 views failed")
+
+    threading.Thread(target=warm, name="omnix-warm-views", daemon=True).start()
 
 
 def _middleware(app: FastAPI, api: ApiState) -> None:

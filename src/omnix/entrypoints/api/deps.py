@@ -28,6 +28,7 @@ class ApiState:
     settings: Settings
     container: Container | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    warmed: int = 0  # customers whose 360 the last warm-up cached
 
     def wired(self) -> Container:
         if self.container is None:

@@ -69,6 +69,7 @@ class Readiness(BaseModel):
             "store": "duckdb",
             "schema_version": "4",
             "latest_snapshot": "2025-12-01",
+            "warm_views": 2000,
             "tables": {"transactions": 1080627},
         }
     )
@@ -76,6 +77,7 @@ class Readiness(BaseModel):
     store: str
     schema_version: str | None = None
     latest_snapshot: dt.date | None = None
+    warm_views: int = Field(description="customers whose 360 the last warm-up cached")
     tables: dict[str, int]
 
 

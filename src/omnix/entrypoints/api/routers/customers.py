@@ -9,7 +9,7 @@ request-time context, over RecommendService) and `GET /v1/predictions/due-soon` 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -68,11 +68,12 @@ async def get_customer(wired: Wired, customer_id: CustomerId) -> Response:
 
 def _build_360(wired: Wired, customer_id: str) -> bytes:
     views = wired.views()
-    return views.cached(
-        customer_id,
-        "360",
-        lambda: Customer360.model_validate(views.customer(customer_id)).model_dump_json().encode(),
-    )
+    return views.cached(customer_id, "360", lambda: serialise_360(views.customer(customer_id)))
+
+
+def serialise_360(view: dict[str, Any]) -> bytes:
+    """A 360 view as the JSON the route serves (validated against its schema)."""
+    return Customer360.model_validate(view).model_dump_json().encode()
 
 
 @router.get(

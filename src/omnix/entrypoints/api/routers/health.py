@@ -25,7 +25,8 @@ def healthz() -> Health:
 @router.get("/readyz", response_model=Readiness, **public())
 def readyz(request: Request) -> Readiness:
     """Readiness: the store is open and answers (503 problem otherwise). Needs no key."""
-    container = state(request).wired()
+    api = state(request)
+    container = api.wired()
     store = container.here()
     counts = store.table_counts()
     meta = {r["key"]: r["value"] for r in store.recent("meta", "key", 0)}
@@ -35,6 +36,7 @@ def readyz(request: Request) -> Readiness:
         store=container.settings.store_url().partition("://")[0],
         schema_version=meta.get("schema_version"),
         latest_snapshot=dates[-1] if dates else None,
+        warm_views=api.warmed,
         tables=counts,
     )
 
