@@ -29,8 +29,9 @@ class _Static(StaticFiles):
         return response
 
 
-def _prime(app: FastAPI) -> None:
-    """Warm the chart renderer and the overview's and segments' aggregates."""
+def _prime(app: FastAPI, stop: threading.Event) -> None:
+    """Warm the chart renderer and the overview's and segments' aggregates (each step
+    skipped once the server is stopping)."""
     from omnix.domain.errors import OmnixError
     from omnix.entrypoints.web import charts, overview, segments
     from omnix.entrypoints.web.cache import store_version
@@ -39,10 +40,14 @@ def _prime(app: FastAPI) -> None:
     try:
         wired = app.state.omnix.wired()
         cache = app.state.omnix_pages
+        if stop.is_set():
+            return
         version = store_version(wired.here())
         data = cache.get(("overview",), version, wired.dashboard_service().overview)
         for chart in overview.overview_charts(data):
             str(chart.svg)
+        if stop.is_set():
+            return
         views = wired.views()
         cache.get(("snapshot-dates",), version, views.snapshot_dates)
         summary = cache.get(("segments", None), version, lambda: views.segments(None))
@@ -62,8 +67,14 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def lifespan(_: Any) -> AsyncIterator[None]:
         # the chart renderer's first start takes about a second, the overview's queries a few
         # tenths: done in the background now, so the first person to look waits for neither
-        threading.Thread(target=_prime, args=(app,), name="omnix-web-prime", daemon=True).start()
-        yield
+        stop = threading.Event()
+        thread = threading.Thread(target=_prime, args=(app, stop), name="omnix-web-prime")
+        thread.start()
+        try:
+            yield
+        finally:  # the store closes after this: the warm-up must not be mid-query then
+            stop.set()
+            thread.join(60)
 
     app.state.omnix_pages = PageCache()
     pages = APIRouter(lifespan=lifespan, include_in_schema=False)

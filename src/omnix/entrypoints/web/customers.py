@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from omnix.domain.access import Role
 from omnix.domain.consent import Purpose
 from omnix.domain.errors import InputError, NotFoundError
+from omnix.entrypoints.api.routers.customers import serialise_360
 from omnix.entrypoints.web import charts
 from omnix.entrypoints.web.render import money
 from omnix.entrypoints.web.segments import SORT_LABELS, member_query
@@ -66,7 +67,9 @@ def _analytics(site: Site, customer_id: str) -> dict[str, Any]:
         raw = views.cached(customer_id, view, lambda: json.dumps(build(), default=str).encode())
         return json.loads(raw)
 
-    profile = built("web-360", lambda: views.customer(customer_id))
+    # the API's cached 360 (warmed in bulk at start and after each analysis run)
+    raw = views.cached(customer_id, "360", lambda: serialise_360(views.customer(customer_id)))
+    profile = json.loads(raw)
     try:
         found = built("web-rhythms", lambda: views.rhythms(customer_id))
         rhythms = [r | {"due": _due(r, found["as_of"])} for r in found["rhythms"]]
