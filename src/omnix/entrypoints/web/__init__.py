@@ -8,6 +8,7 @@ pages); charts are Vega-Lite rendered to SVG on the server (charts.py).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,32 +31,50 @@ class _Static(StaticFiles):
 
 
 def _prime(app: FastAPI, stop: threading.Event) -> None:
-    """Warm the chart renderer and the overview's and segments' aggregates (each step
-    skipped once the server is stopping)."""
+    """Warm the chart renderer, then the overview's and the segments' aggregates and charts
+    (each step skipped once the server is stopping)."""
     from omnix.domain.errors import OmnixError
-    from omnix.entrypoints.web import charts, overview, segments
+    from omnix.entrypoints.web import charts
     from omnix.entrypoints.web.cache import store_version
 
     charts.warm_up().join()
     try:
         wired = app.state.omnix.wired()
-        cache = app.state.omnix_pages
-        if stop.is_set():
-            return
         version = store_version(wired.here())
-        data = cache.get(("overview",), version, wired.dashboard_service().overview)
-        for chart in overview.overview_charts(data):
-            str(chart.svg)
-        if stop.is_set():
-            return
-        views = wired.views()
-        cache.get(("snapshot-dates",), version, views.snapshot_dates)
-        summary = cache.get(("segments", None), version, lambda: views.segments(None))
-        share = segments.share_chart(segments.with_churn(summary))
-        if share is not None:
-            str(share.svg)
+        for step in (_prime_overview, _prime_segments):
+            if stop.is_set():
+                return
+            step(wired, app.state.omnix_pages, version, stop)
     except OmnixError:  # an empty store, or no snapshot yet: the pages say so when asked
         pass
+
+
+def _prime_overview(wired: Any, cache: Any, version: Any, stop: threading.Event) -> None:
+    from omnix.entrypoints.web import overview
+
+    data = cache.get(("overview",), version, wired.dashboard_service().overview)
+    for chart in overview.overview_charts(data):
+        str(chart.svg)
+
+
+def _prime_segments(wired: Any, cache: Any, version: Any, stop: threading.Event) -> None:
+    from omnix.entrypoints.web import segments
+
+    views, service = wired.views(), wired.dashboard_service()
+    cache.get(("snapshot-dates",), version, views.snapshot_dates)
+    summary = cache.get(("segments", None), version, lambda: views.segments(None))
+    charts = [segments.share_chart(segments.with_churn(summary))]
+    for group in summary["segments"]:
+        if stop.is_set():
+            return
+        name = group["segment"]
+        build = functools.partial(service.top_categories, name)
+        charts.append(
+            segments.category_chart(name, cache.get(("categories", name), version, build))
+        )
+    for chart in charts:
+        if chart is not None:
+            str(chart.svg)
 
 
 def install(app: FastAPI, settings: Settings) -> None:

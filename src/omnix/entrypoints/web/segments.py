@@ -66,7 +66,7 @@ def segment_page(request: Request, segment: str) -> HTMLResponse:
         members = service.members(query)
     return site.page(
         "segment.html", segment, segment=found[0], snapshot_date=summary["snapshot_date"],
-        categories=categories, category_chart=_category_chart(segment, categories),
+        categories=categories, category_chart=category_chart(segment, categories),
         members=members, query=query, columns=MEMBER_COLUMNS, sort_labels=SORT_LABELS,
     )  # fmt: skip
 
@@ -111,7 +111,7 @@ def share_chart(rows: list[dict[str, Any]]) -> charts.Chart | None:
     )
 
 
-def _category_chart(segment: str, rows: list[dict[str, Any]]) -> charts.Chart | None:
+def category_chart(segment: str, rows: list[dict[str, Any]]) -> charts.Chart | None:
     if not rows:
         return None
     data = [{"category": r["category"], "share": r["share"]} for r in rows]
