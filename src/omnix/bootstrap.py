@@ -140,7 +140,9 @@ class Container:
         def open_source(path: Path, null_values: tuple[str, ...]) -> Any:
             return SourceFile(path, null_values)
 
-        return IngestService(self.here(), open_source, self.settings.data_dir)
+        return IngestService(
+            self.here(), open_source, self.settings.data_dir, self._pseudonymize_key()
+        )
 
     def analyse_service(self) -> AnalyseService:
         from omnix.services.analyse import AnalyseService  # imports Ibis: only when asked

@@ -4,6 +4,7 @@ segments, analysis runs with progress and cancellation, uploads, metrics."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,35 @@ def test_metrics_report_latency_stages_and_model_quality(api_template: Path) -> 
     line = ('omnix_model_quality{dataset="instacart_sample",method="omnix",metric="recall@10",'
             'task="next_basket"} 0.426')  # fmt: skip
     assert line in text
+
+
+def test_the_warmed_360_equals_the_one_built_on_demand(api_template: Path) -> None:
+    with api(api_template, default_consent="granted") as a:
+        for _ in range(300):
+            if a.client.get("/readyz").json()["warm_views"] == 60:
+                break
+            time.sleep(0.1)
+        cache = a.container.view_cache()
+        warmed = cache.get("C000007", "360")
+        assert warmed is not None
+        cache.drop("C000007")
+        on_demand = a.client.get("/v1/customers/C000007", headers=a.auth())
+        assert json.loads(warmed) == on_demand.json()
+        assert on_demand.json()["profile"]["orders"] > 0
+
+
+def test_file_ingest_pseudonymizes_like_events(api_store: Path) -> None:
+    long_key = "L" * 80  # longer than SHA-256's block: HMAC hashes it first
+    for key in (KEY, long_key):
+        text = f"customer_id,order_id,ts,product_id\nSRC-9,F-{len(key)},2025-04-02,P00002\n"
+        with api(api_store, pseudonymize_key=key) as a:
+            files = {"file": (f"pseudo{len(key)}.csv", text.encode(), "text/csv")}
+            r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
+            assert r.json()["inserted"] == 1
+            doc = a.client.get("/v1/privacy/customers/SRC-9/export",
+                               headers=a.auth(Role.PRIVACY_OFFICER)).json()  # fmt: skip
+        stored = query(
+            api_store, f"SELECT customer_id FROM transactions WHERE order_id = 'F-{len(key)}'"
+        )
+        assert stored == [(pseudonym(key, "SRC-9"),)]
+        assert doc["row_counts"]["transactions"] == 1

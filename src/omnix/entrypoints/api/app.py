@@ -85,6 +85,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             yield
         finally:
             runner.shutdown()
+            if api.warming is not None:  # its queries must end before the store closes
+                api.warming.join(timeout=120)
             if owned:
                 wired.close()
                 api.container = None
@@ -135,7 +137,10 @@ def _rewarm(api: ApiState) -> None:
         except Exception:  # never take the server down for a cache
             log.exception("warming the 360 views failed")
 
-    threading.Thread(target=warm, name="omnix-warm-views", daemon=True).start()
+    if api.warming is not None:
+        api.warming.join()  # one warm-up at a time: the latest snapshot wins
+    api.warming = threading.Thread(target=warm, name="omnix-warm-views", daemon=True)
+    api.warming.start()
 
 
 def _middleware(app: FastAPI, api: ApiState) -> None:

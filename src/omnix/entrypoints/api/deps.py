@@ -7,6 +7,7 @@ role does not cover it (403). Authentication itself happened before (security.Gu
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
@@ -29,6 +30,7 @@ class ApiState:
     container: Container | None = None
     metrics: Metrics = field(default_factory=Metrics)
     warmed: int = 0  # customers whose 360 the last warm-up cached
+    warming: threading.Thread | None = None
 
     def wired(self) -> Container:
         if self.container is None:

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import structlog
+
 from omnix.domain.errors import (
     AuthenticationError,
     OmnixError,
@@ -33,6 +35,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = structlog.get_logger(__name__)
 KEY_SCOPE: Final = "omnix.key"
 PROTECTED: Final = ("/v1/", "/metrics")
 UPLOAD_PATHS: Final = ("/v1/ingest/files",)
@@ -95,9 +98,17 @@ class Guard:
             await _send_problem(send, scope, err)
             return
         if keys.should_touch(key.key_id):  # off the event loop: it is a store write
-            asyncio.get_running_loop().run_in_executor(None, keys.touch, key.key_id)
+            asyncio.get_running_loop().run_in_executor(None, _touch, keys, key.key_id)
         scope[KEY_SCOPE] = key
         await self.app(scope, receive, send)
+
+
+def _touch(keys: KeyService, key_id: str) -> None:
+    """Record "last used"; a failure (the store closing at shutdown) loses only that."""
+    try:
+        keys.touch(key_id)
+    except Exception:
+        log.debug("could not record key use", key_id=key_id, exc_info=True)
 
 
 def _token(scope: Scope) -> str:
