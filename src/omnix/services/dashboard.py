@@ -173,6 +173,13 @@ class DashboardService:
         rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
         return rows
 
+    def categories(self) -> list[str]:
+        """Every product category in the store, sorted (the board's category filter)."""
+        tx = self._tx()
+        found = tx.filter(tx[c.CATEGORY].notnull()).select(c.CATEGORY).distinct()
+        names = found.order_by(c.CATEGORY).to_pyarrow()[c.CATEGORY].to_pylist()
+        return [str(n) for n in names]
+
     # ------------------------------------------------------------------ one customer
     def purchases(self, customer_id: str, limit: int = 500) -> list[dict[str, Any]]:
         """The customer's orders, newest first: order_id, ts, lines, units and net value
