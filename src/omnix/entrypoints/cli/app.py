@@ -17,7 +17,7 @@ import typer
 
 from omnix.domain import contract as c
 from omnix.domain.errors import OmnixError
-from omnix.entrypoints.cli import c360, rhythms, segments_cmd, serve
+from omnix.entrypoints.cli import c360, recommend_cmd, rhythms, segments_cmd, serve
 from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
 from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
@@ -404,6 +404,7 @@ app.command("serve")(serve.serve)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(serve.privacy_app, name="privacy")
 app.command("openapi")(serve.openapi_cmd)
+app.command("recommend")(recommend_cmd.recommend)
 
 
 def main() -> None:
