@@ -181,7 +181,7 @@ class Container:
         from omnix.services.recommend import RecommendService
 
         return RecommendService(
-            self.warehouse,
+            self.here(),
             lambda: text_encoder(encoder),
             default_consent=self.settings.profiling_default(default_consent),
         )
@@ -191,7 +191,7 @@ class Container:
         from omnix.adapters.embeddings import text_encoder
         from omnix.services.reco_backtest import RecommendBacktest
 
-        return RecommendBacktest(self.warehouse, lambda: text_encoder(encoder))
+        return RecommendBacktest(self.here(), lambda: text_encoder(encoder))
 
     def consent_service(self) -> ConsentService:
         from omnix.services.consent import ConsentService
@@ -237,6 +237,7 @@ class Container:
             self.predict_service(),
             self.settings.data_dir,
             self.backtest_service(),
+            self.recommend_service(default_consent=None if self.settings.eu_mode else "granted"),
         )
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from omnix.services.analyze import AnalyzeReport, AnalyzeService
 from omnix.services.backtest import BacktestService
 from omnix.services.ingest import FileProgress, IngestService
 from omnix.services.predict import PredictService, PredictSummary, write_table
+from omnix.services.recommend import RecommendService
 
 DEMO_HORIZON_DAYS = 14
 EARLIER_SNAPSHOT_DAYS = 28  # a second, earlier snapshot: the dashboard shows migration
@@ -46,6 +47,7 @@ class DemoService:
     predict: PredictService
     data_dir: Path
     backtest: BacktestService | None = None
+    recommend: RecommendService | None = None  # candidates with reasons for the dashboard
 
     @property
     def demo_dir(self) -> Path:
@@ -95,6 +97,8 @@ class DemoService:
             with suppress(EmptyStoreError):
                 self.backtest.run(as_of - timedelta(days=BACKTEST_DAYS), BACKTEST_DAYS)
         table, predictions = self.predict.predict(as_of, DEMO_HORIZON_DAYS, top=10)
+        if self.recommend is not None:
+            self.recommend.precompute(as_of)
         target = self.demo_dir / "predictions.parquet"
         write_table(table, target)
         predictions.out = str(target)

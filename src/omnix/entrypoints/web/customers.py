@@ -27,6 +27,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
 CUSTOMER_PAGE = (Role.ANALYST, Role.PRIVACY_OFFICER)
 Csrf = Annotated[str, Form(max_length=200)]
+RECOMMENDED = 5  # recommendations shown on a customer's page
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -76,11 +77,16 @@ def _analytics(site: Site, customer_id: str) -> dict[str, Any]:
     except NotFoundError:
         rhythms = []
     orders = built("web-orders", lambda: site.wired.dashboard_service().purchases(customer_id))
+    recommended = built(
+        "web-recommendations",
+        lambda: site.wired.recommend_service().recommend(customer_id, RECOMMENDED).model_dump(),
+    )
     return {
         "profile": profile,
         "rhythms": rhythms,
         "orders": orders,
         "timeline": _timeline(customer_id, orders),
+        "recommended": recommended,
     }
 
 
