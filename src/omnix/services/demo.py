@@ -98,7 +98,8 @@ class DemoService:
                 self.backtest.run(as_of - timedelta(days=BACKTEST_DAYS), BACKTEST_DAYS)
         table, predictions = self.predict.predict(as_of, DEMO_HORIZON_DAYS, top=10)
         if self.recommend is not None:
-            self.recommend.precompute(as_of)
+            with suppress(EmptyStoreError):  # a history too short to learn from: popular only
+                self.recommend.precompute(as_of)
         target = self.demo_dir / "predictions.parquet"
         write_table(table, target)
         predictions.out = str(target)
