@@ -184,7 +184,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=180)
     ap.add_argument("--hot", type=int, default=2_000, help="customers read in the 360 run")
     ap.add_argument("--seconds", type=int, default=20)
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, nargs="+", default=[8, 16])
     ap.add_argument("--batch", type=int, default=1_000)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -207,14 +207,8 @@ def main() -> None:
             id_file = Path(tmp) / "ids.txt"
             id_file.write_text("\n".join(ids) + "\n")
             url = f"http://127.0.0.1:{port}"
-            reads = wrk(
-                binary,
-                READ_LUA % {"ids": id_file, "key": store["reader"], "done": DONE_LUA},
-                url,
-                1,
-                args.connections,
-                args.seconds,
-            )
+            script = READ_LUA % {"ids": id_file, "key": store["reader"], "done": DONE_LUA}
+            reads = [wrk(binary, script, url, 1, n, args.seconds) for n in args.connections]
             say(f"reads: {reads}; wrk events")
             events = wrk(
                 binary,
@@ -253,7 +247,7 @@ def main() -> None:
             "rss_mb_after": round(rss / 2**20),
         },
         "customer_360_warm_up_seconds": warm_s,
-        "customer_360_warm": reads | {"hot_customers": args.hot},
+        "customer_360_warm": [r | {"hot_customers": args.hot} for r in reads],
         "events": events | {"batch": args.batch},
         "targets": {"reads_per_s": 2000, "read_p99_ms": 25, "events_per_s": 10000},
     }
