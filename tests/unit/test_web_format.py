@@ -64,6 +64,7 @@ def test_formats() -> None:
     assert render.day("2025-11-25T10:00:00") == "Tue 25 Nov 2025"
     assert render.days(1) == "1 day" and render.days(12.4) == "12 days"
     assert render.moment(datetime(2025, 1, 2, 3, 4)) == "2025-01-02 03:04 UTC"
+    assert render.weekday(0) == "Monday" and render.weekday(None) == "–"
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def environment() -> Environment:
     env.filters.update(
         number=number, money=money, percent=percent, signed_percent=signed_percent,
         day=day, moment=moment, days=days, dict_merge=lambda a, b: {**a, **b},
-        zip_pairs=lambda xs: [(x, x) for x in xs],
+        zip_pairs=lambda xs: [(x, x) for x in xs], weekday=weekday,
     )  # fmt: skip
     env.globals["version"] = __version__
     return env
@@ -127,6 +127,16 @@ def moment(value: Any) -> str:
     if not isinstance(value, datetime):
         return "–"
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def weekday(value: Any) -> str:
+    """0 -> Monday (the profiles' convention)."""
+    if isinstance(value, int) and 0 <= value < len(WEEKDAYS):
+        return WEEKDAYS[value]
+    return "–"
 
 
 def days(value: Any, digits: int = 0) -> str:

@@ -47,7 +47,6 @@ NAV: Final = (
     NavItem("/", "Overview", (Role.VIEWER,)),
     NavItem("/segments", "Segments", (Role.VIEWER,)),
     NavItem("/customers", "Customers", (Role.ANALYST, Role.PRIVACY_OFFICER)),
-    NavItem("/replenishment", "Replenishment", (Role.ANALYST,)),
     NavItem("/model-health", "Model health", (Role.VIEWER,)),
 )
 
