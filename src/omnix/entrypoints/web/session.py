@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from omnix.domain.access import ApiKey, Role, allows, keyed_hash
-from omnix.domain.errors import AuthenticationError, PermissionDeniedError
+from omnix.domain.errors import PermissionDeniedError
 from omnix.services.keys import KeyService
 
 COOKIE: Final = "omnix_session"
@@ -125,20 +125,3 @@ def safe_next(target: str | None) -> str:
 
 def _user(key: ApiKey) -> User:
     return User(key.key_id, key.name, key.role)
-
-
-__all__ = [
-    "COOKIE",
-    "MAX_AGE",
-    "AuthenticationError",
-    "SignInRequired",
-    "User",
-    "check_csrf",
-    "cookie_secret",
-    "csrf_token",
-    "current_user",
-    "require",
-    "safe_next",
-    "sign_in",
-    "sign_out",
-]
