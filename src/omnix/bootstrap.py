@@ -18,11 +18,13 @@ if TYPE_CHECKING:
     from omnix.services.clv import ClvOptions, ClvService
     from omnix.services.consent import ConsentService
     from omnix.services.customer import CustomerService
+    from omnix.services.dashboard import DashboardService
     from omnix.services.demo import DemoService
     from omnix.services.events import EventService
     from omnix.services.ingest import IngestService
     from omnix.services.jobs import JobRunner
     from omnix.services.keys import KeyService
+    from omnix.services.model_health import ModelHealthService
     from omnix.services.predict import PredictService
     from omnix.services.privacy import PrivacyService
     from omnix.services.reco_backtest import RecommendBacktest
@@ -94,6 +96,17 @@ class Container:
         from omnix.services.views import Views
 
         return Views(self.here(), self.view_cache(), self.settings.profiling_default())
+
+    def dashboard_service(self) -> DashboardService:
+        """The dashboard's aggregate reads (overview, segment members and categories)."""
+        from omnix.services.dashboard import DashboardService
+
+        return DashboardService(self.here(), self.settings.profiling_default())
+
+    def model_health_service(self) -> ModelHealthService:
+        from omnix.services.model_health import ModelHealthService
+
+        return ModelHealthService(self.here(), self.settings.model_quality_file)
 
     def job_runner(self) -> JobRunner:
         """Analysis runs in a worker thread (one at a time); made once per container."""
@@ -168,7 +181,7 @@ class Container:
         from omnix.services.recommend import RecommendService
 
         return RecommendService(
-            self.warehouse,
+            self.here(),
             lambda: text_encoder(encoder),
             default_consent=self.settings.profiling_default(default_consent),
         )
@@ -178,7 +191,7 @@ class Container:
         from omnix.adapters.embeddings import text_encoder
         from omnix.services.reco_backtest import RecommendBacktest
 
-        return RecommendBacktest(self.warehouse, lambda: text_encoder(encoder))
+        return RecommendBacktest(self.here(), lambda: text_encoder(encoder))
 
     def consent_service(self) -> ConsentService:
         from omnix.services.consent import ConsentService
@@ -223,6 +236,8 @@ class Container:
             self.analyze_service(default_consent=None if self.settings.eu_mode else "granted"),
             self.predict_service(),
             self.settings.data_dir,
+            self.backtest_service(),
+            self.recommend_service(default_consent=None if self.settings.eu_mode else "granted"),
         )
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from omnix.analytics import backtest as bt
-from omnix.analytics import clv, consent, overview, profiles, snapshots, spending
+from omnix.analytics import clv, consent, kpis, overview, profiles, snapshots, spending
 from omnix.bootstrap import bootstrap
 from omnix.config import Settings
 from omnix.domain.consent import Purpose
@@ -60,6 +60,10 @@ BUILDERS: dict[str, Builder] = {
         t, AS_OF, t.filter(t.customer_id < "C000060"), ["Omni", "Everyday Basics"], ["pet"]
     ),
     "spending_no_labels": lambda t: spending.spending_profile(t, AS_OF),
+    "period_kpis": lambda t: kpis.period_kpis(t, CUT, END),
+    "category_mix": lambda t: kpis.category_mix(
+        t, t.filter(t.customer_id < "C000060").select("customer_id"), CUT, END, 5
+    ),
 }
 
 

@@ -67,6 +67,12 @@ class KeyService:
             raise AuthenticationError("missing, unknown or revoked API key")
         return record
 
+    def active(self, key_id: str) -> ApiKey | None:
+        """The active key with this id, else None (the dashboard's session holds only the
+        id: the key itself was checked once, at sign-in). Cached like `authenticate`."""
+        record = self._lookup(key_id)
+        return record if record is not None and record.active else None
+
     def should_touch(self, key_id: str) -> bool:
         """True at most once per TOUCH_EVERY seconds per key (the caller then writes)."""
         now = time.monotonic()
