@@ -4,8 +4,9 @@ group with its customers, revenue share, average CLV and churn risk.
 One pass of the store builds a profile row per customer (analytics/profiles.py) joined with
 the CLV summary (analytics/clv.py) and the category shares; only those rows reach Python.
 Then: RFM scores and named segments with a reason per customer (models/segments.py),
-K-means clusters (models/clusters.py), and BG/NBD P(alive) and Gamma-Gamma CLV fitted on the
-same history (everything before `as_of`; the CLV calibration ends the day before it).
+K-means clusters (models/clusters.py), and P(alive) (BG/NBD for repeat buyers, Pareto/NBD for
+one-time buyers: models/clv.AliveModel) and BG/NBD x Gamma-Gamma CLV fitted on the same history
+(everything before `as_of`; the CLV calibration ends the day before it).
 Churn risk = 1 - P(alive). The per-customer table (`SegmentReport.customers_table`) is what
 `omnix analyze` stores in the dated snapshot (services/analyze.py).
 """
@@ -32,7 +33,7 @@ from omnix.domain.errors import ConfigError, EmptyStoreError, InputError
 from omnix.domain.ports import ClusterNamer, Warehouse
 from omnix.domain.segments import ClusterProfile
 from omnix.models.clusters import BehaviourClusters, RuleClusterNamer, behaviour_features
-from omnix.models.clv import BetaGeoModel, FloatArray, GammaGammaModel, clv
+from omnix.models.clv import AliveModel, FloatArray, GammaGammaModel, clv
 from omnix.models.segments import (
     DEFAULT_RULES,
     RfmScores,
@@ -214,9 +215,10 @@ class SegmentService:
         )  # fmt: skip
 
     def _clv(self, col: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per customer P(alive), CLV (currency) and expected repeat purchase days in the next
-        90 days (NaN where the store has no CLV summary or no model can be fitted: nobody
-        bought twice)."""
+        """Per customer P(alive) (AliveModel: BG/NBD for repeat buyers, Pareto/NBD for one-time
+        buyers), CLV (currency, BG/NBD x Gamma-Gamma) and BG/NBD's expected repeat purchase
+        days in the next 90 days (NaN where the store has no CLV summary or no model can be
+        fitted: nobody bought twice)."""
         o = self.options.clv
         n = len(col["orders"])
         p_alive, value, expected = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
@@ -230,8 +232,9 @@ class SegmentService:
         )
         if not np.any(x > 0):
             return p_alive, value, expected
-        bg = BetaGeoModel(chunk_size=o.chunk_size).fit(x, t_x, T)
-        p_alive[ok] = bg.p_alive(x, t_x, T)
+        alive = AliveModel(chunk_size=o.chunk_size).fit(x, t_x, T)
+        bg = alive.bg_
+        p_alive[ok] = alive.p_alive(x, t_x, T)
         expected[ok] = bg.expected_purchases(EXPECTED_DAYS / unit, x, t_x, T)
         if np.any((x > 0) & (m > 0)):
             gg = GammaGammaModel(chunk_size=o.chunk_size).fit(x, m)

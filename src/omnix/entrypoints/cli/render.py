@@ -239,6 +239,7 @@ def print_clv(report: Any) -> None:
             f"{s['mae']:.3f}", _corr(s["corr"]),
         )  # fmt: skip
     out_console.print(table)
+    _print_alive(report.alive)
     if report.clv:
         v = report.clv
         print_mapping(
@@ -253,6 +254,30 @@ def print_clv(report: Any) -> None:
                 "margin": f"{100 * v['margin']:.0f}%",
             },
         )
+
+
+def _print_alive(alive: dict[str, Any]) -> None:
+    """P(alive) as a predictor of any purchase in the holdout, per model and customer group."""
+    if not alive:
+        return
+    names = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "omnix": "omnix (combined)"}
+    table = Table(
+        title="P(alive) vs any purchase in the holdout: AUC / Brier",
+        caption="omnix uses BG/NBD for repeat buyers, Pareto/NBD for one-time buyers",
+    )
+    table.add_column("model", no_wrap=True)
+    for col in ("all", "one-time buyers", "repeat buyers"):
+        table.add_column(col, justify="right")
+
+    def cell(s: dict[str, Any]) -> str:
+        area = "n/a" if s["auc"] is None else f"{s['auc']:.3f}"
+        return area + " / " + ("n/a" if s["brier"] is None else f"{s['brier']:.3f}")
+
+    for key, groups in alive.items():
+        table.add_row(
+            names.get(key, key), *(cell(groups[g]) for g in ("all", "one_time", "repeat"))
+        )
+    out_console.print(table)
 
 
 def _money(value: float | None, currency: str) -> str:
