@@ -52,8 +52,9 @@ class Warehouse(Protocol):
         self, command: str, detail: dict[str, Any] | None = None
     ) -> AbstractContextManager[str]: ...
 
-    def write_snapshot(self, day: date, rows: Any) -> int:
-        """Replace the per-customer snapshot of `day` with `rows` (pyarrow), atomically."""
+    def write_snapshot(self, day: date, rows: Any, predictions: Any | None = None) -> int:
+        """Replace the per-customer snapshot of `day` with `rows` and, when given, the
+        predictions of `day` with `predictions` (pyarrow tables), in one transaction."""
 
     def record_consents(self, rows: Any) -> int:
         """Append consent records (pyarrow: customer_id, purpose, granted, recorded_at, source)."""

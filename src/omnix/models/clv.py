@@ -114,14 +114,17 @@ class _MaximumLikelihood:
         prepared = [self._prepare([c[part] for c in cols]) for part in parts]
 
         def objective(log_params: FloatArray) -> Any:
-            params = tuple(float(v) for v in np.exp(log_params))
+            # NumPy scalars: a parameter that under- or overflows gives inf / nan (and the
+            # line search steps back) instead of a ZeroDivisionError on a tiny data set
             value, grad = 0.0, np.zeros(len(log_params))
-            for part, chunk in zip(parts, prepared, strict=True):
-                out = self._loglik(params, chunk)
-                ll = out[0] if grad_on else out
-                value += float(weights[part] @ ll)
-                if grad_on:
-                    grad += out[1] @ weights[part]
+            with np.errstate(all="ignore"):
+                params = tuple(np.exp(log_params))
+                for part, chunk in zip(parts, prepared, strict=True):
+                    out = self._loglik(params, chunk)
+                    ll = out[0] if grad_on else out
+                    value += float(weights[part] @ ll)
+                    if grad_on:
+                        grad += out[1] @ weights[part]
             if not np.isfinite(value):
                 return (np.inf, grad) if grad_on else np.inf
             return (-value / total, -grad / total) if grad_on else -value / total
@@ -129,7 +132,8 @@ class _MaximumLikelihood:
         x0 = np.zeros(len(self.param_names))
         options = {"maxiter": self.max_iter, "ftol": 1e-13, "gtol": 1e-9}
         # BLAS threads only add overhead to products of a few vectors (measured: 4x slower)
-        with threadpool_limits(limits=1, user_api="blas"):
+        # (finite differences of an infinite value, far from the optimum, are NaN: no warning)
+        with threadpool_limits(limits=1, user_api="blas"), np.errstate(invalid="ignore"):
             res = minimize(objective, x0, jac=grad_on, method="L-BFGS-B", options=options)
         final = float(res.fun)
         if not np.isfinite(final):

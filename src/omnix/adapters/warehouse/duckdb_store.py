@@ -28,15 +28,23 @@ from omnix.domain import contract as c
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
 from omnix.domain.ports import LoadProgress
-from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOT_DATE, SNAPSHOTS
+from omnix.domain.snapshots import (
+    PREDICTION_COLUMNS,
+    PREDICTIONS,
+    SNAPSHOT_COLUMNS,
+    SNAPSHOT_DATE,
+    SNAPSHOTS,
+)
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 3  # 2: consents, customer_snapshots; 3: rhythm columns in snapshots
+SCHEMA_VERSION = 4  # 2: consents, customer_snapshots; 3: rhythm columns in snapshots;
+# 4: predictions, regular_products in snapshots
 # What status counts, and everything reset empties (the run log too). Every table holding
 # customer data is listed, so erasure reaches it.
 COUNTED_TABLES = (
     "transactions", "products", "customers", "rejects", "sources", "consents", SNAPSHOTS,
+    PREDICTIONS,
 )  # fmt: skip
 DATA_TABLES = (*COUNTED_TABLES, "runs")
 
@@ -86,6 +94,9 @@ DDL = [
         f"ALTER TABLE {SNAPSHOTS} ADD COLUMN IF NOT EXISTS {v.q(name)} {v.SQL_TYPES[dtype]}"
         for name, dtype in SNAPSHOT_COLUMNS
     ),
+    f"CREATE TABLE IF NOT EXISTS {PREDICTIONS} ({SNAPSHOT_DATE} DATE NOT NULL, "
+    + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in PREDICTION_COLUMNS)
+    + f", PRIMARY KEY ({SNAPSHOT_DATE}, customer_id, product_id))",
 ]
 
 
@@ -279,31 +290,42 @@ class DuckDBStore:
         return path
 
     # ---------------------------------------------------------------- snapshots, consents
-    def write_snapshot(self, day: date, rows: Any) -> int:
+    def write_snapshot(self, day: date, rows: Any, predictions: Any | None = None) -> int:
         """Replace the snapshot of `day` with `rows` (a pyarrow table with SNAPSHOT_COLUMNS)
-        in one transaction: re-running a date is idempotent and a killed run leaves the
-        previous snapshot as it was. Returns the number of rows stored."""
-        names = ", ".join(v.q(name) for name, _ in SNAPSHOT_COLUMNS)
-        cast = ", ".join(
-            f"CAST({v.q(name)} AS {v.SQL_TYPES[dtype]})" for name, dtype in SNAPSHOT_COLUMNS
-        )
-        self.con.register("_snapshot_rows", rows)
+        and, when given, its predictions with `predictions` (PREDICTION_COLUMNS), all in one
+        transaction: re-running a date is idempotent and a killed run leaves the previous
+        results of that date as they were. Returns the number of snapshot rows stored."""
+        tables = [(SNAPSHOTS, SNAPSHOT_COLUMNS, rows)]
+        if predictions is not None:
+            tables.append((PREDICTIONS, PREDICTION_COLUMNS, predictions))
+        self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute("BEGIN TRANSACTION")
-            try:
-                self.con.execute(f"DELETE FROM {SNAPSHOTS} WHERE {SNAPSHOT_DATE} = ?", [day])
-                self.con.execute(
-                    f"INSERT INTO {SNAPSHOTS} ({SNAPSHOT_DATE}, {names}) "
-                    f"SELECT CAST(? AS DATE), {cast} FROM _snapshot_rows",
-                    [day],
-                )
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-        finally:
-            self.con.unregister("_snapshot_rows")
+            for name, columns, table in tables:
+                self._replace_day(name, columns, day, table)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
         return int(rows.num_rows)
+
+    def _replace_day(
+        self, table: str, columns: tuple[tuple[str, c.DType], ...], day: date, rows: Any
+    ) -> None:
+        """Inside a transaction: delete `table`'s rows of `day`, insert `rows` (pyarrow)
+        cast to the columns' types."""
+        names = ", ".join(v.q(name) for name, _ in columns)
+        values = ", ".join(f"CAST({v.q(name)} AS {v.SQL_TYPES[dtype]})" for name, dtype in columns)
+        view = f"_{table}_rows"
+        self.con.register(view, rows)
+        try:
+            self.con.execute(f"DELETE FROM {table} WHERE {SNAPSHOT_DATE} = ?", [day])
+            self.con.execute(
+                f"INSERT INTO {table} ({SNAPSHOT_DATE}, {names}) "
+                f"SELECT CAST(? AS DATE), {values} FROM {view}",
+                [day],
+            )
+        finally:
+            self.con.unregister(view)
 
     def record_consents(self, rows: Any) -> int:
         """Append consent records (a pyarrow table: customer_id, purpose, granted,

@@ -360,6 +360,7 @@ app.command("customer")(rhythms.customer)
 app.add_typer(segments_cmd.app, name="segments")
 app.command("analyze")(c360.analyze)
 app.command("profile")(c360.profile)
+app.command("due")(c360.due)
 app.add_typer(c360.export_app, name="export")
 app.add_typer(c360.consent_app, name="consent")
 

@@ -316,7 +316,8 @@ def print_segments(report: Any) -> None:
         out_console.print(f"- {g.cluster_id} {g.name}: {g.description}")
     out_console.print(
         "revenue = share of net revenue; CLV = mean discounted value (BG/NBD x Gamma-Gamma); "
-        "churn risk = mean 1 - P(alive)."
+        "churn risk = mean 1 - P(alive) (BG/NBD for repeat buyers, Pareto/NBD for one-time "
+        "buyers)."
     )
 
 
@@ -363,6 +364,7 @@ def print_analyze(report: Any) -> None:
         {
             "customers": report.customers,
             "snapshot rows": report.snapshot_rows,
+            f"predictions ({report.horizon_days}-day horizon; omnix due)": report.predictions,
             "spending profiles (profiling consent)": report.profiled,
             "default consent": report.default_consent,
             "categories left out (protected attributes)": ", ".join(report.excluded_categories)
@@ -427,3 +429,37 @@ def print_profile(view: dict[str, Any]) -> None:
                                                "p_alive"))  # fmt: skip
     if view["profile"]:
         print_mapping("Habits", view["profile"])
+
+
+def print_due(page: Any) -> None:
+    """`omnix due`: one page of who is due for what, and what was withheld."""
+    where = "".join(
+        f", {label} {value}"
+        for label, value in (("category", page.category), ("segment", page.segment))
+        if value
+    )
+    title = (
+        f"Due within {page.within_days} days of {page.snapshot_date}{where}: "
+        f"{page.offset + 1 if page.rows else 0}-{page.offset + len(page.rows)} of {page.total:,}"
+    )
+    table = Table(title=title)
+    numbers = ("P(buy)", "every", "overdue")
+    for col in ("customer", "segment", "product", *numbers[:1], "expected", *numbers[1:]):
+        table.add_column(col, overflow="fold", justify="right" if col in numbers else "left")
+    for r in page.rows:
+        table.add_row(
+            str(r["customer_id"]), str(r.get("segment") or ""),
+            str(r.get("product_name") or r["product_id"]), f"{r['probability']:.0%}",
+            str(r["expected_next_date"]), f"{r['interval_days']:.0f} d",
+            f"{r['days_overdue']} d" if r["days_overdue"] else "",
+        )  # fmt: skip
+    out_console.print(table)
+    out_console.print(
+        f"P(buy) = calibrated probability of a purchase within {page.horizon_days} days; "
+        "every = usual days between purchases; --json adds each rhythm in words."
+    )
+    if page.withheld:
+        out_console.print(
+            f"{page.withheld:,} more rows withheld: those customers' consent does not cover "
+            "personalization (record it with `omnix consent`, or --default-consent granted)."
+        )
