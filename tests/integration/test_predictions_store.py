@@ -170,3 +170,19 @@ def test_due_refuses_bad_pages_and_missing_dates(tmp_path: Path) -> None:
                 {"within_days": 7, "offset": -1}):  # fmt: skip
         with pytest.raises(ConfigError):
             due(data, **bad)
+
+
+def test_a_history_too_short_to_calibrate_still_gets_a_snapshot(tmp_path: Path) -> None:
+    """Ten days of history and a 14-day horizon: no earlier cut to learn from, so no
+    predictions (none stored, none left over), but the rhythms and the snapshot are there."""
+    lines = ["customer_id,order_id,ts,product_id,quantity,unit_price"]
+    lines += [f"C{c},o{c}-{d},2025-01-{d:02d} 10:00,MILK,1,1.0" for c in range(12)
+              for d in (2, 5, 9)]  # fmt: skip
+    (tmp_path / "h.csv").write_text("\n".join(lines) + "\n")
+    ingest(tmp_path / "d", tmp_path / "h.csv")
+    report = analyze(tmp_path / "d", datetime.date(2025, 1, 12))
+    assert report.predictions == 0 and report.snapshot_rows == 12
+    assert query(tmp_path / "d", "SELECT count(*) FROM predictions") == [(0,)]
+    rows = query(tmp_path / "d", "SELECT regular_products, rhythm_regularity FROM "
+                                 "customer_snapshots")  # fmt: skip
+    assert all(r == (1, rows[0][1]) and 0 < r[1] <= 1 for r in rows)

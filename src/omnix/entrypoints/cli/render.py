@@ -428,7 +428,8 @@ def print_profile(view: dict[str, Any]) -> None:
     print_rows("Over time", view["history"], ("snapshot_date", "segment", "cluster_id", "clv",
                                                "p_alive"))  # fmt: skip
     if view["profile"]:
-        print_mapping("Habits", view["profile"])
+        zone = view.get("timezone", "UTC")
+        print_mapping(f"Habits (weekday 0 = Monday; hours in {zone})", view["profile"])
 
 
 def print_due(page: Any) -> None:
