@@ -51,6 +51,7 @@ def test_analyze_keeps_the_top_and_everything_due_and_is_idempotent(generated: P
         assert r["rank"] <= 10 or due, r  # bounded: top 10 plus what is due
         assert 0 <= r["probability"] <= 1 and r["expected_next_date"] >= DAY
         assert r["horizon_days"] == 14 and r["category"] and r["statement"].startswith("Buys")
+    assert len({(r["customer_id"], r["product_id"]) for r in rows}) == len(rows)  # unique
     ranks: dict[str, set[int]] = {}
     for r in rows:
         ranks.setdefault(r["customer_id"], set()).add(r["rank"])
@@ -80,7 +81,7 @@ def test_a_failed_write_keeps_the_previous_snapshot_and_predictions(generated: P
                                        f"WHERE snapshot_date = '{DAY}'")  # fmt: skip
     before = stored(generated, DAY)
     good = pa.table({"customer_id": ["X"], "segment": ["Lost"]})
-    bad = pa.table({"customer_id": ["A", "A"], "product_id": ["P", "P"]})  # duplicate key
+    bad = pa.table({"customer_id": ["A"], "product_id": ["P"], "probability": ["high"]})
     with opened(data_dir=generated) as container, pytest.raises(Exception):  # noqa: B017
         container.warehouse.write_snapshot(DAY, good, bad)
     after = query(generated, f"SELECT count(*), sum(clv) FROM customer_snapshots "

@@ -94,9 +94,12 @@ DDL = [
         f"ALTER TABLE {SNAPSHOTS} ADD COLUMN IF NOT EXISTS {v.q(name)} {v.SQL_TYPES[dtype]}"
         for name, dtype in SNAPSHOT_COLUMNS
     ),
+    # One row per (snapshot_date, customer_id, product_id) by construction (a date's rows are
+    # replaced whole, one per customer x product). No PRIMARY KEY: its index cost 9 of 12 s
+    # and 160 of 370 MB per million rows written (measured at 10M lines).
     f"CREATE TABLE IF NOT EXISTS {PREDICTIONS} ({SNAPSHOT_DATE} DATE NOT NULL, "
     + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in PREDICTION_COLUMNS)
-    + f", PRIMARY KEY ({SNAPSHOT_DATE}, customer_id, product_id))",
+    + ")",
 ]
 
 
