@@ -7,7 +7,13 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets
-from omnix.models.rhythm import RhythmModel, customer_rhythms, forecast, pair_history
+from omnix.models.rhythm import (
+    RhythmModel,
+    customer_rhythms,
+    forecast,
+    next_purchase_day,
+    pair_history,
+)
 
 
 def baskets(rows: list[tuple[int, int, int, float, float]], n_items: int = 3) -> Baskets:
@@ -110,7 +116,7 @@ def test_customer_regularity_weighs_staples_and_falls_back_to_the_prior() -> Non
     p = pair_history(baskets(rows))
     model = RhythmModel().fit(p, n_items=3)
     est = model.estimate(p, as_of_day=90.0, horizon_days=7.0)
-    r = customer_rhythms(p, est, forecast(est), 40, 90.0, 14.0, model.prior_regularity_)
+    r = customer_rhythms(p, est, next_purchase_day(est), 40, 90.0, 14.0, model.prior_regularity_)
     mine = np.flatnonzero(p.customer == 0)
     weights = p.n_days[mine].astype(float)
     assert r.regularity[0] == pytest.approx(np.average(est.regularity[mine], weights=weights))
@@ -122,6 +128,15 @@ def test_customer_regularity_weighs_staples_and_falls_back_to_the_prior() -> Non
     prior = model.prior_regularity_
     assert 0 < prior < 1 and r.regularity[1] == r.regularity[2] == prior  # not 0
     assert np.isnan(r.next_due_day[2]) and np.isfinite(r.next_due_day[0])
+
+
+def test_next_purchase_day_is_the_forecasts() -> None:
+    rows = [r for c in range(10) for r in regular(c, 0, 5.0 + c, 8)]
+    p = pair_history(baskets(rows, n_items=1))
+    est = RhythmModel().fit(p, n_items=1).estimate(p, as_of_day=80.0, horizon_days=7.0)
+    some = np.array([1, 4, 7])
+    assert np.array_equal(next_purchase_day(est), forecast(est).expected_next_day)
+    assert np.array_equal(next_purchase_day(est, some), forecast(est, some).expected_next_day)
 
 
 def test_unfitted_model_refuses_to_estimate() -> None:

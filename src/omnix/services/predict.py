@@ -33,7 +33,7 @@ from omnix.domain.errors import EmptyStoreError, InputError
 from omnix.domain.ports import Warehouse
 from omnix.models.baskets import IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions, rank_within
-from omnix.models.rhythm import RhythmForecast, expected_day, forecast
+from omnix.models.rhythm import expected_day, forecast
 from omnix.services.encode import (
     EncodedHistory,
     category_codes,
@@ -130,11 +130,9 @@ def predictions_table(
     pred: NextNeedPredictions,
     top: int | None,
     also: npt.NDArray[np.bool_] | None = None,
-    forecasts: RhythmForecast | None = None,
 ) -> pa.Table:
     """The output rows (contract columns first), best first within each customer: each
-    customer's `top` pairs (all when None), plus the pairs where `also` is true.
-    `forecasts`: the forecast of every pair when already computed."""
+    customer's `top` pairs (all when None), plus the pairs where `also` is true."""
     pairs, r = pred.pairs, pred.rhythm
     rank = rank_within(pairs.customer, pred.probability, pairs.item) + 1  # 1 = most likely
     wanted = rank <= (top if top is not None else rank.size)
@@ -142,7 +140,7 @@ def predictions_table(
     keep = keep[np.lexsort((rank[keep], pairs.customer[keep]))]
     per_purchase = pairs.units_per_purchase[keep]
     interval = r.cycle_days[keep] * per_purchase
-    f = forecast(r, keep) if forecasts is None else forecasts.take(keep)
+    f = forecast(r, keep)
     low, high = f.cycle_p10 * per_purchase, f.cycle_p90 * per_purchase
     expected = expected_day(f.expected_next_day).astype(np.int64)
     since = r.days_since_last[keep].astype(np.int64)

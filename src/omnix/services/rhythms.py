@@ -28,15 +28,15 @@ import structlog
 from omnix.domain import contract as c
 from omnix.domain.ports import Warehouse
 from omnix.domain.snapshots import HORIZON, PREDICTION_COLUMNS
+from omnix.models.baskets import FloatArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
 from omnix.models.rhythm import (
     PairHistory,
     RhythmEstimates,
-    RhythmForecast,
     RhythmModel,
     customer_rhythms,
     expected_day,
-    forecast,
+    next_purchase_day,
     pair_history,
 )
 from omnix.services.encode import codes
@@ -53,7 +53,8 @@ class RhythmRun:
     history: StoreHistory
     pairs: PairHistory
     rhythm: RhythmEstimates
-    forecast: RhythmForecast | None  # for every pair (None when not asked for)
+    next_day: FloatArray | None  # forecast next purchase day of the pairs bought on >= 2
+    # days (NaN for the others; None when not asked for)
     prior_regularity: float  # what the model assumes for a pair without gaps of its own
     predictions: NextNeedPredictions | None = None  # calibrated, when asked for
 
@@ -67,8 +68,8 @@ def rhythm_run(
     pairs = pair_history(h.encoded.baskets)
     model = RhythmModel().fit(pairs, h.item_category, h.encoded.baskets.n_items)
     est = model.estimate(pairs, h.as_of_day, horizon_days)
-    fc = forecast(est) if forecast_all else None
-    return RhythmRun(h, pairs, est, fc, model.prior_regularity_)
+    days = _next_days(pairs, est) if forecast_all else None
+    return RhythmRun(h, pairs, est, days, model.prior_regularity_)
 
 
 def calibrated_run(h: StoreHistory, horizon_days: float) -> RhythmRun:
@@ -82,9 +83,17 @@ def calibrated_run(h: StoreHistory, horizon_days: float) -> RhythmRun:
         log.warning("no calibrated predictions", reason=str(exc))
         return rhythm_run(h, horizon_days)
     est = pred.rhythm
-    return RhythmRun(
-        h, pred.pairs, est, forecast(est), model.rhythm_.prior_regularity_, predictions=pred
-    )
+    days = _next_days(pred.pairs, est)
+    return RhythmRun(h, pred.pairs, est, days, model.rhythm_.prior_regularity_, pred)
+
+
+def _next_days(pairs: PairHistory, est: RhythmEstimates) -> FloatArray:
+    """The next purchase day of the pairs with a rhythm (bought on >= 2 days), NaN elsewhere:
+    what the customer table and "due within the horizon" read."""
+    rows = np.flatnonzero(pairs.n_days >= 2)
+    days = np.full(len(pairs), np.nan)
+    days[rows] = next_purchase_day(est, rows)
+    return days
 
 
 def store_rhythms(warehouse: Warehouse, as_of: date) -> RhythmRun:
@@ -95,9 +104,9 @@ def store_rhythms(warehouse: Warehouse, as_of: date) -> RhythmRun:
 def customer_table(run: RhythmRun, due_days: float = DUE_DAYS) -> pa.Table:
     """One row per customer in the history: the rhythm columns of the module docstring."""
     h = run.history
-    assert run.forecast is not None, "customer_table needs the forecast of every pair"
+    assert run.next_day is not None, "customer_table needs the next purchase days"
     r = customer_rhythms(
-        run.pairs, run.rhythm, run.forecast, h.encoded.baskets.n_customers, h.as_of_day,
+        run.pairs, run.rhythm, run.next_day, h.encoded.baskets.n_customers, h.as_of_day,
         due_days, run.prior_regularity,
     )  # fmt: skip
     return pa.table(
@@ -118,11 +127,11 @@ def due_predictions(run: RhythmRun, top: int, horizon_days: int) -> pa.Table:
     within `horizon_days`. Columns: PREDICTION_COLUMNS (`predictions_table`'s, then
     `category` and `horizon_days`). Empty (same columns) without calibrated predictions."""
     pred, h = run.predictions, run.history
-    if pred is None or run.forecast is None:
+    if pred is None or run.next_day is None:
         return _empty_predictions()
-    expected = expected_day(run.forecast.expected_next_day)
-    due = (run.pairs.n_days >= 2) & (expected < h.as_of_day + horizon_days)
-    table = predictions_table(h, pred, top, also=due, forecasts=run.forecast)
+    with np.errstate(invalid="ignore"):  # NaN: no rhythm, never due
+        due = expected_day(run.next_day) < h.as_of_day + horizon_days
+    table = predictions_table(h, pred, top, also=due)
     item = codes(table[c.PRODUCT_ID], h.encoded.items)
     category = h.item_category[item]  # 0 = none, k = category_names[k - 1]
     names = pc.take(h.category_names, pa.array(category - 1, mask=category == 0))
