@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from omnix.services.ingest import IngestService
     from omnix.services.predict import PredictService
     from omnix.services.predictions import PredictionService
+    from omnix.services.reco_backtest import RecommendBacktest
+    from omnix.services.recommend import RecommendService
     from omnix.services.segments import SegmentOptions, SegmentService
     from omnix.services.snapshots import SnapshotService
 
@@ -66,6 +68,27 @@ class Container:
         from omnix.services.predict import PredictService  # imports Ibis and scikit-learn
 
         return PredictService(self.warehouse)
+
+    def recommend_service(
+        self, encoder: str = "auto", default_consent: str | None = None
+    ) -> RecommendService:
+        """Recommendations (imports implicit, scikit-learn; the sentence model only when
+        product text is embedded). encoder: auto | sentence | tfidf."""
+        from omnix.adapters.embeddings import text_encoder
+        from omnix.services.recommend import RecommendService
+
+        return RecommendService(
+            self.warehouse,
+            lambda: text_encoder(encoder),
+            default_consent=self.settings.profiling_default(default_consent),
+        )
+
+    def recommend_backtest(self, encoder: str = "auto") -> RecommendBacktest:
+        """`omnix backtest --recommend`: the blend against the baselines."""
+        from omnix.adapters.embeddings import text_encoder
+        from omnix.services.reco_backtest import RecommendBacktest
+
+        return RecommendBacktest(self.warehouse, lambda: text_encoder(encoder))
 
     def consent_service(self) -> ConsentService:
         from omnix.services.consent import ConsentService

@@ -59,6 +59,15 @@ class Warehouse(Protocol):
     def record_consents(self, rows: Any) -> int:
         """Append consent records (pyarrow: customer_id, purpose, granted, recorded_at, source)."""
 
+    def write_recommendations(self, as_of: date, tables: dict[str, Any]) -> int:
+        """Replace the precomputed recommendation tables (domain/recommend.py) atomically."""
+
+    def write_embeddings(self, rows: Any) -> int:
+        """Cache product-text vectors (pyarrow: model, text_key, vector)."""
+
+    def meta(self, key: str) -> str | None:
+        """A value the store keeps about itself (e.g. the recommendations' as-of day)."""
+
     def table_counts(self) -> dict[str, int]: ...
 
     def recent(self, table: str, order: str, limit: int = 5) -> list[dict[str, Any]]: ...
@@ -69,6 +78,16 @@ class Warehouse(Protocol):
         """Delete every row omnix stored (the schema stays)."""
 
     def close(self) -> None: ...
+
+
+class TextEncoder(Protocol):
+    """Product text -> vectors for content similarity (adapters/embeddings.py)."""
+
+    name: str
+    cacheable: bool  # a text's vector depends on that text alone: the store may cache it
+
+    def encode(self, texts: list[str]) -> Any:
+        """(len(texts) x d) L2-normalised rows, dense float32 or sparse."""
 
 
 SourceOpener = Callable[[Path, tuple[str, ...]], Source]

@@ -25,6 +25,7 @@ from omnix.adapters.sources import SourceFile
 from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.duckdb_load import FileLoad
 from omnix.domain import contract as c
+from omnix.domain import recommend as reco
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
 from omnix.domain.ports import LoadProgress
@@ -44,9 +45,9 @@ SCHEMA_VERSION = 4  # 2: consents, customer_snapshots; 3: rhythm columns in snap
 # customer data is listed, so erasure reaches it.
 COUNTED_TABLES = (
     "transactions", "products", "customers", "rejects", "sources", "consents", SNAPSHOTS,
-    PREDICTIONS,
+    PREDICTIONS, *reco.CUSTOMER_TABLES,
 )  # fmt: skip
-DATA_TABLES = (*COUNTED_TABLES, "runs")
+DATA_TABLES = (*COUNTED_TABLES, *reco.MODEL_TABLES, "runs")
 
 _PID = re.compile(r"PID (\d+)")
 
@@ -89,6 +90,14 @@ DDL = [
     f"CREATE TABLE IF NOT EXISTS {SNAPSHOTS} ({SNAPSHOT_DATE} DATE NOT NULL, "
     + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in SNAPSHOT_COLUMNS)
     + f", PRIMARY KEY ({SNAPSHOT_DATE}, customer_id))",
+    *(
+        f"CREATE TABLE IF NOT EXISTS {name} ("
+        + ", ".join(f"{v.q(col)} {v.SQL_TYPES[dtype]}" for col, dtype in columns)
+        + ")"
+        for name, columns in reco.TABLE_COLUMNS.items()
+    ),
+    f"""CREATE TABLE IF NOT EXISTS {reco.EMBEDDINGS} (model VARCHAR NOT NULL,
+        text_key VARCHAR NOT NULL, vector FLOAT[] NOT NULL, PRIMARY KEY (model, text_key))""",
     # Stores made before a column existed gain it (NULL in their older snapshots).
     *(
         f"ALTER TABLE {SNAPSHOTS} ADD COLUMN IF NOT EXISTS {v.q(name)} {v.SQL_TYPES[dtype]}"
@@ -345,6 +354,47 @@ class DuckDBStore:
         finally:
             self.con.unregister("_consent_rows")
         return int(rows.num_rows)
+
+    def write_recommendations(self, as_of: date, tables: dict[str, Any]) -> int:
+        """Replace the precomputed recommendation tables (reco.TABLE_COLUMNS; pyarrow tables,
+        candidates sorted by customer) in one transaction: a killed run leaves the previous
+        ones. Returns the number of candidate rows."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for name, columns in reco.TABLE_COLUMNS.items():
+                cols = ", ".join(v.q(col) for col, _ in columns)
+                cast = ", ".join(f"CAST({v.q(col)} AS {v.SQL_TYPES[t]})" for col, t in columns)
+                self.con.register("_reco_rows", tables[name])
+                try:
+                    self.con.execute(f"DELETE FROM {name}")
+                    self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {cast} FROM _reco_rows")
+                finally:
+                    self.con.unregister("_reco_rows")
+            self.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [reco.META_AS_OF, as_of.isoformat()]
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return int(tables[reco.CANDIDATES].num_rows)
+
+    def write_embeddings(self, rows: Any) -> int:
+        """Add (model, text_key, vector) rows, keeping vectors already stored for a key."""
+        self.con.register("_embedding_rows", rows)
+        try:
+            self.con.execute(
+                f"INSERT OR IGNORE INTO {reco.EMBEDDINGS} SELECT CAST(model AS VARCHAR), "
+                "CAST(text_key AS VARCHAR), CAST(vector AS FLOAT[]) FROM _embedding_rows"
+            )
+        finally:
+            self.con.unregister("_embedding_rows")
+        return int(rows.num_rows)
+
+    def meta(self, key: str) -> str | None:
+        """A value of the store's meta table (None when unset)."""
+        found = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return str(found[0][0]) if found else None
 
     # ---------------------------------------------------------------- runs and status
     @contextmanager

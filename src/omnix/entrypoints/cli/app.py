@@ -17,7 +17,7 @@ import typer
 
 from omnix.domain import contract as c
 from omnix.domain.errors import OmnixError
-from omnix.entrypoints.cli import c360, rhythms, segments_cmd
+from omnix.entrypoints.cli import c360, recommend_cmd, rhythms, segments_cmd
 from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
 from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
@@ -363,6 +363,7 @@ app.command("profile")(c360.profile)
 app.command("due")(c360.due)
 app.add_typer(c360.export_app, name="export")
 app.add_typer(c360.consent_app, name="consent")
+app.command("recommend")(recommend_cmd.recommend)
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ def backtest(
         int, typer.Option(min=1, help="Length of the truth window in days.")
     ] = 30,
     k: Annotated[int, typer.Option(min=1, help="Basket size to score (recall@k ...).")] = 10,
+    recommend: Annotated[
+        bool, typer.Option("--recommend", help="Score the recommendation blend instead.")
+    ] = False,
     data_dir: DataDir = _DEFAULT_DIR,
     as_json: JsonFlag = False,
 ) -> None:
@@ -35,11 +38,18 @@ def backtest(
     orders before and >= 1 in the window are evaluated on their first order in the window.
 
     Example: omnix backtest --cutoff 2011-09-01 --horizon-days 30 --json
+
+    Example: omnix backtest --cutoff 2011-09-01 --recommend   (recommendations, repeat/explore)
     """
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
 
     day = _parse_date(cutoff, "--cutoff")
+    if recommend:
+        from omnix.entrypoints.cli.recommend_cmd import backtest_recommend
+
+        backtest_recommend(data_dir, day, horizon_days, k, as_json)
+        return
     container = bootstrap(_settings(data_dir))
     try:
         report = container.backtest_service().run(day, horizon_days, k)

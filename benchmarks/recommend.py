@@ -1,0 +1,106 @@
+"""Recommend benchmark (issue 5 targets): batch recommendations for 100k customers (the
+generated 10M-line store) <= 60 s, and a single request with context <= 20 ms at p99.
+
+    .venv/bin/python benchmarks/recommend.py                      # 100k customers x 365 days
+    .venv/bin/python benchmarks/recommend.py --customers 10000
+
+The store is generated and ingested once into bench-data/ (shared with benchmarks/segments.py;
+not timed). Timed: one `omnix recommend --all --k 10` subprocess as a user runs it (wall time,
+the child's peak RSS), then `--requests` single requests with a context (basket, exclusion,
+diversity, a rule, time of day) in one process against the stored candidates (p50 / p99 ms;
+the first request, which loads the small model tables, is reported apart).
+Results go to benchmarks/results/recommend.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def requests(store: Path, n: int) -> dict[str, float]:
+    """Time n single requests with context over customers of the store."""
+    import pyarrow.parquet as pq
+
+    from omnix.bootstrap import bootstrap
+    from omnix.config import Settings
+    from omnix.domain.recommend import BusinessRule, RecommendContext
+
+    container = bootstrap(Settings(data_dir=store, default_consent="granted"))
+    try:
+        service = container.recommend_service("tfidf")
+        recs = pq.read_table(store.parent / "recommendations.parquet").to_pylist()
+        customers = sorted({r["customer_id"] for r in recs})
+        rng = np.random.default_rng(0)
+        chosen = rng.choice(customers, size=n + 1)
+        started = time.perf_counter()
+        service.recommend(str(chosen[0]), 10)
+        first_ms = (time.perf_counter() - started) * 1000
+        times = []
+        for cid in chosen[1:]:
+            basket = (recs[int(rng.integers(len(recs)))]["product_id"],)
+            ctx = RecommendContext(
+                at=datetime(2026, 1, 2, 18, 30), channel="web", basket=basket,
+                exclude=(recs[int(rng.integers(len(recs)))]["product_id"],), max_per_category=2,
+                rules=(BusinessRule(field="category", value="dairy", weight=1.5),),
+            )  # fmt: skip
+            t0 = time.perf_counter()
+            service.recommend(str(cid), 10, ctx)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        container.close()
+    return {"first_ms": round(first_ms, 1), "p50_ms": round(float(np.percentile(times, 50)), 2),
+            "p99_ms": round(float(np.percentile(times, 99)), 2), "requests": n}  # fmt: skip
+
+
+def main() -> None:
+    from clv import machine  # benchmarks/clv.py
+    from segments import store_for  # benchmarks/segments.py
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--as-of", default="2026-01-01")
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    data, lines = store_for(args.customers, args.days)
+    out = data / "recommendations.parquet"
+    cmd = [sys.executable, "-m", "omnix.entrypoints.cli.app", "recommend", "--all",
+           "--as-of", args.as_of, "--k", "10", "--out", str(out), "--encoder", "tfidf",
+           "--default-consent", "granted", "--data-dir", str(data / "store"), "--json"]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    summary = json.loads(done.stdout)
+    result = {
+        "lines": lines,
+        "customers": summary["customers"],
+        "candidates": summary["candidates"],
+        "rows_written": summary["rows"],
+        "seconds_wall": round(wall, 1),
+        "seconds": summary["seconds"],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "target_seconds": 60,
+        "single_request": requests(data / "store", args.requests),
+        "target_p99_ms": 20,
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "recommend.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

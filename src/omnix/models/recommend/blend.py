@@ -1,0 +1,296 @@
+"""Blend the candidate sources into one ranking, learned on a time split.
+
+    cut = as_of - H
+    fit:   the next-need model learns on the history before the cut (its own heads on earlier
+           cuts); every other source is fitted on the history before the cut; candidates of a
+           sample of customers who shop in [cut, cut + H) get features as of the cut, label 1
+           when the item is in their first basket after it; the ranker learns from them.
+    serve: the sources are fitted again on the whole history (the next-need model is reused,
+           scoring as of `as_of`), and the ranker scores each customer's candidates.
+
+Candidates per customer: their `n_repeat` best repeat items (next-need score) and up to
+`n_explore` items each from collaborative filtering, content similarity, their segment and
+complements of their last basket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
+
+from omnix.models.baselines import ranking_by_frequency, top_k_per_customer
+from omnix.models.baskets import Baskets, FloatArray, IntArray
+from omnix.models.next_need import idle_cores, rank_within
+from omnix.models.recommend.candidates import (
+    Scored,
+    contains,
+    customer_items,
+    gather,
+    lookup,
+    pair_keys,
+    top_per_customer,
+)
+from omnix.models.recommend.collaborative import CollaborativeSource
+from omnix.models.recommend.complements import ComplementSource, last_baskets
+from omnix.models.recommend.content import ContentSource
+from omnix.models.recommend.ranker import FEATURES, BlendRanker, Matrix
+from omnix.models.recommend.replenishment import ReplenishmentSource
+from omnix.models.recommend.segment import SegmentSource
+
+
+@dataclass(frozen=True, slots=True)
+class BlendCandidates:
+    """Scored candidates, sorted by (customer, item)."""
+
+    customer: IntArray
+    item: IntArray
+    x: Matrix  # FEATURES
+    score: FloatArray  # the ranker's P(in the next basket)
+    source: npt.NDArray[np.str_]  # the source a reason quotes (ranker.attribute)
+    evidence: IntArray  # item behind a content or complement reason, else -1
+
+    def feature(self, name: str) -> FloatArray:
+        return np.asarray(self.x[:, FEATURES.index(name)], dtype=np.float64)
+
+
+@dataclass(slots=True)
+class FittedSources:
+    """Every source fitted as of one day, and the customer / item facts the ranker reads."""
+
+    collaborative: CollaborativeSource
+    content: ContentSource
+    segment: SegmentSource
+    complements: ComplementSource
+    complement_rows: Scored  # complements of each prepared customer's last basket
+    bought: IntArray  # pair keys
+    popularity: FloatArray
+    repeat_share: FloatArray
+    c_log_baskets: FloatArray
+    c_log_items: FloatArray
+    n_items: int
+
+
+def _item_stats(history: Baskets) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    m = customer_items(history)
+    n_customers = max(int((np.diff(m.indptr) > 0).sum()), 1)
+    buyers = np.bincount(m.indices, minlength=history.n_items).astype(np.float64)
+    repeaters = np.bincount(m.indices, weights=(m.data >= 2), minlength=history.n_items)
+    new_basket = np.r_[True, (history.customer[1:] != history.customer[:-1])
+                       | (history.basket[1:] != history.basket[:-1])]  # fmt: skip
+    baskets = np.bincount(history.customer[new_basket], minlength=history.n_customers)
+    return (
+        buyers / n_customers,
+        repeaters / np.maximum(buyers, 1.0),
+        np.log1p(baskets.astype(np.float64)),
+        np.log1p(np.diff(m.indptr).astype(np.float64)),
+    )
+
+
+class BlendRecommender:
+    """See the module docstring. `vectors` (n_items x d, L2-normalised rows) drive the content
+    source; `groups` (per customer code, -1 unknown) the segment source, else K-means on the
+    ALS factors."""
+
+    replenishment_: ReplenishmentSource
+    ranker_: BlendRanker
+    sources_: FittedSources
+    ranking_: IntArray
+
+    def __init__(
+        self,
+        horizon_days: float = 30.0,
+        n_repeat: int = 30,
+        n_explore: int = 20,
+        max_train_customers: int = 20_000,
+        factors: int = 64,
+        n_clusters: int = 12,
+        min_buyers: int = 2,
+        random_state: int = 0,
+        n_threads: int | None = None,
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.n_repeat = n_repeat
+        self.n_explore = n_explore
+        self.max_train_customers = max_train_customers
+        self.factors = factors
+        self.n_clusters = n_clusters
+        self.min_buyers = min_buyers
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        vectors: Any,
+        item_category: IntArray | None = None,
+        groups: IntArray | None = None,
+    ) -> BlendRecommender:
+        cut = as_of_day - self.horizon_days
+        past = history.before(cut)
+        if past.customer.size == 0:
+            raise ValueError("the history is too short to learn from: nothing before the cut")
+        threads = self.n_threads or idle_cores()
+        self.replenishment_ = ReplenishmentSource(
+            self.horizon_days, random_state=self.random_state, n_threads=threads
+        ).fit(past, cut, item_category)
+        train = self._training_customers(history, cut)
+        sample = _only(past, train)
+        self.replenishment_.prepare(sample, cut)
+        src = self._fit_sources(past, cut, vectors, groups, train)
+        cand_c, cand_i = self._candidates(src, train)
+        x = self._features(src, cand_c, cand_i)
+        y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
+        with threadpool_limits(threads):
+            self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
+        self.train_rows_ = (x, y)
+        self.replenishment_.prepare(history, as_of_day)
+        self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None)
+        self.ranking_ = ranking_by_frequency(self.sources_.popularity)
+        return self
+
+    def _training_customers(self, history: Baskets, cut: float) -> IntArray:
+        before = np.unique(history.customer[history.day < cut])
+        window = (history.day >= cut) & (history.day < cut + self.horizon_days)
+        shoppers = np.intersect1d(before, np.unique(history.customer[window]))
+        if shoppers.size > self.max_train_customers:
+            rng = np.random.default_rng(self.random_state)
+            shoppers = np.sort(rng.choice(shoppers, self.max_train_customers, replace=False))
+        return shoppers.astype(np.int64)
+
+    def _fit_sources(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        vectors: Any,
+        groups: IntArray | None,
+        customers: IntArray | None,
+    ) -> FittedSources:
+        """Every non-replenishment source on `history`, prepared for `customers` (None: all
+        customers with history)."""
+        popularity, repeat_share, c_baskets, c_items = _item_stats(history)
+        buyers = popularity * max(int((c_baskets > 0).sum()), 1)
+        pool = np.flatnonzero(buyers >= self.min_buyers)
+        pool = pool if pool.size else np.arange(history.n_items)
+        collab = CollaborativeSource(factors=self.factors, random_state=self.random_state).fit(
+            history
+        )
+        segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
+            history, as_of_day, groups, None if groups is not None else collab.group_vectors()
+        )
+        who = np.unique(history.customer) if customers is None else customers
+        content = ContentSource().fit(history, vectors, pool).prepare(who)
+        complements = ComplementSource(random_state=self.random_state).fit(history)
+        comp_rows = complements.for_baskets(last_baskets(history), who)
+        self._pool = pool
+        return FittedSources(
+            collab, content, segment, complements, comp_rows, pair_keys(history),
+            popularity, repeat_share, c_baskets, c_items, history.n_items,
+        )  # fmt: skip
+
+    def _candidates(self, src: FittedSources, customers: IntArray) -> tuple[IntArray, IntArray]:
+        n = self.n_explore
+        parts = [
+            self.replenishment_.top(customers, self.n_repeat),
+            src.collaborative.top(customers, n, self._pool),
+            src.content.top(customers, n),
+            src.segment.top(customers, n),
+            top_per_customer(
+                src.complement_rows.take(
+                    np.flatnonzero(np.isin(src.complement_rows.customer, customers))
+                ),
+                n,
+            ),
+        ]
+        key = np.unique(np.concatenate([p.customer * src.n_items + p.item for p in parts]))
+        return key // src.n_items, key % src.n_items
+
+    def _features(self, src: FittedSources, c: IntArray, i: IntArray) -> Matrix:
+        rep = self.replenishment_.features(c, i)
+        collab = src.collaborative.score(c, i)
+        content, _ = src.content.score(c, i)
+        at = lookup(src.complement_rows, c, i, src.n_items)
+        comp = gather(src.complement_rows.score, at, 0.0)
+        antecedent = np.maximum(gather(src.complement_rows.evidence, at, 0), 0)
+        lift = np.where(at >= 0, src.complements.lift(antecedent, i), 0.0)
+        columns = [
+            *rep,
+            contains(src.bought, c, i, src.n_items),
+            collab,
+            np.log1p(rank_within(c, collab)),
+            content,
+            src.segment.score(c, i),
+            comp,
+            lift,
+            src.popularity[i],
+            src.repeat_share[i],
+            src.c_log_baskets[c],
+            src.c_log_items[c],
+        ]
+        return np.column_stack(columns).astype(np.float32)
+
+    # ------------------------------------------------------------------ serving
+    def _require(self) -> None:
+        if not hasattr(self, "sources_"):
+            raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
+
+    def predict(self, customers: IntArray) -> BlendCandidates:
+        """Every candidate of these customers (codes with history), scored and attributed."""
+        self._require()
+        src = self.sources_
+        c, i = self._candidates(src, customers)
+        x = self._features(src, c, i)
+        with threadpool_limits(self.n_threads or idle_cores()):
+            score = self.ranker_.predict_proba(x)
+        source = self.ranker_.attribute(x)
+        _, content_ev = src.content.score(c, i)
+        at = lookup(src.complement_rows, c, i, src.n_items)
+        comp_ev = gather(src.complement_rows.evidence, at, -1)
+        evidence = np.where(source == "content", content_ev,
+                            np.where(source == "complements", comp_ev, -1))  # fmt: skip
+        return BlendCandidates(c, i, x, score, source, evidence.astype(np.int64))
+
+    def recommend(self, customers: IntArray, k: int) -> IntArray:
+        """Top-k item codes per customer by the blend, padded with popular items: (n, k)."""
+        cand = self.predict(customers)
+        return top_k_per_customer(cand.customer, cand.item, cand.score, customers, k,
+                                  self.ranking_)  # fmt: skip
+
+    def recommend_by(self, source: str, customers: IntArray, k: int) -> IntArray:
+        """One source alone (its own top items), padded with popular items: (n, k)."""
+        self._require()
+        src = self.sources_
+        rows = {
+            "replenishment": lambda: self.replenishment_.top(customers, k),
+            "collaborative": lambda: src.collaborative.top(customers, k, self._pool),
+            "content": lambda: src.content.top(customers, k),
+            "segment": lambda: src.segment.top(customers, k),
+            "complements": lambda: top_per_customer(src.complement_rows, k),
+        }[source]()
+        return top_k_per_customer(rows.customer, rows.item, rows.score, customers, k,
+                                  self.ranking_)  # fmt: skip
+
+
+def _only(history: Baskets, customers: IntArray) -> Baskets:
+    rows = np.isin(history.customer, customers)
+    units = None if history.units is None else history.units[rows]
+    return Baskets(history.customer[rows], history.basket[rows], history.item[rows],
+                   history.day[rows], history.n_customers, history.n_items, units)  # fmt: skip
+
+
+def _labels(
+    history: Baskets, cut: float, horizon: float, customer: IntArray, item: IntArray
+) -> IntArray:
+    """1 where the item is in the customer's first basket in [cut, cut + horizon)."""
+    window = (history.day >= cut) & (history.day < cut + horizon)
+    wc, wb, wi = history.customer[window], history.basket[window], history.item[window]
+    first = np.full(history.n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first, wc, wb)
+    nxt = np.unique((wc * history.n_items + wi)[wb == first[wc]])
+    return np.isin(customer * history.n_items + item, nxt).astype(np.int64)

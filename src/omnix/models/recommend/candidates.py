@@ -1,0 +1,142 @@
+"""What every candidate source shares: scored (customer, item) rows and fast per-customer top-n.
+
+Rows are parallel NumPy arrays; `evidence` names the item behind a score (the bought item a
+content neighbour resembles, the basket item a complement goes with), -1 when there is none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from omnix.models.baskets import Baskets, FloatArray, IntArray
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """Scored (customer, item) rows, sorted by (customer, item) when built by `scored`."""
+
+    customer: IntArray
+    item: IntArray
+    score: FloatArray
+    evidence: IntArray
+
+    def __len__(self) -> int:
+        return len(self.customer)
+
+    def take(self, rows: IntArray) -> Scored:
+        return Scored(self.customer[rows], self.item[rows], self.score[rows], self.evidence[rows])
+
+
+def scored(
+    customer: IntArray, item: IntArray, score: FloatArray, evidence: IntArray | None = None
+) -> Scored:
+    """Rows sorted by (customer, item); `evidence` -1 when not given."""
+    ev = np.full(customer.size, -1, dtype=np.int64) if evidence is None else evidence
+    order = np.lexsort((item, customer))
+    return Scored(
+        customer[order].astype(np.int64),
+        item[order].astype(np.int64),
+        np.asarray(score, dtype=np.float64)[order],
+        ev[order].astype(np.int64),
+    )
+
+
+def top_per_customer(rows: Scored, n: int) -> Scored:
+    """Each customer's n highest-scoring rows with a positive score (ties: lower item code)."""
+    keep = rows.score > 0
+    rows = rows.take(np.flatnonzero(keep))
+    order = np.lexsort((rows.item, -rows.score, rows.customer))
+    c = rows.customer[order]
+    start = np.searchsorted(c, c, side="left")
+    rank = np.arange(c.size) - start
+    chosen = order[rank < n]
+    return rows.take(chosen[np.lexsort((rows.item[chosen], rows.customer[chosen]))])
+
+
+def lookup(rows: Scored, customer: IntArray, item: IntArray, n_items: int) -> IntArray:
+    """Position of each (customer, item) in `rows` (sorted by customer, item); -1 if absent."""
+    key = rows.customer * n_items + rows.item
+    want = customer * n_items + item
+    if key.size == 0:
+        return np.full(want.size, -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(key, want), key.size - 1)
+    return np.where(key[pos] == want, pos, -1).astype(np.int64)
+
+
+def gather(values: npt.NDArray[Any], at: IntArray, fill: float) -> npt.NDArray[Any]:
+    """values[at] where at >= 0 (see `lookup`), `fill` elsewhere; safe on empty `values`."""
+    if values.size == 0:
+        return np.full(at.size, fill, dtype=np.result_type(values.dtype, type(fill)))
+    return np.where(at >= 0, values[np.maximum(at, 0)], fill)
+
+
+def customer_items(history: Baskets) -> sparse.csr_array:
+    """(n_customers x n_items) distinct baskets holding each item, CSR."""
+    ones = np.ones(history.customer.size)
+    m = sparse.coo_array(
+        (ones, (history.customer, history.item)), shape=(history.n_customers, history.n_items)
+    ).tocsr()
+    m.sum_duplicates()
+    return m
+
+
+def expand_max(user: sparse.csr_array, neighbours: sparse.csr_array, customers: IntArray) -> Scored:
+    """For each customer c and item i: max over j of user[c, j] * neighbours[j, i], with the
+    arg-max j as evidence. Both matrices hold only a few entries per row (the customer's top
+    items, each item's top neighbours), so the expansion stays small."""
+    u = sparse.csr_array(user[customers])
+    per_row = np.diff(u.indptr)
+    rows = np.repeat(customers, per_row)
+    j, w = u.indices.astype(np.int64), u.data
+    nb = sparse.csr_array(neighbours)
+    fan = np.diff(nb.indptr)[j]
+    c = np.repeat(rows, fan)
+    ev = np.repeat(j, fan)
+    starts = np.repeat(nb.indptr[j], fan)
+    offs = np.arange(int(fan.sum())) - np.repeat(np.cumsum(fan) - fan, fan)
+    i = nb.indices[starts + offs].astype(np.int64)
+    value = np.repeat(w, fan) * nb.data[starts + offs]
+    n_items = nb.shape[1]
+    order = np.lexsort((-value, c * n_items + i))
+    key = (c * n_items + i)[order]
+    first = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    pick = order[first]
+    return scored(c[pick], i[pick], value[pick], ev[pick])
+
+
+def top_rows(scores: FloatArray, n: int) -> tuple[IntArray, FloatArray]:
+    """Column indices and values of each row's n largest entries (unordered within a row)."""
+    n = min(n, scores.shape[1])
+    if n == 0:
+        empty = np.zeros((scores.shape[0], 0))
+        return empty.astype(np.int64), empty
+    idx = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    return idx.astype(np.int64), np.take_along_axis(scores, idx, axis=1).astype(np.float64)
+
+
+def pair_keys(history: Baskets) -> IntArray:
+    """Sorted distinct customer * n_items + item keys of the pairs bought in `history`."""
+    return np.unique(history.customer * history.n_items + history.item)
+
+
+def contains(
+    keys: IntArray, customer: IntArray, item: IntArray, n_items: int
+) -> npt.NDArray[np.bool_]:
+    """Whether each (customer, item) is among the sorted pair `keys` (see pair_keys)."""
+    want = customer * n_items + item
+    if keys.size == 0:
+        return np.zeros(want.size, dtype=bool)
+    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+    return np.asarray(keys[pos] == want)
+
+
+def item_popularity(history: Baskets) -> FloatArray:
+    """Share of customers who bought each item (0..1)."""
+    m = customer_items(history)
+    buyers = np.bincount(m.indices, minlength=history.n_items).astype(np.float64)
+    return buyers / max(int((np.diff(m.indptr) > 0).sum()), 1)

@@ -1,0 +1,126 @@
+"""Collaborative filtering on implicit feedback: ALS from the `implicit` library.
+
+The customer x item matrix holds log(1 + distinct baskets) scaled by `alpha` (the confidence
+of Hu, Koren and Volinsky 2008); ALS factorises it and a customer's score for an item is the
+dot product of their factors: high for what customers with similar baskets buy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
+
+from omnix.models.baskets import Baskets, FloatArray, IntArray
+from omnix.models.recommend.candidates import Scored, customer_items, scored, top_rows
+
+_BATCH = 4096  # customers scored against every item at once: bounds a dense block
+
+
+class CollaborativeSource:
+    """ALS (implicit 0.7). Parameters: factors, regularization, iterations, alpha
+    (confidence scale), explore_only = never propose items the customer already bought."""
+
+    user_factors_: FloatArray
+    item_factors_: FloatArray
+    bought_: Any  # CSR customer x item
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        iterations: int = 15,
+        alpha: float = 10.0,
+        explore_only: bool = True,
+        random_state: int = 0,
+        n_threads: int = 1,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.iterations = iterations
+        self.alpha = alpha
+        self.explore_only = explore_only
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def fit(self, history: Baskets) -> CollaborativeSource:
+        """Factorise the history's customer x item matrix."""
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        counts = customer_items(history)
+        weights = counts.copy()
+        weights.data = (self.alpha * np.log1p(weights.data)).astype(np.float32)
+        # implicit warns when BLAS runs threads of its own beside its OpenMP loop
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.factors, regularization=self.regularization,
+                iterations=self.iterations, random_state=self.random_state,
+                num_threads=self.n_threads,
+            )  # fmt: skip
+            model.fit(sparse.csr_matrix(weights, dtype=np.float32), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float64)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
+        self.bought_ = counts
+        return self
+
+    def _require(self) -> None:
+        if not hasattr(self, "user_factors_"):
+            raise NotFittedError("This CollaborativeSource is not fitted yet: call fit() first.")
+
+    def score(self, customer: IntArray, item: IntArray) -> FloatArray:
+        """The ALS preference of each (customer, item) pair (about 0..1)."""
+        self._require()
+        out = np.einsum("ij,ij->i", self.user_factors_[customer], self.item_factors_[item])
+        return np.asarray(out, dtype=np.float64)
+
+    def top(self, customers: IntArray, n: int, pool: IntArray | None = None) -> Scored:
+        """Each customer's n best items among `pool` (default all), leaving out what they
+        bought when explore_only."""
+        self._require()
+        pool = np.arange(self.item_factors_.shape[0]) if pool is None else pool
+        parts: list[Scored] = []
+        for start in range(0, customers.size, _BATCH):
+            batch = customers[start : start + _BATCH]
+            s = self.user_factors_[batch] @ self.item_factors_[pool].T
+            if self.explore_only:
+                bought = self.bought_[batch][:, pool].toarray() > 0
+                s[bought] = -np.inf
+            idx, val = top_rows(s, n)
+            rows = np.repeat(batch, idx.shape[1])
+            ok = np.isfinite(val.ravel())
+            parts.append(scored(rows[ok], pool[idx.ravel()[ok]], val.ravel()[ok]))
+        return _concat(parts)
+
+    def recommend(self, customers: IntArray, k: int) -> IntArray:
+        """ALS alone as a next-basket recommender (bought items included): (n, k) codes."""
+        self._require()
+        out = np.full((customers.size, k), -1, dtype=np.int64)
+        for start in range(0, customers.size, _BATCH):
+            batch = customers[start : start + _BATCH]
+            s = self.user_factors_[batch] @ self.item_factors_.T
+            idx, val = top_rows(s, k)
+            order = np.argsort(-val, axis=1, kind="stable")
+            out[start : start + batch.size, : idx.shape[1]] = np.take_along_axis(idx, order, 1)
+        return out
+
+    def group_vectors(self) -> FloatArray:
+        """Unit-length customer factors: what the segment source clusters when no segment
+        is given."""
+        self._require()
+        norm = np.linalg.norm(self.user_factors_, axis=1, keepdims=True)
+        return np.asarray(self.user_factors_ / np.maximum(norm, 1e-12), dtype=np.float64)
+
+
+def _concat(parts: list[Scored]) -> Scored:
+    if not parts:
+        e = np.zeros(0, dtype=np.int64)
+        return Scored(e, e, np.zeros(0), e)
+    return Scored(
+        np.concatenate([p.customer for p in parts]),
+        np.concatenate([p.item for p in parts]),
+        np.concatenate([p.score for p in parts]),
+        np.concatenate([p.evidence for p in parts]),
+    )

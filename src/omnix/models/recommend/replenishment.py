@@ -1,0 +1,126 @@
+"""Replenishment: the items a customer buys again, ranked by the next-need model.
+
+A thin estimator over `models/next_need.NextNeedModel`: its calibrated next-basket score ranks
+the customer's own items, and the rhythm behind it (cycle, days since, overdue) becomes the
+reason ("you buy this about every 7 days and it is due").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from omnix.models.baskets import Baskets, FloatArray, IntArray
+from omnix.models.next_need import NextNeedModel, NextNeedPredictions
+from omnix.models.recommend.candidates import Scored, gather, lookup, scored, top_per_customer
+
+DUE_WITHIN_DAYS = 7.0  # "due" in a reason: expected within a week of the as-of day
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """Per candidate row, the rhythm a reason quotes (NaN / 0 for items never bought)."""
+
+    interval_days: FloatArray  # usual days between purchases
+    days_since: FloatArray
+    days_until_due: FloatArray  # negative = overdue
+    purchases: FloatArray  # purchase days
+
+
+class ReplenishmentSource:
+    """Due and overdue repeat items. Parameters: horizon_days of the next-need model and its
+    other settings (see NextNeedModel); n_threads None = the idle cores."""
+
+    model_: NextNeedModel
+    predictions_: NextNeedPredictions
+    rows_: Scored
+    n_items_: int
+
+    def __init__(
+        self,
+        horizon_days: float = 30.0,
+        n_splits: int = 3,
+        max_train_lines: int = 750_000,
+        random_state: int = 0,
+        n_threads: int | None = None,
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.n_splits = n_splits
+        self.max_train_lines = max_train_lines
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def fit(
+        self, history: Baskets, as_of_day: float, item_category: IntArray | None = None
+    ) -> ReplenishmentSource:
+        """Learn the next-need model on `history` (which ends before `as_of_day`)."""
+        self.model_ = NextNeedModel(
+            horizon_days=self.horizon_days, n_splits=self.n_splits,
+            max_train_lines=self.max_train_lines, random_state=self.random_state,
+            n_threads=self.n_threads,
+        ).fit(history, as_of_day, item_category)  # fmt: skip
+        return self
+
+    def prepare(self, history: Baskets, as_of_day: float) -> ReplenishmentSource:
+        """Score every pair bought in `history` as of `as_of_day` (the fitted model may have
+        been fitted on an earlier cut: the blend learns on one and serves on the next)."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError("This ReplenishmentSource is not fitted yet: call fit() first.")
+        pred = self.model_.predict(history, as_of_day)
+        self.predictions_ = pred
+        self.rows_ = scored(pred.pairs.customer, pred.pairs.item, pred.next_score)
+        self.n_items_ = history.n_items
+        return self
+
+    def _require(self) -> None:
+        if not hasattr(self, "predictions_"):
+            raise NotFittedError("call fit() then prepare() before scoring")
+
+    def top(self, customers: IntArray, n: int) -> Scored:
+        """Each customer's n repeat items with the highest next-basket score."""
+        self._require()
+        rows = self.rows_.take(np.flatnonzero(np.isin(self.rows_.customer, customers)))
+        return top_per_customer(rows, n)
+
+    def score(self, customer: IntArray, item: IntArray) -> FloatArray:
+        """P(item in the next basket | the customer shops); 0 for items never bought."""
+        self._require()
+        at = lookup(self.rows_, customer, item, self.n_items_)
+        return gather(self.rows_.score, at, 0.0)
+
+    def features(self, customer: IntArray, item: IntArray) -> tuple[FloatArray, ...]:
+        """(next-basket score, P(item within H | shops), P(within H), log purchase days,
+        overdue ratio) per pair; zeros for pairs never bought."""
+        self._require()
+        pred = self.predictions_
+        at = lookup(self.rows_, customer, item, self.n_items_)
+        r = pred.rhythm
+
+        def pick(values: FloatArray) -> FloatArray:
+            return gather(values, at, 0.0)
+
+        ratio = (r.days_since_last + 0.5) / np.maximum(r.interval_days, 0.5)
+        return (
+            pick(pred.next_score),
+            pick(pred.p_item),
+            pick(pred.probability),
+            pick(np.log1p(pred.pairs.n_days.astype(np.float64))),
+            pick(np.log(ratio)),
+        )
+
+    def rhythm(self, customer: IntArray, item: IntArray) -> Rhythm:
+        """The rhythm facts a reason quotes, per pair (NaN for pairs never bought)."""
+        self._require()
+        pred = self.predictions_
+        at = lookup(self.rows_, customer, item, self.n_items_)
+        r = pred.rhythm
+
+        def pick(values: FloatArray) -> FloatArray:
+            return gather(values, at, np.nan)
+
+        interval = pick(r.interval_days)
+        since = pick(r.days_since_last)
+        days = pred.pairs.n_days.astype(np.float64)
+        return Rhythm(interval, since, interval - since, pick(days))

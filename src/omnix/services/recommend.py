@@ -1,0 +1,305 @@
+"""Use case: recommendations with reasons, precomputed in batch and re-ranked per request.
+
+`precompute(as_of)` (`omnix recommend --all`) reads only purchases before `as_of`, fits the
+blend (models/recommend/blend.py) and stores, for every customer whose consent covers
+personalization, their best candidates with the source scores and the reason; plus the small
+tables a request needs (products, popular items per group, association rules, context lifts).
+`recommend(customer_id, k, context)` re-ranks one customer's stored candidates with the
+request context (models/recommend/rerank.py): no model runs at request time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from omnix.analytics import recommend as ra
+from omnix.domain import contract as c
+from omnix.domain import recommend as reco
+from omnix.domain.consent import Purpose
+from omnix.domain.errors import EmptyStoreError
+from omnix.domain.ports import TextEncoder, Warehouse
+from omnix.domain.snapshots import SNAPSHOT_DATE, SNAPSHOTS
+from omnix.models.recommend.blend import BlendCandidates, BlendRecommender
+from omnix.models.recommend.candidates import Scored, top_per_customer
+from omnix.services import reco_reasons
+from omnix.services.encode import codes
+from omnix.services.predict import StoreHistory, load_history
+
+Stage = Callable[[str], None]
+KEEP = 40  # candidates stored per customer: room for exclusions and diversity
+POPULAR_KEEP = 100
+_CHUNK = 20_000  # customers scored at once: bounds the feature matrix
+
+
+@dataclass(slots=True)
+class RecommendSummary:
+    as_of: str
+    customers: int  # with personalized candidates
+    not_permitted: int  # no personalization consent: popular items only
+    candidates: int
+    encoder: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    out: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _text_key(model: str, text: str) -> str:
+    return hashlib.sha1(f"{model}\x00{text}".encode()).hexdigest()
+
+
+def product_vectors(warehouse: Warehouse, texts: list[str], encoder: Any) -> Any:
+    """Vectors of the product texts; with a cacheable encoder, read from and added to the
+    store's cache keyed by (model, text), so re-runs embed only new or renamed products."""
+    if not encoder.cacheable:
+        return encoder.encode(texts)
+    keys = [_text_key(encoder.name, t) for t in texts]
+    table = warehouse.ibis().table(reco.EMBEDDINGS)
+    cached = table.filter(table.model == encoder.name).select("text_key", "vector").to_pyarrow()
+    found = dict(zip(cached["text_key"].to_pylist(), range(cached.num_rows), strict=True))
+    at = np.array([found.get(k, -1) for k in keys], dtype=np.int64)
+    missing = np.flatnonzero(at < 0)
+    vectors: np.ndarray[Any, Any] | None = None
+    if cached.num_rows and (at >= 0).any():
+        flat = pc.list_flatten(cached["vector"]).to_numpy()
+        stored = np.asarray(flat, dtype=np.float32).reshape(cached.num_rows, -1)
+        vectors = np.zeros((len(texts), stored.shape[1]), dtype=np.float32)
+        vectors[at >= 0] = stored[at[at >= 0]]
+    if missing.size:
+        new = np.asarray(encoder.encode([texts[k] for k in missing]), dtype=np.float32)
+        if vectors is None:
+            vectors = np.zeros((len(texts), new.shape[1]), dtype=np.float32)
+        vectors[missing] = new
+        warehouse.write_embeddings(pa.table({
+            "model": [encoder.name] * missing.size,
+            "text_key": [keys[k] for k in missing],
+            "vector": pa.array(list(new), pa.list_(pa.float32())),
+        }))  # fmt: skip
+    assert vectors is not None
+    return vectors
+
+
+def _products(warehouse: Warehouse, h: StoreHistory, as_of: date) -> pa.Table:
+    """product_id, product_name, category, brand per item code (nulls where unknown)."""
+    start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+    attrs = ra.product_text(warehouse.ibis().table("transactions"), start).to_pyarrow()
+    at = codes(attrs[c.PRODUCT_ID], h.encoded.items)
+    row = np.full(len(h.encoded.items), -1, dtype=np.int64)
+    row[at[at >= 0]] = np.flatnonzero(at >= 0)
+    take = pa.array(row, mask=row < 0)
+    return pa.table({
+        "product_id": h.encoded.items,
+        "product_name": pc.take(attrs["product_name"], take),
+        "category": pc.take(attrs["category"], take),
+        "brand": pc.take(attrs["brand"], take),
+    })  # fmt: skip
+
+
+def product_texts(products: pa.Table) -> list[str]:
+    """'name. category. brand' per product (the parts that are known)."""
+    parts = [products[col].to_pylist() for col in ("product_name", "category", "brand")]
+    ids = products["product_id"].to_pylist()
+    return [
+        ". ".join(p for p in row if p) or str(pid) for pid, *row in zip(ids, *parts, strict=True)
+    ]
+
+
+def snapshot_groups(
+    warehouse: Warehouse, h: StoreHistory, as_of: date
+) -> np.ndarray[Any, Any] | None:
+    """Each customer's cluster in the latest `omnix analyze` snapshot on or before as_of
+    (-1 where absent); None when there is no such snapshot."""
+    snaps = warehouse.ibis().table(SNAPSHOTS)
+    dated = snaps.filter(snaps[SNAPSHOT_DATE] <= as_of)
+    latest = dated.aggregate(day=dated[SNAPSHOT_DATE].max()).to_pyarrow()["day"][0].as_py()
+    if latest is None:
+        return None
+    rows = dated.filter(dated[SNAPSHOT_DATE] == latest).select("customer_id", "cluster_id")
+    table = rows.to_pyarrow()
+    groups = np.full(h.encoded.baskets.n_customers, -1, dtype=np.int64)
+    at = codes(table["customer_id"], h.encoded.customers)
+    cluster = np.asarray(pc.fill_null(table["cluster_id"], -1).to_numpy(), dtype=np.int64)
+    groups[at[at >= 0]] = cluster[at >= 0]
+    return groups if (groups >= 0).any() else None
+
+
+def _permitted_mask(warehouse: Warehouse, h: StoreHistory, default: bool) -> np.ndarray[Any, Any]:
+    from omnix.services.consent import permitted
+
+    ids = permitted(warehouse, Purpose.PERSONALIZATION, default).to_pyarrow()["customer_id"]
+    mask = np.zeros(h.encoded.baskets.n_customers, dtype=bool)
+    at = codes(ids, h.encoded.customers)
+    mask[at[at >= 0]] = True
+    return mask
+
+
+def _candidate_table(
+    model: BlendRecommender, h: StoreHistory, cand: BlendCandidates, keep: int
+) -> pa.Table:
+    """Each customer's `keep` best candidates as stored rows, with reasons."""
+    best = top_per_customer(
+        Scored(cand.customer, cand.item, cand.score, np.arange(cand.customer.size)), keep
+    )
+    rows = best.evidence
+    cu, it = cand.customer[rows], cand.item[rows]
+    source = pa.array(cand.source[rows].astype(str))
+    ev = cand.evidence[rows]
+    ev_ids = pc.take(h.encoded.items, pa.array(ev, mask=ev < 0))
+    ev_names = pc.take(h.item_names, pa.array(ev, mask=ev < 0))
+    replen = reco_reasons.replenishment_reasons(model.replenishment_.rhythm(cu, it))
+    x = {name: cand.feature(col)[rows] for name, col in (
+        ("replenishment", "rep_next"), ("collaborative", "collaborative"),
+        ("content", "content"), ("segment", "segment"), ("complements", "complement"),
+    )}  # fmt: skip
+    return pa.table({
+        "customer_id": pc.take(h.encoded.customers, pa.array(cu)),
+        "product_id": pc.take(h.encoded.items, pa.array(it)),
+        "score": cand.score[rows],
+        "source": source,
+        "reason": reco_reasons.reasons(source, ev_names, replen),
+        "evidence_id": ev_ids,
+        **x,
+    })  # fmt: skip
+
+
+def _model_tables(
+    model: BlendRecommender, h: StoreHistory, products: pa.Table, lifts: pa.Table
+) -> dict[str, pa.Table]:
+    src = model.sources_
+    seg = src.segment
+    n_groups = seg.popularity_.shape[0] - 1
+    groups, items, scores = [], [], []
+    for g in [*range(n_groups), None]:
+        it, sc = seg.popular(g, POPULAR_KEEP)
+        keep = sc > 0
+        groups.append(np.full(int(keep.sum()), -1 if g is None else g))
+        items.append(it[keep])
+        scores.append(sc[keep])
+    r = src.complements.rules_
+    ids = h.encoded.items
+    has = np.flatnonzero(np.bincount(h.encoded.baskets.customer,
+                                     minlength=h.encoded.baskets.n_customers) > 0)  # fmt: skip
+    return {
+        reco.GROUPS: pa.table({
+            "customer_id": pc.take(h.encoded.customers, pa.array(has)),
+            "group_id": seg.groups_[has],
+        }),
+        reco.PRODUCTS: products.append_column("popularity", pa.array(src.popularity)),
+        reco.POPULAR: pa.table({
+            "group_id": np.concatenate(groups),
+            "product_id": pc.take(ids, pa.array(np.concatenate(items))),
+            "score": np.concatenate(scores),
+        }),
+        reco.RULES: pa.table({
+            "antecedent": pc.take(ids, pa.array(r.antecedent)),
+            "consequent": pc.take(ids, pa.array(r.consequent)),
+            "support": r.support, "confidence": r.confidence, "lift": r.lift,
+        }),
+        reco.CONTEXT: lifts,
+    }  # fmt: skip
+
+
+@dataclass(slots=True)
+class RecommendService:
+    """Batch precompute and request-time recommendations. `default_consent`: whether
+    customers without a consent record may be personalised (Settings.profiling_default)."""
+
+    warehouse: Warehouse
+    encoder: Callable[[], TextEncoder]  # the content source's text vectors (bootstrap picks)
+    default_consent: bool = False
+    _serving: Any = None
+
+    def precompute(
+        self, as_of: date, stage: Stage | None = None, keep: int = KEEP
+    ) -> RecommendSummary:
+        """Fit on purchases before `as_of` and store every permitted customer's candidates."""
+        note = stage or (lambda _: None)
+        t: dict[str, float] = {}
+        started = time.perf_counter()
+
+        def lap(name: str) -> None:
+            t[name] = round(time.perf_counter() - started - sum(t.values()), 3)
+
+        with self.warehouse.run("recommend", {"as_of": as_of.isoformat()}):
+            note("reading history")
+            h = load_history(self.warehouse, as_of)
+            products = _products(self.warehouse, h, as_of)
+            groups = snapshot_groups(self.warehouse, h, as_of)
+            allowed = _permitted_mask(self.warehouse, h, self.default_consent)
+            lap("read")
+            note("embedding product text")
+            encoder = self.encoder()
+            vectors = product_vectors(self.warehouse, product_texts(products), encoder)
+            lap("embed")
+            note("fitting sources and the ranker")
+            model = _fit(h, vectors, groups)
+            lap("fit")
+            note("scoring candidates")
+            b = h.encoded.baskets
+            has = np.bincount(b.customer, minlength=b.n_customers) > 0
+            who = np.flatnonzero(has & allowed)
+            parts = [
+                _candidate_table(model, h, model.predict(who[s : s + _CHUNK]), keep)
+                for s in range(0, who.size, _CHUNK)
+            ]
+            table = pa.concat_tables(parts) if parts else _empty_candidates()
+            lap("score")
+            note("storing")
+            start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+            lifts = ra.context_lifts(self.warehouse.ibis().table("transactions"), start)
+            tables = _model_tables(model, h, products, lifts.to_pyarrow())
+            tables[reco.CANDIDATES] = table
+            self.warehouse.write_recommendations(as_of, tables)
+            lap("store")
+        self._serving = None  # the next request reads the new tables
+        return RecommendSummary(
+            as_of=as_of.isoformat(), customers=int(who.size),
+            not_permitted=int((has & ~allowed).sum()), candidates=table.num_rows,
+            encoder=encoder.name, seconds=t,
+        )  # fmt: skip
+
+    def batch(self, k: int) -> pa.Table:
+        """customer_id, product_id, rank, score, source, reason for every customer the store
+        knows: stored candidates re-ranked without context, popular items for the rest."""
+        from omnix.services.reco_serving import batch_table
+
+        return batch_table(self.warehouse, k)
+
+    def recommend(
+        self, customer_id: str, k: int = 10, context: reco.RecommendContext | None = None
+    ) -> reco.RecommendationResult:
+        """One customer's top k with reasons, re-ranked for the request context."""
+        from omnix.services.reco_serving import Serving
+
+        if self._serving is None:
+            self._serving = Serving.load(self.warehouse, self.default_consent)
+        result: reco.RecommendationResult = self._serving.recommend(
+            customer_id, k, context or reco.RecommendContext()
+        )
+        return result
+
+
+def _fit(h: StoreHistory, vectors: Any, groups: Any) -> BlendRecommender:
+    try:
+        return BlendRecommender().fit(
+            h.encoded.baskets, h.as_of_day, vectors, h.item_category, groups
+        )
+    except ValueError as exc:
+        raise EmptyStoreError(
+            f"not enough history before the as-of date to learn from ({exc}): pick a later --as-of"
+        ) from exc
+
+
+def _empty_candidates() -> pa.Table:
+    return pa.table({name: pa.array([], pa.string() if dtype == "string" else pa.float64())
+                     for name, dtype in reco.TABLE_COLUMNS[reco.CANDIDATES]})  # fmt: skip

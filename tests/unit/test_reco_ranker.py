@@ -1,0 +1,129 @@
+"""The blend ranker, the learned blend on a simulated history, and the reasons in words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from omnix.evaluation import metrics as m
+from omnix.models.baselines import PTopFreq
+from omnix.models.recommend.blend import BlendRecommender
+from omnix.models.recommend.ranker import FEATURES, BlendRanker
+from omnix.models.recommend.replenishment import Rhythm
+from omnix.services.reco_reasons import reasons, replenishment_reasons
+from tests.unit.test_next_need import simulate
+
+F = {name: k for k, name in enumerate(FEATURES)}
+
+
+def rows(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat rows whose label follows rep_next, explore rows whose label follows the
+    collaborative score."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((2 * n, len(FEATURES)), dtype=np.float32)
+    x[:n, F["is_repeat"]] = 1
+    x[:n, F["rep_next"]] = rng.uniform(0.01, 0.9, n)
+    x[n:, F["collaborative"]] = rng.uniform(0, 1, n)
+    y = np.r_[rng.random(n) < x[:n, F["rep_next"]], rng.random(n) < 0.2 * x[n:, F["collaborative"]]]
+    return x, y.astype(np.int64)
+
+
+def test_ranker_learns_both_heads_and_keeps_their_order() -> None:
+    x, y = rows(4000)
+    ranker = BlendRanker().fit(x, y)
+    p = ranker.predict_proba(x)
+    n = 4000
+    rep_order = np.argsort(x[:n, F["rep_next"]])
+    assert np.all(np.diff(p[:n][rep_order]) >= -1e-9)  # monotone in the next-need score
+    exp_low = p[n:][x[n:, F["collaborative"]] < 0.2].mean()
+    exp_high = p[n:][x[n:, F["collaborative"]] > 0.8].mean()
+    assert exp_high > exp_low + 0.05
+    assert p[n:].mean() == pytest.approx(y[n:].mean(), abs=0.02)  # calibrated
+
+
+def test_attribution_names_the_source_a_reason_quotes() -> None:
+    x, y = rows(500)
+    ranker = BlendRanker().fit(x, y)
+    probe = np.zeros((3, len(FEATURES)), dtype=np.float32)
+    probe[0, F["is_repeat"]] = 1
+    probe[1, F["collaborative"]] = 0.9
+    assert ranker.attribute(probe).tolist() == ["replenishment", "collaborative", "popular"]
+
+
+def test_ranker_refuses_before_fit_and_wrong_width() -> None:
+    with pytest.raises(NotFittedError):
+        BlendRanker().predict_proba(np.zeros((1, len(FEATURES)), dtype=np.float32))
+    with pytest.raises(ValueError, match="feature columns"):
+        BlendRanker().fit(np.zeros((2, 3), dtype=np.float32), np.array([0, 1]))
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[BlendRecommender, object]:
+    h = simulate(n_customers=200, days=300)
+    vectors = np.eye(8)
+    model = BlendRecommender(horizon_days=30, n_threads=1).fit(h, 300.0, vectors)
+    return model, h
+
+
+def test_blend_recommends_at_least_as_well_as_own_frequency(fitted: tuple) -> None:
+    _, h = fitted
+    past = h.before(270.0)
+    truth_model = BlendRecommender(horizon_days=30, n_threads=1).fit(past, 270.0, np.eye(8))
+    customers = np.unique(past.customer)
+    window = (h.day >= 270) & (h.day < 300)
+    first = {}
+    for c, b, i in zip(h.customer[window], h.basket[window], h.item[window], strict=True):
+        first.setdefault(int(c), (b, set()))
+        if first[int(c)][0] == b:
+            first[int(c)][1].add(int(i))
+    keep = np.array([c for c in customers if c in first])
+    truth = [first[int(c)][1] for c in keep]
+    blend = m.recall_at_k(truth_model.recommend(keep, 3), truth)
+    freq = m.recall_at_k(PTopFreq().fit(past).recommend(keep, 3), truth)
+    assert blend > freq
+
+
+def test_blend_predict_scores_and_attributes_every_candidate(fitted: tuple) -> None:
+    model, _ = fitted
+    cand = model.predict(np.array([0, 1, 2]))
+    assert set(np.unique(cand.customer).tolist()) == {0, 1, 2}
+    assert ((cand.score >= 0) & (cand.score <= 1)).all()
+    repeat = cand.feature("is_repeat") > 0
+    assert (cand.source[repeat] == "replenishment").all()
+    assert model.recommend(np.array([0, 1]), 4).shape == (2, 4)
+    for source in ("replenishment", "collaborative", "content", "segment", "complements"):
+        assert model.recommend_by(source, np.array([0]), 3).shape == (1, 3)
+
+
+def test_blend_refuses_a_history_with_nothing_before_the_cut() -> None:
+    h = simulate(n_customers=5, days=20)
+    with pytest.raises(ValueError, match="too short"):
+        BlendRecommender(horizon_days=30, n_threads=1).fit(h, 20.0, np.eye(8))
+
+
+def test_reasons_read_as_words() -> None:
+    r = Rhythm(
+        interval_days=np.array([7.0, 30.0, np.nan]),
+        days_since=np.array([6.0, 3.0, np.nan]),
+        days_until_due=np.array([1.0, 27.0, np.nan]),
+        purchases=np.array([5.0, 3.0, 1.0]),
+    )
+    assert replenishment_reasons(r).to_pylist() == [
+        "you buy this about every 7 days and it is due",
+        "you buy this about every 30 days; next due in 27 days",
+        "you bought this before",
+    ]
+    source = pa.array(["replenishment", "collaborative", "content", "segment", "complements",
+                       "popular"])  # fmt: skip
+    names = pa.array([None, None, "penne", None, "pasta", None])
+    replen = pa.array(["you buy this about every 7 days and it is due"] * 6)
+    assert reasons(source, names, replen).to_pylist() == [
+        "you buy this about every 7 days and it is due",
+        "customers like you also buy this",
+        "similar to the penne you buy",
+        "popular with customers in your segment",
+        "goes with the pasta in your last basket",
+        "popular with all customers",
+    ]

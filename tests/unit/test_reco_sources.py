@@ -1,0 +1,113 @@
+"""Each recommendation source on small hand-made histories: it proposes what it should."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.exceptions import NotFittedError
+
+from omnix.models.baskets import Baskets
+from omnix.models.recommend.candidates import contains, expand_max, pair_keys
+from omnix.models.recommend.collaborative import CollaborativeSource
+from omnix.models.recommend.complements import ComplementSource, last_baskets
+from omnix.models.recommend.content import ContentSource
+from omnix.models.recommend.segment import SegmentSource
+
+
+def baskets(rows: list[tuple[int, int, int, float]], n_customers: int, n_items: int) -> Baskets:
+    a = np.array(sorted(rows), dtype=np.float64)
+    return Baskets(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64),
+                   a[:, 3], n_customers, n_items)  # fmt: skip
+
+
+def two_tribes(n: int = 40) -> Baskets:
+    """Customers 0..n/2-1 buy items 0-2, the others items 3-5; customer 0 never bought item 2
+    and the last customer never bought item 5."""
+    rows = []
+    for c in range(n):
+        items = [0, 1, 2] if c < n // 2 else [3, 4, 5]
+        if c == 0:
+            items = [0, 1]
+        if c == n - 1:
+            items = [3, 4]
+        for b in range(4):
+            rows += [(c, b, i, 10.0 * b) for i in items]
+    return baskets(rows, n, 6)
+
+
+def test_collaborative_proposes_what_similar_customers_buy() -> None:
+    h = two_tribes()
+    cf = CollaborativeSource(factors=4, iterations=20).fit(h)
+    top = cf.top(np.array([0, 39]), 1)
+    assert dict(zip(top.customer.tolist(), top.item.tolist(), strict=True)) == {0: 2, 39: 5}
+    assert cf.score(np.array([0]), np.array([2]))[0] > cf.score(np.array([0]), np.array([5]))[0]
+
+
+def test_collaborative_refuses_to_score_before_fit() -> None:
+    with pytest.raises(NotFittedError):
+        CollaborativeSource().score(np.array([0]), np.array([0]))
+
+
+def test_content_proposes_the_item_most_like_a_favourite() -> None:
+    h = baskets([(0, 0, 0, 1.0), (0, 1, 0, 5.0), (1, 0, 2, 1.0)], 2, 3)
+    vectors = np.array([[1.0, 0.0], [0.96, 0.28], [0.0, 1.0]])  # 1 reads like 0; 2 like neither
+    content = (
+        ContentSource(n_neighbours=2, min_similarity=0.5).fit(h, vectors).prepare(np.array([0]))
+    )
+    top = content.top(np.array([0]), 5)
+    assert top.item.tolist() == [1]
+    score, evidence = content.score(np.array([0, 0]), np.array([1, 2]))
+    assert score[0] == pytest.approx(0.96) and score[1] == 0.0
+    assert evidence.tolist() == [0, -1]  # "similar to item 0 you buy"
+
+
+def test_segment_proposes_the_groups_favourite_the_customer_lacks() -> None:
+    h = two_tribes()
+    seg = SegmentSource().fit(h, 40.0, groups=np.array([0] * 20 + [1] * 20))
+    top = seg.top(np.array([0, 39]), 1)
+    assert top.item.tolist() == [2, 5]
+    assert seg.score(np.array([0]), np.array([2]))[0] > seg.score(np.array([0]), np.array([5]))[0]
+    # without groups it clusters the vectors it is given
+    vectors = np.r_[np.tile([1.0, 0.0], (20, 1)), np.tile([0.0, 1.0], (20, 1))]
+    found = SegmentSource(n_clusters=2).fit(h, 40.0, vectors=vectors).groups_
+    assert len(set(found[:20])) == 1 and found[0] != found[39]
+
+
+def test_complements_learn_support_confidence_and_lift() -> None:
+    # pasta (0) and sauce (1) go together in 8 of 10 baskets; milk (2) is everywhere
+    rows = []
+    for b in range(10):
+        items = [0, 1, 2] if b < 8 else [2, 3]
+        rows += [(b, 0, i, float(b)) for i in items]
+    h = baskets(rows, 10, 4)
+    comp = ComplementSource(min_count=2).fit(h)
+    r = comp.rules_
+    at = int(np.flatnonzero((r.antecedent == 0) & (r.consequent == 1))[0])
+    assert r.support[at] == pytest.approx(0.8)
+    assert r.confidence[at] == pytest.approx(1.0)
+    assert r.lift[at] == pytest.approx(1.0 / 0.8)
+    assert not ((r.antecedent == 0) & (r.consequent == 2)).any()  # lift 1: no rule
+    basket = sparse.csr_array(([1.0], ([0], [0])), shape=(1, 4))
+    found = comp.for_baskets(basket, np.array([0]))
+    assert found.item.tolist() == [1] and found.evidence.tolist() == [0]
+
+
+def test_last_baskets_hold_only_the_newest_basket() -> None:
+    h = baskets([(0, 0, 0, 1.0), (0, 1, 1, 2.0), (0, 1, 2, 2.0), (1, 0, 3, 1.0)], 2, 4)
+    m = last_baskets(h).toarray()
+    assert m[0].tolist() == [0, 1, 1, 0] and m[1].tolist() == [0, 0, 0, 1]
+
+
+def test_expand_max_keeps_the_best_path_and_its_evidence() -> None:
+    user = sparse.csr_array(([1.0, 0.5], ([0, 0], [0, 1])), shape=(1, 3))
+    nb = sparse.csr_array(([0.4, 0.9], ([0, 1], [2, 2])), shape=(3, 3))
+    rows = expand_max(user, nb, np.array([0]))
+    assert rows.item.tolist() == [2]
+    assert rows.score[0] == pytest.approx(0.45) and rows.evidence[0] == 1
+
+
+def test_contains_finds_bought_pairs() -> None:
+    h = baskets([(0, 0, 1, 1.0), (1, 0, 0, 1.0)], 2, 2)
+    got = contains(pair_keys(h), np.array([0, 0, 1]), np.array([0, 1, 0]), 2)
+    assert got.tolist() == [False, True, True]
