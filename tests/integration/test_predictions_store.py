@@ -187,3 +187,11 @@ def test_a_history_too_short_to_calibrate_still_gets_a_snapshot(tmp_path: Path) 
     rows = query(tmp_path / "d", "SELECT regular_products, rhythm_regularity FROM "
                                  "customer_snapshots")  # fmt: skip
     assert all(r == (1, rows[0][1]) and 0 < r[1] <= 1 for r in rows)
+
+
+def test_trimming_the_engines_memory_keeps_its_limit(tmp_path: Path) -> None:
+    with opened(data_dir=tmp_path / "d", memory_limit="512MB") as container:
+        store: Any = container.warehouse
+        before = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        container.warehouse.trim_memory()
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchall() == before

@@ -68,6 +68,9 @@ class Warehouse(Protocol):
     def meta(self, key: str) -> str | None:
         """A value the store keeps about itself (e.g. the recommendations' as-of day)."""
 
+    def trim_memory(self) -> None:
+        """Release the engine's cached memory (before memory-heavy work in Python)."""
+
     def table_counts(self) -> dict[str, int]: ...
 
     def recent(self, table: str, order: str, limit: int = 5) -> list[dict[str, Any]]: ...

@@ -147,7 +147,9 @@ class AnalyzeService:
         """Rhythms and calibrated predictions from one fit on everyone's history before as_of;
         only the per-customer table and the kept predictions outlive this stage."""
         clock("rhythms")
-        run = calibrated_run(load_history(self.warehouse, state.as_of), self.horizon_days)
+        history = load_history(self.warehouse, state.as_of)
+        self.warehouse.trim_memory()  # the fit below is the run's memory peak
+        run = calibrated_run(history, self.horizon_days)
         state.rhythms = customer_table(run)
         clock("predictions")
         state.predictions = due_predictions(run, self.top, self.horizon_days)

@@ -211,6 +211,7 @@ class PredictService:
         with self.warehouse.run("predict", {"as_of": as_of.isoformat(), "horizon": horizon_days}):
             note("reading history")
             h = load_history(self.warehouse, as_of)
+            self.warehouse.trim_memory()  # the fit below is the command's memory peak
             if level == "category":
                 h = h.by_category()
             timings["read"] = time.perf_counter() - started
