@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 DEMO_DIR ?= ./omnix-data
 
-.PHONY: demo test install install-dev lint typecheck unit integration e2e bench clean
+.PHONY: demo test install install-dev lint typecheck unit integration e2e bench bench-api openapi clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,8 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
-## demo: install, then generate a demo dataset, ingest it and print the analysis (embedded DuckDB)
+## demo: install, generate a demo dataset, ingest and analyse it, then serve the API on it
+## (prints the docs URL and a demo API key; Ctrl-C stops). `omnix demo --no-serve` only prints.
 demo: $(STAMP)
 	$(BIN)/omnix demo --data-dir $(DEMO_DIR)
 
@@ -42,6 +43,14 @@ unit: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/ingest.py
+
+## bench-api: wrk against `omnix serve` on loopback (installs Debian's wrk when missing)
+bench-api: $(DEV_STAMP)
+	$(BIN)/python benchmarks/api_load.py
+
+## openapi: regenerate the committed OpenAPI document from the app (a test fails when stale)
+openapi: $(STAMP)
+	$(BIN)/omnix openapi --out openapi/omnix.yaml
 
 clean:
 	rm -rf $(VENV) omnix-data .pytest_cache .mypy_cache .ruff_cache

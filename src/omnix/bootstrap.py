@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from omnix.config import Settings
 from omnix.domain.errors import ConfigError
-from omnix.domain.ports import Warehouse
+from omnix.domain.ports import ViewCache, Warehouse
 
 if TYPE_CHECKING:
     from omnix.services.analyse import AnalyseService
@@ -18,19 +19,109 @@ if TYPE_CHECKING:
     from omnix.services.consent import ConsentService
     from omnix.services.customer import CustomerService
     from omnix.services.demo import DemoService
+    from omnix.services.events import EventService
     from omnix.services.ingest import IngestService
+    from omnix.services.jobs import JobRunner
+    from omnix.services.keys import KeyService
     from omnix.services.predict import PredictService
     from omnix.services.predictions import PredictionService
+    from omnix.services.privacy import PrivacyService
     from omnix.services.reco_backtest import RecommendBacktest
     from omnix.services.recommend import RecommendService
     from omnix.services.segments import SegmentOptions, SegmentService
     from omnix.services.snapshots import SnapshotService
+    from omnix.services.views import Views
 
 
 @dataclass(slots=True)
 class Container:
+    """The wired application. `warehouse` is the handle of the thread that opened the store;
+    a server's threads use `here()` (their own handle on the same store) and share the
+    stateful pieces made once here: the view cache, API keys, the job runner."""
+
     settings: Settings
     warehouse: Warehouse
+    _local: threading.local = field(default_factory=threading.local)
+    _owner: int = field(default_factory=threading.get_ident)
+    _cache: ViewCache | None = None
+    _keys: KeyService | None = None
+    _jobs: JobRunner | None = None
+
+    def here(self) -> Warehouse:
+        """The calling thread's handle on the store (the opener's own on its thread)."""
+        if threading.get_ident() == self._owner:
+            return self.warehouse
+        handle: Warehouse | None = getattr(self._local, "warehouse", None)
+        if handle is None:
+            handle = self.warehouse.for_thread()
+            self._local.warehouse = handle
+        return handle
+
+    def view_cache(self) -> ViewCache:
+        if self._cache is None:
+            from omnix.adapters.cache.memory import MemoryViewCache
+
+            self._cache = MemoryViewCache(
+                self.settings.api_cache_entries, self.settings.api_cache_seconds
+            )
+        return self._cache
+
+    def keys_service(self) -> KeyService:
+        if self._keys is None:
+            from omnix.services.keys import KeyService
+
+            secret = self.settings.secret_key.get_secret_value()
+            self._keys = KeyService(lambda: cast(Any, self.here()), secret)
+        return self._keys
+
+    def event_service(self) -> EventService:
+        from omnix.services.events import EventService
+
+        return EventService(
+            cast(Any, self.here()), self.view_cache(), self._pseudonymize_key(),
+            self.settings.anonymous_policy,
+        )  # fmt: skip
+
+    def privacy_service(self) -> PrivacyService:
+        from omnix.services.privacy import PrivacyService
+
+        return PrivacyService(
+            cast(Any, self.here()), self.view_cache(),
+            self.settings.secret_key.get_secret_value(), self.settings.data_dir,
+            self._pseudonymize_key(), self.settings.profiling_default(),
+        )  # fmt: skip
+
+    def views(self) -> Views:
+        from omnix.services.views import Views
+
+        return Views(self.here(), self.view_cache(), self.settings.profiling_default())
+
+    def job_runner(self) -> JobRunner:
+        """Analysis runs in a worker thread (one at a time); made once per container."""
+        if self._jobs is None:
+            from omnix.services.analyze import STAGES
+            from omnix.services.jobs import JobRunner
+
+            self._jobs = JobRunner(
+                lambda: cast(Any, self.here()), self._analysis_run, STAGES,
+                on_finished=lambda job: self.view_cache().clear(),
+            )  # fmt: skip
+        return self._jobs
+
+    def _analysis_run(self, params: dict[str, Any]) -> Any:
+        """The analysis a job runs, wired on the job's thread (its own store handle)."""
+        here = Container(self.settings, self.here())
+        service = here.analyze_service(default_consent=params.get("default_consent"))
+
+        def run(as_of: Any, on_stage: Any) -> dict[str, Any]:
+            report: dict[str, Any] = service.run(as_of, on_stage).to_dict()
+            return report
+
+        return run
+
+    def _pseudonymize_key(self) -> str | None:
+        key = self.settings.pseudonymize_key
+        return key.get_secret_value() if key is not None else None
 
     def ingest_service(self) -> IngestService:
         from omnix.adapters.sources import SourceFile
@@ -39,35 +130,37 @@ class Container:
         def open_source(path: Path, null_values: tuple[str, ...]) -> Any:
             return SourceFile(path, null_values)
 
-        return IngestService(self.warehouse, open_source, self.settings.data_dir)
+        return IngestService(
+            self.here(), open_source, self.settings.data_dir, self._pseudonymize_key()
+        )
 
     def analyse_service(self) -> AnalyseService:
         from omnix.services.analyse import AnalyseService  # imports Ibis: only when asked
 
-        return AnalyseService(self.warehouse)
+        return AnalyseService(self.here())
 
     def backtest_service(self) -> BacktestService:
         from omnix.services.backtest import BacktestService  # imports Ibis and scikit-learn
 
-        return BacktestService(self.warehouse)
+        return BacktestService(self.here())
 
     def clv_service(self, options: ClvOptions | None = None) -> ClvService:
         from omnix.services.clv import ClvOptions, ClvService  # imports SciPy, scikit-learn
 
-        return ClvService(self.warehouse, options or ClvOptions())
+        return ClvService(self.here(), options or ClvOptions())
 
     def segment_service(self, options: SegmentOptions | None = None) -> SegmentService:
         """Profiles, RFM segments, clusters and CLV (imports scikit-learn, SciPy, Ibis)."""
         from omnix.services.segments import SegmentOptions, SegmentService
 
         return SegmentService(
-            self.warehouse, options or SegmentOptions(), timezone=self.settings.timezone
+            self.here(), options or SegmentOptions(), timezone=self.settings.timezone
         )
 
     def predict_service(self) -> PredictService:
         from omnix.services.predict import PredictService  # imports Ibis and scikit-learn
 
-        return PredictService(self.warehouse)
+        return PredictService(self.here())
 
     def recommend_service(
         self, encoder: str = "auto", default_consent: str | None = None
@@ -93,7 +186,7 @@ class Container:
     def consent_service(self) -> ConsentService:
         from omnix.services.consent import ConsentService
 
-        return ConsentService(self.warehouse)
+        return ConsentService(self.here())
 
     def analyze_service(
         self,
@@ -108,7 +201,7 @@ class Container:
         from omnix.services.analyze import HORIZON_DAYS, TOP, AnalyzeService
 
         return AnalyzeService(
-            self.warehouse,
+            self.here(),
             self.segment_service(options),
             default_consent=self.settings.profiling_default(default_consent),
             private_labels=self.settings.private_label_names(),
@@ -121,7 +214,7 @@ class Container:
         from omnix.services.snapshots import SnapshotService
 
         return SnapshotService(
-            self.warehouse,
+            self.here(),
             default_consent=self.settings.profiling_default(default_consent),
             timezone=self.settings.timezone,
         )
@@ -131,19 +224,19 @@ class Container:
         from omnix.services.predictions import PredictionService
 
         return PredictionService(
-            self.warehouse, default_consent=self.settings.profiling_default(default_consent)
+            self.here(), default_consent=self.settings.profiling_default(default_consent)
         )
 
     def customer_service(self) -> CustomerService:
         from omnix.services.customer import CustomerService
 
-        return CustomerService(self.warehouse)
+        return CustomerService(self.here())
 
     def demo_service(self) -> DemoService:
         from omnix.services.demo import DemoService
 
         return DemoService(
-            self.warehouse,
+            self.here(),
             self.ingest_service(),
             self.analyse_service(),
             # generated people, not real ones: profile them unless EU mode forbids the default
@@ -177,4 +270,5 @@ def open_warehouse(settings: Settings) -> Warehouse:
 
 
 def bootstrap(settings: Settings) -> Container:
+    settings.check_secrets()
     return Container(settings, open_warehouse(settings))

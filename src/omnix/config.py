@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omnix.domain.consent import DefaultConsent, default_granted
+from omnix.domain.errors import ConfigError
 from omnix.domain.ingest import AnonymousPolicy
 
 STORE_FILE = "omnix.duckdb"
+# The development default of OMNIX_SECRET_KEY: refused outside development (check_secrets).
+DEV_SECRET = "omnix-development-secret-change-me"
+MIN_SECRET_CHARS = 32
+Environment = Literal["development", "test", "production"]
 
 
 class Settings(BaseSettings):
@@ -43,6 +48,56 @@ class Settings(BaseSettings):
     )
     log_level: str = "WARNING"
     log_format: Literal["console", "json"] = "console"
+
+    # ---- running as a service (omnix serve); see docs/security.md
+    env: Environment = Field(default="development", description="development | test | production")
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET),
+        description="keys the API-key hashes and the erasure audit hashes (>= 32 characters; "
+        "changing it invalidates every API key)",
+    )
+    pseudonymize_key: SecretStr | None = Field(
+        default=None,
+        description="when set, source customer ids are replaced at ingest by HMAC-SHA256(key, id)",
+    )
+    api_rate_per_second: float = Field(default=50.0, gt=0, description="per API key")
+    api_rate_burst: int = Field(default=200, ge=1, description="requests a key may burst")
+    api_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="JSON bodies")
+    api_max_upload_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024, description="POST /v1/ingest/files"
+    )
+    api_cors_origins: str = Field(
+        default="", description="comma-separated origins allowed by CORS (empty: CORS off)"
+    )
+    model_quality_file: Path | None = Field(
+        default=None,
+        description="backtest results (benchmarks/results/backtest.json shape) for /metrics "
+        "when the store has no `omnix backtest` run",
+    )
+    api_cache_entries: int = Field(default=100_000, ge=0, description="hot customer views")
+    api_cache_seconds: float = Field(default=300.0, ge=0, description="their time to live")
+
+    def check_secrets(self) -> None:
+        """Refuse the development secret (or a short one) outside development. The default
+        is public (it is in the source): with it, anyone holding a copy of the store could
+        test guessed customer ids against the erasure audit hashes."""
+        if self.env == "development":
+            return
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET or len(secret) < MIN_SECRET_CHARS:
+            raise ConfigError(
+                f"OMNIX_ENV={self.env} needs OMNIX_SECRET_KEY: a random value of at least "
+                f"{MIN_SECRET_CHARS} characters (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'), not the development default"
+            )
+        pseudo = self.pseudonymize_key
+        if pseudo is not None and len(pseudo.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ConfigError(
+                f"OMNIX_PSEUDONYMIZE_KEY must be at least {MIN_SECRET_CHARS} characters"
+            )
+
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]
 
     def profiling_default(self, override: str | None = None) -> bool:
         """Whether customers without a consent record may be profiled (ConfigError when EU

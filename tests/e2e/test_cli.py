@@ -99,7 +99,8 @@ def test_ingest_json_summary_and_status(tmp_path: Path) -> None:
 
 def test_demo_generates_ingests_and_summarises(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    result = omnix("demo", "--data-dir", str(data), "--customers", "60", "--days", "60")
+    args = ("--customers", "60", "--days", "60", "--no-serve")
+    result = omnix("demo", "--data-dir", str(data), *args)
     assert result.returncode == 0, result.stderr
     for heading in ("Ingest", "Business", "By month", "Top products", "Due in the next 14 days"):
         assert heading in result.stdout
@@ -148,7 +149,8 @@ def test_backtest_on_generated_history(tmp_path: Path) -> None:
 
 def test_customer_command_prints_rhythms_in_words(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
-    assert omnix("demo", "--data-dir", data, "--customers", "40", "--days", "120").returncode == 0
+    args = ("--customers", "40", "--days", "120", "--no-serve")
+    assert omnix("demo", "--data-dir", data, *args).returncode == 0
     result = omnix("customer", "C000003", "--data-dir", data)
     assert result.returncode == 0, result.stderr
     assert "Buys " in result.stdout and "about every" in result.stdout

@@ -9,7 +9,14 @@
     │   └── NotFoundError         a customer, product ... the store does not know
     ├── StoreError                the store cannot do what was asked
     │   ├── StoreLockedError      another process holds the database
-    │   └── EmptyStoreError       nothing ingested yet
+    │   ├── EmptyStoreError       nothing ingested yet
+    │   └── ConflictError         the request clashes with work in progress (a running job)
+    ├── AccessError               who is asking may not do this
+    │   ├── AuthenticationError   no API key, or one omnix does not know (or revoked)
+    │   └── PermissionDeniedError a known key whose role does not allow this
+    ├── LimitError                a limit protecting the service was hit
+    │   ├── RateLimitedError      too many requests for this key; retry after `retry_after` s
+    │   └── PayloadTooLargeError  a request body above the configured size
     └── MissingExtraError         an optional dependency is not installed
 
 Vendor exceptions (DuckDB, pyarrow, ...) stop at the adapter that caught them and are
@@ -58,6 +65,36 @@ class StoreLockedError(StoreError):
 
 
 class EmptyStoreError(StoreError):
+    pass
+
+
+class ConflictError(StoreError):
+    pass
+
+
+class AccessError(OmnixError):
+    exit_code = 6
+
+
+class AuthenticationError(AccessError):
+    pass
+
+
+class PermissionDeniedError(AccessError):
+    pass
+
+
+class LimitError(OmnixError):
+    exit_code = 7
+
+
+class RateLimitedError(LimitError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until a request would be allowed
+
+
+class PayloadTooLargeError(LimitError):
     pass
 
 

@@ -107,6 +107,7 @@ class IngestOptions:
     cancellation_prefix: str | None = None
     non_product_pattern: str | None = None
     ts_format: str | None = None  # strptime format for non-ISO timestamps, e.g. %d/%m/%Y %H:%M
+    pseudonymize_key: str | None = None  # store customer ids as HMAC-SHA256(key, id)
 
     def effective_mapping(self) -> dict[str, str]:
         merged = dict(self.preset.mapping) if self.preset else {}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from omnix.domain.access import ApiKey
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
+from omnix.domain.jobs import Job
 from omnix.domain.segments import ClusterLabel, ClusterProfile
 
 
@@ -80,7 +82,78 @@ class Warehouse(Protocol):
     def reset(self) -> None:
         """Delete every row omnix stored (the schema stays)."""
 
+    def for_thread(self) -> Warehouse:
+        """A handle to the same store for the calling thread (a server's worker threads each
+        use their own; writes are serialised by the adapter). Close it when the thread ends."""
+
     def close(self) -> None: ...
+
+
+class KeyStore(Protocol):
+    """API keys (hashes only): operational state beside the data."""
+
+    def add_key(self, key: ApiKey) -> None: ...
+
+    def get_key(self, key_id: str) -> ApiKey | None: ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str, when: datetime) -> bool:
+        """Mark the key revoked; False when no active key has that id."""
+
+    def touch_key(self, key_id: str, when: datetime) -> None:
+        """Record that the key was used (callers throttle this: it is a write)."""
+
+
+class JobStore(Protocol):
+    """Tracked jobs, so their status outlives the request (and is readable after a restart)."""
+
+    def save_job(self, job: Job) -> None: ...
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def list_jobs(self, limit: int) -> list[Job]: ...
+
+    def abandon_jobs(self, reason: str, when: datetime) -> int:
+        """Mark jobs left queued or running by a process that ended as failed."""
+
+
+class EventStore(Protocol):
+    """Purchase events posted in batches, each message counted once."""
+
+    def store_events(self, batch_id: str, lines: Any, rejects: Any) -> list[str]:
+        """In one transaction: store `lines` (pyarrow, contract columns + message_id) and
+        `rejects` (message_id, reason, detail, raw) whose message ids were never seen, and
+        remember every new message id. Returns the ids that had been seen before."""
+
+
+class PersonalData(Protocol):
+    """Everything the store holds about given customers, table by table: the privacy
+    service walks it for export and erasure (GDPR Art. 15, 17, 20)."""
+
+    def customer_tables(self) -> list[tuple[str, str]]:
+        """(table, how rows name a customer): "customer_id" for a column, "raw" for rejected
+        source rows (matched field by field). Every table of customer data is listed."""
+
+    def rows_about(self, table: str, how: str, ids: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def erase_about(self, ids: Sequence[str], audit: dict[str, Any]) -> dict[str, int]:
+        """Delete every row about `ids` from every customer table and append `audit` (no
+        personal data in it) to the erasure log, in one transaction; rows deleted per table."""
+
+    def erasures(self, limit: int) -> list[dict[str, Any]]: ...
+
+
+class ViewCache(Protocol):
+    """Hot per-customer views (serialised JSON), dropped when that customer's data changes."""
+
+    def get(self, customer_id: str, view: str) -> bytes | None: ...
+
+    def put(self, customer_id: str, view: str, value: bytes) -> None: ...
+
+    def drop(self, customer_id: str) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 class TextEncoder(Protocol):

@@ -9,6 +9,7 @@ as integer arrays, fits each method on the history, and scores them:
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -66,6 +67,22 @@ class BacktestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def quality_summary(report: BacktestReport) -> dict[str, Any]:
+    """The headline figures per method (no reliability bins), for the run's record."""
+
+    def finite(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in row.items()
+            if k != "reliability"
+        }
+
+    return {
+        "next_basket": [finite(r) for r in report.next_basket],
+        "pair_probabilities": [finite(r) for r in report.pair_probabilities],
+    }
 
 
 def encode(tables: dict[str, pa.Table], cutoff_day: float) -> Protocol:
@@ -173,9 +190,8 @@ class BacktestService:
     def run(self, cutoff: date, horizon_days: int, k: int = 10) -> BacktestReport:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        with self.warehouse.run(
-            "backtest", {"cutoff": cutoff.isoformat(), "horizon": horizon_days}
-        ):
+        detail: dict[str, Any] = {"cutoff": cutoff.isoformat(), "horizon": horizon_days}
+        with self.warehouse.run("backtest", detail):
             tables = self.fetch(cutoff, horizon_days)
             cutoff_day = day_number(cutoff)
             if tables["evaluated"].num_rows == 0:
@@ -196,6 +212,7 @@ class BacktestService:
             self._next_basket(p, k, report, timings)
             self._pairs(p, horizon_days, report, timings)
             self._omnix(p, horizon_days, k, report, timings)
+            detail.update(quality_summary(report))  # what GET /metrics reports as model quality
         report.seconds = {key: round(v, 3) for key, v in timings.items()}
         return report
 

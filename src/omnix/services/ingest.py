@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
@@ -22,6 +22,7 @@ class IngestService:
     warehouse: Warehouse
     open_source: SourceOpener
     data_dir: Path
+    pseudonymize_key: str | None = None  # OMNIX_PSEUDONYMIZE_KEY: applied to every file
 
     def ingest(
         self,
@@ -34,6 +35,8 @@ class IngestService:
         All files are opened (and their columns planned) before the first is loaded, so a
         typo in the last file's mapping fails before anything is written.
         """
+        if self.pseudonymize_key and not options.pseudonymize_key:
+            options = replace(options, pseudonymize_key=self.pseudonymize_key)
         sources = [self.open_source(p, options.effective_null_values()) for p in paths]
         plans = [plan_columns(list(s.info.columns), options) for s in sources]
         summaries = []

@@ -9,14 +9,16 @@ re-running the command completes it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import structlog
@@ -24,6 +26,7 @@ import structlog
 from omnix.adapters.sources import SourceFile
 from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.duckdb_load import FileLoad
+from omnix.adapters.warehouse.duckdb_ops import OPS_DDL, RESET_WITH_DATA, OperationalTables
 from omnix.domain import contract as c
 from omnix.domain import recommend as reco
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
@@ -39,15 +42,15 @@ from omnix.domain.snapshots import (
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 4  # 2: consents, customer_snapshots; 3: rhythm columns in snapshots;
-# 4: predictions, regular_products in snapshots
+SCHEMA_VERSION = 5  # 2: consents, snapshots; 3: rhythm columns in snapshots; 4: API tables;
+# 5: predictions, regular_products in snapshots
 # What status counts, and everything reset empties (the run log too). Every table holding
 # customer data is listed, so erasure reaches it.
 COUNTED_TABLES = (
     "transactions", "products", "customers", "rejects", "sources", "consents", SNAPSHOTS,
     PREDICTIONS, *reco.CUSTOMER_TABLES,
 )  # fmt: skip
-DATA_TABLES = (*COUNTED_TABLES, *reco.MODEL_TABLES, "runs")
+DATA_TABLES = (*COUNTED_TABLES, *reco.MODEL_TABLES, "runs", *RESET_WITH_DATA)
 
 _PID = re.compile(r"PID (\d+)")
 
@@ -103,6 +106,7 @@ DDL = [
         f"ALTER TABLE {SNAPSHOTS} ADD COLUMN IF NOT EXISTS {v.q(name)} {v.SQL_TYPES[dtype]}"
         for name, dtype in SNAPSHOT_COLUMNS
     ),
+    *OPS_DDL,  # API keys, jobs, event message ids, erasure log (duckdb_ops.py)
     # One row per (snapshot_date, customer_id, product_id) by construction (a date's rows are
     # replaced whole, one per customer x product). No PRIMARY KEY: its index cost 9 of 12 s
     # and 160 of 370 MB per million rows written (measured at 10M lines).
@@ -110,6 +114,20 @@ DDL = [
     + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in PREDICTION_COLUMNS)
     + ")",
 ]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _serialised(method: F) -> F:
+    """Run a writing method under the store's write lock (shared by every thread's handle)."""
+
+    @functools.wraps(method)
+    def locked(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def describe_holder(message: str) -> str:
@@ -127,15 +145,29 @@ def describe_holder(message: str) -> str:
     return f"PID {pid} ({cmd[:120]})"
 
 
-class DuckDBStore:
-    """The embedded warehouse. Open it with `DuckDBStore.open(path)`; close when done."""
+class DuckDBStore(OperationalTables):
+    """The embedded warehouse. Open it with `DuckDBStore.open(path)`; close when done.
+
+    One process holds the file. Inside it each thread uses its own handle (`for_thread`: a
+    DuckDB cursor on the same database) and writes are serialised by one lock shared by all
+    handles, so concurrent API requests and a running analysis never conflict."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, path: Path, memory_limit: str = "1GB"
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        lock: threading.RLock | None = None,
+        memory_limit: str = "1GB",
     ) -> None:
         self.con = con
         self.path = path
+        self.lock = lock or threading.RLock()
         self.memory_limit = memory_limit
+        self._ibis: Any = None
+
+    def for_thread(self) -> DuckDBStore:
+        """A handle for another thread: a cursor on the same database, the same write lock."""
+        return DuckDBStore(self.con.cursor(), self.path, self.lock, self.memory_limit)
 
     @classmethod
     def open(
@@ -172,7 +204,7 @@ class DuckDBStore:
         for setting in ("enable_progress_bar = true", "enable_progress_bar_print = false",
                         "progress_bar_time = 0"):  # fmt: skip
             con.execute(f"SET {setting}")
-        store = cls(con, path, memory_limit)
+        store = cls(con, path, memory_limit=memory_limit)
         if not read_only:
             store.migrate()
             store.remove_stale_stages()
@@ -191,6 +223,7 @@ class DuckDBStore:
     def close(self) -> None:
         self.con.close()
 
+    @_serialised
     def migrate(self) -> None:
         for ddl in DDL:
             self.con.execute(ddl)
@@ -199,12 +232,15 @@ class DuckDBStore:
         )
 
     def ibis(self) -> Any:
-        """An Ibis backend over this connection, for analytics."""
-        import ibis
+        """An Ibis backend over this connection, for analytics (made once per handle)."""
+        if self._ibis is None:
+            import ibis
 
-        return ibis.duckdb.from_connection(self.con)
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
 
     # ---------------------------------------------------------------- ingest
+    @_serialised
     def load(
         self,
         source: SourceFile,
@@ -305,6 +341,7 @@ class DuckDBStore:
         return path
 
     # ---------------------------------------------------------------- snapshots, consents
+    @_serialised
     def write_snapshot(self, day: date, rows: Any, predictions: Any | None = None) -> int:
         """Replace the snapshot of `day` with `rows` (a pyarrow table with SNAPSHOT_COLUMNS)
         and, when given, its predictions with `predictions` (PREDICTION_COLUMNS), all in one
@@ -342,6 +379,7 @@ class DuckDBStore:
         finally:
             self.con.unregister(view)
 
+    @_serialised
     def record_consents(self, rows: Any) -> int:
         """Append consent records (a pyarrow table: customer_id, purpose, granted,
         recorded_at, source) in one transaction; returns how many."""
@@ -408,20 +446,23 @@ class DuckDBStore:
         the same dict while it runs (stage timings, for instance)."""
         run_id = f"{command}-{time.time_ns()}"
         detail = detail if detail is not None else {}
-        self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', ?)",
-            [run_id, command, datetime.now(UTC), json.dumps(detail, default=str)],
-        )
+        with self.lock:
+            self.con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', ?)",
+                [run_id, command, datetime.now(UTC), json.dumps(detail, default=str)],
+            )
         status = "failed"
         try:
             yield run_id
             status = "ok"
         finally:
-            self.con.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, detail = ? WHERE run_id = ?",
-                [datetime.now(UTC), status, json.dumps(detail, default=str), run_id],
-            )
+            with self.lock:
+                self.con.execute(
+                    "UPDATE runs SET finished_at = ?, status = ?, detail = ? WHERE run_id = ?",
+                    [datetime.now(UTC), status, json.dumps(detail, default=str), run_id],
+                )
 
+    @_serialised
     def reset(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
         for table in DATA_TABLES:
@@ -429,12 +470,19 @@ class DuckDBStore:
         self.con.execute("COMMIT")
         self.con.execute("CHECKPOINT")  # give the space back now, not at some later checkpoint
 
+    @_serialised
     def trim_memory(self) -> None:
         """Give the engine's cached buffers back before memory-heavy work in Python: after
-        the history query of 10M lines DuckDB kept about 460 MB that a moment at a tiny
-        memory limit frees (measured); the limit is then restored."""
-        self.con.execute("SET memory_limit = '32MB'")
-        self.con.execute(f"SET memory_limit = {v.lit(self.memory_limit)}")
+        the history query of 10M lines DuckDB kept about 460 MB that a moment at a low
+        memory limit frees (measured); the limit is then restored. The low limit leaves room
+        for the small queries of other threads (API requests); if the engine cannot shrink
+        now (memory in use), nothing is trimmed."""
+        try:
+            self.con.execute("SET memory_limit = '256MB'")
+        except duckdb.Error:
+            log.info("memory not trimmed: in use")
+        finally:
+            self.con.execute(f"SET memory_limit = {v.lit(self.memory_limit)}")
 
     def table_counts(self) -> dict[str, int]:
         return {

@@ -37,6 +37,20 @@ def lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def hmac_sql(expr: str, key: str) -> str:
+    """HMAC-SHA256(key, expr) as 32 hex characters, in SQL: equal to
+    `domain.pseudonym.pseudonym(key, value)` (RFC 2104 from the engine's sha256)."""
+    block = key.encode().ljust(64, b"\0") if len(key.encode()) <= 64 else b""
+    if not block:
+        import hashlib
+
+        block = hashlib.sha256(key.encode()).digest().ljust(64, b"\0")
+    ipad = bytes(b ^ 0x36 for b in block).hex()
+    opad = bytes(b ^ 0x5C for b in block).hex()
+    inner = f"unhex(sha256(unhex('{ipad}') || encode({expr})))"
+    return f"sha256(unhex('{opad}') || {inner})[:32]"
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     reason: str
@@ -111,6 +125,8 @@ def build_select(
         raw = f"__raw_{col.name}"
         if col.dtype is c.DType.STRING:
             clean = _clean_string(src, arrow_type, col.name in _ID_COLUMNS)
+            if col.name == c.CUSTOMER_ID and options.pseudonymize_key:
+                clean = hmac_sql(clean, options.pseudonymize_key)
             inner.append(f"{clean} AS {q(col.name)}")
             inner.append(f"NULL AS {q(raw)}")
         elif col.dtype is c.DType.TIMESTAMP:

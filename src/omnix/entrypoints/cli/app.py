@@ -17,7 +17,7 @@ import typer
 
 from omnix.domain import contract as c
 from omnix.domain.errors import OmnixError
-from omnix.entrypoints.cli import c360, recommend_cmd, rhythms, segments_cmd
+from omnix.entrypoints.cli import c360, recommend_cmd, rhythms, segments_cmd, serve
 from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
 from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
@@ -312,16 +312,24 @@ def demo(
     customers: Annotated[int, typer.Option(min=10, help="Demo customers.")] = 2_000,
     days: Annotated[int, typer.Option(min=30, help="Days of history, ending yesterday.")] = 365,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End by serving the API on the demo data.")
+    ] = True,
+    host: serve.Host = "127.0.0.1",
+    port: serve.Port = 8000,
 ) -> None:
-    """Generate a demo dataset, ingest it, run every analysis and print a summary.
+    """Generate a demo dataset, ingest it, run every analysis, print a summary, then serve
+    the API on it (docs URL and a demo API key printed; Ctrl-C stops).
 
-    Example: omnix demo --data-dir ./omnix-data --customers 5000
+    Example: omnix demo --data-dir ./omnix-data --customers 5000 --no-serve
     """
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
     from omnix.generate import GeneratorConfig
 
     settings = _settings(data_dir)
+    if not settings.eu_mode:  # generated people: their profiles are shown (as the demo stores)
+        settings = settings.model_copy(update={"default_consent": "granted"})
     start = datetime.now(UTC).date() - timedelta(days=days)
     config = GeneratorConfig(customers=customers, days=days, seed=seed, start=start)
     show = _progress_enabled(False)
@@ -333,8 +341,34 @@ def demo(
             render.ingest_progress(show) as progress,
         ):
             result = container.demo_service().run(config, on_generated, progress)
+        _print_demo(result, settings)
+        token = _demo_key(container)
+        render.out_console.print(f"Demo API key (admin; shown once): {token}")
+        if serve_api:
+            render.out_console.print(
+                f"API docs: http://{host}:{port}/docs  -  try: curl -H 'Authorization: Bearer "
+                f"{token}' http://{host}:{port}/v1/segments  (Ctrl-C stops)"
+            )
+            serve.run_server(container, host, port)
     finally:
         container.close()
+
+
+def _demo_key(container: Any) -> str:
+    """A fresh admin key named "demo"; earlier demo keys are revoked."""
+    from omnix.domain.access import Role
+
+    keys = container.keys_service()
+    for key in keys.list():
+        if key.name == "demo" and key.active:
+            keys.revoke(key.key_id)
+    _, token = keys.create(Role.ADMIN, "demo")
+    return str(token)
+
+
+def _print_demo(result: Any, settings: Any) -> None:
+    from omnix.entrypoints.cli import render
+
     g = result.generated
     render.out_console.print(
         f"Generated {g.lines:,} lines for {g.customers:,} customers in {g.seconds:.1f}s"
@@ -363,6 +397,10 @@ app.command("profile")(c360.profile)
 app.command("due")(c360.due)
 app.add_typer(c360.export_app, name="export")
 app.add_typer(c360.consent_app, name="consent")
+app.command("serve")(serve.serve)
+app.add_typer(serve.keys_app, name="keys")
+app.add_typer(serve.privacy_app, name="privacy")
+app.command("openapi")(serve.openapi_cmd)
 app.command("recommend")(recommend_cmd.recommend)
 
 

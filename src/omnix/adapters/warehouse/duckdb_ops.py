@@ -1,0 +1,297 @@
+"""The embedded store's operational tables and its personal-data walk.
+
+API keys (hashes only), tracked jobs, the message ids of posted events, and the erasure log
+live in the same DuckDB file as the data. `DuckDBStore` inherits these methods; each write
+takes the store's write lock, so a server's threads never race one another into a DuckDB
+transaction conflict.
+
+Personal data: every table in `COUNTED_TABLES` that has a `customer_id` column is matched on
+it; `rejects` holds raw source rows and is matched field by field (the JSON values of a
+rejected row, or the delimited fields of a malformed line), so a customer id inside another
+value (id 12 in "123") never matches.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from omnix.domain import contract as c
+from omnix.domain.access import ApiKey, Role
+from omnix.domain.errors import StoreError
+from omnix.domain.jobs import Job, JobStatus
+
+API_KEYS, JOBS, EVENT_MESSAGES, ERASURES = "api_keys", "jobs", "event_messages", "erasures"
+OPS_DDL = [
+    f"""CREATE TABLE IF NOT EXISTS {API_KEYS} (key_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
+        role VARCHAR NOT NULL, key_hash VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+        revoked_at TIMESTAMPTZ, last_used_at TIMESTAMPTZ)""",
+    f"""CREATE TABLE IF NOT EXISTS {JOBS} (job_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,
+        status VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL, record JSON NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS {EVENT_MESSAGES} (message_id VARCHAR PRIMARY KEY,
+        batch_id VARCHAR NOT NULL, received_at TIMESTAMPTZ NOT NULL, outcome VARCHAR NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS {ERASURES} (erasure_id VARCHAR PRIMARY KEY,
+        subject_hash VARCHAR NOT NULL, erased_at TIMESTAMPTZ NOT NULL, requested_by VARCHAR,
+        rows_deleted JSON NOT NULL)""",
+]
+# Cleared with the data by reset (a demo re-run); keys and the erasure log are kept.
+RESET_WITH_DATA = (EVENT_MESSAGES, JOBS)
+REJECTS = "rejects"
+BY_COLUMN, BY_RAW = "customer_id", "raw"
+
+# A rejected row's fields: JSON values when it is a JSON object, else the delimited fields of
+# the line; trimmed, and "13085.0" read as 13085 as ingest reads float ids.
+_RAW_FIELDS = (
+    "list_transform(CASE WHEN json_valid(raw) AND starts_with(ltrim(raw), '{') "
+    "THEN json_extract_string(raw, '$.*') ELSE regexp_split_to_array(raw, '[,;\\t|]') END, "
+    "lambda x: regexp_replace(trim(trim(x), '\"'), '\\.0+$', ''))"
+)
+
+
+class OperationalTables:
+    """Mixin for DuckDBStore: needs `con` (a DuckDB connection) and `lock` (an RLock shared
+    by every handle on the same store)."""
+
+    con: duckdb.DuckDBPyConnection
+    lock: threading.RLock
+
+    # ------------------------------------------------------------------ keys
+    def add_key(self, key: ApiKey) -> None:
+        with self.lock:
+            self.con.execute(
+                f"INSERT INTO {API_KEYS} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [key.key_id, key.name, key.role.value, key.key_hash, key.created_at,
+                 key.revoked_at, key.last_used_at],
+            )  # fmt: skip
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        rows = self._keys("WHERE key_id = ?", [key_id])
+        return rows[0] if rows else None
+
+    def list_keys(self) -> list[ApiKey]:
+        return self._keys("ORDER BY created_at", [])
+
+    def revoke_key(self, key_id: str, when: datetime) -> bool:
+        with self.lock:
+            rows = self.con.execute(
+                f"UPDATE {API_KEYS} SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL "
+                "RETURNING key_id",
+                [when, key_id],
+            ).fetchall()
+        return bool(rows)
+
+    def touch_key(self, key_id: str, when: datetime) -> None:
+        with self.lock:
+            self.con.execute(
+                f"UPDATE {API_KEYS} SET last_used_at = ? WHERE key_id = ?", [when, key_id]
+            )
+
+    def _keys(self, where: str, params: list[Any]) -> list[ApiKey]:
+        rows = self.con.execute(
+            "SELECT key_id, name, role, key_hash, created_at, revoked_at, last_used_at "
+            f"FROM {API_KEYS} {where}",
+            params,
+        ).fetchall()
+        return [ApiKey(r[0], r[1], Role(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+
+    # ------------------------------------------------------------------ jobs
+    def save_job(self, job: Job) -> None:
+        record = _job_record(job)
+        with self.lock:
+            self.con.execute(
+                f"INSERT OR REPLACE INTO {JOBS} VALUES (?, ?, ?, ?, ?)",
+                [job.job_id, job.kind, job.status.value, job.created_at, record],
+            )
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self.con.execute(f"SELECT record FROM {JOBS} WHERE job_id = ?", [job_id])
+        found = rows.fetchall()
+        return _job_from(found[0][0]) if found else None
+
+    def list_jobs(self, limit: int) -> list[Job]:
+        rows = self.con.execute(
+            f"SELECT record FROM {JOBS} ORDER BY created_at DESC LIMIT ?", [int(limit)]
+        ).fetchall()
+        return [_job_from(r[0]) for r in rows]
+
+    def abandon_jobs(self, reason: str, when: datetime) -> int:
+        open_ = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+        jobs = [
+            _job_from(r[0])
+            for r in self.con.execute(
+                f"SELECT record FROM {JOBS} WHERE status IN (?, ?)", list(open_)
+            ).fetchall()
+        ]
+        for job in jobs:
+            job.status, job.error, job.finished_at = JobStatus.FAILED, reason, when
+            self.save_job(job)
+        return len(jobs)
+
+    # ------------------------------------------------------------------ events
+    def store_events(self, batch_id: str, lines: Any, rejects: Any) -> list[str]:
+        """See ports.EventStore. Message ids go in first (ON CONFLICT DO NOTHING ... RETURNING
+        tells which are new, through the primary-key index), then only new messages' rows."""
+        ids = pa.table({
+            "message_id": pa.concat_arrays([
+                lines["message_id"].combine_chunks().cast(pa.string()),
+                rejects["message_id"].combine_chunks().cast(pa.string()),
+            ]),
+            "outcome": pa.array(["stored"] * lines.num_rows + ["rejected"] * rejects.num_rows),
+        })  # fmt: skip
+        with self.lock, _Registered(self.con, _ids=ids) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                new = con.execute(
+                    f"INSERT INTO {EVENT_MESSAGES} SELECT message_id, ?, now(), outcome "
+                    "FROM _ids ON CONFLICT DO NOTHING RETURNING message_id",
+                    [batch_id],
+                ).fetchall()
+                fresh = pa.array([r[0] for r in new], pa.string())
+                keep = lines.filter(pc.is_in(lines["message_id"], value_set=fresh))
+                bad = rejects.filter(pc.is_in(rejects["message_id"], value_set=fresh))
+                self._insert_event_rows(con, keep, bad)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        seen = set(fresh.to_pylist())
+        return [m for m in ids["message_id"].to_pylist() if m not in seen]
+
+    @staticmethod
+    def _insert_event_rows(con: duckdb.DuckDBPyConnection, lines: Any, rejects: Any) -> None:
+        if lines.num_rows:
+            con.register("_event_lines", lines.drop_columns(["message_id"]))
+            try:
+                con.execute("INSERT INTO transactions BY NAME SELECT * FROM _event_lines")
+            finally:
+                con.unregister("_event_lines")
+        if rejects.num_rows:
+            con.register("_event_rejects", rejects)
+            try:
+                con.execute(
+                    "INSERT INTO rejects SELECT source_id, source_file, row_number, reason, "
+                    "detail, raw FROM _event_rejects"
+                )
+            finally:
+                con.unregister("_event_rejects")
+
+    # ------------------------------------------------------------------ personal data
+    def customer_tables(self) -> list[tuple[str, str]]:
+        from omnix.adapters.warehouse.duckdb_store import COUNTED_TABLES
+
+        with_column = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE column_name = ? AND table_schema = current_schema()",
+                [c.CUSTOMER_ID],
+            ).fetchall()
+        }
+        out = [(t, BY_COLUMN) for t in COUNTED_TABLES if t in with_column]
+        return [*out, (REJECTS, BY_RAW)]
+
+    def rows_about(self, table: str, how: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        where = _about(how)
+        rel = self.con.execute(f"SELECT * FROM {_known(self, table)} WHERE {where}", [list(ids)])
+        cols = [d[0] for d in rel.description]
+        return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+    def erase_about(self, ids: Sequence[str], audit: dict[str, Any]) -> dict[str, int]:
+        deleted: dict[str, int] = {}
+        with self.lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                for table, how in self.customer_tables():
+                    rows = self.con.execute(
+                        f"DELETE FROM {table} WHERE {_about(how)}", [list(ids)]
+                    ).fetchall()
+                    deleted[table] = int(rows[0][0]) if rows else 0
+                self.con.execute(
+                    f"INSERT INTO {ERASURES} VALUES (?, ?, ?, ?, ?)",
+                    [audit["erasure_id"], audit["subject_hash"], audit["erased_at"],
+                     audit.get("requested_by"), json.dumps(deleted)],
+                )  # fmt: skip
+                self.con.execute("COMMIT")
+            except duckdb.Error as err:
+                self.con.execute("ROLLBACK")
+                raise StoreError(f"erasure failed, nothing was deleted: {err}") from None
+            # deleted rows leave the write-ahead log now, not at some later checkpoint
+            self.con.execute("CHECKPOINT")
+        return deleted
+
+    def erasures(self, limit: int) -> list[dict[str, Any]]:
+        rel = self.con.execute(
+            f"SELECT * FROM {ERASURES} ORDER BY erased_at DESC LIMIT ?", [int(limit)]
+        )
+        cols = [d[0] for d in rel.description]
+        return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def _about(how: str) -> str:
+    if how == BY_COLUMN:
+        return f"{c.CUSTOMER_ID} = ANY(?::VARCHAR[])"
+    if how == BY_RAW:
+        return f"raw IS NOT NULL AND list_has_any({_RAW_FIELDS}, ?::VARCHAR[])"
+    raise ValueError(f"unknown match {how!r}")  # a bug, not a user error
+
+
+def _known(store: OperationalTables, table: str) -> str:
+    if table not in {t for t, _ in store.customer_tables()}:
+        raise ValueError(f"{table!r} is not a customer table")  # never a user-supplied name
+    return table
+
+
+class _Registered:
+    """Register Arrow tables on a connection for the duration of a block."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, **tables: Any) -> None:
+        self.con, self.tables = con, tables
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        for name, table in self.tables.items():
+            self.con.register(name, table)
+        return self.con
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.tables:
+            self.con.unregister(name)
+
+
+def _job_record(job: Job) -> str:
+    return json.dumps(
+        {
+            "job_id": job.job_id, "kind": job.kind, "status": job.status.value,
+            "created_at": job.created_at.isoformat(), "params": job.params,
+            "stages": job.stages, "stage": job.stage, "stages_done": job.stages_done,
+            "stage_seconds": job.stage_seconds,
+            "started_at": job.started_at.isoformat() if job.started_at else None,
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "cancel_requested": job.cancel_requested, "error": job.error, "result": job.result,
+        },
+        default=str,
+    )  # fmt: skip
+
+
+def _job_from(record: str) -> Job:
+    d = json.loads(record)
+
+    def when(key: str) -> datetime | None:
+        return datetime.fromisoformat(d[key]) if d.get(key) else None
+
+    created = when("created_at")
+    assert created is not None
+    return Job(
+        job_id=d["job_id"], kind=d["kind"], status=JobStatus(d["status"]), created_at=created,
+        params=d.get("params") or {}, stages=d.get("stages") or [], stage=d.get("stage"),
+        stages_done=int(d.get("stages_done") or 0), stage_seconds=d.get("stage_seconds") or {},
+        started_at=when("started_at"), finished_at=when("finished_at"),
+        cancel_requested=bool(d.get("cancel_requested")), error=d.get("error"),
+        result=d.get("result"),
+    )  # fmt: skip

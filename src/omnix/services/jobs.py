@@ -1,0 +1,151 @@
+"""Use case: analysis runs as tracked in-process jobs (start, watch, cancel).
+
+One job runs at a time, in a worker thread of this process, on its own store handle. Its
+record (status, current stage, stages done, seconds per stage, result or error) is saved at
+every stage, so `GET /v1/analysis-runs/{id}` reads progress while it runs and the outcome
+after a restart; a job a dead process left running is marked failed at the next start.
+Cancellation takes effect at the next stage boundary (see domain/jobs.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+
+from omnix.domain.errors import ConflictError, NotFoundError, OmnixError
+from omnix.domain.jobs import Job, JobCancelled, JobStatus
+from omnix.domain.ports import JobStore
+
+log = structlog.get_logger(__name__)
+
+ANALYZE = "analyze"
+# (as_of, on_stage hook) -> the run's report as a dict; runs on the job's thread
+AnalyzeRun = Callable[[date | None, Callable[[str], None]], dict[str, Any]]
+StageObserver = Callable[[str, float], None]
+
+
+def _ignore(stage: str, seconds: float) -> None:
+    """The default observer: no metrics."""
+
+
+@dataclass(slots=True)
+class JobRunner:
+    """`store` gives the calling thread's handle; `analyze(params)` builds the run for a job
+    (on the job's thread); `stages` are the names the run reports, in order."""
+
+    store: Callable[[], JobStore]
+    analyze: Callable[[dict[str, Any]], AnalyzeRun]
+    stages: tuple[str, ...]
+    on_finished: Callable[[Job], None] = lambda job: None
+    observe_stage: StageObserver = _ignore
+    _active: Job | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def recover(self) -> int:
+        """Mark jobs a previous process left unfinished as failed; returns how many."""
+        return self.store().abandon_jobs("interrupted: the server stopped", datetime.now(UTC))
+
+    def start(self, params: dict[str, Any]) -> Job:
+        """Queue an analysis run; ConflictError while another is queued or running."""
+        with self._lock:
+            if self._active is not None and not self._active.status.finished:
+                raise ConflictError(
+                    f"analysis run {self._active.job_id} is still {self._active.status.value}; "
+                    "wait for it or cancel it"
+                )
+            job = Job(uuid.uuid4().hex, ANALYZE, JobStatus.QUEUED, datetime.now(UTC),
+                      params=params, stages=list(self.stages))  # fmt: skip
+            self.store().save_job(job)
+            self._active = job
+            self._thread = threading.Thread(
+                target=self._run, args=(job,), name=f"omnix-job-{job.job_id[:8]}", daemon=True
+            )
+            self._thread.start()
+        return job
+
+    def get(self, job_id: str) -> Job:
+        active = self._active
+        if active is not None and active.job_id == job_id:
+            return active
+        job = self.store().get_job(job_id)
+        if job is None:
+            raise NotFoundError(f"no analysis run {job_id!r}")
+        return job
+
+    def list(self, limit: int = 20) -> list[Job]:
+        jobs = self.store().list_jobs(limit)
+        active = self._active
+        return [active if active and j.job_id == active.job_id else j for j in jobs]
+
+    def cancel(self, job_id: str) -> Job:
+        """Ask the job to stop at its next stage boundary (a finished job is returned as is)."""
+        job = self.get(job_id)
+        if job.status.finished:
+            return job
+        job.cancel_requested = True
+        self.store().save_job(job)
+        return job
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the current job's thread ends (tests, shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        active = self._active
+        if active is not None and not active.status.finished:
+            self.cancel(active.job_id)
+        self.wait(timeout)
+
+    # ------------------------------------------------------------------ the job's thread
+    def _run(self, job: Job) -> None:
+        store = self.store()
+        clock: dict[str, Any] = {"stage": None, "t": time.perf_counter()}
+
+        def on_stage(stage: str) -> None:
+            self._stage_done(job, clock)
+            if job.cancel_requested:
+                raise JobCancelled
+            clock["stage"], clock["t"] = stage, time.perf_counter()
+            job.stage = stage
+            store.save_job(job)
+
+        try:
+            if job.cancel_requested:
+                raise JobCancelled
+            job.status, job.started_at = JobStatus.RUNNING, datetime.now(UTC)
+            store.save_job(job)
+            as_of = date.fromisoformat(job.params["as_of"]) if job.params.get("as_of") else None
+            job.result = self.analyze(job.params)(as_of, on_stage)
+            self._stage_done(job, clock)
+            job.status = JobStatus.SUCCEEDED
+        except JobCancelled:
+            job.status = JobStatus.CANCELLED
+        except OmnixError as err:
+            job.status, job.error = JobStatus.FAILED, str(err)
+        except Exception as err:  # a job must always end with a status
+            log.exception("analysis run failed", job_id=job.job_id)
+            job.status, job.error = JobStatus.FAILED, f"internal error ({type(err).__name__})"
+        job.stage = None
+        job.finished_at = datetime.now(UTC)
+        store.save_job(job)
+        self.on_finished(job)
+
+    def _stage_done(self, job: Job, clock: dict[str, Any]) -> None:
+        stage = clock["stage"]
+        if stage is None:
+            return
+        seconds = round(time.perf_counter() - clock["t"], 3)
+        job.stage_seconds[stage] = seconds
+        job.stages_done = min(len(job.stages), self.stages.index(stage) + 1)
+        self.observe_stage(stage, seconds)
+        clock["stage"] = None

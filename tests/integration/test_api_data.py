@@ -1,0 +1,213 @@
+"""The API's data routes on the real store: events counted once, customer paging, 360 cache,
+segments, analysis runs with progress and cancellation, uploads, metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from omnix.domain.access import Role
+from omnix.domain.pseudonym import pseudonym
+from tests.api_support import AS_OF, api
+from tests.integration.helpers import query
+
+KEY = "p" * 40
+
+
+def _event(mid: str, customer: str = "C000005", **extra: Any) -> dict[str, Any]:
+    return {"message_id": mid, "customer_id": customer, "order_id": f"E-{mid}",
+            "ts": "2025-04-20T10:00:00Z", "product_id": "P00001", "quantity": 1,
+            "unit_price": 2.5} | extra  # fmt: skip
+
+
+def _wait(a: Any, run_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        run: dict[str, Any] = a.client.get(f"/v1/analysis-runs/{run_id}", headers=a.auth()).json()
+        if run["status"] in ("succeeded", "failed", "cancelled"):
+            return run
+        time.sleep(0.1)
+    raise AssertionError("analysis run did not finish")
+
+
+def test_duplicate_message_ids_are_counted_and_stored_once(api_store: Path) -> None:
+    before = query(api_store, "SELECT count(*) FROM transactions")[0][0]
+    with api(api_store) as a:
+        h = a.auth(Role.INGEST)
+        batch = [_event("m1"), _event("m2"), _event("m1"), _event("bad", unit_price=-1)]
+        first = a.client.post("/v1/events", json={"events": batch}, headers=h).json()
+        assert (first["received"], first["stored"], first["duplicates"], first["rejected"]) == (
+            4, 2, 1, 1)  # fmt: skip
+        assert first["duplicate_ids"] == ["m1"]
+        assert first["rejects"] == [
+            {"message_id": "bad", "reason": "negative_unit_price", "detail": "-1.0"}
+        ]
+        retry = a.client.post("/v1/events", json={"events": batch}, headers=h).json()
+        assert (retry["stored"], retry["duplicates"], retry["rejected"]) == (0, 4, 0)
+        assert sorted(retry["duplicate_ids"]) == ["bad", "m1", "m1", "m2"]
+        bad = a.client.post("/v1/events", json={"events": [{"message_id": "x", "quantity": "two"}]},
+                            headers=h)  # fmt: skip
+        assert bad.status_code == 422  # a wrong JSON type refuses the batch, nothing stored
+    assert query(api_store, "SELECT count(*) FROM transactions")[0][0] == before + 2
+    rows = query(api_store, "SELECT count(*), min(line_type) FROM transactions "
+                            "WHERE source_id LIKE 'api-events:%'")  # fmt: skip
+    assert rows == [(2, "sale")]
+    assert query(api_store, "SELECT count(*) FROM rejects WHERE source_file = 'api-events'") == [
+        (1,)
+    ]
+    assert query(api_store, "SELECT count(*) FROM event_messages") == [(3,)]
+
+
+def test_events_drop_the_customers_cached_views(api_store: Path) -> None:
+    with api(api_store) as a:
+        a.client.get("/v1/customers/C000005", headers=a.auth())
+        cache = a.container.view_cache()
+        assert cache.get("C000005", "360") is not None
+        a.client.post("/v1/events", json={"events": [_event("n1")]}, headers=a.auth(Role.INGEST))
+        assert cache.get("C000005", "360") is None
+
+
+def test_events_are_pseudonymized_with_a_key(api_store: Path) -> None:
+    with api(api_store, pseudonymize_key=KEY) as a:
+        r = a.client.post("/v1/events", json={"events": [_event("k1", "SRC-77")]},
+                          headers=a.auth(Role.INGEST))  # fmt: skip
+        assert r.json()["stored"] == 1
+        doc = a.client.get("/v1/privacy/customers/SRC-77/export",
+                           headers=a.auth(Role.PRIVACY_OFFICER)).json()  # fmt: skip
+    assert query(api_store, "SELECT count(*) FROM transactions WHERE customer_id = 'SRC-77'") == [
+        (0,)
+    ]
+    stored = query(api_store, "SELECT DISTINCT customer_id FROM transactions "
+                              "WHERE source_id LIKE 'api-events:%'")  # fmt: skip
+    assert stored == [(pseudonym(KEY, "SRC-77"),)]
+    assert doc["row_counts"]["transactions"] == 1  # export by the source id finds the pseudonym
+
+
+def test_paging_visits_every_customer_once(api_template: Path) -> None:
+    with api(api_template) as a:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+            page = a.client.get("/v1/customers", params=params, headers=a.auth()).json()
+            seen += [c["customer_id"] for c in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        total = a.client.get("/v1/segments", headers=a.auth()).json()["customers"]
+        assert len(seen) == len(set(seen)) == total and seen == sorted(seen)
+        found = a.client.get("/v1/customers", params={"q": "00001"}, headers=a.auth()).json()
+        assert {c["customer_id"] for c in found["items"]} >= {"C000001", "C000010"}
+        risky = a.client.get("/v1/customers", params={"max_p_alive": 0.5}, headers=a.auth()).json()
+        assert all(c["p_alive"] <= 0.5 for c in risky["items"])
+
+
+def test_customer_views_and_segments(api_template: Path) -> None:
+    with api(api_template, default_consent="granted") as a:
+        h = a.auth(Role.ANALYST)
+        view = a.client.get("/v1/customers/C000003", headers=h).json()
+        assert view["snapshot"]["segment"] and view["profile"]["orders"] > 0
+        assert view == a.client.get("/v1/customers/C000003", headers=h).json()  # cached: same
+        value = a.client.get("/v1/customers/C000003/value", headers=h).json()
+        assert abs(value["churn_risk"] + value["p_alive"] - 1) < 1e-9
+        regular = a.client.get("/v1/customers", params={"limit": 1000}, headers=h).json()["items"]
+        best = max(regular, key=lambda c: c["orders"] or 0)["customer_id"]
+        rhythms = a.client.get(f"/v1/customers/{best}/rhythms", headers=h).json()
+        assert rhythms["rhythms"] and rhythms["rhythms"][0]["statement"].startswith("Buys ")
+        summary = a.client.get("/v1/segments", headers=a.auth(Role.VIEWER)).json()
+        assert sum(s["customers"] for s in summary["segments"]) == summary["customers"]
+        assert abs(sum(s["share"] for s in summary["clusters"]) - 1) < 1e-9
+        champions = summary["segments"][0]["key"]
+        members = a.client.get(f"/v1/segments/{champions}/members", headers=h).json()
+        assert {m["segment"] for m in members["items"]} == {champions}
+
+
+def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: Path) -> None:
+    earlier = AS_OF - dt.timedelta(days=30)
+    with api(api_store) as a:
+        h = a.auth(Role.ANALYST)
+        started = a.client.post("/v1/analysis-runs", json={"as_of": str(earlier)}, headers=h)
+        assert started.status_code == 202
+        second = a.client.post("/v1/analysis-runs", json={}, headers=h)
+        assert second.status_code == 409 and second.json()["type"] == "/problems/conflict"
+        run = _wait(a, started.json()["id"])
+        assert run["status"] == "succeeded" and run["progress"] == 1.0
+        assert all(s["status"] == "done" and s["seconds"] is not None for s in run["stages"])
+        assert run["result"]["snapshot_rows"] > 0
+        dates = a.client.get("/v1/snapshots", headers=h).json()["dates"]
+        assert dates[0] == str(earlier) and len(dates) == 2
+        moves = a.client.get("/v1/segments/migration", params={"from": dates[0], "to": dates[1]},
+                             headers=a.auth(Role.VIEWER)).json()  # fmt: skip
+        assert (
+            moves["customers"] >= 1
+            and sum(c["customers"] for c in moves["cells"]) == moves["customers"]
+        )
+        # cancelled at the next stage boundary: no snapshot for its date
+        other = a.client.post("/v1/analysis-runs", json={"as_of": "2025-03-01"}, headers=h).json()
+        cancel = a.client.post(f"/v1/analysis-runs/{other['id']}/cancel", headers=h)
+        assert cancel.json()["cancel_requested"] is True
+        assert _wait(a, other["id"])["status"] == "cancelled"
+        assert "2025-03-01" not in a.client.get("/v1/snapshots", headers=h).json()["dates"]
+        listed = a.client.get("/v1/analysis-runs", headers=h).json()["items"]
+        assert [r["id"] for r in listed[:2]] == [other["id"], run["id"]]
+
+
+def test_file_upload_ingests_like_the_cli(api_store: Path) -> None:
+    text = "customer_id,order_id,ts,product_id,unit_price\nC000009,U1,2025-04-02,P00002,1.5\n"
+    with api(api_store) as a:
+        files = {"file": ("more sales.csv", text.encode(), "text/csv")}
+        r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
+        assert r.status_code == 200, r.text
+        assert (r.json()["read"], r.json()["inserted"], r.json()["balanced"]) == (1, 1, True)
+        again = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
+        assert (again.json()["inserted"], again.json()["duplicates"]) == (0, 1)
+        odd = {"file": ("notes.docx", b"hello", "application/octet-stream")}
+        r = a.client.post("/v1/ingest/files", files=odd, headers=a.auth(Role.INGEST))
+        assert r.status_code == 415 and r.json()["type"] == "/problems/unsupported-format"
+    assert not any((api_store / "uploads").iterdir())  # uploads are not kept
+
+
+def test_metrics_report_latency_stages_and_model_quality(api_template: Path) -> None:
+    quality = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "backtest.json"
+    with api(api_template, model_quality_file=quality) as a:
+        a.client.get("/v1/segments", headers=a.auth())
+        text = a.client.get("/metrics", headers=a.auth(Role.VIEWER)).text
+    assert 'omnix_http_request_duration_seconds_count{method="GET",route="/v1/segments"' in text
+    assert 'omnix_pipeline_stage_seconds{stage="clusters"}' in text
+    line = ('omnix_model_quality{dataset="instacart_sample",method="omnix",metric="recall@10",'
+            'task="next_basket"} 0.426')  # fmt: skip
+    assert line in text
+
+
+def test_the_warmed_360_equals_the_one_built_on_demand(api_template: Path) -> None:
+    with api(api_template, default_consent="granted") as a:
+        for _ in range(300):
+            if a.client.get("/readyz").json()["warm_views"] == 60:
+                break
+            time.sleep(0.1)
+        cache = a.container.view_cache()
+        warmed = cache.get("C000007", "360")
+        assert warmed is not None
+        cache.drop("C000007")
+        on_demand = a.client.get("/v1/customers/C000007", headers=a.auth())
+        assert json.loads(warmed) == on_demand.json()
+        assert on_demand.json()["profile"]["orders"] > 0
+
+
+def test_file_ingest_pseudonymizes_like_events(api_store: Path) -> None:
+    long_key = "L" * 80  # longer than SHA-256's block: HMAC hashes it first
+    for key in (KEY, long_key):
+        text = f"customer_id,order_id,ts,product_id\nSRC-9,F-{len(key)},2025-04-02,P00002\n"
+        with api(api_store, pseudonymize_key=key) as a:
+            files = {"file": (f"pseudo{len(key)}.csv", text.encode(), "text/csv")}
+            r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
+            assert r.json()["inserted"] == 1
+            doc = a.client.get("/v1/privacy/customers/SRC-9/export",
+                               headers=a.auth(Role.PRIVACY_OFFICER)).json()  # fmt: skip
+        stored = query(
+            api_store, f"SELECT customer_id FROM transactions WHERE order_id = 'F-{len(key)}'"
+        )
+        assert stored == [(pseudonym(key, "SRC-9"),)]
+        assert doc["row_counts"]["transactions"] == 1
