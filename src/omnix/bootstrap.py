@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from omnix.services.keys import KeyService
     from omnix.services.model_health import ModelHealthService
     from omnix.services.predict import PredictService
+    from omnix.services.predictions import PredictionService
     from omnix.services.privacy import PrivacyService
     from omnix.services.reco_backtest import RecommendBacktest
     from omnix.services.recommend import RecommendService
@@ -165,7 +166,9 @@ class Container:
         """Profiles, RFM segments, clusters and CLV (imports scikit-learn, SciPy, Ibis)."""
         from omnix.services.segments import SegmentOptions, SegmentService
 
-        return SegmentService(self.here(), options or SegmentOptions())
+        return SegmentService(
+            self.here(), options or SegmentOptions(), timezone=self.settings.timezone
+        )
 
     def predict_service(self) -> PredictService:
         from omnix.services.predict import PredictService  # imports Ibis and scikit-learn
@@ -199,17 +202,24 @@ class Container:
         return ConsentService(self.here())
 
     def analyze_service(
-        self, options: SegmentOptions | None = None, default_consent: str | None = None
+        self,
+        options: SegmentOptions | None = None,
+        default_consent: str | None = None,
+        horizon_days: int | None = None,
+        top: int | None = None,
     ) -> AnalyzeService:
-        """The whole pipeline into a dated snapshot. `default_consent` (granted|denied)
-        overrides OMNIX_DEFAULT_CONSENT; EU mode refuses granted (ConfigError)."""
-        from omnix.services.analyze import AnalyzeService
+        """The whole pipeline into a dated snapshot and its predictions. `default_consent`
+        (granted|denied) overrides OMNIX_DEFAULT_CONSENT; EU mode refuses granted
+        (ConfigError). `horizon_days` / `top`: of the persisted predictions."""
+        from omnix.services.analyze import HORIZON_DAYS, TOP, AnalyzeService
 
         return AnalyzeService(
             self.here(),
             self.segment_service(options),
             default_consent=self.settings.profiling_default(default_consent),
             private_labels=self.settings.private_label_names(),
+            horizon_days=horizon_days or HORIZON_DAYS,
+            top=top or TOP,
         )
 
     def snapshot_service(self, default_consent: str | None = None) -> SnapshotService:
@@ -217,6 +227,16 @@ class Container:
         from omnix.services.snapshots import SnapshotService
 
         return SnapshotService(
+            self.here(),
+            default_consent=self.settings.profiling_default(default_consent),
+            timezone=self.settings.timezone,
+        )
+
+    def prediction_service(self, default_consent: str | None = None) -> PredictionService:
+        """Who is due for what, from stored predictions (personalization consent applied)."""
+        from omnix.services.predictions import PredictionService
+
+        return PredictionService(
             self.here(), default_consent=self.settings.profiling_default(default_consent)
         )
 

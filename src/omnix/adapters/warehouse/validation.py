@@ -23,6 +23,7 @@ SQL_TYPES = {
     c.DType.BOOL: "BOOLEAN",
     c.DType.INT: "BIGINT",
     c.DType.JSON: "JSON",
+    c.DType.DATE: "DATE",
 }
 
 
