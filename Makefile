@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 DEMO_DIR ?= ./omnix-data
 
-.PHONY: demo test install install-dev lint typecheck unit integration e2e bench bench-api openapi clean
+.PHONY: demo test install install-dev lint typecheck unit integration e2e bench bench-api bench-web openapi clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,10 +29,20 @@ install-dev: $(DEV_STAMP)
 demo: $(STAMP)
 	$(BIN)/omnix demo --data-dir $(DEMO_DIR)
 
+NODE_STAMP := node_modules/.installed
+
+# axe-core (the browser tests inject it) and htmx (vendored under src/.../web/static/vendor),
+# exactly as package-lock.json pins them
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 ## test: install dev tools, then lint, type-check, check layering and run every test
-test: $(DEV_STAMP)
+## (the dashboard's browser tests need Debian's chromium: scripts/ensure-chromium.sh)
+test: $(DEV_STAMP) $(NODE_STAMP)
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-redis.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -53,5 +63,9 @@ bench-api: $(DEV_STAMP)
 openapi: $(STAMP)
 	$(BIN)/omnix openapi --out openapi/omnix.yaml
 
+## bench-web: server render time of every dashboard page on the demo data (2,000 customers)
+bench-web: $(DEV_STAMP)
+	$(BIN)/python benchmarks/web.py
+
 clean:
-	rm -rf $(VENV) omnix-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) omnix-data .pytest_cache .mypy_cache .ruff_cache node_modules test-artifacts

@@ -6,8 +6,9 @@
 The store is the one benchmarks/segments.py generates and ingests into bench-data/ (cached; not
 timed). The timed part runs `omnix analyze --json --default-consent granted` as a subprocess,
 end to end as a user runs it (profiles, segments, CLV, clusters, spending profiles for every
-customer, snapshot write), with the generator's private labels configured; wall seconds, the
-per-stage seconds omnix reports and the peak RSS of the process (getrusage of children).
+customer, predictions, snapshot write), with the generator's private labels configured; wall
+seconds, CPU seconds, the per-stage seconds omnix reports, the peak RSS of the process
+(getrusage of children) and the machine's load average when it started.
 Results go to benchmarks/results/analyze.json.
 """
 
@@ -41,10 +42,12 @@ def main() -> None:
     command = [str(omnix), "analyze", "--data-dir", str(data / "store"), "--json",
                "--default-consent", "granted"]  # fmt: skip
     env = {**os.environ, "OMNIX_PRIVATE_LABELS": PRIVATE_LABELS}
+    load = os.getloadavg()[0]  # other processes on the machine slow the wall time down
     started = time.perf_counter()
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = usage.ru_maxrss / 1024
     report = json.loads(out)
     result = {
         "lines": lines,
@@ -52,6 +55,9 @@ def main() -> None:
         "profiled": report["profiled"],
         "snapshot_rows": report["snapshot_rows"],
         "seconds_total": round(seconds, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "load_average_at_start": round(load, 2),
+        "predictions": report["predictions"],
         "seconds": report["seconds"],
         "peak_rss_mb": round(peak, 1),
         "machine": machine(),

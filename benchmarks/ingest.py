@@ -5,6 +5,7 @@ user sees, start-up included. Peak RSS is the child's maximum resident set (getr
 
     .venv/bin/python benchmarks/ingest.py                 # 1M and 10M lines
     .venv/bin/python benchmarks/ingest.py --lines 1000000 --formats parquet
+    .venv/bin/python benchmarks/ingest.py --repeat 3     # median of 3 interleaved rounds
 
 Results go to benchmarks/results/ingest.json and print as a Markdown table for the README.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -54,18 +56,21 @@ def dataset(lines: int, fmt: str) -> Path:
     return out
 
 
-# Runs a command and reports its peak RSS: a fresh parent per run, so getrusage's
-# running maximum over children belongs to exactly that run.
+# Runs a command and reports its peak RSS and CPU seconds: a fresh parent per run, so
+# getrusage's running maximum over children belongs to exactly that run. CPU seconds (user +
+# sys) are the steadier number on a shared machine, where wall time depends on the neighbours.
 _MEASURE = (
     "import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
-    "print(json.dumps({'rc': p.returncode, "
-    "'peak_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}), file=sys.stderr)"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(json.dumps({'rc': p.returncode, 'peak_kb': r.ru_maxrss, "
+    "'cpu': r.ru_utime + r.ru_stime}), file=sys.stderr)"
 )
 
 
 def run_ingest(source: Path) -> dict[str, float]:
     data = WORK / "store"
     shutil.rmtree(data, ignore_errors=True)
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.run(
         [
@@ -90,38 +95,54 @@ def run_ingest(source: Path) -> dict[str, float]:
         "ingest_seconds": summary["seconds"],
         "wall_seconds": round(wall, 3),
         "lines_per_second": round(summary["read"] / wall),
+        "cpu_seconds": round(measured["cpu"], 2),
         "peak_rss_mb": round(measured["peak_kb"] / 1024),
+        "load_before": round(load, 2),  # 1-minute load average when the run started
     }
+
+
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median wall time, with the spread of the others beside it."""
+    ordered = sorted(runs, key=lambda r: r["wall_seconds"])
+    mid = dict(ordered[len(ordered) // 2])
+    mid["repeats"] = len(runs)
+    mid["wall_seconds_min"] = ordered[0]["wall_seconds"]
+    mid["cpu_seconds_median"] = sorted(r["cpu_seconds"] for r in runs)[len(runs) // 2]
+    mid["peak_rss_mb_max"] = max(r["peak_rss_mb"] for r in runs)
+    return mid
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--formats", nargs="+", default=["parquet", "csv"])
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds over all cases; the median is reported"
+    )
     args = parser.parse_args()
+    cases = [(lines, fmt, dataset(lines, fmt)) for lines in args.lines for fmt in args.formats]
+    runs: dict[tuple[int, str], list[dict[str, float]]] = {}
+    for _ in range(args.repeat):  # rounds interleave the cases: neighbours' load hits all alike
+        for lines, fmt, source in cases:
+            result = run_ingest(source)
+            runs.setdefault((lines, fmt), []).append(result)
+            print(json.dumps({"format": fmt, **result}), flush=True)
     rows = []
-    for lines in args.lines:
-        for fmt in args.formats:
-            source = dataset(lines, fmt)
-            result = {
-                "format": fmt,
-                "file_mb": round(source.stat().st_size / 2**20),
-                **run_ingest(source),
-            }
-            rows.append(result)
-            print(json.dumps(result), flush=True)
+    for lines, fmt, source in cases:
+        size = {"format": fmt, "file_mb": round(source.stat().st_size / 2**20)}
+        rows.append({**size, **median_run(runs[(lines, fmt)])})
     RESULTS.mkdir(parents=True, exist_ok=True)
     from clv import machine  # benchmarks/clv.py
 
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "runs": rows}
     (RESULTS / "ingest.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nMachine: {report['machine']}\n")
-    print("| format | lines | file MB | seconds (wall) | lines/s | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| format | lines | file MB | seconds (wall) | lines/s | CPU s | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['format']} | {r['lines']:,} | {r['file_mb']} | {r['wall_seconds']:.1f} | "
-            f"{r['lines_per_second']:,} | {r['peak_rss_mb']} |"
+            f"{r['lines_per_second']:,} | {r['cpu_seconds_median']:.1f} | {r['peak_rss_mb_max']} |"
         )
 
 

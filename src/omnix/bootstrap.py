@@ -18,12 +18,15 @@ if TYPE_CHECKING:
     from omnix.services.clv import ClvOptions, ClvService
     from omnix.services.consent import ConsentService
     from omnix.services.customer import CustomerService
+    from omnix.services.dashboard import DashboardService
     from omnix.services.demo import DemoService
     from omnix.services.events import EventService
     from omnix.services.ingest import IngestService
     from omnix.services.jobs import JobRunner
     from omnix.services.keys import KeyService
+    from omnix.services.model_health import ModelHealthService
     from omnix.services.predict import PredictService
+    from omnix.services.predictions import PredictionService
     from omnix.services.privacy import PrivacyService
     from omnix.services.reco_backtest import RecommendBacktest
     from omnix.services.recommend import RecommendService
@@ -122,6 +125,17 @@ class Container:
 
         return Views(self.here(), self.view_cache(), self.settings.profiling_default())
 
+    def dashboard_service(self) -> DashboardService:
+        """The dashboard's aggregate reads (overview, segment members and categories)."""
+        from omnix.services.dashboard import DashboardService
+
+        return DashboardService(self.here(), self.settings.profiling_default())
+
+    def model_health_service(self) -> ModelHealthService:
+        from omnix.services.model_health import ModelHealthService
+
+        return ModelHealthService(self.here(), self.settings.model_quality_file)
+
     def job_runner(self) -> JobRunner:
         """Analysis runs in a worker thread (one at a time); made once per container."""
         if self._jobs is None:
@@ -179,7 +193,9 @@ class Container:
         """Profiles, RFM segments, clusters and CLV (imports scikit-learn, SciPy, Ibis)."""
         from omnix.services.segments import SegmentOptions, SegmentService
 
-        return SegmentService(self.here(), options or SegmentOptions())
+        return SegmentService(
+            self.here(), options or SegmentOptions(), timezone=self.settings.timezone
+        )
 
     def predict_service(self) -> PredictService:
         from omnix.services.predict import PredictService  # imports Ibis and scikit-learn
@@ -195,7 +211,7 @@ class Container:
         from omnix.services.recommend import RecommendService
 
         return RecommendService(
-            self.warehouse,
+            self.here(),
             lambda: text_encoder(encoder),
             default_consent=self.settings.profiling_default(default_consent),
         )
@@ -205,7 +221,7 @@ class Container:
         from omnix.adapters.embeddings import text_encoder
         from omnix.services.reco_backtest import RecommendBacktest
 
-        return RecommendBacktest(self.warehouse, lambda: text_encoder(encoder))
+        return RecommendBacktest(self.here(), lambda: text_encoder(encoder))
 
     def consent_service(self) -> ConsentService:
         from omnix.services.consent import ConsentService
@@ -213,17 +229,24 @@ class Container:
         return ConsentService(self.here())
 
     def analyze_service(
-        self, options: SegmentOptions | None = None, default_consent: str | None = None
+        self,
+        options: SegmentOptions | None = None,
+        default_consent: str | None = None,
+        horizon_days: int | None = None,
+        top: int | None = None,
     ) -> AnalyzeService:
-        """The whole pipeline into a dated snapshot. `default_consent` (granted|denied)
-        overrides OMNIX_DEFAULT_CONSENT; EU mode refuses granted (ConfigError)."""
-        from omnix.services.analyze import AnalyzeService
+        """The whole pipeline into a dated snapshot and its predictions. `default_consent`
+        (granted|denied) overrides OMNIX_DEFAULT_CONSENT; EU mode refuses granted
+        (ConfigError). `horizon_days` / `top`: of the persisted predictions."""
+        from omnix.services.analyze import HORIZON_DAYS, TOP, AnalyzeService
 
         return AnalyzeService(
             self.here(),
             self.segment_service(options),
             default_consent=self.settings.profiling_default(default_consent),
             private_labels=self.settings.private_label_names(),
+            horizon_days=horizon_days or HORIZON_DAYS,
+            top=top or TOP,
         )
 
     def snapshot_service(self, default_consent: str | None = None) -> SnapshotService:
@@ -231,6 +254,16 @@ class Container:
         from omnix.services.snapshots import SnapshotService
 
         return SnapshotService(
+            self.here(),
+            default_consent=self.settings.profiling_default(default_consent),
+            timezone=self.settings.timezone,
+        )
+
+    def prediction_service(self, default_consent: str | None = None) -> PredictionService:
+        """Who is due for what, from stored predictions (personalization consent applied)."""
+        from omnix.services.predictions import PredictionService
+
+        return PredictionService(
             self.here(), default_consent=self.settings.profiling_default(default_consent)
         )
 
@@ -250,6 +283,8 @@ class Container:
             self.analyze_service(default_consent=None if self.settings.eu_mode else "granted"),
             self.predict_service(),
             self.settings.data_dir,
+            self.backtest_service(),
+            self.recommend_service(default_consent=None if self.settings.eu_mode else "granted"),
         )
 
     def close(self) -> None:

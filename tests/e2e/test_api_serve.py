@@ -55,6 +55,8 @@ def test_demo_ends_serving_the_api_with_a_demo_key(tmp_path: Path) -> None:
         assert segments.status_code == 200 and segments.json()["customers"] == 40
         assert httpx.get(f"{base}/v1/segments", timeout=10).status_code == 401
         assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+        assert f"Dashboard: {base}/" in out  # and it asks for the key first
+        assert httpx.get(f"{base}/", timeout=10).headers["location"].startswith("/sign-in")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)

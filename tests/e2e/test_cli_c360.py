@@ -36,7 +36,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.mark.parametrize("command", [["analyze"], ["profile"], ["export", "profiles"],
                                      ["consent", "set"], ["consent", "import"],
-                                     ["segments", "migration"]])  # fmt: skip
+                                     ["segments", "migration"], ["due"]])  # fmt: skip
 def test_help_has_an_example(command: list[str]) -> None:
     result = omnix(*command, "--help")
     assert result.returncode == 0 and "Example: omnix" in result.stdout
@@ -103,6 +103,21 @@ def test_analyze_migration_export_profile(store: str, tmp_path: Path) -> None:
     missing = omnix("segments", "migration", "--from", "2025-01-01", "--to", "2025-08-01",
                     "--data-dir", store)  # fmt: skip
     assert missing.returncode == 3 and "no snapshot dated 2025-01-01" in missing.stderr
+    assert v["timezone"] == "UTC"  # the zone of the preferred weekday and hour
+    due = omnix("due", "--within", "7", "--limit", "3", "--data-dir", store, "--json",
+                "--default-consent", "granted")  # fmt: skip
+    assert due.returncode == 0, due.stderr
+    page = json.loads(due.stdout)
+    assert page["snapshot_date"] == "2025-08-01" and page["horizon_days"] == 14
+    assert len(page["rows"]) == 3 and page["total"] >= 3 and page["withheld"] == 0
+    assert all(r["expected_next_date"] < "2025-08-08" for r in page["rows"])
+    assert [r["probability"] for r in page["rows"]] == sorted(
+        (r["probability"] for r in page["rows"]), reverse=True
+    )
+    text = omnix("due", "--within", "7", "--data-dir", store)  # default consent: denied
+    assert text.returncode == 0 and "withheld" in text.stdout
+    bad = omnix("due", "--within", "0", "--data-dir", store)
+    assert bad.returncode == 2 and "--within" in bad.stderr
 
 
 def test_segments_still_runs_without_a_subcommand(store: str) -> None:

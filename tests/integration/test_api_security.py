@@ -41,7 +41,8 @@ def test_every_route_declares_its_role(api_template: StoreRef) -> None:
         public = {r.path for r in routes if r.openapi_extra[ROLE_FIELD] == PUBLIC}  # type: ignore[index]
         assert public == PUBLIC_PATHS
         mounts = [r.path for r in a.client.app.routes if isinstance(r, Mount)]  # type: ignore[attr-defined]
-        assert mounts == ["/docs/assets"]  # static docs assets: the only other public paths
+        # static docs assets and the dashboard's CSS / JS: the only other public paths
+        assert mounts == ["/docs/assets", "/static"]
 
 
 def test_every_secured_route_refuses_no_key_a_bad_key_and_every_lower_role(

@@ -157,17 +157,26 @@ def test_snapshot_is_idempotent_and_complete(generated: Path) -> None:
     again = analyze(generated, datetime.date(2025, 6, 1), "granted")
     assert again.snapshot_rows == first.snapshot_rows
     assert_same(snapshot(generated, "2025-06-01"), rows)  # same date twice -> same rows
-    assert set(first.seconds) == {"profiles", "segments", "clv", "clusters", "rhythms",
-                                  "spending", "snapshot"}  # fmt: skip
+    assert list(first.seconds) == [
+        "rhythms",
+        "predictions",
+        "profiles",
+        "segments",
+        "clv",
+        "clusters",
+        "spending",
+        "snapshot",
+    ]  # rhythms come first
     runs = query(generated, "SELECT detail FROM runs WHERE command = 'analyze' "
                             "AND status = 'ok'")  # fmt: skip
     assert len(runs) == 2 and '"spending"' in runs[0][0]
 
 
 def test_snapshot_carries_each_customers_rhythms(generated: Path) -> None:
-    """The rhythm stage: products with a rhythm, their regularity, what is due in 14 days."""
-    analyze(generated, datetime.date(2025, 6, 1), "granted")
-    columns = "rhythm_products, rhythm_regularity, due_14d, next_due_days"
+    """The rhythm stage: products with a rhythm, their regularity (the one the clusters used),
+    what is due in 14 days."""
+    report = analyze(generated, datetime.date(2025, 6, 1), "granted")
+    columns = "rhythm_products, rhythm_regularity, due_14d, next_due_days, regular_products"
     sql = f"SELECT {columns} FROM customer_snapshots WHERE snapshot_date = '2025-06-01'"
     rows = query(generated, sql)
     with_rhythm = [r for r in rows if r[0] > 0]
@@ -175,8 +184,21 @@ def test_snapshot_carries_each_customers_rhythms(generated: Path) -> None:
     assert all(0 <= r[2] <= r[0] for r in rows)  # due products are products with a rhythm
     assert all(r[3] is not None and r[3] >= 0 for r in with_rhythm)  # never in the past
     assert any(r[2] > 0 for r in rows)
-    regular = [r[1] for r in with_rhythm if r[1] is not None]
-    assert regular and all(0 <= v <= 1 for v in regular)
+    assert all(0 <= r[4] <= r[0] for r in rows)  # bought on >= 3 days: bought on >= 2 days
+    assert all(r[1] is not None and 0 < r[1] <= 1 for r in rows)  # known for everyone
+    # without a product bought on >= 3 days, every customer gets the same prior, not 0
+    assert len({r[1] for r in rows if r[4] == 0}) == 1
+    assert report.segments is not None and report.segments.customers_table is not None
+    profile = dict(
+        zip(
+            report.segments.customers_table["customer_id"].to_pylist(),
+            report.segments.customers_table["regularity"].to_pylist(),
+            strict=True,
+        )
+    )
+    stored = dict(query(generated, "SELECT customer_id, rhythm_regularity FROM "
+                        "customer_snapshots WHERE snapshot_date = '2025-06-01'"))  # fmt: skip
+    assert stored == profile  # one computation for the profile, the clusters and the snapshot
 
 
 def test_a_failed_write_leaves_the_previous_snapshot(generated: Path) -> None:
@@ -224,9 +246,11 @@ def test_reset_erases_consents_and_snapshots(tmp_path: Path, spend_store: Path) 
         container.analyze_service(default_consent="granted").run(AS_OF.date())
         counts = container.warehouse.table_counts()
         assert counts["consents"] == 1 and counts["customer_snapshots"] == 5
+        assert counts["predictions"] > 0
         container.warehouse.reset()
         counts = container.warehouse.table_counts()
         assert counts["consents"] == 0 and counts["customer_snapshots"] == 0
+        assert counts["predictions"] == 0
 
 
 def snapshot_table(rows: list[tuple[str, str, float]]) -> pa.Table:

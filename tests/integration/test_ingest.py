@@ -12,12 +12,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from structlog.testing import capture_logs
 
 from omnix.domain import contract as c
 from omnix.domain.errors import ConfigError, MappingError, SourceNotFoundError
-from omnix.domain.ingest import AnonymousPolicy, ExtraColumns, preset_by_name
+from omnix.domain.ingest import (
+    AnonymousPolicy,
+    ExtraColumns,
+    IngestOptions,
+    IngestSummary,
+    preset_by_name,
+)
 from tests.backends import StoreRef
-from tests.integration.helpers import ingest, query, write
+from tests.integration.helpers import ingest, opened, query, write
 
 HEADER = "customer_id,order_id,ts,product_id,quantity,unit_price,Country\n"
 
@@ -127,6 +134,25 @@ def test_line_id_defines_identity_when_given(tmp_path: Path, store: StoreRef) ->
     assert query(data, "SELECT count(*) FROM transactions") == [(2,)]
 
 
+def test_lines_with_and_without_line_ids_deduplicate_by_their_own_identity(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    data = store
+    head = "customer_id,order_id,ts,product_id,line_id\n"
+    first = head + "c1,o1,2024-01-01,p1,L1\nc1,o1,2024-01-01,p2,\nc1,o2,2024-01-02,p1,\n"
+    (s,) = ingest(data, write(tmp_path / "a.csv", first))
+    assert (s.stored, s.inserted) == (3, 3)
+    (s,) = ingest(data, write(tmp_path / "a.csv", first))
+    assert (s.inserted, s.duplicates) == (0, 3)
+    # L1 again under another order (same id: a duplicate); o2/p1 again at position 1 (a
+    # duplicate); L9 and o3/p1 are new
+    second = head + "c1,o9,2024-01-03,p5,L1\nc1,o2,2024-01-02,p1,\nc1,o3,2024-01-04,p1,\n"
+    second += "c1,o2,2024-01-02,p7,L9\n"
+    (s,) = ingest(data, write(tmp_path / "b.csv", second))
+    assert (s.stored, s.inserted, s.duplicates) == (4, 2, 2)
+    assert query(data, "SELECT count(*), count(line_id) FROM transactions") == [(5, 2)]
+
+
 def test_anonymous_policy_reject(tmp_path: Path, store: StoreRef) -> None:
     (s,) = ingest(store, mixed_csv(tmp_path), anonymous=AnonymousPolicy.REJECT)
     assert s.reject_reasons["missing_customer_id"] == 1
@@ -178,6 +204,46 @@ def test_cancellations_and_non_product_rule(tmp_path: Path, store: StoreRef) -> 
     rows = query(data, "SELECT order_id, product_id, line_type, is_product FROM transactions")
     assert ("Co1", "p1", "cancellation", True) in rows
     assert ("o1", "POST", "sale", False) in rows
+
+
+def test_one_pass_and_counting_pass_agree(tmp_path: Path) -> None:
+    """A clean new file is stored first and counted from what it stored; a re-run (its lines
+    already there) and a file with a bad row count the file itself. Counts must agree."""
+    rows = [
+        "c1,o1,2024-01-01,p1,2,1,UK",
+        "c1,o1,2024-01-01,POST,1,5,UK",
+        "c1,Co1,2024-01-02,p1,-2,1,UK",
+        ",o2,2024-01-03,p2,-1,1,UK",
+        "c2,o3,2024-01-04,p3,1,1,UK",
+    ]
+    clean = write(tmp_path / "clean.csv", HEADER + "\n".join(rows))
+    options = {"cancellation_prefix": "C", "non_product_pattern": "POST"}
+    bad = write(tmp_path / "bad.csv", HEADER + "\n".join([*rows, "c3,o4,2024-01-05,p1,0,1,UK"]))
+    summaries, phases = [], []
+    for data, source in (("a", clean), ("a", clean), ("b", bad)):
+        with capture_logs() as logs:
+            summaries += ingest(tmp_path / data, source, **options)
+        phases.append([e["phase"] for e in logs if e["event"] == "load phase"])
+    assert phases == [["store", "count"], ["validate", "store"], ["store", "validate", "rejects"]]
+    first, again, counted = summaries
+
+    def marks(s: IngestSummary) -> tuple[int, ...]:
+        return (s.stored, s.anonymous, s.returns, s.cancellations, s.non_product)
+
+    assert marks(first) == marks(again) == marks(counted) == (5, 1, 2, 1, 1)
+    assert (first.inserted, again.inserted, counted.inserted) == (5, 0, 5)
+    assert (first.rejected, again.rejected, counted.rejected) == (0, 0, 1)
+    assert first.balanced and again.balanced and counted.balanced
+
+
+def test_optimizer_settings_are_restored_after_a_load(tmp_path: Path) -> None:
+    """The insert runs with filter pushdown off; later queries on the connection must not."""
+    with opened(data_dir=tmp_path / "d") as container:
+        con = container.warehouse.con  # type: ignore[attr-defined]
+        con.execute("SET disabled_optimizers = 'compressed_materialization'")
+        container.ingest_service().ingest([mixed_csv(tmp_path)], IngestOptions())
+        setting = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()
+    assert setting == [("compressed_materialization",)]
 
 
 def write_formats(tmp_path: Path) -> dict[str, Path]:
@@ -257,6 +323,24 @@ def test_products_and_customers_tables(tmp_path: Path, store: StoreRef) -> None:
     (s,) = ingest(data, customers, kind=c.Kind.CUSTOMERS)
     assert (s.inserted, s.duplicates) == (0, 2)
     assert query(data, "SELECT count(*) FROM customers") == [(2,)]
+
+
+def test_blank_timestamps_are_missing_and_bad_ones_keep_their_text(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """Raw timestamps are cleaned only for rows that did not parse: a blank one is missing (an
+    absent optional first_seen is fine), a bad one is rejected with its trimmed text."""
+    data = store
+    text = HEADER + "c1,o1,   ,p1,1,1,UK\nc1,o2, soon ,p1,1,1,UK\nc1,o3, 2024-01-01 ,p1,1,1,UK\n"
+    (s,) = ingest(data, write(tmp_path / "t.csv", text))
+    assert s.reject_reasons == {"missing_ts": 1, "invalid_ts": 1}
+    assert query(data, "SELECT detail FROM rejects WHERE reason = 'invalid_ts'") == [("soon",)]
+    customers = "customer_id,first_seen\nc1,  \nc2,later\nc3,2024-02-01\n"
+    (s,) = ingest(data, write(tmp_path / "c.csv", customers), kind=c.Kind.CUSTOMERS)
+    assert (s.stored, s.reject_reasons) == (2, {"invalid_first_seen": 1})
+    assert query(data, "SELECT detail FROM rejects WHERE reason = 'invalid_first_seen'") == [
+        ("later",)
+    ]
 
 
 def test_missing_file_and_bad_mapping_fail_before_writing(tmp_path: Path, store: StoreRef) -> None:

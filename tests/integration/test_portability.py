@@ -18,7 +18,16 @@ import pyarrow as pa
 import pytest
 
 from omnix.analytics import backtest as bt
-from omnix.analytics import clv, consent, overview, profiles, snapshots, spending
+from omnix.analytics import (
+    clv,
+    consent,
+    kpis,
+    overview,
+    predictions,
+    profiles,
+    snapshots,
+    spending,
+)
 from omnix.bootstrap import bootstrap
 from omnix.config import Settings
 from omnix.domain.consent import Purpose
@@ -51,6 +60,7 @@ BUILDERS: dict[str, Builder] = {
     "product_attributes": lambda t: bt.product_attributes(t, CUT),
     "rfm_summary": lambda t: clv.rfm_summary(t, CUT.date(), END.date()),
     "profiles": lambda t: profiles.profiles(t, AS_OF),
+    "profiles_local_time": lambda t: profiles.habits(t, AS_OF, "America/New_York"),
     "top_categories": lambda t: profiles.top_categories(t, AS_OF, 5),
     "category_shares": lambda t: profiles.category_shares(t, AS_OF, ["dairy", "bakery"]),
     "main_currency": profiles.main_currency,
@@ -60,6 +70,10 @@ BUILDERS: dict[str, Builder] = {
         t, AS_OF, t.filter(t.customer_id < "C000060"), ["Omni", "Everyday Basics"], ["pet"]
     ),
     "spending_no_labels": lambda t: spending.spending_profile(t, AS_OF),
+    "period_kpis": lambda t: kpis.period_kpis(t, CUT, END),
+    "category_mix": lambda t: kpis.category_mix(
+        t, t.filter(t.customer_id < "C000060").select("customer_id"), CUT, END, 5
+    ),
 }
 
 
@@ -133,6 +147,15 @@ SNAPSHOTS = pa.table({
     "clv": [10.0, 5.0, 0.5, 3.0, 6.0, 2.0],
     "p_alive": [0.9, 0.8, 0.1, 0.4, 0.9, 1.0],
 })  # fmt: skip
+D1, D2 = datetime.date(2025, 2, 1), datetime.date(2025, 2, 5)
+PREDICTIONS = pa.table({
+    "snapshot_date": [datetime.date(2025, 2, 1)] * 4 + [datetime.date(2025, 1, 1)],
+    "customer_id": ["A", "A", "B", "D", "A"],
+    "product_id": ["MILK", "WINE", "MILK", "BREAD", "MILK"],
+    "probability": [0.9, 0.2, 0.6, 0.6, 0.5],
+    "expected_next_date": [D2, datetime.date(2025, 3, 1), D1, D2, D2],
+    "category": ["dairy", "wine", "dairy", None, "dairy"],
+})  # fmt: skip
 OTHER: dict[str, Callable[[Any, Any], Any]] = {
     "consent_latest": lambda c, s: consent.latest(c, Purpose.PROFILING),
     "consent_permitted_default_granted": lambda c, s: consent.permitted(
@@ -147,7 +170,10 @@ OTHER: dict[str, Callable[[Any, Any], Any]] = {
     "migration_movers": lambda c, s: snapshots.movers(
         s, datetime.date(2025, 1, 1), datetime.date(2025, 2, 1)
     ),
+    "due_within_7_days": lambda p, s: predictions.due(p, s, D1, 7),
+    "due_dairy_at_risk": lambda p, s: predictions.due(p, s, D1, 7, "dairy", "At Risk"),
 }
+WITH_PREDICTIONS = {"due_within_7_days", "due_dairy_at_risk"}
 
 
 @pytest.mark.parametrize("name", list(OTHER))
@@ -155,7 +181,8 @@ def test_consent_and_migration_agree(name: str) -> None:
     suffix = uuid.uuid4().hex[:10]
     results = []
     for con in (ibis.duckdb.connect(), ibis.connect(PG_URL)):
-        c = con.create_table(f"omnix_consents_{suffix}", CONSENTS, temp=True)
+        first = PREDICTIONS if name in WITH_PREDICTIONS else CONSENTS
+        c = con.create_table(f"omnix_first_{suffix}", first, temp=True)
         s = con.create_table(f"omnix_snapshots_{suffix}", SNAPSHOTS, temp=True)
         results.append(rows(OTHER[name](c, s)))
         con.disconnect()

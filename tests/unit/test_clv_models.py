@@ -16,6 +16,7 @@ from sklearn.exceptions import NotFittedError
 
 from omnix.models import clv_likelihoods as lik
 from omnix.models.clv import (
+    AliveModel,
     BetaGeoModel,
     GammaGammaModel,
     ParetoNBDModel,
@@ -207,11 +208,42 @@ def test_pareto_is_stable_for_heavy_buyers() -> None:
     assert np.all(np.isfinite(lik.bgnbd_expected((0.24, 4.4, 0.79, 2.43), 39.0, x, t_x, T)))
 
 
+def test_pareto_likelihood_per_distinct_x_t_equals_lifetimes(cdnow: Arrays) -> None:
+    """The (x, t) lookup (ParetoRows) changes the cost, not the numbers: lifetimes computes
+    the same per-customer log-likelihood row by row, on both branches of A0."""
+    from lifetimes import ParetoNBDFitter
+
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    rows = lik.pareto_rows(x, t_x, T)
+    assert len(rows.pair_x) < len(x)  # customers share (x, t) pairs
+    for params in ((0.553, 10.578, 0.606, 11.669), (0.553, 10.578, 0.606, 5.0)):
+        theirs = ParetoNBDFitter._conditional_log_likelihood(params, x, t_x, T)
+        assert lik.pareto_loglik_rows(params, rows) == pytest.approx(theirs, rel=1e-10)
+
+
+def test_alive_model_ages_one_time_buyers_and_keeps_bgnbd_for_repeat_buyers(
+    cdnow: Arrays, bg: BetaGeoModel, pareto: ParetoNBDModel
+) -> None:
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    alive = AliveModel().fit(x, t_x, T)
+    p = alive.p_alive(x, t_x, T)
+    repeat = x > 0
+    assert p[repeat] == pytest.approx(bg.p_alive(x, t_x, T)[repeat], rel=1e-6)
+    assert p[~repeat] == pytest.approx(pareto.p_alive(x, t_x, T)[~repeat], rel=1e-6)
+    # one-time buyers are not all alive any more, and an older first purchase is less alive
+    once = alive.p_alive(np.zeros(3), np.zeros(3), np.array([5.0, 20.0, 60.0]))
+    assert np.all(once < 1) and np.all(np.diff(once) < 0)
+    only_repeat = AliveModel().fit(x[repeat], t_x[repeat], T[repeat])
+    assert only_repeat.pareto_ is None  # nothing for Pareto/NBD to do
+
+
 def test_unfitted_models_refuse_to_predict() -> None:
     with pytest.raises(NotFittedError, match="not fitted yet"):
         BetaGeoModel().p_alive([1.0], [1.0], [2.0])
     with pytest.raises(NotFittedError):
         GammaGammaModel().expected_spend([1.0], [10.0])
+    with pytest.raises(NotFittedError):
+        AliveModel().p_alive([1.0], [1.0], [2.0])
 
 
 def test_inputs_are_validated() -> None:

@@ -94,3 +94,17 @@ def test_single_class_labels_fall_back_to_a_constant() -> None:
 def test_unfitted_model_refuses_to_predict(history: Baskets) -> None:
     with pytest.raises(NotFittedError):
         NextNeedModel().predict(history, 100.0)
+
+
+def test_probabilities_only_skip_the_next_basket_head(history: Baskets) -> None:
+    """fit_predict(next_basket=False) (what predict and analyze ask for) fits no next-basket
+    head and gives the same probabilities."""
+    as_of, past = 330.0, history.before(330.0)
+    full = NextNeedModel(horizon_days=7.0, n_threads=1).fit_predict(past, as_of)
+    model = NextNeedModel(horizon_days=7.0, n_threads=1)
+    lean = model.fit_predict(past, as_of, next_basket=False)
+    assert model.next_head_ is None
+    assert np.array_equal(lean.probability, full.probability)
+    assert np.array_equal(lean.next_score, lean.p_item)
+    with pytest.raises(NotFittedError, match="probabilities only"):
+        model.predict(past, as_of)

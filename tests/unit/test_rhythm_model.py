@@ -7,7 +7,13 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets
-from omnix.models.rhythm import RhythmModel, forecast, pair_history
+from omnix.models.rhythm import (
+    RhythmModel,
+    customer_rhythms,
+    forecast,
+    next_purchase_day,
+    pair_history,
+)
 
 
 def baskets(rows: list[tuple[int, int, int, float, float]], n_items: int = 3) -> Baskets:
@@ -99,6 +105,38 @@ def test_forecast_interval_brackets_the_cycle_and_never_lies_in_the_past() -> No
     assert np.all(est.days_overdue > 0)
     rows_only = forecast(est, np.array([3, 1]))
     assert rows_only.cycle_p10 == pytest.approx(f.cycle_p10[[3, 1]])
+
+
+def test_customer_regularity_weighs_staples_and_falls_back_to_the_prior() -> None:
+    """Customer 0: a clockwork staple (12 days) and an erratic one (4 days); customer 1 buys
+    one product twice; customer 2 once. Only products bought on >= 3 days show a spread."""
+    erratic = [(0, 20 + b, 1, d, 1.0) for b, d in enumerate((1.0, 3.0, 30.0, 34.0))]
+    rows = regular(0, 0, 7.0, 12) + erratic + regular(1, 0, 7.0, 2) + [(2, 0, 2, 5.0, 1.0)]
+    rows += [r for c in range(3, 40) for r in regular(c, 0, 7.0, 6)]  # a population
+    p = pair_history(baskets(rows))
+    model = RhythmModel().fit(p, n_items=3)
+    est = model.estimate(p, as_of_day=90.0, horizon_days=7.0)
+    r = customer_rhythms(p, est, next_purchase_day(est), 40, 90.0, 14.0, model.prior_regularity_)
+    mine = np.flatnonzero(p.customer == 0)
+    weights = p.n_days[mine].astype(float)
+    assert r.regularity[0] == pytest.approx(np.average(est.regularity[mine], weights=weights))
+    steady, wobbly = est.regularity[mine]
+    assert steady > r.regularity[0] > wobbly  # the staple bought 12 times counts most
+    assert (r.products[0], r.regular_products[0]) == (2, 2)
+    assert (r.products[1], r.regular_products[1]) == (1, 0)  # two purchases: no spread yet
+    assert (r.products[2], r.regular_products[2]) == (0, 0)
+    prior = model.prior_regularity_
+    assert 0 < prior < 1 and r.regularity[1] == r.regularity[2] == prior  # not 0
+    assert np.isnan(r.next_due_day[2]) and np.isfinite(r.next_due_day[0])
+
+
+def test_next_purchase_day_is_the_forecasts() -> None:
+    rows = [r for c in range(10) for r in regular(c, 0, 5.0 + c, 8)]
+    p = pair_history(baskets(rows, n_items=1))
+    est = RhythmModel().fit(p, n_items=1).estimate(p, as_of_day=80.0, horizon_days=7.0)
+    some = np.array([1, 4, 7])
+    assert np.array_equal(next_purchase_day(est), forecast(est).expected_next_day)
+    assert np.array_equal(next_purchase_day(est, some), forecast(est, some).expected_next_day)
 
 
 def test_unfitted_model_refuses_to_estimate() -> None:

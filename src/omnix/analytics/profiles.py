@@ -1,7 +1,8 @@
 """One behavioural profile row per customer, as Ibis expressions (any backend).
 
 Everything is computed where the data lives; only one compact row per customer leaves the store.
-Definitions (all before `as_of`, an exclusive UTC instant; days are UTC calendar days):
+Definitions (all before `as_of`, an exclusive UTC instant; days are UTC calendar days, except
+the preferred weekday and hour, which are the retailer's local time):
 
 - *Purchase line*: a sale of a real product with quantity > 0 by a known customer. An *order*
   is an order id with at least one purchase line. Return and cancellation lines are not
@@ -11,11 +12,12 @@ Definitions (all before `as_of`, an exclusive UTC instant; days are UTC calendar
 - `tenure_days` = as_of - first purchase, `recency_days` = as_of - last purchase (days,
   fractional), so a purchase yesterday at noon is 1.5 days ago at midnight.
 - Gaps are days between consecutive *purchase days* (several orders on one day are one visit):
-  `typical_gap_days` is their median. `regularity` = 1 - coefficient of variation of the gaps,
-  clipped to [0, 1], NULL with fewer than two gaps. It is a stand-in: the rhythm engine's
-  per-item regularity (models/rhythm.py, being rebuilt) will replace it.
-- `preferred_weekday` (0 = Monday) and `preferred_hour` (UTC): the most frequent over orders,
-  ties to the earliest. `main_channel` / `main_store` likewise, with the share of orders.
+  `typical_gap_days` is their median. (The profile's `regularity` comes from the rhythm engine,
+  not from these gaps: services/rhythms.py joins it.)
+- `preferred_weekday` (0 = Monday) and `preferred_hour` (0..23) in the retailer's time zone
+  (`timezone`, an IANA name such as Europe/London, default UTC; daylight saving applied): the
+  most frequent over orders, ties to the earliest. `main_channel` / `main_store` likewise,
+  with the share of orders.
 - Category mix: `top_category_1..3` by purchase spend with `top_category_k_share` of the
   customer's purchase spend (0..1); lines without a category are left out of the mix.
 - `repeat_share`: share of (product, purchase day) purchases that repeat a product the
@@ -32,15 +34,46 @@ from datetime import datetime
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 from ibis import _
 
 from omnix.analytics.overview import customer_lines, with_amount
 from omnix.domain import contract as c
+from omnix.domain.errors import ConfigError
 
 Table = Any  # ibis.Table
 SECONDS_PER_DAY = 86_400
 TOP_CATEGORIES = 3
 KEY = c.CUSTOMER_ID
+
+
+def _timezone(zone: str, ts: Any) -> Any:
+    """timezone(zone, timestamptz): the local wall-clock time as a naive timestamp. The same
+    function, with the same meaning, in DuckDB (ICU) and PostgreSQL."""
+
+
+_wall_clock: Any = ibis.udf.scalar.builtin(
+    _timezone, name="timezone", signature=((dt.string, dt.Timestamp(timezone="UTC")), dt.timestamp)
+)
+
+
+def check_timezone(zone: str) -> str:
+    """`zone` if it is an IANA time zone name, else a ConfigError (one line)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {zone!r} (OMNIX_TIMEZONE takes an IANA name like Europe/Berlin)"
+        ) from None
+    return zone
+
+
+def local_time(ts: Any, zone: str) -> Any:
+    """A UTC timestamp column as wall-clock time in `zone` (naive). Example:
+    local_time(tx.ts, "Europe/Berlin").hour() is the hour a Berlin shop saw."""
+    return _wall_clock(check_timezone(zone), ts)
 
 
 def lines_before(tx: Table, as_of: datetime) -> Table:
@@ -103,23 +136,13 @@ def totals(tx: Table, as_of: datetime) -> Table:
 
 
 def gaps(tx: Table, as_of: datetime) -> Table:
-    """Per customer: purchase days, typical (median) gap in days and regularity (0..1)."""
+    """Per customer: purchase days and the typical (median) gap between them in days."""
     days = orders(tx, as_of).select(KEY, "day").distinct()
     window = ibis.window(group_by=KEY, order_by="day")
     rows = days.mutate(gap=(days.day - days.day.lag().over(window)).cast("float64"))
-    per = rows.group_by(KEY).aggregate(
-        purchase_days=_.count().cast("int64"),
-        n_gaps=_.gap.count().cast("int64"),
-        typical_gap_days=_.gap.median(),
-        gap_mean=_.gap.mean(),
-        gap_std=_.gap.std(),
+    return rows.group_by(KEY).aggregate(
+        purchase_days=_.count().cast("int64"), typical_gap_days=_.gap.median()
     )
-    cv = per.gap_std / per.gap_mean.nullif(0.0)
-    regular = ibis.greatest(ibis.least(1.0 - cv, 1.0), 0.0)
-    return per.select(
-        KEY, "purchase_days", "typical_gap_days",
-        regularity=ibis.ifelse(per.n_gaps >= 2, regular, ibis.null("float64")),
-    )  # fmt: skip
 
 
 def _mode(order_rows: Table, column: str, name: str) -> Table:
@@ -139,10 +162,12 @@ def _mode(order_rows: Table, column: str, name: str) -> Table:
     )
 
 
-def habits(tx: Table, as_of: datetime) -> Table:
-    """Per customer: preferred weekday (0 = Monday) and hour (UTC), main channel and store."""
+def habits(tx: Table, as_of: datetime, timezone: str = "UTC") -> Table:
+    """Per customer: preferred weekday (0 = Monday) and hour (0..23) in `timezone`, main
+    channel and store."""
     rows = orders(tx, as_of)
-    rows = rows.mutate(weekday=rows.ts.day_of_week.index(), hour=rows.ts.hour())
+    local = local_time(rows.ts, timezone)
+    rows = rows.mutate(weekday=local.day_of_week.index(), hour=local.hour())
     keys = rows.select(KEY).distinct()
     out = keys
     for column, name in (("weekday", "preferred_weekday"), ("hour", "preferred_hour"),
@@ -221,13 +246,13 @@ def price_tier(tx: Table, as_of: datetime) -> Table:
     return tiered_lines(tx, as_of).group_by(KEY).aggregate(price_tier=_.tier.mean())
 
 
-def profiles(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES) -> Table:
+def profiles(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES, timezone: str = "UTC") -> Table:
     """One row per customer with an order before `as_of`: every column the module docstring
     defines. Example: `profiles(tx, datetime(2025, 7, 1, tzinfo=UTC)).to_pyarrow()`."""
     out = totals(tx, as_of)
     for part in (
         gaps(tx, as_of),
-        habits(tx, as_of),
+        habits(tx, as_of, timezone),
         category_mix(tx, as_of, top),
         repeat_share(tx, as_of),
         price_tier(tx, as_of),

@@ -60,6 +60,7 @@ class DType(StrEnum):
     BOOL = "bool"
     INT = "int"
     JSON = "json"
+    DATE = "date"  # a calendar day (results such as a predicted next purchase date)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,8 +54,9 @@ class Warehouse(Protocol):
         self, command: str, detail: dict[str, Any] | None = None
     ) -> AbstractContextManager[str]: ...
 
-    def write_snapshot(self, day: date, rows: Any) -> int:
-        """Replace the per-customer snapshot of `day` with `rows` (pyarrow), atomically."""
+    def write_snapshot(self, day: date, rows: Any, predictions: Any | None = None) -> int:
+        """Replace the per-customer snapshot of `day` with `rows` and, when given, the
+        predictions of `day` with `predictions` (pyarrow tables), in one transaction."""
 
     def record_consents(self, rows: Any) -> int:
         """Append consent records (pyarrow: customer_id, purpose, granted, recorded_at, source)."""
@@ -68,6 +69,9 @@ class Warehouse(Protocol):
 
     def meta(self, key: str) -> str | None:
         """A value the store keeps about itself (e.g. the recommendations' as-of day)."""
+
+    def trim_memory(self) -> None:
+        """Release the engine's cached memory (before memory-heavy work in Python)."""
 
     def table_counts(self) -> dict[str, int]: ...
 

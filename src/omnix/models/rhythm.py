@@ -238,6 +238,14 @@ class RhythmModel:
         self.tau2_ = max(excess, 0.01)
         return self
 
+    @property
+    def prior_regularity_(self) -> float:
+        """The regularity (1 - CV of the gaps, 0..1) of a pair without gaps of its own to judge
+        by: the pooled spread every pair's own is shrunk toward."""
+        if not hasattr(self, "cv2_prior_"):
+            raise NotFittedError("This RhythmModel is not fitted yet: call fit(pairs) first.")
+        return float(np.clip(1.0 - np.sqrt(np.clip(self.cv2_prior_, MIN_CV2, MAX_CV2)), 0.0, 1.0))
+
     def estimate(
         self, pairs: PairHistory, as_of_day: float, horizon_days: float
     ) -> RhythmEstimates:
@@ -284,7 +292,18 @@ def forecast(est: RhythmEstimates, rows: IntArray | None = None) -> RhythmForeca
     inverse incomplete gamma function is the slowest step at millions of pairs."""
     pick = slice(None) if rows is None else rows
     shape, cycle = est.shape[pick], est.cycle_days[pick]
-    surv, elapsed = est.survival[pick], est.days_since_last[pick]
+    return RhythmForecast(
+        cycle_p10=special.gammaincinv(shape, 0.1) * cycle / shape,
+        cycle_p90=special.gammaincinv(shape, 0.9) * cycle / shape,
+        expected_next_day=next_purchase_day(est, rows),
+    )
+
+
+def next_purchase_day(est: RhythmEstimates, rows: IntArray | None = None) -> FloatArray:
+    """The forecast's next purchase day (day number) alone, for `rows` (all when None): a
+    third of `forecast`'s cost, for callers that need no usual range."""
+    pick = slice(None) if rows is None else rows
+    shape, surv = est.shape[pick], est.survival[pick]
     scale = est.interval_days[pick] / shape
     # The next purchase has not happened by as_of: forecast the median of the gap given
     # G > t (the point forecast that minimises absolute error in days), S(g) = S(t) / 2.
@@ -292,12 +311,15 @@ def forecast(est: RhythmEstimates, rows: IntArray | None = None) -> RhythmForeca
     with np.errstate(invalid="ignore"):
         median_gap = special.gammainccinv(shape, surv / 2) * scale
     tail = np.isfinite(median_gap) & (surv > 1e-12)
-    gap = np.where(tail, median_gap, elapsed + scale * np.log(2))
-    return RhythmForecast(
-        cycle_p10=special.gammaincinv(shape, 0.1) * cycle / shape,
-        cycle_p90=special.gammaincinv(shape, 0.9) * cycle / shape,
-        expected_next_day=est.last_day[pick] + gap,
-    )
+    gap = np.where(tail, median_gap, est.days_since_last[pick] + scale * np.log(2))
+    day: FloatArray = est.last_day[pick] + gap
+    return day
+
+
+def expected_day(expected_next_day: FloatArray) -> FloatArray:
+    """The whole day a forecast falls on (nearest day number): the date a person is told, and
+    the one "due within N days" compares."""
+    return np.floor(expected_next_day + 0.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,30 +327,49 @@ class CustomerRhythms:
     """Per customer code: how much of their shopping has a rhythm, and what is due."""
 
     products: FloatArray  # products bought on >= 2 days (with a rhythm)
-    regularity: FloatArray  # purchase-weighted mean regularity of those bought on >= 3 days
+    regular_products: FloatArray  # products bought on >= 3 days: their gaps show a spread
+    regularity: FloatArray  # 0..1, see customer_rhythms
     due: FloatArray  # products expected before as_of + due_days
     next_due_day: FloatArray  # earliest expected next purchase day (NaN without a rhythm)
 
 
 def customer_rhythms(
-    pairs: PairHistory, est: RhythmEstimates, n_customers: int, as_of_day: float, due_days: float
+    pairs: PairHistory,
+    est: RhythmEstimates,
+    next_day: FloatArray,
+    n_customers: int,
+    as_of_day: float,
+    due_days: float,
+    default_regularity: float,
 ) -> CustomerRhythms:
-    """Summarise the pair rhythms per customer (for profiles and snapshots)."""
+    """Summarise the pair rhythms per customer (for profiles, clusters and snapshots).
+
+    `regularity` is the mean of the pairs' regularity over the products bought on >= 3 days,
+    weighted by purchase days, so the customer's steadiest staples count most. A customer with
+    no such product has no spread of their own to judge by and gets `default_regularity`
+    (RhythmModel.prior_regularity_: what the model assumes for any pair without its own
+    gaps), never 0, which would call them erratic; `regular_products` = 0 tells them apart.
+    `next_day`: every pair's `next_purchase_day` (only those bought on >= 2 days are read).
+    """
     rows = np.flatnonzero(pairs.n_days >= 2)
     who = pairs.customer[rows]
-    expected = forecast(est, rows).expected_next_day
+    expected = next_day[rows]
+    day = expected_day(expected)
     weight = np.where(pairs.n_days[rows] >= 3, pairs.n_days[rows], 0).astype(np.float64)
     weighted = np.bincount(who, weights=weight * est.regularity[rows], minlength=n_customers)
     total = np.bincount(who, weights=weight, minlength=n_customers)
     nxt = np.full(n_customers, np.inf)
     np.minimum.at(nxt, who, expected)
     with np.errstate(divide="ignore", invalid="ignore"):
-        regularity = np.where(total > 0, weighted / total, np.nan)
+        regularity = np.where(total > 0, weighted / total, default_regularity)
     return CustomerRhythms(
         products=np.bincount(who, minlength=n_customers).astype(np.float64),
+        regular_products=np.bincount(who, weights=weight > 0, minlength=n_customers).astype(
+            np.float64
+        ),
         regularity=regularity,
-        due=np.bincount(
-            who, weights=(expected < as_of_day + due_days), minlength=n_customers
-        ).astype(np.float64),
+        due=np.bincount(who, weights=day < as_of_day + due_days, minlength=n_customers).astype(
+            np.float64
+        ),
         next_due_day=np.where(np.isfinite(nxt), nxt, np.nan),
     )

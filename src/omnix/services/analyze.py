@@ -1,11 +1,17 @@
 """Use case: the whole customer analysis at one date, stored as a dated snapshot.
 
-Stages, in order (`STAGES`): profiles, RFM segments, CLV / P(alive), behavioural clusters
-(all through SegmentService), rhythms (the rhythm model per customer x product, summarised per
-customer: products with a rhythm, their regularity, what is due in 14 days), spending profiles
-for customers whose consent covers profiling, then the snapshot: one row per customer in
-`customer_snapshots`, replacing that date's rows in one transaction. Each stage's seconds are
-logged and kept in the run's record (`runs.detail`).
+Stages, in order (`STAGES`):
+- rhythms: the calibrated next-need model (models/next_need.py, which fits the rhythm model)
+  on every customer x product bought before the date, summarised per customer (products with
+  a rhythm, regularity, what is due in 14 days: services/rhythms.py);
+- predictions: each customer's `top` most likely products within `horizon_days`, plus every
+  product with a rhythm expected within the horizon;
+- profiles, RFM segments, CLV / P(alive), behavioural clusters (SegmentService, given the
+  rhythm table, so the profile's and the clusters' regularity is the rhythm engine's);
+- spending profiles for customers whose consent covers profiling;
+- snapshot: one row per customer in `customer_snapshots` and the predictions in
+  `predictions`, replacing that date's rows of both in one transaction.
+Each stage's seconds are logged and kept in the run's record (`runs.detail`).
 """
 
 from __future__ import annotations
@@ -28,16 +34,18 @@ from omnix.domain.consent import Purpose
 from omnix.domain.ports import Warehouse
 from omnix.domain.privacy import sensitive_categories
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS
-from omnix.models.rhythm import customer_rhythms
 from omnix.services.consent import permitted
-from omnix.services.predict import load_history, rhythms_now
+from omnix.services.predict import load_history
+from omnix.services.rhythms import calibrated_run, customer_table, due_predictions
 from omnix.services.segments import SegmentReport, SegmentService, day_after_last
 
 log = structlog.get_logger(__name__)
 
-# What a person watching sees, in order; SegmentService reports the first four itself.
-STAGES = ("profiles", "segments", "clv", "clusters", "rhythms", "spending", "snapshot")
-DUE_DAYS = 14.0
+# What a person watching sees, in order; SegmentService reports profiles .. clusters itself.
+STAGES = ("rhythms", "predictions", "profiles", "segments", "clv", "clusters", "spending",
+          "snapshot")  # fmt: skip
+HORIZON_DAYS = 14  # of the persisted predictions' probability
+TOP = 10  # predictions kept per customer, besides everything due within the horizon
 StageHook = Callable[[str], None]
 
 
@@ -53,6 +61,8 @@ class AnalyzeReport:
     default_consent: str
     excluded_categories: list[str]
     snapshot_rows: int
+    predictions: int  # customer x product rows stored (0: history too short to calibrate)
+    horizon_days: int
     seconds: dict[str, float] = field(default_factory=dict)
     segments: SegmentReport | None = field(default=None, repr=False)
 
@@ -70,7 +80,8 @@ class _Run:
     as_of: date
     report: SegmentReport | None = None
     spending: pa.Table | None = None
-    rhythms: pa.Table | None = None  # per customer: rhythm columns of the snapshot
+    rhythms: pa.Table | None = None  # per customer: services/rhythms.customer_table
+    predictions: pa.Table | None = None  # services/rhythms.due_predictions
     consented: pa.Array | None = None  # customer_ids whose consent covers profiling
     excluded: list[str] = field(default_factory=list)
     rows: int = 0
@@ -104,12 +115,14 @@ class AnalyzeService:
     segments: SegmentService
     default_consent: bool = False  # may customers without a consent record be profiled
     private_labels: tuple[str, ...] = ()
+    horizon_days: int = HORIZON_DAYS
+    top: int = TOP
 
     def stages(self) -> list[tuple[str, Callable[[_Run, _Clock], None]]]:
-        """The pipeline, in order."""
+        """The pipeline, in order: rhythms first, so segments and clusters use them."""
         return [
-            ("segments", self._segments),
             ("rhythms", self._rhythms),
+            ("segments", self._segments),
             ("spending", self._spending),
             ("snapshot", self._snapshot),
         ]
@@ -130,25 +143,21 @@ class AnalyzeService:
             detail["centroids"] = _centroids(state.report)
         return self._report(state, clock.seconds)
 
+    def _rhythms(self, state: _Run, clock: _Clock) -> None:
+        """Rhythms and calibrated predictions from one fit on everyone's history before as_of;
+        only the per-customer table and the kept predictions outlive this stage."""
+        clock("rhythms")
+        history = load_history(self.warehouse, state.as_of)
+        self.warehouse.trim_memory()  # the fit below is the run's memory peak
+        run = calibrated_run(history, self.horizon_days)
+        state.rhythms = customer_table(run)
+        clock("predictions")
+        state.predictions = due_predictions(run, self.top, self.horizon_days)
+
     def _segments(self, state: _Run, clock: _Clock) -> None:
         previous = self._previous_centroids()
-        state.report = self.segments.report(state.as_of, previous, on_stage=clock)
-
-    def _rhythms(self, state: _Run, clock: _Clock) -> None:
-        """Per customer, from the rhythm model fitted on everyone's history before as_of."""
-        clock("rhythms")
-        h = load_history(self.warehouse, state.as_of)
-        pairs, est = rhythms_now(h, DUE_DAYS)
-        n_customers = h.encoded.baskets.n_customers
-        r = customer_rhythms(pairs, est, n_customers, h.as_of_day, DUE_DAYS)
-        state.rhythms = pa.table(
-            {
-                c.CUSTOMER_ID: h.encoded.customers,
-                "rhythm_products": pa.array(r.products.astype(np.int64)),
-                "rhythm_regularity": pa.array(r.regularity, from_pandas=True),
-                "due_14d": pa.array(r.due.astype(np.int64)),
-                "next_due_days": pa.array(r.next_due_day - h.as_of_day, from_pandas=True),
-            }
+        state.report = self.segments.report(
+            state.as_of, previous, on_stage=clock, rhythms=state.rhythms
         )
 
     def _spending(self, state: _Run, clock: _Clock) -> None:
@@ -172,9 +181,8 @@ class AnalyzeService:
         clock("snapshot")
         assert state.report is not None and state.spending is not None
         assert state.consented is not None
-        assert state.rhythms is not None
-        rows = _snapshot_rows(state.report, state.rhythms, state.spending, state.consented)
-        state.rows = self.warehouse.write_snapshot(state.as_of, rows)
+        rows = _snapshot_rows(state.report, state.spending, state.consented)
+        state.rows = self.warehouse.write_snapshot(state.as_of, rows, state.predictions)
 
     def _previous_centroids(self) -> Any:
         """The cluster centroids of the last successful analysis, so cluster ids stay put."""
@@ -194,7 +202,8 @@ class AnalyzeService:
             profiled=state.spending.num_rows,
             default_consent="granted" if self.default_consent else "denied",
             excluded_categories=state.excluded, snapshot_rows=state.rows,
-            seconds=seconds, segments=state.report,
+            predictions=0 if state.predictions is None else state.predictions.num_rows,
+            horizon_days=self.horizon_days, seconds=seconds, segments=state.report,
         )  # fmt: skip
 
 
@@ -205,16 +214,14 @@ def _centroids(report: SegmentReport | None) -> dict[str, Any] | None:
     return {"features": names, "values": [[g.centroid[k] for k in names] for g in report.clusters]}
 
 
-def _snapshot_rows(
-    report: SegmentReport, rhythms: pa.Table, spending: pa.Table, consented: pa.Array
-) -> pa.Table:
-    """The segment report's per-customer table joined with the rhythms and the spending
-    profiles, in the snapshot's columns. Customers without a spending profile (no consent, or
-    nothing priced) get NULLs there; `profiling_consent` says which is which."""
+def _snapshot_rows(report: SegmentReport, spending: pa.Table, consented: pa.Array) -> pa.Table:
+    """The segment report's per-customer table (profiles with the rhythm columns) joined with
+    the spending profiles, in the snapshot's columns. Customers without a spending profile (no
+    consent, or nothing priced) get NULLs there; `profiling_consent` says which is which."""
     table = report.customers_table
     assert table is not None
-    joined = table.join(rhythms, c.CUSTOMER_ID, join_type="left outer")
-    joined = joined.join(spending, c.CUSTOMER_ID, join_type="left outer")
+    table = table.append_column("rhythm_regularity", table["regularity"])
+    joined = table.join(spending, c.CUSTOMER_ID, join_type="left outer")
     flags = pc.is_in(joined[c.CUSTOMER_ID], value_set=consented)
     joined = joined.append_column("profiling_consent", flags)
     names = [name for name, _ in SNAPSHOT_COLUMNS]

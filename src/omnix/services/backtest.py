@@ -70,13 +70,17 @@ class BacktestReport:
 
 
 def quality_summary(report: BacktestReport) -> dict[str, Any]:
-    """The headline figures per method (no reliability bins), for the run's record."""
+    """The figures per method, with the reliability bins (the dashboard's calibration plot),
+    for the run's record; NaN (an empty bin) becomes None."""
 
     def finite(row: dict[str, Any]) -> dict[str, Any]:
         return {
-            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            k: [finite(b) for b in v]
+            if k == "reliability"
+            else None
+            if isinstance(v, float) and not math.isfinite(v)
+            else v
             for k, v in row.items()
-            if k != "reliability"
         }
 
     return {

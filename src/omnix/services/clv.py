@@ -9,6 +9,12 @@ predicted vs actual repeat purchase days, total, MAE and Pearson correlation.
 Baselines:
 - `calibration_rate`: the customer's own repeat rate x / T, carried over the holdout length;
 - `recent_rate`: repeat purchases in the last `recent_days` of calibration, as a rate.
+
+P(alive) is scored as a predictor of "any purchase in the holdout" (AUC, Brier; overall, for
+one-time buyers and for repeat buyers) for BG/NBD, Pareto/NBD and the combination omnix uses
+for churn risk (models/clv.AliveModel: BG/NBD for repeat buyers, Pareto/NBD for one-time
+buyers). A customer alive at the end of calibration may still not buy in the holdout, so the
+Brier score measures P(alive) against a stricter event; AUC is the fairer comparison.
 """
 
 from __future__ import annotations
@@ -25,7 +31,15 @@ from omnix.domain import contract as c
 from omnix.domain.errors import ConfigError, EmptyStoreError
 from omnix.domain.ports import Warehouse
 from omnix.evaluation.counts import mae, pearson
-from omnix.models.clv import BetaGeoModel, FloatArray, GammaGammaModel, ParetoNBDModel, clv
+from omnix.evaluation.metrics import auc, brier
+from omnix.models.clv import (
+    AliveModel,
+    BetaGeoModel,
+    FloatArray,
+    GammaGammaModel,
+    ParetoNBDModel,
+    clv,
+)
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -71,6 +85,7 @@ class ClvReport:
     pareto_nbd: dict[str, Any] = field(default_factory=dict)
     gamma_gamma: dict[str, Any] | None = None
     clv: dict[str, Any] | None = None
+    alive: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +100,25 @@ def score(predicted: FloatArray, actual: FloatArray) -> dict[str, Any]:
         "mae": mae(predicted, actual),
         "corr": pearson(predicted, actual),
     }
+
+
+def alive_score(p_alive: FloatArray, s: Summary) -> dict[str, Any]:
+    """How well P(alive) predicts any purchase in the holdout: AUC and Brier score for all
+    customers, one-time buyers (x = 0) and repeat buyers (None where undefined)."""
+    bought = (s.holdout > 0).astype(np.int64)
+    out: dict[str, Any] = {}
+    for name, rows in (("all", np.ones(len(s.x), dtype=bool)), ("one_time", s.x == 0),
+                       ("repeat", s.x > 0)):  # fmt: skip
+        y, p = bought[rows], p_alive[rows]
+        area = auc(y, p) if y.size else float("nan")
+        out[name] = {
+            "customers": int(rows.sum()),
+            "bought_in_holdout": float(y.mean()) if y.size else None,
+            "mean_p_alive": float(p.mean()) if y.size else None,
+            "auc": None if not np.isfinite(area) else area,
+            "brier": brier(y, p) if y.size else None,
+        }
+    return out
 
 
 def baselines(s: Summary, length: float, recent_length: float) -> dict[str, FloatArray]:
@@ -168,15 +202,23 @@ class ClvService:
             "holdout": score(pareto.expected_purchases(length, s.x, s.t_x, s.T), s.holdout),
         }
         timings["pareto_nbd"] = time.perf_counter() - started
+        alive = AliveModel.of(bg, pareto)
+        p_alive = {
+            "bgnbd": bg.p_alive(s.x, s.t_x, s.T),
+            "pareto_nbd": pareto.p_alive(s.x, s.t_x, s.T),
+            "omnix": alive.p_alive(s.x, s.t_x, s.T),
+        }
+        report.alive = {name: alive_score(p, s) for name, p in p_alive.items()}
         started = time.perf_counter()
-        report.gamma_gamma, report.clv = self._value(bg, s)
+        report.gamma_gamma, report.clv = self._value(bg, s, p_alive["omnix"])
         timings["gamma_gamma_clv"] = time.perf_counter() - started
         return report
 
     def _value(
-        self, bg: BetaGeoModel, s: Summary
+        self, bg: BetaGeoModel, s: Summary, p_alive: FloatArray
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """Gamma-Gamma spend and CLV; (None, None) when no repeat purchase has a value."""
+        """Gamma-Gamma spend and CLV; (None, None) when no repeat purchase has a value.
+        `p_alive`: the churn-risk P(alive) (AliveModel) summarised beside the value."""
         o = self.options
         if not np.any((s.x > 0) & (s.monetary > 0)):
             return None, None
@@ -187,7 +229,6 @@ class ClvService:
             months=o.months, monthly_discount=o.monthly_discount, margin=o.margin,
             month_length=DAYS_PER_MONTH / o.time_unit_days,
         )  # fmt: skip
-        p_alive = bg.p_alive(s.x, s.t_x, s.T)
         gamma = {
             "params": gg.params_,
             "log_likelihood": gg.log_likelihood_,

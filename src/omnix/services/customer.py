@@ -20,7 +20,8 @@ from omnix.domain.ports import Warehouse
 from omnix.domain.rhythm import PairRhythm
 from omnix.models.rhythm import forecast
 from omnix.services.encode import codes
-from omnix.services.predict import load_history, rhythms_now
+from omnix.services.predict import load_history
+from omnix.services.rhythms import rhythm_run
 
 EPOCH = date(1970, 1, 1)
 HORIZON_DAYS = 30.0
@@ -43,7 +44,8 @@ class CustomerService:
         (code,) = codes(pa.array([customer_id]), h.encoded.customers)
         if code < 0:
             raise NotFoundError(f"no purchases of customer {customer_id!r} before {as_of}")
-        pairs, est = rhythms_now(h, HORIZON_DAYS)
+        run = rhythm_run(h, HORIZON_DAYS, forecast_all=False)  # one customer's rows below
+        pairs, est = run.pairs, run.rhythm
         rows = np.flatnonzero((pairs.customer == code) & (pairs.n_days >= min_purchases))
         f = forecast(est, rows)
         out = []

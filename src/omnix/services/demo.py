@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,16 +12,20 @@ from typing import Any
 import pyarrow.compute as pc
 
 from omnix.domain import contract as c
-from omnix.domain.errors import ConfigError
+from omnix.domain.errors import ConfigError, EmptyStoreError
 from omnix.domain.ingest import IngestOptions, IngestSummary
 from omnix.domain.ports import Warehouse
 from omnix.generate import GenerateResult, GeneratorConfig, generate
 from omnix.services.analyse import AnalyseService, Analysis
 from omnix.services.analyze import AnalyzeReport, AnalyzeService
+from omnix.services.backtest import BacktestService
 from omnix.services.ingest import FileProgress, IngestService
 from omnix.services.predict import PredictService, PredictSummary, write_table
+from omnix.services.recommend import RecommendService
 
 DEMO_HORIZON_DAYS = 14
+EARLIER_SNAPSHOT_DAYS = 28  # a second, earlier snapshot: the dashboard shows migration
+BACKTEST_DAYS = 28  # the backtest's window: the dashboard's model health has real figures
 
 
 @dataclass(slots=True)
@@ -41,6 +46,8 @@ class DemoService:
     analyze: AnalyzeService
     predict: PredictService
     data_dir: Path
+    backtest: BacktestService | None = None
+    recommend: RecommendService | None = None  # candidates with reasons for the dashboard
 
     @property
     def demo_dir(self) -> Path:
@@ -82,8 +89,17 @@ class DemoService:
             files: list[Path] = [generated.files[key]]
             summaries += self.ingest.ingest(files, IngestOptions(kind=kind), progress)
         as_of = config.start + timedelta(days=config.days)
+        if config.days > 2 * EARLIER_SNAPSHOT_DAYS:
+            self.analyze.run(as_of - timedelta(days=EARLIER_SNAPSHOT_DAYS))
         pipeline = self.analyze.run(as_of)
+        if self.backtest is not None and config.days > 2 * BACKTEST_DAYS:
+            # too few repeat customers in a tiny demo: no backtest, and no failure
+            with suppress(EmptyStoreError):
+                self.backtest.run(as_of - timedelta(days=BACKTEST_DAYS), BACKTEST_DAYS)
         table, predictions = self.predict.predict(as_of, DEMO_HORIZON_DAYS, top=10)
+        if self.recommend is not None:
+            with suppress(EmptyStoreError):  # a history too short to learn from: popular only
+                self.recommend.precompute(as_of)
         target = self.demo_dir / "predictions.parquet"
         write_table(table, target)
         predictions.out = str(target)

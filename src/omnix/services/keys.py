@@ -74,6 +74,12 @@ class KeyService:
             for key_id in key_ids:
                 self._known.pop(key_id, None)
 
+    def active(self, key_id: str) -> ApiKey | None:
+        """The active key with this id, else None (the dashboard's session holds only the
+        id: the key itself was checked once, at sign-in). Cached like `authenticate`."""
+        record = self._lookup(key_id)
+        return record if record is not None and record.active else None
+
     def should_touch(self, key_id: str) -> bool:
         """True at most once per TOUCH_EVERY seconds per key (the caller then writes)."""
         now = time.monotonic()

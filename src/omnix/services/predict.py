@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -32,13 +33,7 @@ from omnix.domain.errors import EmptyStoreError, InputError
 from omnix.domain.ports import Warehouse
 from omnix.models.baskets import IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions, rank_within
-from omnix.models.rhythm import (
-    PairHistory,
-    RhythmEstimates,
-    RhythmModel,
-    forecast,
-    pair_history,
-)
+from omnix.models.rhythm import expected_day, forecast
 from omnix.services.encode import (
     EncodedHistory,
     category_codes,
@@ -101,14 +96,6 @@ def load_history(warehouse: Warehouse, as_of: date) -> StoreHistory:
     )
 
 
-def rhythms_now(h: StoreHistory, horizon_days: float) -> tuple[PairHistory, RhythmEstimates]:
-    """Every pair's rhythm as of the history's day, from the rhythm model alone (no
-    calibration heads): what `omnix customer` and the analyze snapshot show."""
-    pairs = pair_history(h.encoded.baskets)
-    model = RhythmModel().fit(pairs, h.item_category, h.encoded.baskets.n_items)
-    return pairs, model.estimate(pairs, h.as_of_day, horizon_days)
-
-
 def _net_returns(encoded: EncodedHistory, returns: pa.Table) -> EncodedHistory:
     """Returned units come off the purchase they undo (see Baskets.net_returns)."""
     if returns.num_rows == 0:
@@ -138,17 +125,24 @@ class PredictSummary:
         return asdict(self)
 
 
-def predictions_table(h: StoreHistory, pred: NextNeedPredictions, top: int | None) -> pa.Table:
-    """The output rows (contract columns first), best first within each customer."""
+def predictions_table(
+    h: StoreHistory,
+    pred: NextNeedPredictions,
+    top: int | None,
+    also: npt.NDArray[np.bool_] | None = None,
+) -> pa.Table:
+    """The output rows (contract columns first), best first within each customer: each
+    customer's `top` pairs (all when None), plus the pairs where `also` is true."""
     pairs, r = pred.pairs, pred.rhythm
     rank = rank_within(pairs.customer, pred.probability, pairs.item) + 1  # 1 = most likely
-    keep = np.flatnonzero(rank <= top) if top is not None else np.arange(rank.size)
+    wanted = rank <= (top if top is not None else rank.size)
+    keep = np.flatnonzero(wanted if also is None else wanted | also)
     keep = keep[np.lexsort((rank[keep], pairs.customer[keep]))]
     per_purchase = pairs.units_per_purchase[keep]
     interval = r.cycle_days[keep] * per_purchase
     f = forecast(r, keep)
     low, high = f.cycle_p10 * per_purchase, f.cycle_p90 * per_purchase
-    expected = np.floor(f.expected_next_day + 0.5).astype(np.int64)  # nearest whole day
+    expected = expected_day(f.expected_next_day).astype(np.int64)
     since = r.days_since_last[keep].astype(np.int64)
     overdue = np.floor(r.days_overdue[keep]).astype(np.int64)
     names = pc.take(h.item_names, pa.array(pairs.item[keep]))
@@ -217,6 +211,7 @@ class PredictService:
         with self.warehouse.run("predict", {"as_of": as_of.isoformat(), "horizon": horizon_days}):
             note("reading history")
             h = load_history(self.warehouse, as_of)
+            self.warehouse.trim_memory()  # the fit below is the command's memory peak
             if level == "category":
                 h = h.by_category()
             timings["read"] = time.perf_counter() - started

@@ -3,9 +3,13 @@ group with its customers, revenue share, average CLV and churn risk.
 
 One pass of the store builds a profile row per customer (analytics/profiles.py) joined with
 the CLV summary (analytics/clv.py) and the category shares; only those rows reach Python.
+The rhythm engine's per-customer view (services/rhythms.py: regularity, products with a
+rhythm, what is due) joins them: `omnix analyze` passes the one it computed for the snapshot,
+`omnix segments` computes it here.
 Then: RFM scores and named segments with a reason per customer (models/segments.py),
-K-means clusters (models/clusters.py), and BG/NBD P(alive) and Gamma-Gamma CLV fitted on the
-same history (everything before `as_of`; the CLV calibration ends the day before it).
+K-means clusters (models/clusters.py), and P(alive) (BG/NBD for repeat buyers, Pareto/NBD for
+one-time buyers: models/clv.AliveModel) and BG/NBD x Gamma-Gamma CLV fitted on the same history
+(everything before `as_of`; the CLV calibration ends the day before it).
 Churn risk = 1 - P(alive). The per-customer table (`SegmentReport.customers_table`) is what
 `omnix analyze` stores in the dated snapshot (services/analyze.py).
 """
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import structlog
 
 from omnix.analytics import clv as rfm
 from omnix.analytics import profiles as prof
@@ -32,7 +37,7 @@ from omnix.domain.errors import ConfigError, EmptyStoreError, InputError
 from omnix.domain.ports import ClusterNamer, Warehouse
 from omnix.domain.segments import ClusterProfile
 from omnix.models.clusters import BehaviourClusters, RuleClusterNamer, behaviour_features
-from omnix.models.clv import BetaGeoModel, FloatArray, GammaGammaModel, clv
+from omnix.models.clv import AliveModel, FloatArray, GammaGammaModel, clv
 from omnix.models.segments import (
     DEFAULT_RULES,
     RfmScores,
@@ -44,7 +49,9 @@ from omnix.models.segments import (
     rules_from_mapping,
 )
 from omnix.services.clv import DAYS_PER_MONTH, ClvOptions
+from omnix.services.rhythms import customer_table, store_rhythms
 
+log = structlog.get_logger(__name__)
 IntArray = npt.NDArray[np.int64]
 StageHook = Callable[[str], None]  # told the name of each stage as it starts
 EXPECTED_DAYS = 90  # horizon of `expected_purchases_90d`, days
@@ -95,6 +102,7 @@ class SegmentReport:
     customers: int
     currency: str | None
     clv_months: int
+    timezone: str  # of the profiles' preferred weekday and hour
     segments: list[GroupSummary]
     clusters: list[GroupSummary]
     k: int | None
@@ -125,23 +133,33 @@ class SegmentService:
     warehouse: Warehouse
     options: SegmentOptions = field(default_factory=SegmentOptions)
     namer: ClusterNamer = field(default_factory=RuleClusterNamer)
+    timezone: str = "UTC"  # the retailer's: preferred weekday and hour are local
 
     def report(
         self,
         as_of: date | None = None,
         previous_centroids: FloatArray | None = None,
         on_stage: StageHook = _quiet,
+        rhythms: pa.Table | None = None,
     ) -> SegmentReport:
         """Segments and clusters of every customer with a purchase before `as_of` (default:
         the day after the store's last line). `previous_centroids` keeps cluster ids stable;
-        `on_stage` hears "profiles", "segments", "clv" and "clusters" as each starts."""
+        `rhythms`: the per-customer rhythm table (services/rhythms.customer_table) when the
+        caller has it, else it is computed here; `on_stage` hears "rhythms" (only then),
+        "profiles", "segments", "clv" and "clusters" as each starts."""
         timings: dict[str, float] = {}
+        prof.check_timezone(self.timezone)
         with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
             tx = self.warehouse.ibis().table("transactions")
             as_of = as_of or day_after_last(tx)
+            if rhythms is None:
+                on_stage("rhythms")
+                started = time.perf_counter()
+                rhythms = customer_table(store_rhythms(self.warehouse, as_of))
+                timings["rhythms"] = time.perf_counter() - started
             on_stage("profiles")
             started = time.perf_counter()
-            table, categories, currency = self._fetch(tx, as_of)
+            table, categories, currency = self._fetch(tx, as_of, rhythms)
             timings["profiles"] = time.perf_counter() - started
             report = self._analyse(
                 table, categories, currency, as_of, previous_centroids, timings, on_stage
@@ -149,7 +167,9 @@ class SegmentService:
         report.seconds = {k: round(v, 3) for k, v in timings.items()}
         return report
 
-    def _fetch(self, tx: Any, as_of: date) -> tuple[pa.Table, list[str], str | None]:
+    def _fetch(
+        self, tx: Any, as_of: date, rhythms: pa.Table
+    ) -> tuple[pa.Table, list[str], str | None]:
         moment = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
         top = prof.top_categories(tx, moment, self.options.categories).to_pyarrow()
         categories = [str(v) for v in top[c.CATEGORY].to_pylist()]
@@ -158,15 +178,17 @@ class SegmentService:
             c.CUSTOMER_ID, clv_x=summary.frequency, clv_t_x=summary.recency, clv_T=summary.T,
             clv_m=summary.monetary,
         )  # fmt: skip
-        expr = prof.profiles(tx, moment)
+        expr = prof.profiles(tx, moment, timezone=self.timezone)
         for part in (summary, prof.category_shares(tx, moment, categories)):
             expr = expr.left_join(part, c.CUSTOMER_ID).drop(f"{c.CUSTOMER_ID}_right")
-        table = expr.order_by(c.CUSTOMER_ID).to_pyarrow()
+        table = expr.to_pyarrow()
         if table.num_rows == 0:
             raise EmptyStoreError(
                 f"no customer bought anything before {as_of}: ingest data or pick a later --as-of"
             )
-        return table, categories, _main_currency(tx)
+        # every profiled customer is in the rhythm history (the same purchase lines)
+        table = table.join(rhythms, c.CUSTOMER_ID, join_type="left outer")
+        return table.sort_by(c.CUSTOMER_ID), categories, _main_currency(tx)
 
     def _analyse(
         self,
@@ -207,16 +229,17 @@ class SegmentService:
         })  # fmt: skip
         return SegmentReport(
             as_of=as_of.isoformat(), customers=table.num_rows, currency=currency,
-            clv_months=o.clv.months, segments=segments, clusters=clusters,
+            clv_months=o.clv.months, timezone=self.timezone, segments=segments, clusters=clusters,
             k=None if model is None else model.k_,
             k_selection=[] if model is None else [asdict(s) for s in model.selection_],
             customers_table=out,
         )  # fmt: skip
 
     def _clv(self, col: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per customer P(alive), CLV (currency) and expected repeat purchase days in the next
-        90 days (NaN where the store has no CLV summary or no model can be fitted: nobody
-        bought twice)."""
+        """Per customer P(alive) (AliveModel: BG/NBD for repeat buyers, Pareto/NBD for one-time
+        buyers), CLV (currency, BG/NBD x Gamma-Gamma) and BG/NBD's expected repeat purchase
+        days in the next 90 days (NaN where the store has no CLV summary or no model can be
+        fitted: nobody bought twice)."""
         o = self.options.clv
         n = len(col["orders"])
         p_alive, value, expected = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
@@ -230,8 +253,13 @@ class SegmentService:
         )
         if not np.any(x > 0):
             return p_alive, value, expected
-        bg = BetaGeoModel(chunk_size=o.chunk_size).fit(x, t_x, T)
-        p_alive[ok] = bg.p_alive(x, t_x, T)
+        try:
+            alive = AliveModel(chunk_size=o.chunk_size).fit(x, t_x, T)
+        except ValueError as exc:  # e.g. a handful of customers: the likelihood has no maximum
+            log.warning("no CLV model", reason=str(exc))
+            return p_alive, value, expected
+        bg = alive.bg_
+        p_alive[ok] = alive.p_alive(x, t_x, T)
         expected[ok] = bg.expected_purchases(EXPECTED_DAYS / unit, x, t_x, T)
         if np.any((x > 0) & (m > 0)):
             gg = GammaGammaModel(chunk_size=o.chunk_size).fit(x, m)

@@ -68,6 +68,7 @@ class SnapshotService:
     warehouse: Warehouse
     default_consent: bool = False
     segment_order: tuple[str, ...] = tuple(r.name for r in DEFAULT_RULES)
+    timezone: str = "UTC"  # the retailer's: the live profile's preferred weekday and hour
 
     def dates(self) -> list[date]:
         """Snapshot dates in the store, oldest first."""
@@ -163,6 +164,7 @@ class SnapshotService:
             "snapshot": row[0],
             "history": history,
             "profile": self._live(customer_id, day),
+            "timezone": self.timezone,
         }
 
     def _live(self, customer_id: str, day: date) -> dict[str, Any]:
@@ -170,7 +172,8 @@ class SnapshotService:
         snapshot's price_tier_index instead)."""
         tx = self.warehouse.ibis().table("transactions")
         moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        rows = prof.profiles(tx.filter(_is(customer_id)), moment).to_pyarrow().to_pylist()
+        mine = tx.filter(_is(customer_id))
+        rows = prof.profiles(mine, moment, timezone=self.timezone).to_pyarrow().to_pylist()
         return {k: rows[0].get(k) for k in PROFILE_KEYS} if rows else {}
 
     def _table(self) -> Any:

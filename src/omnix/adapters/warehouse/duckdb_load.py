@@ -1,8 +1,10 @@
-"""Loading one staged source file into DuckDB: validate, count, reject, identify, insert.
+"""Loading one staged source file into DuckDB: validate, identify, insert, count, reject.
 
 Each step is one SQL scan over the staged Parquet (DuckDB reads it in parallel): no temporary
 table that could spill, no row pulled into Python. `DuckDBStore.load` runs them inside one
-transaction.
+transaction. A clean new file takes one scan (plus the identity aggregate): its good lines are
+inserted first and counted from the store; the file itself is counted when some rows did not
+go in (rejects, duplicates) and for files with line ids (see `FileLoad._count_and_store`).
 
 Line identity: `line_id` when the source has one, else (order_id, product_id, line_seq) where
 line_seq is the line's position within its order: its row number minus the order's first row
@@ -30,6 +32,11 @@ from omnix.domain import contract as c
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary, RejectReason
 
 log = structlog.get_logger(__name__)
+
+# Pushing the good-row filter (check_no IS NULL) below the typed projection inlines the cleaned
+# identifiers into it: trim() then ran 2-3 times per id column (10.6M lines: 4.6 -> 3.0 CPU s
+# for the insert's scan, validation and identity join with it off). Off for the insert only.
+_NO_FILTER_PUSHDOWN = "filter_pushdown"
 
 # (phase, fraction done 0..1) while the engine works on a file
 PhaseProgress = Callable[[str, float], None]
@@ -100,7 +107,7 @@ class FileLoad:
         self.scan = scan_for(staged, plan, options) if staged.rows else None
 
     def run(self, summary: IngestSummary, source_name: str) -> None:
-        counts = self.count()
+        counts, inserted = self._count_and_store()
         self.con.execute("DELETE FROM rejects WHERE source_id = ?", [self.source_id])
         self._store_malformed(self.staged.malformed, source_name)
         if counts.reasons:
@@ -114,13 +121,61 @@ class FileLoad:
         summary.read = summary.stored + summary.rejected
         summary.anonymous, summary.returns = counts.anonymous, counts.returns
         summary.cancellations, summary.non_product = counts.cancellations, counts.non_product
+        summary.inserted = inserted
+        summary.duplicates = summary.stored - inserted
+
+    def _count_and_store(self) -> tuple[Counts, int]:
+        """Count the file's rows by outcome and store its good lines: (counts, inserted).
+
+        A new transactions file is inserted first: when every staged row went in (no
+        rejects, no duplicates: the usual case) its counts come from the lines just stored,
+        which saves a validating pass over the file. Otherwise, and for files with line ids
+        or dimension tables, the file is counted first as before.
+        """
+        if self._insert_first():
+            inserted = self.insert_transactions(has_line_ids=False)
+            if inserted == self.staged.rows:
+                return self._count_stored(inserted), inserted
+            return self.count(), inserted
+        counts = self.count()
         if counts.good == 0:
-            summary.inserted = 0
-        elif self.options.kind is c.Kind.TRANSACTIONS:
-            summary.inserted = self.insert_transactions(has_line_ids=counts.line_ids > 0)
-        else:
-            summary.inserted = self.upsert_dimension()
-        summary.duplicates = summary.stored - summary.inserted
+            return counts, 0
+        if self.options.kind is c.Kind.TRANSACTIONS:
+            return counts, self.insert_transactions(has_line_ids=counts.line_ids > 0)
+        return counts, self.upsert_dimension()
+
+    def _insert_first(self) -> bool:
+        # line ids need the count first: a window over an all-NULL line_id is one partition
+        return (
+            self.scan is not None
+            and self.options.kind is c.Kind.TRANSACTIONS
+            and c.LINE_ID not in self.plan.mapped
+            and not self._source_has_lines()
+        )
+
+    def _source_has_lines(self) -> bool:
+        rows = self.con.execute(
+            "SELECT 1 FROM transactions WHERE source_id = ? LIMIT 1", [self.source_id]
+        ).fetchall()
+        return bool(rows)
+
+    def _count_stored(self, stored: int) -> Counts:
+        """Counts of a file all of whose rows were just stored (it had none stored before)."""
+        with self._watch("count"):
+            ((anonymous, returns, cancellations, non_product),) = self.con.execute(
+                "SELECT count(*) FILTER (WHERE customer_id IS NULL), "
+                "count(*) FILTER (WHERE quantity < 0), "
+                f"count(*) FILTER (WHERE line_type = {v.lit(c.LineType.CANCELLATION.value)}), "
+                "count(*) FILTER (WHERE NOT is_product) FROM transactions WHERE source_id = ?",
+                [self.source_id],
+            ).fetchall()
+        return Counts(
+            good=stored,
+            anonymous=int(anonymous),
+            returns=int(returns),
+            cancellations=int(cancellations),
+            non_product=int(non_product),
+        )
 
     def count(self) -> Counts:
         """One scan: reject reasons, and what the good lines are (anonymous, returns ...)."""
@@ -198,13 +253,13 @@ class FileLoad:
             first_of_id = "row_number() OVER (PARTITION BY line_id ORDER BY rn) = 1"
             identified += f" QUALIFY line_id IS NULL OR {first_of_id}"
         names = ", ".join(v.q(n) for n in c.TRANSACTIONS.names)
+        if self._has_rows("transactions"):
+            identified = _not_stored(identified, has_line_ids)
         sql = (
             f"INSERT INTO transactions SELECT {names}, line_seq, {line_type}, {s.is_product}, "
             f"attributes, {v.lit(self.source_id)}, rn FROM ({identified}) AS s"
         )
-        if self._has_rows("transactions"):
-            sql += f" WHERE {_not_stored(has_line_ids)}"
-        with self._watch("store"):
+        with self._watch("store"), self._optimizers_off(_NO_FILTER_PUSHDOWN):
             return int(self.con.execute(sql).fetchall()[0][0])
 
     def upsert_dimension(self) -> int:
@@ -225,6 +280,17 @@ class FileLoad:
             f"SELECT {names}, attributes, {v.lit(self.source_id)} FROM ({latest}) AS s"
         )
         return int(new)
+
+    @contextmanager
+    def _optimizers_off(self, names: str) -> Iterator[None]:
+        """Disable DuckDB optimizers (comma-separated) for the statements inside."""
+        ((before,),) = self.con.execute("SELECT current_setting('disabled_optimizers')").fetchall()
+        merged = ",".join(n for n in (before, names) if n)
+        self.con.execute(f"SET disabled_optimizers = {v.lit(merged)}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET disabled_optimizers = {v.lit(before)}")
 
     def _has_rows(self, table: str) -> bool:
         return bool(self.con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall())
@@ -266,16 +332,19 @@ class FileLoad:
             report(phase, 1.0)
 
 
-def _not_stored(has_line_ids: bool) -> str:
-    """Anti-join against lines already stored, by line identity."""
+def _not_stored(identified: str, has_line_ids: bool) -> str:
+    """The identified lines that are not stored yet, by line identity: `line_id` when a line
+    has one, else its position. Written as anti-joins: `NOT EXISTS` was decorrelated into a
+    materialized copy of every incoming line plus a mark join (re-ingesting 10.6M lines:
+    29 CPU s, 3.3 GB spilled)."""
     by_position = (
-        "(s.line_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM transactions t "
-        "WHERE t.order_id = s.order_id AND t.product_id = s.product_id "
-        "AND t.line_seq = s.line_seq))"
+        f"SELECT s.* FROM ({identified}) AS s ANTI JOIN transactions AS t "
+        "ON t.order_id = s.order_id AND t.product_id = s.product_id AND t.line_seq = s.line_seq"
     )
     if not has_line_ids:
         return by_position
     return (
-        f"{by_position} AND (s.line_id IS NULL OR NOT EXISTS "
-        "(SELECT 1 FROM transactions t WHERE t.line_id = s.line_id))"
+        f"{by_position} WHERE s.line_id IS NULL UNION ALL "
+        f"SELECT s.* FROM ({identified}) AS s ANTI JOIN transactions AS t "
+        "ON t.line_id = s.line_id WHERE s.line_id IS NOT NULL"
     )

@@ -34,7 +34,13 @@ from omnix.domain import recommend as reco
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
 from omnix.domain.ports import LoadProgress
-from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOT_DATE, SNAPSHOTS
+from omnix.domain.snapshots import (
+    PREDICTION_COLUMNS,
+    PREDICTIONS,
+    SNAPSHOT_COLUMNS,
+    SNAPSHOT_DATE,
+    SNAPSHOTS,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -78,16 +84,21 @@ class DuckDBStore(OperationalTables):
     handles, so concurrent API requests and a running analysis never conflict."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, path: Path, lock: threading.RLock | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        lock: threading.RLock | None = None,
+        memory_limit: str = "1GB",
     ) -> None:
         self.con = con
         self.path = path
         self.lock = lock or threading.RLock()
+        self.memory_limit = memory_limit
         self._ibis: Any = None
 
     def for_thread(self) -> DuckDBStore:
         """A handle for another thread: a cursor on the same database, the same write lock."""
-        return DuckDBStore(self.con.cursor(), self.path, self.lock)
+        return DuckDBStore(self.con.cursor(), self.path, self.lock, self.memory_limit)
 
     @classmethod
     def open(
@@ -124,7 +135,7 @@ class DuckDBStore(OperationalTables):
         for setting in ("enable_progress_bar = true", "enable_progress_bar_print = false",
                         "progress_bar_time = 0"):  # fmt: skip
             con.execute(f"SET {setting}")
-        store = cls(con, path)
+        store = cls(con, path, memory_limit=memory_limit)
         if not read_only:
             store.migrate()
             store.remove_stale_stages()
@@ -275,31 +286,42 @@ class DuckDBStore(OperationalTables):
 
     # ---------------------------------------------------------------- snapshots, consents
     @_serialised
-    def write_snapshot(self, day: date, rows: Any) -> int:
+    def write_snapshot(self, day: date, rows: Any, predictions: Any | None = None) -> int:
         """Replace the snapshot of `day` with `rows` (a pyarrow table with SNAPSHOT_COLUMNS)
-        in one transaction: re-running a date is idempotent and a killed run leaves the
-        previous snapshot as it was. Returns the number of rows stored."""
-        names = ", ".join(v.q(name) for name, _ in SNAPSHOT_COLUMNS)
-        cast = ", ".join(
-            f"CAST({v.q(name)} AS {v.SQL_TYPES[dtype]})" for name, dtype in SNAPSHOT_COLUMNS
-        )
-        self.con.register("_snapshot_rows", rows)
+        and, when given, its predictions with `predictions` (PREDICTION_COLUMNS), all in one
+        transaction: re-running a date is idempotent and a killed run leaves the previous
+        results of that date as they were. Returns the number of snapshot rows stored."""
+        tables = [(SNAPSHOTS, SNAPSHOT_COLUMNS, rows)]
+        if predictions is not None:
+            tables.append((PREDICTIONS, PREDICTION_COLUMNS, predictions))
+        self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute("BEGIN TRANSACTION")
-            try:
-                self.con.execute(f"DELETE FROM {SNAPSHOTS} WHERE {SNAPSHOT_DATE} = ?", [day])
-                self.con.execute(
-                    f"INSERT INTO {SNAPSHOTS} ({SNAPSHOT_DATE}, {names}) "
-                    f"SELECT CAST(? AS DATE), {cast} FROM _snapshot_rows",
-                    [day],
-                )
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-        finally:
-            self.con.unregister("_snapshot_rows")
+            for name, columns, table in tables:
+                self._replace_day(name, columns, day, table)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
         return int(rows.num_rows)
+
+    def _replace_day(
+        self, table: str, columns: tuple[tuple[str, c.DType], ...], day: date, rows: Any
+    ) -> None:
+        """Inside a transaction: delete `table`'s rows of `day`, insert `rows` (pyarrow)
+        cast to the columns' types."""
+        names = ", ".join(v.q(name) for name, _ in columns)
+        values = ", ".join(f"CAST({v.q(name)} AS {v.SQL_TYPES[dtype]})" for name, dtype in columns)
+        view = f"_{table}_rows"
+        self.con.register(view, rows)
+        try:
+            self.con.execute(f"DELETE FROM {table} WHERE {SNAPSHOT_DATE} = ?", [day])
+            self.con.execute(
+                f"INSERT INTO {table} ({SNAPSHOT_DATE}, {names}) "
+                f"SELECT CAST(? AS DATE), {values} FROM {view}",
+                [day],
+            )
+        finally:
+            self.con.unregister(view)
 
     @_serialised
     def record_consents(self, rows: Any) -> int:
@@ -391,6 +413,20 @@ class DuckDBStore(OperationalTables):
             self.con.execute(f"DELETE FROM {table}")
         self.con.execute("COMMIT")
         self.con.execute("CHECKPOINT")  # give the space back now, not at some later checkpoint
+
+    @_serialised
+    def trim_memory(self) -> None:
+        """Give the engine's cached buffers back before memory-heavy work in Python: after
+        the history query of 10M lines DuckDB kept about 460 MB that a moment at a low
+        memory limit frees (measured); the limit is then restored. The low limit leaves room
+        for the small queries of other threads (API requests); if the engine cannot shrink
+        now (memory in use), nothing is trimmed."""
+        try:
+            self.con.execute("SET memory_limit = '256MB'")
+        except duckdb.Error:
+            log.info("memory not trimmed: in use")
+        finally:
+            self.con.execute(f"SET memory_limit = {v.lit(self.memory_limit)}")
 
     def table_counts(self) -> dict[str, int]:
         return {

@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol
 
 from omnix.adapters.warehouse import schema as s
 from omnix.domain import recommend as reco
-from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOTS
+from omnix.domain.snapshots import PREDICTIONS, SNAPSHOT_COLUMNS, SNAPSHOTS
 
 # pg_advisory_lock key: "omnx" in ASCII, the same for every omnix process on a database
 ADVISORY_KEY: Final = 0x6F6D6E78
@@ -84,6 +84,8 @@ STEPS: Final[tuple[Step, ...]] = (
         s.ERASURES)),
     Step(5, "jobs: cancellation flag, one open analysis across processes",
          both(add_columns(s.JOBS, ["cancel_requested"]), indexes(s.JOBS))),
+    Step(6, "predictions; regular_products in customer snapshots",
+         both(create(PREDICTIONS), add_columns(SNAPSHOTS, [n for n, _ in SNAPSHOT_COLUMNS]))),
 )  # fmt: skip
 LATEST: Final = STEPS[-1].version
 

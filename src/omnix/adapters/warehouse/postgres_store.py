@@ -40,7 +40,13 @@ from omnix.domain import recommend as reco
 from omnix.domain.errors import StoreError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
 from omnix.domain.ports import ChangeHandler, LoadProgress
-from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SNAPSHOT_DATE, SNAPSHOTS
+from omnix.domain.snapshots import (
+    PREDICTION_COLUMNS,
+    PREDICTIONS,
+    SNAPSHOT_COLUMNS,
+    SNAPSHOT_DATE,
+    SNAPSHOTS,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -182,18 +188,22 @@ class PostgresStore(PostgresOperational):
         return path
 
     # ------------------------------------------------------------------ results
-    def write_snapshot(self, day: date, rows: Any) -> int:
-        """Replace the snapshot of `day` with `rows` (pyarrow, SNAPSHOT_COLUMNS) in one
-        transaction. Returns the number of rows stored."""
-        names = [name for name, _ in SNAPSHOT_COLUMNS]
-        dated = rows.select(names).append_column(
-            SNAPSHOT_DATE, pa.array([day] * rows.num_rows, pa.date32())
-        )
+    def write_snapshot(self, day: date, rows: Any, predictions: Any | None = None) -> int:
+        """Replace the snapshot of `day` with `rows` (pyarrow, SNAPSHOT_COLUMNS) and, when
+        given, its predictions (PREDICTION_COLUMNS), in one transaction. Returns the number of
+        snapshot rows stored."""
+        tables = [(SNAPSHOTS, SNAPSHOT_COLUMNS, rows)]
+        if predictions is not None:
+            tables.append((PREDICTIONS, PREDICTION_COLUMNS, predictions))
         with self.writing() as cur:
-            cur.execute(f"DELETE FROM {SNAPSHOTS} WHERE {SNAPSHOT_DATE} = %s", (day,))
-            copy_arrow(cur, SNAPSHOTS, dated)
+            for name, columns, table in tables:
+                dated = table.select([n for n, _ in columns]).append_column(
+                    SNAPSHOT_DATE, pa.array([day] * table.num_rows, pa.date32())
+                )
+                cur.execute(f"DELETE FROM {name} WHERE {SNAPSHOT_DATE} = %s".encode(), (day,))
+                copy_arrow(cur, name, dated)
             announce(cur, "snapshot")
-        self.analyze(SNAPSHOTS)
+        self.analyze(*(name for name, _, _ in tables))
         return int(rows.num_rows)
 
     def record_consents(self, rows: Any) -> int:
@@ -232,6 +242,9 @@ class PostgresStore(PostgresOperational):
                 f"INSERT INTO {table.name} SELECT * FROM _omnix_vectors ON CONFLICT DO NOTHING"
             )
         return int(rows.num_rows)
+
+    def trim_memory(self) -> None:
+        """Nothing to release: PostgreSQL's buffers live in the server, not this process."""
 
     def meta(self, key: str) -> str | None:
         found = self.con.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchall()

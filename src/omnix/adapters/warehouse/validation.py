@@ -23,6 +23,7 @@ SQL_TYPES = {
     c.DType.BOOL: "BOOLEAN",
     c.DType.INT: "BIGINT",
     c.DType.JSON: "JSON",
+    c.DType.DATE: "DATE",
 }
 
 
@@ -132,9 +133,9 @@ def build_select(
             preparsed = TS_NAIVE_COL in schema.names and col.name == c.TS
             parsed = _parse_ts(src, arrow_type, options.ts_format, preparsed)
             inner.append(f"{parsed} AS {q(col.name)}")
-            # typed timestamps are their own raw value: text only for a rejected row's detail
-            typed = not (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
-            inner.append(f"{src if typed else _clean_string(src, arrow_type)} AS {q(raw)}")
+            # The source value as it is: cleaned (_ts_text) only where a check or a rejected
+            # row's detail needs it, i.e. for rows whose timestamp did not parse.
+            inner.append(f"{src} AS {q(raw)}")
         else:
             numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
             numeric = numeric or pa.types.is_decimal(arrow_type)
@@ -181,18 +182,26 @@ def _value(col: str) -> str:
     return f"CAST({q('__raw_' + col)} AS VARCHAR)"
 
 
+def _ts_text(col: str) -> str:
+    """The raw timestamp as trimmed text, NULL when blank: only for rows that need it
+    (a trim of every timestamp string cost about 0.3 CPU s per 10M lines)."""
+    return f"NULLIF(trim({_value(col)}), '')"
+
+
 def _checks(options: IngestOptions) -> list[Check]:
     if options.kind is c.Kind.TRANSACTIONS:
         return _transaction_checks(options)
     contract = c.CONTRACTS[options.kind]
     checks = [Check(RejectReason.MISSING_KEY, f"{q(k)} IS NULL") for k in contract.key]
     for col in contract.columns:
-        if col.dtype in (c.DType.FLOAT, c.DType.TIMESTAMP):
+        if col.dtype is c.DType.FLOAT:
             raw = q("__raw_" + col.name)
             bad = f"{raw} IS NOT NULL AND {q(col.name)} IS NULL"
-            if col.dtype is c.DType.FLOAT:
-                bad += f" OR NOT isfinite({q(col.name)}) OR {q(col.name)} < 0"
+            bad += f" OR NOT isfinite({q(col.name)}) OR {q(col.name)} < 0"
             checks.append(Check(f"invalid_{col.name}", bad, _value(col.name)))
+        elif col.dtype is c.DType.TIMESTAMP:
+            bad = f"{q(col.name)} IS NULL AND {_ts_text(col.name)} IS NOT NULL"
+            checks.append(Check(f"invalid_{col.name}", bad, _ts_text(col.name)))
     return checks
 
 
@@ -203,9 +212,9 @@ def _transaction_checks(options: IngestOptions) -> list[Check]:
     checks = [
         Check(r.MISSING_ORDER_ID, f"{q(c.ORDER_ID)} IS NULL"),
         Check(r.MISSING_PRODUCT_ID, f"{q(c.PRODUCT_ID)} IS NULL"),
-        Check(r.MISSING_TS, f"{ts} IS NULL AND {q('__raw_ts')} IS NULL"),
-        Check(r.INVALID_TS, f"{ts} IS NULL", _value(c.TS)),
-        Check(r.TS_OUT_OF_RANGE, out_of_range, _value(c.TS)),
+        Check(r.MISSING_TS, f"{ts} IS NULL AND {_ts_text(c.TS)} IS NULL"),
+        Check(r.INVALID_TS, f"{ts} IS NULL", _ts_text(c.TS)),
+        Check(r.TS_OUT_OF_RANGE, out_of_range, _ts_text(c.TS)),
     ]
     if options.anonymous is AnonymousPolicy.REJECT:
         checks.append(Check(r.MISSING_CUSTOMER_ID, f"{q(c.CUSTOMER_ID)} IS NULL"))

@@ -21,6 +21,7 @@ from omnix import __version__
 from omnix.bootstrap import Container
 from omnix.config import Settings
 from omnix.domain.errors import OmnixError
+from omnix.entrypoints import web
 from omnix.entrypoints.api import openapi, problems
 from omnix.entrypoints.api.deps import ApiState
 from omnix.entrypoints.api.metrics import RequestMetrics, StoreCollector
@@ -110,6 +111,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     for router in ROUTERS:
         app.include_router(router)
     docs.mount_assets(app)
+    web.install(app, settings)  # the dashboard at / (its pages stay out of the OpenAPI document)
     _watch_store(api)
 
     def spec() -> dict[str, Any]:

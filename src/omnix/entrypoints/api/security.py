@@ -214,7 +214,8 @@ class SecurityHeaders:
                 extra = [(n, v) for n, v in self.base if n not in names]
                 if docs and path.startswith("/docs/assets"):
                     extra = [(n, v) for n, v in extra if n != b"cache-control"]
-                extra.append((b"content-security-policy", csp))
+                if b"content-security-policy" not in names:  # the dashboard sets its own
+                    extra.append((b"content-security-policy", csp))
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

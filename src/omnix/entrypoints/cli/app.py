@@ -319,7 +319,7 @@ def demo(
     port: serve.Port = 8000,
 ) -> None:
     """Generate a demo dataset, ingest it, run every analysis, print a summary, then serve
-    the API on it (docs URL and a demo API key printed; Ctrl-C stops).
+    the dashboard and the API on it (their URLs and a demo API key printed; Ctrl-C stops).
 
     Example: omnix demo --data-dir ./omnix-data --customers 5000 --no-serve
     """
@@ -345,6 +345,10 @@ def demo(
         token = _demo_key(container)
         render.out_console.print(f"Demo API key (admin; shown once): {token}")
         if serve_api:
+            render.out_console.print(
+                f"Dashboard: http://{host}:{port}/  (sign in with the demo key above)",
+                soft_wrap=True,
+            )
             render.out_console.print(
                 f"API docs: http://{host}:{port}/docs  -  try: curl -H 'Authorization: Bearer "
                 f"{token}' http://{host}:{port}/v1/segments  (Ctrl-C stops)"
@@ -394,6 +398,7 @@ app.command("customer")(rhythms.customer)
 app.add_typer(segments_cmd.app, name="segments")
 app.command("analyze")(c360.analyze)
 app.command("profile")(c360.profile)
+app.command("due")(c360.due)
 app.add_typer(c360.export_app, name="export")
 app.add_typer(c360.consent_app, name="consent")
 app.command("serve")(serve.serve)

@@ -1,5 +1,5 @@
-"""The customer-360 commands: `omnix analyze`, `omnix profile ID`, `omnix export profiles`,
-`omnix consent import|set`."""
+"""The customer-360 commands: `omnix analyze`, `omnix profile ID`, `omnix due`,
+`omnix export profiles`, `omnix consent import|set`."""
 
 from __future__ import annotations
 
@@ -42,15 +42,29 @@ def analyze(
         ),
     ] = None,
     default_consent: DefaultConsent = None,
+    horizon_days: Annotated[
+        int,
+        typer.Option(
+            min=1, max=365, help="Horizon of the stored predictions' probability, in days."
+        ),
+    ] = 14,
+    top: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Predictions kept per customer (besides every product due within the horizon).",
+        ),
+    ] = 10,
     k_min: KMin = 3,
     k_max: KMax = 8,
     rules: Rules = None,
     data_dir: DataDir = DEFAULT_DIR,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run the whole analysis and store a dated snapshot per customer: profiles, RFM segments,
-    CLV and P(alive), behavioural clusters, spending profiles (only where consent covers
-    profiling). Re-running a date replaces that date's snapshot.
+    """Run the whole analysis and store a dated snapshot per customer: rhythms, profiles, RFM
+    segments, CLV and P(alive), behavioural clusters, spending profiles (only where consent
+    covers profiling), and the next-need predictions (`omnix due` reads them). Re-running a
+    date replaces that date's snapshot and predictions.
 
     Example: omnix analyze --as-of 2011-12-01 --default-consent denied
     """
@@ -63,7 +77,7 @@ def analyze(
     options = segment_options(settings, k_min, k_max, rules)
     container = bootstrap(settings)
     try:
-        service = container.analyze_service(options, default_consent)
+        service = container.analyze_service(options, default_consent, horizon_days, top)
         with render.stage_progress(STAGES, _progress_enabled(as_json)) as on_stage:
             report = service.run(day, on_stage)
     finally:
@@ -100,6 +114,44 @@ def profile(
         typer.echo(json.dumps(view, default=str))
         return
     render.print_profile(view)
+
+
+def due(
+    within: Annotated[
+        int, typer.Option("--within", help="Days from the predictions' date (default 7).")
+    ] = 7,
+    category: Annotated[str | None, typer.Option(help="Only products of this category.")] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only customers in this RFM segment, e.g. Champions.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows per page (1..1000).")] = 50,
+    offset: Annotated[int, typer.Option(help="Rows to skip (the next page).")] = 0,
+    day: SnapshotDate = None,
+    default_consent: DefaultConsent = None,
+    data_dir: DataDir = DEFAULT_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Who is due for what: the customer x product pairs `omnix analyze` predicted to be bought
+    within --within days of its date, most likely first, paged. Only customers whose consent
+    covers personalization are listed.
+
+    Example: omnix due --within 7 --category dairy --segment Champions --limit 20
+    """
+    from omnix.bootstrap import bootstrap
+    from omnix.entrypoints.cli import render
+
+    when = parse_date(day, "--date") if day else None
+    container = bootstrap(_settings(data_dir))
+    try:
+        page = container.prediction_service(default_consent).due(
+            within, when, category, segment, limit, offset
+        )
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(page.to_dict(), default=str))
+        return
+    render.print_due(page)
 
 
 @export_app.command("profiles")

@@ -239,6 +239,7 @@ def print_clv(report: Any) -> None:
             f"{s['mae']:.3f}", _corr(s["corr"]),
         )  # fmt: skip
     out_console.print(table)
+    _print_alive(report.alive)
     if report.clv:
         v = report.clv
         print_mapping(
@@ -253,6 +254,30 @@ def print_clv(report: Any) -> None:
                 "margin": f"{100 * v['margin']:.0f}%",
             },
         )
+
+
+def _print_alive(alive: dict[str, Any]) -> None:
+    """P(alive) as a predictor of any purchase in the holdout, per model and customer group."""
+    if not alive:
+        return
+    names = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "omnix": "omnix (combined)"}
+    table = Table(
+        title="P(alive) vs any purchase in the holdout: AUC / Brier",
+        caption="omnix uses BG/NBD for repeat buyers, Pareto/NBD for one-time buyers",
+    )
+    table.add_column("model", no_wrap=True)
+    for col in ("all", "one-time buyers", "repeat buyers"):
+        table.add_column(col, justify="right")
+
+    def cell(s: dict[str, Any]) -> str:
+        area = "n/a" if s["auc"] is None else f"{s['auc']:.3f}"
+        return area + " / " + ("n/a" if s["brier"] is None else f"{s['brier']:.3f}")
+
+    for key, groups in alive.items():
+        table.add_row(
+            names.get(key, key), *(cell(groups[g]) for g in ("all", "one_time", "repeat"))
+        )
+    out_console.print(table)
 
 
 def _money(value: float | None, currency: str) -> str:
@@ -291,7 +316,8 @@ def print_segments(report: Any) -> None:
         out_console.print(f"- {g.cluster_id} {g.name}: {g.description}")
     out_console.print(
         "revenue = share of net revenue; CLV = mean discounted value (BG/NBD x Gamma-Gamma); "
-        "churn risk = mean 1 - P(alive)."
+        "churn risk = mean 1 - P(alive) (BG/NBD for repeat buyers, Pareto/NBD for one-time "
+        "buyers)."
     )
 
 
@@ -338,6 +364,7 @@ def print_analyze(report: Any) -> None:
         {
             "customers": report.customers,
             "snapshot rows": report.snapshot_rows,
+            f"predictions ({report.horizon_days}-day horizon; omnix due)": report.predictions,
             "spending profiles (profiling consent)": report.profiled,
             "default consent": report.default_consent,
             "categories left out (protected attributes)": ", ".join(report.excluded_categories)
@@ -401,4 +428,39 @@ def print_profile(view: dict[str, Any]) -> None:
     print_rows("Over time", view["history"], ("snapshot_date", "segment", "cluster_id", "clv",
                                                "p_alive"))  # fmt: skip
     if view["profile"]:
-        print_mapping("Habits", view["profile"])
+        zone = view.get("timezone", "UTC")
+        print_mapping(f"Habits (weekday 0 = Monday; hours in {zone})", view["profile"])
+
+
+def print_due(page: Any) -> None:
+    """`omnix due`: one page of who is due for what, and what was withheld."""
+    where = "".join(
+        f", {label} {value}"
+        for label, value in (("category", page.category), ("segment", page.segment))
+        if value
+    )
+    title = (
+        f"Due within {page.within_days} days of {page.snapshot_date}{where}: "
+        f"{page.offset + 1 if page.rows else 0}-{page.offset + len(page.rows)} of {page.total:,}"
+    )
+    table = Table(title=title)
+    numbers = ("P(buy)", "every", "overdue")
+    for col in ("customer", "segment", "product", *numbers[:1], "expected", *numbers[1:]):
+        table.add_column(col, overflow="fold", justify="right" if col in numbers else "left")
+    for r in page.rows:
+        table.add_row(
+            str(r["customer_id"]), str(r.get("segment") or ""),
+            str(r.get("product_name") or r["product_id"]), f"{r['probability']:.0%}",
+            str(r["expected_next_date"]), f"{r['interval_days']:.0f} d",
+            f"{r['days_overdue']} d" if r["days_overdue"] else "",
+        )  # fmt: skip
+    out_console.print(table)
+    out_console.print(
+        f"P(buy) = calibrated probability of a purchase within {page.horizon_days} days; "
+        "every = usual days between purchases; --json adds each rhythm in words."
+    )
+    if page.withheld:
+        out_console.print(
+            f"{page.withheld:,} more rows withheld: those customers' consent does not cover "
+            "personalization (record it with `omnix consent`, or --default-consent granted)."
+        )

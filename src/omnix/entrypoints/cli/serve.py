@@ -37,7 +37,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
     data_dir: DataDir = DEFAULT_DIR,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs) until interrupted.
+    """Serve the dashboard (at /) and the REST API (OpenAPI docs at /docs) until interrupted.
 
     The embedded store is one process: one worker, many threads. On PostgreSQL
     (OMNIX_DATABASE_URL=postgresql://...) several worker processes may serve it; set
@@ -77,7 +77,10 @@ def run_server(container: Any, host: str, port: int, log_level: str = "warning")
 
     from omnix.entrypoints.api.app import create_app
 
-    typer.echo(f"omnix API on http://{host}:{port}  (docs: http://{host}:{port}/docs)", err=True)
+    typer.echo(
+        f"omnix dashboard on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)",
+        err=True,
+    )
     uvicorn.run(
         create_app(container), host=host, port=port, log_level=log_level, access_log=False,
         loop="uvloop" if sys.platform != "win32" else "asyncio", http="httptools",

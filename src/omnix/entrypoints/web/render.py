@@ -1,0 +1,148 @@
+"""Templates to HTML: one Jinja environment (autoescaped, strict about undefined names), the
+number and date formats every page shares, and the response headers of a page: its
+Content-Security-Policy and a Server-Timing header with the server's time for it.
+
+Templates live in `templates/`: `atoms/` (the smallest parts: numbers, badges, buttons),
+`molecules/` (a KPI card, a form field, a pager), `organisms/` (the site header, a data table,
+a chart figure with its text and table), `pages/` (one per route), all on `base.html`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, Final
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from omnix import __version__
+
+# Scripts and styles from this server only; charts are inline SVG (attributes, no inline
+# style); forms post here only; nothing may frame the dashboard.
+CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+CLOCK: Final = "omnix_started"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("omnix.entrypoints.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        number=number, money=money, percent=percent, signed_percent=signed_percent,
+        day=day, moment=moment, days=days, dict_merge=lambda a, b: {**a, **b},
+        zip_pairs=lambda xs: [(x, x) for x in xs], weekday=weekday,
+    )  # fmt: skip
+    env.globals["version"] = __version__
+    return env
+
+
+def start_clock(request: Request) -> None:
+    request.state.__setattr__(CLOCK, time.perf_counter())
+
+
+def elapsed_ms(request: Request) -> float:
+    started = getattr(request.state, CLOCK, None)
+    return (time.perf_counter() - started) * 1000.0 if started is not None else 0.0
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render `pages/<template>` with the shared context; Server-Timing: app;dur=ms."""
+    rendered = time.perf_counter()
+    html = environment().get_template(f"pages/{template}").render(request=request, **context)
+    render_ms = (time.perf_counter() - rendered) * 1000.0
+    response = HTMLResponse(html, status_code=status)
+    headers(response, request, render_ms)
+    return response
+
+
+def headers(response: Any, request: Request, render_ms: float | None = None) -> None:
+    """The dashboard's own response headers (the API's security headers add the rest)."""
+    timing = f"app;dur={elapsed_ms(request):.1f}"
+    if render_ms is not None:
+        timing += f", tpl;dur={render_ms:.1f}"
+    response.headers["server-timing"] = timing
+    response.headers["content-security-policy"] = CSP
+
+
+# ---------------------------------------------------------------------- formats
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """12,345 (digits after the point on request); an en dash for unknown."""
+    if _missing(value):
+        return "–"
+    return f"{float(value):,.{digits}f}"
+
+
+def money(value: Any, digits: int = 0) -> str:
+    """Store currency, unlabelled (the store may hold several): 1,234 or -56."""
+    return number(value, digits)
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """0.253 -> 25.3 %."""
+    if _missing(value):
+        return "–"
+    return f"{float(value) * 100:.{digits}f} %"
+
+
+def signed_percent(value: Any, digits: int = 1) -> str:
+    """0.05 -> +5.0 %, -0.1 -> -10.0 % (a real minus sign)."""
+    if _missing(value):
+        return "–"
+    text = f"{float(value) * 100:+.{digits}f} %"
+    return text.replace("-", "\u2212")
+
+
+def day(value: Any) -> str:
+    """2025-11-25 as "Tue 25 Nov 2025"."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return str(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        return "–"
+    return str(value.strftime("%a %d %b %Y"))
+
+
+def moment(value: Any) -> str:
+    """A timestamp in UTC to the minute."""
+    if not isinstance(value, datetime):
+        return "–"
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def weekday(value: Any) -> str:
+    """0 -> Monday (the profiles' convention)."""
+    if isinstance(value, int) and 0 <= value < len(WEEKDAYS):
+        return WEEKDAYS[value]
+    return "–"
+
+
+def days(value: Any, digits: int = 0) -> str:
+    """A number of days in words: "1 day", "12 days"."""
+    if _missing(value):
+        return "–"
+    n = round(float(value), digits) if digits else round(float(value))
+    unit = "day" if abs(float(n)) == 1 else "days"
+    return f"{number(n, digits)} {unit}"

@@ -1,0 +1,108 @@
+"""Use case: who is due for what in the next N days, from the predictions `omnix analyze`
+stored (the replenishment board, the API and `omnix due` read this).
+
+Targeting a person with what they will need is personalization: only customers whose consent
+covers `personalization` (their latest record, or the configured default without one) are
+listed; the page says how many rows were withheld for want of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from omnix.analytics import predictions as pred
+from omnix.domain import contract as c
+from omnix.domain.consent import Purpose
+from omnix.domain.errors import ConfigError, NotFoundError
+from omnix.domain.ports import Warehouse
+from omnix.domain.snapshots import HORIZON, PREDICTIONS, SNAPSHOT_DATE, SNAPSHOTS
+from omnix.services.consent import permitted
+
+MAX_LIMIT = 1_000
+
+
+@dataclass(slots=True)
+class DuePage:
+    """One page of due predictions, most likely first. `total` rows match (consented);
+    `withheld` more match but their customer's consent does not cover personalization."""
+
+    snapshot_date: str
+    within_days: int
+    horizon_days: int | None  # the horizon the stored probabilities are for
+    category: str | None
+    segment: str | None
+    total: int
+    withheld: int
+    offset: int
+    limit: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class PredictionService:
+    warehouse: Warehouse
+    default_consent: bool = False  # personalization consent of customers without a record
+
+    def dates(self) -> list[date]:
+        """Dates with stored predictions, oldest first."""
+        table = self._table().select(SNAPSHOT_DATE).distinct().order_by(SNAPSHOT_DATE)
+        return [d for d in table.to_pyarrow()[SNAPSHOT_DATE].to_pylist() if d is not None]
+
+    def due(
+        self,
+        within_days: int = 7,
+        day: date | None = None,
+        category: str | None = None,
+        segment: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> DuePage:
+        """Customer x product rows expected within `within_days` of the predictions' date
+        (`day`, default the latest), optionally of one category / segment; paged."""
+        _check_page(within_days, limit, offset)
+        day = self._resolve(day)
+        con = self.warehouse.ibis()
+        rows = pred.due(self._table(), con.table(SNAPSHOTS), day, within_days, category, segment)
+        allowed = permitted(
+            self.warehouse, Purpose.PERSONALIZATION, self.default_consent,
+            rows.select(c.CUSTOMER_ID),
+        )  # fmt: skip
+        shown = rows.semi_join(allowed, c.CUSTOMER_ID)
+        matching = int(rows.count().to_pyarrow().as_py())
+        total = int(shown.count().to_pyarrow().as_py())
+        page = shown.drop(SNAPSHOT_DATE, HORIZON).limit(limit, offset=offset)
+        horizon = self._table().filter(self._table()[SNAPSHOT_DATE] == day)[HORIZON].max()
+        return DuePage(
+            snapshot_date=day.isoformat(), within_days=within_days,
+            horizon_days=horizon.to_pyarrow().as_py(), category=category, segment=segment,
+            total=total, withheld=matching - total, offset=offset, limit=limit,
+            rows=page.to_pyarrow().to_pylist(),
+        )  # fmt: skip
+
+    def _resolve(self, day: date | None) -> date:
+        known = self.dates()
+        if not known:
+            raise NotFoundError("the store holds no predictions yet: run `omnix analyze`")
+        if day is None:
+            return known[-1]
+        if day not in known:
+            listed = ", ".join(d.isoformat() for d in known[-10:])
+            raise NotFoundError(f"no predictions dated {day} (dates: {listed})")
+        return day
+
+    def _table(self) -> Any:
+        return self.warehouse.ibis().table(PREDICTIONS)
+
+
+def _check_page(within_days: int, limit: int, offset: int) -> None:
+    if within_days < 1:
+        raise ConfigError(f"--within must be at least 1 day, got {within_days}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ConfigError(f"--limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if offset < 0:
+        raise ConfigError(f"--offset must be >= 0, got {offset}")

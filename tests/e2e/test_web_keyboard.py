@@ -1,0 +1,122 @@
+"""A keyboard-only walk through the dashboard's main flows in Chromium: sign in, overview ->
+segments -> a segment -> filter its members -> a customer; every stop has a visible focus
+indicator, and the skip link leads to the main content."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from omnix.domain.access import Role
+from tests.api_support import opened
+from tests.backends import StoreRef
+from tests.web_support import LiveServer, browser, live_server
+
+# the keyboard walk checks pages, not the store: the embedded one (test_web_pages runs on both)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.parametrize("api_template", ["duckdb"], indirect=True),
+]
+MAX_TABS = 80
+FOCUS = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const s = getComputedStyle(e);
+  return {tag: e.tagName, id: e.id, text: (e.innerText || e.value || '').trim().slice(0, 80),
+          href: e.getAttribute('href'), outline: s.outlineStyle, width: parseFloat(s.outlineWidth)};
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(
+    api_template: StoreRef, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    store = api_template.copy(tmp_path_factory.mktemp("web-keys") / "store")
+    try:
+        with opened(store) as container, live_server(container) as live:
+            yield live
+    finally:
+        store.drop()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    with browser(tmp_path / "home") as chromium:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        context.close()
+
+
+def tab_to(page: Any, wanted: Any, what: str) -> dict[str, Any]:
+    """Press Tab until `wanted(focused)` holds; every element on the way shows its focus."""
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUS)
+        if focused is None:
+            continue
+        assert focused["outline"] != "none" and focused["width"] >= 2, (what, focused)
+        if wanted(focused):
+            return dict(focused)
+    raise AssertionError(f"{what}: not reached with {MAX_TABS} presses of Tab")
+
+
+def test_keyboard_walk_sign_in_to_customer(server: LiveServer, page: Any) -> None:
+    page.goto(server.url + "/")
+    assert page.url.startswith(server.url + "/sign-in")
+    first = tab_to(page, lambda f: True, "first stop")
+    assert first["text"] == "Skip to main content"
+    tab_to(page, lambda f: f["id"] == "f-key", "API key field")
+    page.keyboard.type(server.keys[Role.ANALYST])
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/")
+    assert page.locator("main h1").inner_text() == "Overview"
+
+    skip = tab_to(page, lambda f: True, "skip link")
+    assert skip["text"] == "Skip to main content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+    page.keyboard.press("Shift+Tab")  # back up to the page top, then along the navigation
+    tab_to(page, lambda f: f["href"] == "/segments", "Segments in the navigation")
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/segments")
+
+    link = tab_to(page, lambda f: (f["href"] or "").startswith("/segments/"), "a segment")
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + link["href"].replace(" ", "%20"))
+    assert page.locator("main h1").inner_text() == link["text"]
+
+    member = page.locator("#members tbody th a").first.inner_text()
+    tab_to(page, lambda f: f["id"] == "f-q", "the member filter")
+    page.keyboard.type(member)
+    page.keyboard.press("Enter")
+    expect(page.locator("#members tbody tr")).to_have_count(1)
+    assert "q=" in page.url  # the filtered view has its own address
+    assert page.evaluate("document.activeElement.id") == "members-heading"
+    assert page.locator("#live-status").inner_text().startswith("Showing page 1 of 1")
+
+    tab_to(page, lambda f: f["text"] == member, "the member")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/customers/{member}")
+    assert page.locator("main h1").inner_text() == f"Customer {member}"
+    assert page.locator("#rhythm-heading").count() == 1
+
+
+def test_sorting_and_paging_by_keyboard(server: LiveServer, page: Any) -> None:
+    page.goto(server.url + "/sign-in")
+    page.fill("#f-key", server.keys[Role.ANALYST])
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/")
+    page.goto(server.url + "/customers")
+    tab_to(page, lambda f: f["text"].startswith("Orders"), "sort by orders")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "sort=orders" in url)
+    header = page.locator("th[aria-sort]")
+    assert header.inner_text().startswith("Orders")
+    assert header.get_attribute("aria-sort") == "descending"
+    orders = [int(t) for t in page.locator("#members tbody tr td:nth-child(6)").all_inner_texts()]
+    assert orders == sorted(orders, reverse=True) and orders

@@ -1,0 +1,197 @@
+"""Predictions `omnix analyze` persists per date, and who is due for what, through a real
+DuckDB store."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from omnix.domain.consent import Purpose
+from omnix.domain.errors import ConfigError, NotFoundError
+from omnix.domain.snapshots import PREDICTION_COLUMNS, SNAPSHOT_COLUMNS
+from omnix.generate import GeneratorConfig, generate
+from tests.integration.helpers import ingest, opened, query
+
+DAY = datetime.date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("predictions")
+    config = GeneratorConfig(customers=300, days=240, seed=8, start=datetime.date(2025, 1, 1))
+    result = generate(config, root / "g.parquet")
+    ingest(root / "d", result.files["transactions"])
+    return root / "d"
+
+
+def analyze(data: Path, day: datetime.date, **options: Any) -> Any:
+    with opened(data_dir=data) as container:
+        return container.analyze_service(default_consent="granted", **options).run(day)
+
+
+def stored(data: Path, day: datetime.date) -> list[dict[str, Any]]:
+    names = ["customer_id", "product_id", "rank", "probability", "expected_next_date",
+             "purchases", "category", "horizon_days", "statement"]  # fmt: skip
+    rows = query(data, f"SELECT {', '.join(names)} FROM predictions WHERE snapshot_date = "
+                       f"'{day}' ORDER BY customer_id, product_id")  # fmt: skip
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def test_analyze_keeps_the_top_and_everything_due_and_is_idempotent(generated: Path) -> None:
+    report = analyze(generated, DAY)
+    rows = stored(generated, DAY)
+    assert report.predictions == len(rows) > 300 and report.horizon_days == 14
+    horizon_end = DAY + datetime.timedelta(days=14)
+    for r in rows:
+        due = r["purchases"] >= 2 and r["expected_next_date"] < horizon_end
+        assert r["rank"] <= 10 or due, r  # bounded: top 10 plus what is due
+        assert 0 <= r["probability"] <= 1 and r["expected_next_date"] >= DAY
+        assert r["horizon_days"] == 14 and r["category"] and r["statement"].startswith("Buys")
+    assert len({(r["customer_id"], r["product_id"]) for r in rows}) == len(rows)  # unique
+    ranks: dict[str, set[int]] = {}
+    for r in rows:
+        ranks.setdefault(r["customer_id"], set()).add(r["rank"])
+    assert all(set(range(1, min(10, max(k)) + 1)) <= k for k in ranks.values())
+    assert any(r["rank"] > 10 for r in rows)  # due beyond the top 10 are kept too
+    again = analyze(generated, DAY)
+    rerun = stored(generated, DAY)
+    assert again.predictions == len(rerun)
+    assert [(r["customer_id"], r["product_id"], r["rank"]) for r in rerun] == [
+        (r["customer_id"], r["product_id"], r["rank"]) for r in rows
+    ]
+    assert [r["probability"] for r in rerun] == pytest.approx([r["probability"] for r in rows])
+
+
+def test_the_horizon_and_top_are_options(generated: Path) -> None:
+    day = datetime.date(2025, 7, 1)
+    analyze(generated, day, horizon_days=7, top=3)
+    rows = stored(generated, day)
+    end = day + datetime.timedelta(days=7)
+    assert rows and all(r["horizon_days"] == 7 for r in rows)
+    assert all(r["rank"] <= 3 or r["expected_next_date"] < end for r in rows)
+
+
+def test_a_failed_write_keeps_the_previous_snapshot_and_predictions(generated: Path) -> None:
+    analyze(generated, DAY)
+    before_snapshot = query(generated, f"SELECT count(*), sum(clv) FROM customer_snapshots "
+                                       f"WHERE snapshot_date = '{DAY}'")  # fmt: skip
+    before = stored(generated, DAY)
+    good = pa.table({"customer_id": ["X"], "segment": ["Lost"]})
+    bad = pa.table({"customer_id": ["A"], "product_id": ["P"], "probability": ["high"]})
+    with opened(data_dir=generated) as container, pytest.raises(Exception):  # noqa: B017
+        container.warehouse.write_snapshot(DAY, good, bad)
+    after = query(generated, f"SELECT count(*), sum(clv) FROM customer_snapshots "
+                             f"WHERE snapshot_date = '{DAY}'")  # fmt: skip
+    assert after == before_snapshot and stored(generated, DAY) == before
+
+
+def hand_made(tmp_path: Path) -> Path:
+    """Two snapshot dates by hand: customers A (Champions), B (Loyal), C (At Risk)."""
+    day, earlier = datetime.date(2025, 3, 1), datetime.date(2025, 2, 1)
+    people = {"A": "Champions", "B": "Loyal", "C": "At Risk"}
+    snap: dict[str, Any] = {name: [None] * 3 for name, _ in SNAPSHOT_COLUMNS}
+    snap["customer_id"], snap["segment"] = list(people), list(people.values())
+    d = datetime.date
+
+    def preds(rows: list[tuple[str, str, float, datetime.date, str]]) -> pa.Table:
+        cols: dict[str, Any] = {name: [None] * len(rows) for name, _ in PREDICTION_COLUMNS}
+        for k, key in enumerate(("customer_id", "product_id", "probability",
+                                 "expected_next_date", "category")):  # fmt: skip
+            cols[key] = [r[k] for r in rows]
+        cols["horizon_days"] = [14] * len(rows)
+        cols["rank"] = [1] * len(rows)
+        return pa.table(cols)
+
+    march = preds([
+        ("A", "MILK", 0.9, d(2025, 3, 2), "dairy"), ("A", "WINE", 0.3, d(2025, 3, 6), "wine"),
+        ("B", "MILK", 0.8, d(2025, 3, 1), "dairy"), ("B", "BREAD", 0.7, d(2025, 3, 12), "bakery"),
+        ("C", "MILK", 0.5, d(2025, 3, 3), "dairy"), ("C", "EGGS", 0.4, d(2025, 3, 4), "dairy"),
+    ])  # fmt: skip
+    february = preds([("A", "MILK", 0.2, d(2025, 2, 2), "dairy")])
+    data = tmp_path / "d"
+    with opened(data_dir=data) as container:
+        container.warehouse.write_snapshot(earlier, pa.table(snap), february)
+        container.warehouse.write_snapshot(day, pa.table(snap), march)
+    return data
+
+
+def due(data: Path, default: str = "granted", **query_args: Any) -> Any:
+    with opened(data_dir=data) as container:
+        return container.prediction_service(default).due(**query_args)
+
+
+def keys(page: Any) -> list[str]:
+    return [f"{r['customer_id']}:{r['product_id']}" for r in page.rows]
+
+
+def test_due_within_n_days_by_category_and_segment_paged(tmp_path: Path) -> None:
+    data = hand_made(tmp_path)
+    week = due(data, within_days=7)
+    assert week.snapshot_date == "2025-03-01" and week.horizon_days == 14  # the latest date
+    assert keys(week) == ["A:MILK", "B:MILK", "C:MILK", "C:EGGS", "A:WINE"]  # likeliest first
+    assert week.total == 5 and week.withheld == 0 and week.rows[0]["segment"] == "Champions"
+    assert keys(due(data, within_days=3)) == ["A:MILK", "B:MILK", "C:MILK"]  # before 4 March
+    assert keys(due(data, within_days=7, category="dairy")) == [
+        "A:MILK",
+        "B:MILK",
+        "C:MILK",
+        "C:EGGS",
+    ]
+    assert keys(due(data, within_days=30, segment="Loyal")) == ["B:MILK", "B:BREAD"]
+    page = due(data, within_days=7, limit=2, offset=2)
+    assert keys(page) == ["C:MILK", "C:EGGS"] and page.total == 5
+    old = due(data, within_days=7, day=datetime.date(2025, 2, 1))
+    assert keys(old) == ["A:MILK"] and old.rows[0]["probability"] == 0.2
+
+
+def test_due_lists_only_customers_whose_consent_covers_personalization(tmp_path: Path) -> None:
+    data = hand_made(tmp_path)
+    nobody = due(data, "denied", within_days=7)
+    assert nobody.rows == [] and nobody.total == 0 and nobody.withheld == 5
+    with opened(data_dir=data) as container:
+        container.consent_service().set("A", Purpose.PERSONALIZATION, True)
+        container.consent_service().set("B", Purpose.PERSONALIZATION, False)
+        container.consent_service().set("C", Purpose.PROFILING, True)  # another purpose
+    assert keys(due(data, "denied", within_days=7)) == ["A:MILK", "A:WINE"]
+    granted = due(data, "granted", within_days=7)  # B said no
+    assert keys(granted) == ["A:MILK", "C:MILK", "C:EGGS", "A:WINE"] and granted.withheld == 1
+
+
+def test_due_refuses_bad_pages_and_missing_dates(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="no predictions yet"):
+        due(tmp_path / "empty", within_days=7)
+    data = hand_made(tmp_path)
+    with pytest.raises(NotFoundError, match="no predictions dated 2024-01-01"):
+        due(data, within_days=7, day=datetime.date(2024, 1, 1))
+    for bad in ({"within_days": 0}, {"within_days": 7, "limit": 0},
+                {"within_days": 7, "offset": -1}):  # fmt: skip
+        with pytest.raises(ConfigError):
+            due(data, **bad)
+
+
+def test_a_history_too_short_to_calibrate_still_gets_a_snapshot(tmp_path: Path) -> None:
+    """Ten days of history and a 14-day horizon: no earlier cut to learn from, so no
+    predictions (none stored, none left over), but the rhythms and the snapshot are there."""
+    lines = ["customer_id,order_id,ts,product_id,quantity,unit_price"]
+    lines += [f"C{c},o{c}-{d},2025-01-{d:02d} 10:00,MILK,1,1.0" for c in range(12)
+              for d in (2, 5, 9)]  # fmt: skip
+    (tmp_path / "h.csv").write_text("\n".join(lines) + "\n")
+    ingest(tmp_path / "d", tmp_path / "h.csv")
+    report = analyze(tmp_path / "d", datetime.date(2025, 1, 12))
+    assert report.predictions == 0 and report.snapshot_rows == 12
+    assert query(tmp_path / "d", "SELECT count(*) FROM predictions") == [(0,)]
+    rows = query(tmp_path / "d", "SELECT regular_products, rhythm_regularity FROM "
+                                 "customer_snapshots")  # fmt: skip
+    assert all(r == (1, rows[0][1]) and 0 < r[1] <= 1 for r in rows)
+
+
+def test_trimming_the_engines_memory_keeps_its_limit(tmp_path: Path) -> None:
+    with opened(data_dir=tmp_path / "d", memory_limit="512MB") as container:
+        store: Any = container.warehouse
+        before = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        container.warehouse.trim_memory()
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchall() == before

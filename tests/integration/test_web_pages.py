@@ -1,0 +1,186 @@
+"""The dashboard over HTTP (TestClient on the real analysed store): sign-in into a session,
+roles (a viewer sees aggregates only), CSRF on every form, revocation, privacy actions, the
+response headers (CSP, Server-Timing) and that pages stay out of the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from omnix.domain.access import Role
+from tests.api_support import Api, api
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def site(api_store: Path) -> Iterator[Api]:
+    # no bulk 360 warm-up thread: these short-lived apps close the store right away
+    with api(api_store, api_cache_entries=0) as a:
+        yield a
+
+
+def csrf(client: TestClient, path: str = "/sign-in") -> str:
+    found = CSRF.search(client.get(path).text)
+    assert found, path
+    return found.group(1)
+
+
+def signed_in(site: Api, role: Role) -> TestClient:
+    client = site.client
+    client.cookies.clear()
+    token = csrf(client)
+    r = client.post("/sign-in", data={"key": site.keys[role], "csrf": token, "next": "/"},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    return client
+
+
+def a_customer(site: Api) -> str:
+    return str(site.container.dashboard_service().members(_query()).items[0]["customer_id"])
+
+
+def _query() -> object:
+    from omnix.services.dashboard import MemberQuery
+
+    return MemberQuery()
+
+
+def test_pages_redirect_to_sign_in_and_back(site: Api) -> None:
+    r = site.client.get("/segments?date=x", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/sign-in?next=%2Fsegments%3Fdate%3Dx"
+    token = csrf(site.client)
+    r = site.client.post("/sign-in", data={"key": site.keys[Role.VIEWER], "csrf": token,
+                         "next": "/model-health"}, follow_redirects=False)  # fmt: skip
+    assert (r.status_code, r.headers["location"]) == (303, "/model-health")
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert site.keys[Role.VIEWER] not in r.headers["set-cookie"]  # only the key's id
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
+def test_no_open_redirect_after_sign_in(site: Api, target: str) -> None:
+    token = csrf(site.client)
+    r = site.client.post("/sign-in", data={"key": site.keys[Role.VIEWER], "csrf": token,
+                         "next": target}, follow_redirects=False)  # fmt: skip
+    assert r.headers["location"] == "/"
+
+
+def test_bad_keys_and_roles_without_pages_are_refused(site: Api) -> None:
+    token = csrf(site.client)
+    r = site.client.post("/sign-in", data={"key": "omx_000000000000_nope", "csrf": token})
+    assert r.status_code == 401 and "unknown or revoked" in r.text
+    r = site.client.post("/sign-in", data={"key": site.keys[Role.INGEST], "csrf": token})
+    assert r.status_code == 403 and "no dashboard pages" in r.text
+
+
+def test_forms_need_the_session_csrf_token(site: Api) -> None:
+    csrf(site.client)
+    r = site.client.post("/sign-in", data={"key": site.keys[Role.ADMIN], "csrf": "forged"})
+    assert r.status_code == 403 and "expired" in r.text
+    client = signed_in(site, Role.ADMIN)
+    customer = a_customer(site)
+    r = client.post(f"/customers/{customer}/consents",
+                    data={"purpose": "profiling", "granted": "no"})  # fmt: skip
+    assert r.status_code == 403
+    token = csrf(client, f"/customers/{customer}")
+    r = client.post(f"/customers/{customer}/consents",
+                    data={"purpose": "profiling", "granted": "no", "csrf": token},
+                    headers={"origin": "https://evil.example"})  # fmt: skip
+    assert r.status_code == 403 and "another site" in r.text
+    assert site.container.privacy_service().consents(customer)["log"] == []
+
+
+def test_viewer_sees_aggregates_only(site: Api) -> None:
+    client = signed_in(site, Role.VIEWER)
+    for path in ("/", "/segments", "/model-health"):
+        assert client.get(path).status_code == 200, path
+    segment = site.container.views().segments(None)["segments"][0]["segment"]
+    page = client.get(f"/segments/{segment}")
+    assert page.status_code == 200
+    assert "need an analyst key" in page.text and 'id="members"' not in page.text
+    customer = a_customer(site)
+    assert customer not in page.text
+    r = client.get(f"/customers/{customer}")
+    assert r.status_code == 403 and "analyst or privacy_officer" in r.text
+    assert client.get("/customers").status_code == 403
+    nav = re.findall(r'<nav class="site-nav".*?</nav>', client.get("/").text, re.S)[0]
+    assert "/customers" not in nav and "/segments" in nav
+
+
+def test_analyst_sees_customers_but_no_privacy_actions(site: Api) -> None:
+    client = signed_in(site, Role.ANALYST)
+    customer = a_customer(site)
+    page = client.get(f"/customers/{customer}")
+    assert page.status_code == 200
+    assert 'id="rhythm-heading"' in page.text and 'id="privacy"' not in page.text
+    assert client.get(f"/customers/{customer}/export.json").status_code == 403
+    members = client.get("/customers?sort=orders&dir=asc&q=C0000")
+    assert members.status_code == 200 and 'aria-sort="ascending"' in members.text
+
+
+def test_privacy_officer_consent_export_and_erasure(site: Api) -> None:
+    client = signed_in(site, Role.PRIVACY_OFFICER)
+    customer = a_customer(site)
+    page = client.get(f"/customers/{customer}")
+    assert 'id="privacy"' in page.text and 'id="rhythm-heading"' not in page.text
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    r = client.post(f"/customers/{customer}/consents",
+                    data={"purpose": "profiling", "granted": "no", "csrf": token},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    decision = site.container.privacy_service().consents(customer)["purposes"]["profiling"]
+    assert decision["granted"] is False and decision["by_default"] is False
+    export = client.get(f"/customers/{customer}/export.json")
+    assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
+    assert export.json()["row_counts"]["transactions"] > 0
+    r = client.post(f"/customers/{customer}/erase", data={"csrf": token, "confirm": "wrong"})
+    assert r.status_code == 422
+    r = client.post(f"/customers/{customer}/erase", data={"csrf": token, "confirm": customer})
+    assert r.status_code == 200 and "Erased" in r.text
+    with pytest.raises(Exception, match="holds nothing"):
+        site.container.privacy_service().export(customer)
+
+
+def test_revoked_key_ends_the_session(site: Api) -> None:
+    client = signed_in(site, Role.VIEWER)
+    assert client.get("/").status_code == 200
+    site.container.keys_service().revoke(site.keys[Role.VIEWER].split("_")[1])
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/sign-in")
+
+
+def test_sign_out_needs_csrf_and_ends_the_session(site: Api) -> None:
+    client = signed_in(site, Role.VIEWER)
+    token = csrf(client, "/")
+    assert client.post("/sign-out", data={}).status_code == 403
+    r = client.post("/sign-out", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_page_headers_and_openapi(site: Api) -> None:
+    client = signed_in(site, Role.ADMIN)
+    r = client.get("/")
+    assert re.fullmatch(r"app;dur=[\d.]+, tpl;dur=[\d.]+", r.headers["server-timing"])
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert client.get("/v1/segments").status_code == 401  # the session is no API key
+    paths = site.client.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if not p.startswith(("/v1", "/healthz", "/readyz", "/metrics",
+                                                      "/problems"))]  # fmt: skip
+    css = client.get("/static/omnix.css")
+    assert css.status_code == 200 and "max-age" in css.headers["cache-control"]
+
+
+def test_unknown_customer_and_segment_are_html_404s(site: Api) -> None:
+    client = signed_in(site, Role.ADMIN)
+    r = client.get("/customers/nobody-here")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert client.get("/segments/Nope").status_code == 422

@@ -1,0 +1,115 @@
+"""The dashboard's small pieces: number and date formats, the chart palette's contrast in both
+themes, the sign-in redirect guard, the page cache, and the vendored htmx matching its pin."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from omnix.entrypoints.web import charts, render
+from omnix.entrypoints.web.cache import PageCache
+from omnix.entrypoints.web.session import safe_next
+
+ROOT = Path(__file__).resolve().parents[2]
+CSS = ROOT / "src/omnix/entrypoints/web/static/omnix.css"
+
+
+def luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of #rrggbb."""
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("colour", charts.PALETTE)
+def test_chart_colours_have_3_to_1_contrast_on_both_themes(colour: str) -> None:
+    assert contrast(colour, charts.LIGHT_BG) >= 3.0
+    assert contrast(colour, charts.DARK_BG) >= 3.0
+
+
+def _theme(css: str, dark: bool) -> dict[str, str]:
+    block = css.split("@media (prefers-color-scheme: dark)")[1 if dark else 0]
+    return dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})", block.split("}")[0]))
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_theme_text_colours_reach_4_5_to_1(dark: bool) -> None:
+    css = CSS.read_text(encoding="utf-8")
+    theme = _theme(css, dark)
+    for bg in ("bg", "surface"):
+        for fg in ("fg", "muted", "link", "up", "down"):
+            assert contrast(theme[fg], theme[bg]) >= 4.5, (dark, fg, bg)
+    assert contrast(theme["button-fg"], theme["button-bg"]) >= 4.5
+    assert contrast(theme["border"], theme["bg"]) >= 3.0  # input borders (WCAG 1.4.11)
+    assert contrast(theme["focus"], theme["bg"]) >= 3.0
+    assert theme["bg"] == (charts.DARK_BG if dark else charts.LIGHT_BG)
+
+
+def test_formats() -> None:
+    assert render.number(1234567.4) == "1,234,567"
+    assert render.number(None) == "–" and render.number(float("nan")) == "–"
+    assert render.percent(0.2534) == "25.3 %"
+    assert render.signed_percent(-0.1) == "\u221210.0 %"
+    assert render.signed_percent(0.05) == "+5.0 %"
+    assert render.day(date(2025, 11, 25)) == "Tue 25 Nov 2025"
+    assert render.day("2025-11-25T10:00:00") == "Tue 25 Nov 2025"
+    assert render.days(1) == "1 day" and render.days(12.4) == "12 days"
+    assert render.moment(datetime(2025, 1, 2, 3, 4)) == "2025-01-02 03:04 UTC"
+    assert render.weekday(0) == "Monday" and render.weekday(None) == "–"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/segments?date=2025-01-01", "/segments?date=2025-01-01"), (None, "/"),
+     ("//evil.example", "/"), ("https://evil.example", "/"), ("/\\evil.example", "/"),
+     ("segments", "/")],
+)  # fmt: skip
+def test_sign_in_goes_back_to_this_site_only(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected
+
+
+def test_page_cache_rebuilds_when_the_store_changes() -> None:
+    cache = PageCache(ttl=60)
+    built: list[int] = []
+
+    def build() -> int:
+        built.append(1)
+        return len(built)
+
+    assert cache.get("k", "v1", build) == 1
+    assert cache.get("k", "v1", build) == 1
+    assert cache.get("k", "v2", build) == 2  # a new run or new lines: built again
+    expired = PageCache(ttl=0)
+    expired.get("k", "v", build)
+    assert expired.get("k", "v", build) == 4
+
+
+def test_chart_svg_is_named_by_its_caption_and_carries_no_vega_aria() -> None:
+    rows = [{"s": "A", "v": 0.5}, {"s": "B", "v": 0.25}]
+    chart = charts.bars(
+        "Share", rows, "s", "v", "Segment", "Share", "A has twice B's share.", "percent"
+    )
+    svg = str(chart.svg)
+    assert svg.startswith(f'<svg role="img" aria-labelledby="{chart.ident}-title ')
+    assert "aria-roledescription" not in svg and "graphics-symbol" not in svg
+    assert " style=" not in svg  # the CSP allows no inline styles
+    assert [c.key for c in chart.columns] == ["s", "v"]
+
+
+def test_vendored_htmx_is_the_pinned_release() -> None:
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    version = lock["packages"]["node_modules/htmx.org"]["version"]
+    vendored = ROOT / f"src/omnix/entrypoints/web/static/vendor/htmx-{version}.min.js"
+    assert vendored.exists(), f"vendor htmx {version} (package-lock.json) into {vendored}"
+    installed = ROOT / "node_modules/htmx.org/dist/htmx.min.js"
+    if installed.exists():  # after `npm ci` (make test): the very file npm installed
+        assert installed.read_bytes() == vendored.read_bytes()
