@@ -271,7 +271,7 @@ def test_migration_matrix_by_hand(tmp_path: Path, store: StoreRef) -> None:
             ("W", "Loyal", 30.0), ("U", "Champions", 40.0)]  # fmt: skip
     july = [("X", "Champions", 150.0), ("Y", "At Risk", 50.0), ("Z", "Lost", 10.0),
             ("V", "New", 5.0), ("U", "At Risk", 45.0)]  # fmt: skip
-    with opened(data_dir=tmp_path / "d") as container:
+    with opened(data_dir=store) as container:
         container.warehouse.write_snapshot(datetime.date(2025, 6, 1), snapshot_table(june))
         container.warehouse.write_snapshot(datetime.date(2025, 7, 1), snapshot_table(july))
         service = container.snapshot_service()
