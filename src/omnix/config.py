@@ -140,6 +140,15 @@ class Settings(BaseSettings):
             )
         return self.warehouse_url or self.database_url or f"duckdb://{self.data_dir / STORE_FILE}"
 
+    def store_label(self) -> str:
+        """The store's URL for people to read: a password in it is replaced by ***."""
+        url = self.store_url()
+        scheme, sep, rest = url.partition("://")
+        creds, at, host = rest.rpartition("@")
+        if not at or ":" not in creds:
+            return url
+        return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
+
     def embedded(self) -> bool:
         """Whether the store is the embedded DuckDB file (one process)."""
         return self.store_url().startswith("duckdb:")

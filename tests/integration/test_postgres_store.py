@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -92,3 +93,9 @@ def test_two_different_store_urls_are_refused() -> None:
     settings = Settings(warehouse_url="duckdb:///a.duckdb", database_url="postgresql://h/db")
     with pytest.raises(ConfigError, match="name different stores"):
         settings.store_url()
+
+
+def test_the_store_is_shown_without_its_password() -> None:
+    settings = Settings(database_url="postgresql://omnix:s3cret@db:5432/omnix")
+    assert settings.store_label() == "postgresql://omnix:***@db:5432/omnix"
+    assert Settings(data_dir=Path("d")).store_label() == "duckdb://d/omnix.duckdb"
