@@ -33,7 +33,7 @@ from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.duckdb_load import FileLoad
 from omnix.adapters.warehouse.postgres_notify import announce
 from omnix.domain import contract as c
-from omnix.domain.errors import ConfigError
+from omnix.domain.errors import ConfigError, StoreError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
 from omnix.domain.ports import LoadProgress
 
@@ -75,7 +75,13 @@ def load_file(
         finally:
             staged.cleanup()
         log.info("validated", source=info.path.name, seconds=_since(started))
-        _store(store, scratch, source, options, summary, progress, started)
+        try:
+            _store(store, scratch, source, options, summary, progress, started)
+        except psycopg.Error as err:  # rolled back: the store is as before this file
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise StoreError(
+                f"{info.path.name} was not stored (nothing of it was kept): {first}"
+            ) from None
     finally:
         scratch.close()
     return summary
