@@ -41,6 +41,7 @@ $(NODE_STAMP): package.json package-lock.json
 ## (the dashboard's browser tests need Debian's chromium: scripts/ensure-chromium.sh)
 test: $(DEV_STAMP) $(NODE_STAMP)
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-redis.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

@@ -10,7 +10,13 @@ Targets (issue 6): 360 reads >= 2,000 requests/s with p99 <= 25 ms; ingest >= 10
 events/s. Results go to benchmarks/results/api_load.json with the machine and its load.
 Bounded: every wrk run lasts --seconds, against 127.0.0.1 only.
 
+On PostgreSQL: `--database-url postgresql://.../db` (an empty database: the store is built
+there; results to api_load_postgres.json), `--workers N` server processes, `--cache-url
+redis://...` to share the view cache between them.
+
     .venv/bin/python benchmarks/api_load.py --customers 20000 --seconds 20
+    .venv/bin/python benchmarks/api_load.py --database-url postgresql://postgres@localhost/b \
+        --workers 2 --cache-url redis://localhost:6379/0?prefix=bench:
 """
 
 from __future__ import annotations
@@ -91,7 +97,7 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
-def build_store(data: Path, customers: int, days: int) -> dict[str, Any]:
+def build_store(data: Path, customers: int, days: int, url: str | None) -> dict[str, Any]:
     from omnix.bootstrap import bootstrap
     from omnix.config import Settings
     from omnix.domain.access import Role
@@ -102,8 +108,10 @@ def build_store(data: Path, customers: int, days: int) -> dict[str, Any]:
     start = date(2025, 1, 1)
     out = data.parent / "history.parquet"
     result = generate(GeneratorConfig(customers=customers, days=days, seed=11, start=start), out)
-    container = bootstrap(Settings(data_dir=data))
+    container = bootstrap(Settings(data_dir=data, warehouse_url=url))
     try:
+        if container.warehouse.table_counts()["transactions"]:
+            raise SystemExit(f"the store at {url} is not empty: give an empty database")
         container.ingest_service().ingest([out], IngestOptions())
         container.analyze_service().run(start + timedelta(days=days))
         _, reader = container.keys_service().create(Role.ANALYST, "bench reader")
@@ -120,8 +128,14 @@ def build_store(data: Path, customers: int, days: int) -> dict[str, Any]:
     }
 
 
-def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(
+    data: Path, port: int, url: str | None, workers: int, cache_url: str | None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIX_")}
+    if url:
+        env["OMNIX_WAREHOUSE_URL"] = url
+    if cache_url:
+        env["OMNIX_CACHE_URL"] = cache_url
     env |= {
         "OMNIX_DATA_DIR": str(data),
         "OMNIX_API_RATE_PER_SECOND": "1000000",
@@ -129,7 +143,16 @@ def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
         "OMNIX_API_MAX_BODY_BYTES": str(64 << 20),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "omnix.entrypoints.cli.app", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "omnix.entrypoints.cli.app",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -163,12 +186,19 @@ def wrk(
     return found
 
 
-def wait_warm(port: int, customers: int) -> float:
-    """Seconds until the server has cached every customer's 360 (GET /readyz tells)."""
+def wait_warm(port: int, customers: int, cache_url: str | None) -> float:
+    """Seconds until the server has cached every customer's 360 (GET /readyz tells; with a
+    shared Redis cache, the number of customers cached there)."""
     started = time.perf_counter()
     while time.perf_counter() - started < 1800:
-        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30).json()
-        if ready["warm_views"] >= customers:
+        if cache_url:
+            from omnix.adapters.cache.redis import RedisViewCache
+
+            warm = len(RedisViewCache(cache_url))
+        else:
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30).json()
+            warm = ready["warm_views"]
+        if warm >= customers:
             return round(time.perf_counter() - started, 1)
         time.sleep(0.5)
     raise SystemExit("the 360 views were not warmed within 30 minutes")
@@ -186,23 +216,28 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, nargs="+", default=[8, 16])
     ap.add_argument("--batch", type=int, default=1_000)
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--database-url", default=None, help="postgresql://... (an empty database)")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL)")
+    ap.add_argument("--cache-url", default=None, help="redis://... shared view cache")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = RESULTS.with_name("api_load_postgres.json") if args.database_url else RESULTS
     binary = ensure_wrk()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="omnix-api-bench-") as tmp:
         data = Path(tmp) / "data"
         say("building the store")
-        store = build_store(data, args.customers, args.days)
+        store = build_store(data, args.customers, args.days, args.database_url)
         say(f"store: {store['lines']:,} lines in {store['seconds']} s; starting omnix serve")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        proc = serve(data, port)
+        proc = serve(data, port, args.database_url, args.workers, args.cache_url)
         try:
             ids = [f"C{k:06d}" for k in range(1, args.hot + 1)]
             say("waiting for the 360 warm-up")
-            warm_s = wait_warm(port, args.customers)
+            warm_s = wait_warm(port, args.customers, args.cache_url)
             say(f"warm after {warm_s} s; wrk reads")
             id_file = Path(tmp) / "ids.txt"
             id_file.write_text("\n".join(ids) + "\n")
@@ -226,7 +261,8 @@ def main() -> None:
                 args.seconds,
             )
             events["events_per_s"] = round(events["requests_per_s"] * args.batch, 1)
-            rss = psutil.Process(proc.pid).memory_info().rss
+            parent = psutil.Process(proc.pid)
+            rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -243,7 +279,9 @@ def main() -> None:
         },
         "store": {k: store[k] for k in ("lines", "customers", "days", "seconds")},
         "server": {
-            "process": "omnix serve (1 uvicorn process, uvloop + httptools)",
+            "process": f"omnix serve ({args.workers} uvicorn process(es), uvloop + httptools)",
+            "store": "postgresql (PostgreSQL 15, same machine)" if args.database_url else "duckdb",
+            "view_cache": "redis (shared)" if args.cache_url else "in process",
             "rss_mb_after": round(rss / 2**20),
         },
         "customer_360_warm_up_seconds": warm_s,

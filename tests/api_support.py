@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,11 +12,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from omnix.bootstrap import Container, bootstrap
-from omnix.config import Settings
 from omnix.domain.access import Role
 from omnix.domain.ingest import IngestOptions
 from omnix.entrypoints.api.app import create_app
 from omnix.generate import GeneratorConfig
+from tests.backends import StoreRef
 
 START = dt.date(2025, 1, 1)
 DAYS = 120
@@ -32,9 +31,8 @@ REJECTS_CSV = (
 )
 
 
-def build_store(root: Path) -> Path:
+def build_store(data: StoreRef, root: Path) -> StoreRef:
     """Generate, ingest and analyse 60 customers over 120 days; add a file with rejects."""
-    data = root / "store"
     with opened(data) as container:
         config = GeneratorConfig(customers=60, days=DAYS, seed=3, start=START)
         container.demo_service().run(config)
@@ -45,17 +43,14 @@ def build_store(root: Path) -> Path:
 
 
 @contextmanager
-def opened(data: Path, **settings: Any) -> Iterator[Container]:
-    container = bootstrap(Settings(data_dir=data, **settings))
+def opened(data: Path | StoreRef, **settings: Any) -> Iterator[Container]:
+    """The wired container on a store (a data directory means the DuckDB file in it)."""
+    ref = data if isinstance(data, StoreRef) else StoreRef(data)
+    container = bootstrap(ref.settings(**settings))
     try:
         yield container
     finally:
         container.close()
-
-
-def copy_store(template: Path, to: Path) -> Path:
-    shutil.copytree(template, to)
-    return to
 
 
 @dataclass
@@ -69,10 +64,13 @@ class Api:
 
 
 @contextmanager
-def api(data: Path, **settings: Any) -> Iterator[Api]:
+def api(data: Path | StoreRef, **settings: Any) -> Iterator[Api]:
     """A TestClient on the store at `data`, with one key per role."""
     with opened(data, **settings) as container:
         keys = {role: container.keys_service().create(role, f"test {role}")[1] for role in Role}
         app = create_app(container)
         with TestClient(app, raise_server_exceptions=False) as client:
+            warming = app.state.omnix.warming
+            if warming is not None:  # tests start from a warmed cache, as a server settles
+                warming.join(timeout=120)
             yield Api(client, container, keys)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from omnix.config import Settings
-from omnix.domain.errors import ConfigError
-from omnix.domain.ports import ViewCache, Warehouse
+from omnix.domain.errors import ConfigError, MissingExtraError
+from omnix.domain.ports import ChangeFeed, ViewCache, Warehouse
 
 if TYPE_CHECKING:
     from omnix.services.analyse import AnalyseService
@@ -48,6 +48,8 @@ class Container:
     _cache: ViewCache | None = None
     _keys: KeyService | None = None
     _jobs: JobRunner | None = None
+    _handles: list[Warehouse] = field(default_factory=list)
+    _handles_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def here(self) -> Warehouse:
         """The calling thread's handle on the store (the opener's own on its thread)."""
@@ -57,16 +59,41 @@ class Container:
         if handle is None:
             handle = self.warehouse.for_thread()
             self._local.warehouse = handle
+            with self._handles_lock:  # closed with the container (a connection each)
+                self._handles.append(handle)
         return handle
 
     def view_cache(self) -> ViewCache:
+        """Hot customer views: in Redis when OMNIX_CACHE_URL is set (shared by every API
+        process), else in this process."""
         if self._cache is None:
-            from omnix.adapters.cache.memory import MemoryViewCache
+            s = self.settings
+            if s.cache_url:
+                from omnix.adapters.cache.redis import RedisViewCache
 
-            self._cache = MemoryViewCache(
-                self.settings.api_cache_entries, self.settings.api_cache_seconds
-            )
+                self._cache = RedisViewCache(
+                    s.cache_url, s.api_cache_seconds, enabled=s.api_cache_entries > 0
+                )
+            else:
+                from omnix.adapters.cache.memory import MemoryViewCache
+
+                self._cache = MemoryViewCache(s.api_cache_entries, s.api_cache_seconds)
         return self._cache
+
+    @staticmethod
+    def shared_rate_limit_for(s: Settings) -> Any | None:
+        """Per-key token buckets in Redis (every API process draws on the same bucket), or
+        None when there is no shared cache (each process then keeps its own)."""
+        if not s.cache_url:
+            return None
+        from omnix.adapters.cache.redis import RedisBuckets
+
+        return RedisBuckets(s.cache_url, s.api_rate_per_second, s.api_rate_burst)
+
+    def change_feed(self) -> ChangeFeed | None:
+        """Changes other processes commit to the store (PostgreSQL); None for the embedded
+        store, which one process owns."""
+        return self.warehouse if hasattr(self.warehouse, "subscribe") else None  # type: ignore[return-value]
 
     def keys_service(self) -> KeyService:
         if self._keys is None:
@@ -261,7 +288,17 @@ class Container:
         )
 
     def close(self) -> None:
+        with self._handles_lock:
+            handles, self._handles = self._handles, []
+        for handle in handles:
+            handle.close()
+        close_cache = getattr(self._cache, "close", None)
+        if close_cache is not None:
+            close_cache()
         self.warehouse.close()
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
@@ -279,8 +316,20 @@ def open_warehouse(settings: Settings) -> Warehouse:
             memory_limit=settings.memory_limit,
             threads=settings.threads,
         )
+    if scheme in POSTGRES_SCHEMES:
+        try:
+            from omnix.adapters.warehouse.postgres_store import PostgresStore
+        except ImportError as err:
+            raise MissingExtraError("the PostgreSQL store", "postgres") from err
+        return PostgresStore.open(
+            url,
+            settings.data_dir / ".tmp",  # staged files and the validating DuckDB's spill
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
+        )
     raise ConfigError(
-        f"warehouse {scheme!r} is not supported yet (this release stores in DuckDB: duckdb:///...)"
+        f"warehouse {scheme!r} is not supported (duckdb:///path/omnix.duckdb or "
+        "postgresql://user@host:5432/database)"
     )
 
 

@@ -26,7 +26,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("omnix-data"), description="where the store lives")
     warehouse_url: str | None = Field(
-        default=None, description="duckdb://path (default: duckdb://<data_dir>/omnix.duckdb)"
+        default=None,
+        description="duckdb://path or postgresql://user@host:5432/db "
+        "(default: duckdb://<data_dir>/omnix.duckdb)",
+    )
+    database_url: str | None = Field(
+        default=None, description="another name for warehouse_url (postgresql://...)"
     )
     timezone: str = Field(default="UTC", description="how naive timestamps are read")
     anonymous_policy: AnonymousPolicy = AnonymousPolicy.KEEP
@@ -74,6 +79,20 @@ class Settings(BaseSettings):
         description="backtest results (benchmarks/results/backtest.json shape) for /metrics "
         "when the store has no `omnix backtest` run",
     )
+    cache_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0[?prefix=omnix:] shares hot views and rate limits "
+        "between API processes (default: in each process)",
+    )
+    api_workers: int = Field(
+        default=1, ge=1, description="API processes serving the store (set by omnix serve)"
+    )
+    api_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="request threads per API process (default 40; 16 on PostgreSQL, where "
+        "each thread holds a connection)",
+    )
     api_cache_entries: int = Field(default=100_000, ge=0, description="hot customer views")
     api_cache_seconds: float = Field(default=300.0, ge=0, description="their time to live")
 
@@ -112,4 +131,24 @@ class Settings(BaseSettings):
         return tuple(dict.fromkeys(names))
 
     def store_url(self) -> str:
-        return self.warehouse_url or f"duckdb://{self.data_dir / STORE_FILE}"
+        """The store's URL: OMNIX_WAREHOUSE_URL or OMNIX_DATABASE_URL, else the DuckDB file
+        in the data directory."""
+        both = self.warehouse_url and self.database_url
+        if both and self.warehouse_url != self.database_url:
+            raise ConfigError(
+                "OMNIX_WAREHOUSE_URL and OMNIX_DATABASE_URL name different stores: set one"
+            )
+        return self.warehouse_url or self.database_url or f"duckdb://{self.data_dir / STORE_FILE}"
+
+    def store_label(self) -> str:
+        """The store's URL for people to read: a password in it is replaced by ***."""
+        url = self.store_url()
+        scheme, sep, rest = url.partition("://")
+        creds, at, host = rest.rpartition("@")
+        if not at or ":" not in creds:
+            return url
+        return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
+
+    def embedded(self) -> bool:
+        """Whether the store is the embedded DuckDB file (one process)."""
+        return self.store_url().startswith("duckdb:")

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from omnix.domain.access import Role
-from tests.api_support import api, copy_store
+from tests.api_support import api
+from tests.backends import StoreRef
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "omnix.yaml"
 OPERATIONS = sorted(
@@ -30,12 +31,15 @@ EXAMPLES = 30
 
 
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory, api_template: Path) -> Iterator[Any]:
-    store = copy_store(api_template, tmp_path_factory.mktemp("fuzz") / "store")
-    with api(store, api_rate_per_second=100_000, api_rate_burst=100_000) as a:
-        schema = schemathesis.openapi.from_path(COMMITTED)
-        schema.app = a.client.app
-        yield a, schema
+def fuzzed(tmp_path_factory: pytest.TempPathFactory, api_template: StoreRef) -> Iterator[Any]:
+    store = api_template.copy(tmp_path_factory.mktemp("fuzz") / "store")
+    try:
+        with api(store, api_rate_per_second=100_000, api_rate_burst=100_000) as a:
+            schema = schemathesis.openapi.from_path(COMMITTED)
+            schema.app = a.client.app
+            yield a, schema
+    finally:
+        store.drop()
 
 
 @pytest.mark.parametrize("label", OPERATIONS)

@@ -6,13 +6,13 @@ in test-artifacts/screenshots/ (git-ignored)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from omnix.domain.access import Role
-from tests.api_support import copy_store, opened
+from tests.api_support import opened
+from tests.backends import StoreRef
 from tests.web_support import (
     ARTIFACTS,
     WIDTHS,
@@ -23,14 +23,23 @@ from tests.web_support import (
     sign_in,
 )
 
-pytestmark = pytest.mark.timeout(600)
+# the browser checks pages, not the store: the embedded one (test_web_pages runs on both)
+pytestmark = [
+    pytest.mark.timeout(600),
+    pytest.mark.parametrize("api_template", ["duckdb"], indirect=True),
+]
 
 
 @pytest.fixture(scope="module")
-def server(api_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    store = copy_store(api_template, tmp_path_factory.mktemp("web") / "store")
-    with opened(store) as container, live_server(container) as live:
-        yield live
+def server(
+    api_template: StoreRef, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    store = api_template.copy(tmp_path_factory.mktemp("web") / "store")
+    try:
+        with opened(store) as container, live_server(container) as live:
+            yield live
+    finally:
+        store.drop()
 
 
 @pytest.fixture(scope="module")

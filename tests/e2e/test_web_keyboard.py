@@ -12,10 +12,15 @@ import pytest
 from playwright.sync_api import expect
 
 from omnix.domain.access import Role
-from tests.api_support import copy_store, opened
+from tests.api_support import opened
+from tests.backends import StoreRef
 from tests.web_support import LiveServer, browser, live_server
 
-pytestmark = pytest.mark.timeout(300)
+# the keyboard walk checks pages, not the store: the embedded one (test_web_pages runs on both)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.parametrize("api_template", ["duckdb"], indirect=True),
+]
 MAX_TABS = 80
 FOCUS = """() => {
   const e = document.activeElement;
@@ -27,10 +32,15 @@ FOCUS = """() => {
 
 
 @pytest.fixture(scope="module")
-def server(api_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    store = copy_store(api_template, tmp_path_factory.mktemp("web-keys") / "store")
-    with opened(store) as container, live_server(container) as live:
-        yield live
+def server(
+    api_template: StoreRef, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    store = api_template.copy(tmp_path_factory.mktemp("web-keys") / "store")
+    try:
+        with opened(store) as container, live_server(container) as live:
+            yield live
+    finally:
+        store.drop()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 from omnix.domain.access import Role
 from omnix.domain.pseudonym import pseudonym
 from tests.api_support import AS_OF, api
+from tests.backends import StoreRef
 from tests.integration.helpers import query
 
 KEY = "p" * 40
@@ -32,7 +33,7 @@ def _wait(a: Any, run_id: str) -> dict[str, Any]:
     raise AssertionError("analysis run did not finish")
 
 
-def test_duplicate_message_ids_are_counted_and_stored_once(api_store: Path) -> None:
+def test_duplicate_message_ids_are_counted_and_stored_once(api_store: StoreRef) -> None:
     before = query(api_store, "SELECT count(*) FROM transactions")[0][0]
     with api(api_store) as a:
         h = a.auth(Role.INGEST)
@@ -60,7 +61,7 @@ def test_duplicate_message_ids_are_counted_and_stored_once(api_store: Path) -> N
     assert query(api_store, "SELECT count(*) FROM event_messages") == [(3,)]
 
 
-def test_events_drop_the_customers_cached_views(api_store: Path) -> None:
+def test_events_drop_the_customers_cached_views(api_store: StoreRef) -> None:
     with api(api_store) as a:
         a.client.get("/v1/customers/C000005", headers=a.auth())
         cache = a.container.view_cache()
@@ -69,7 +70,7 @@ def test_events_drop_the_customers_cached_views(api_store: Path) -> None:
         assert cache.get("C000005", "360") is None
 
 
-def test_events_are_pseudonymized_with_a_key(api_store: Path) -> None:
+def test_events_are_pseudonymized_with_a_key(api_store: StoreRef) -> None:
     with api(api_store, pseudonymize_key=KEY) as a:
         r = a.client.post("/v1/events", json={"events": [_event("k1", "SRC-77")]},
                           headers=a.auth(Role.INGEST))  # fmt: skip
@@ -85,7 +86,7 @@ def test_events_are_pseudonymized_with_a_key(api_store: Path) -> None:
     assert doc["row_counts"]["transactions"] == 1  # export by the source id finds the pseudonym
 
 
-def test_paging_visits_every_customer_once(api_template: Path) -> None:
+def test_paging_visits_every_customer_once(api_template: StoreRef) -> None:
     with api(api_template) as a:
         seen: list[str] = []
         cursor = None
@@ -104,7 +105,7 @@ def test_paging_visits_every_customer_once(api_template: Path) -> None:
         assert all(c["p_alive"] <= 0.5 for c in risky["items"])
 
 
-def test_customer_views_and_segments(api_template: Path) -> None:
+def test_customer_views_and_segments(api_template: StoreRef) -> None:
     with api(api_template, default_consent="granted") as a:
         h = a.auth(Role.ANALYST)
         view = a.client.get("/v1/customers/C000003", headers=h).json()
@@ -124,7 +125,7 @@ def test_customer_views_and_segments(api_template: Path) -> None:
         assert {m["segment"] for m in members["items"]} == {champions}
 
 
-def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: Path) -> None:
+def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: StoreRef) -> None:
     earlier = AS_OF - dt.timedelta(days=30)
     with api(api_store) as a:
         h = a.auth(Role.ANALYST)
@@ -147,14 +148,14 @@ def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: Path) -
         # cancelled at the next stage boundary: no snapshot for its date
         other = a.client.post("/v1/analysis-runs", json={"as_of": "2025-03-01"}, headers=h).json()
         cancel = a.client.post(f"/v1/analysis-runs/{other['id']}/cancel", headers=h)
-        assert cancel.json()["cancel_requested"] is True
+        assert cancel.json()["cancel_requested"] is True, (other, cancel.json())
         assert _wait(a, other["id"])["status"] == "cancelled"
         assert "2025-03-01" not in a.client.get("/v1/snapshots", headers=h).json()["dates"]
         listed = a.client.get("/v1/analysis-runs", headers=h).json()["items"]
         assert [r["id"] for r in listed[:2]] == [other["id"], run["id"]]
 
 
-def test_file_upload_ingests_like_the_cli(api_store: Path) -> None:
+def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
     text = "customer_id,order_id,ts,product_id,unit_price\nC000009,U1,2025-04-02,P00002,1.5\n"
     with api(api_store) as a:
         files = {"file": ("more sales.csv", text.encode(), "text/csv")}
@@ -169,7 +170,7 @@ def test_file_upload_ingests_like_the_cli(api_store: Path) -> None:
     assert not any((api_store / "uploads").iterdir())  # uploads are not kept
 
 
-def test_metrics_report_latency_stages_and_model_quality(api_template: Path) -> None:
+def test_metrics_report_latency_stages_and_model_quality(api_template: StoreRef) -> None:
     quality = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "backtest.json"
     with api(api_template, model_quality_file=quality) as a:
         a.client.get("/v1/segments", headers=a.auth())
@@ -183,7 +184,7 @@ def test_metrics_report_latency_stages_and_model_quality(api_template: Path) -> 
     assert line in text and 'dataset="instacart_sample"' not in text
 
 
-def test_the_warmed_360_equals_the_one_built_on_demand(api_template: Path) -> None:
+def test_the_warmed_360_equals_the_one_built_on_demand(api_template: StoreRef) -> None:
     with api(api_template, default_consent="granted") as a:
         for _ in range(300):
             if a.client.get("/readyz").json()["warm_views"] == 60:
@@ -198,7 +199,7 @@ def test_the_warmed_360_equals_the_one_built_on_demand(api_template: Path) -> No
         assert on_demand.json()["profile"]["orders"] > 0
 
 
-def test_file_ingest_pseudonymizes_like_events(api_store: Path) -> None:
+def test_file_ingest_pseudonymizes_like_events(api_store: StoreRef) -> None:
     long_key = "L" * 80  # longer than SHA-256's block: HMAC hashes it first
     for key in (KEY, long_key):
         text = f"customer_id,order_id,ts,product_id\nSRC-9,F-{len(key)},2025-04-02,P00002\n"

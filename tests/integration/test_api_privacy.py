@@ -6,44 +6,44 @@ from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
-
-import duckdb
 
 from omnix.domain.access import Role
 from tests.api_support import api
+from tests.backends import StoreRef
 
 WHO = "C000001"
 NEIGHBOUR = "C0000011"  # an id that contains WHO: must survive WHO's erasure
 
 
-def _every_value(data: Path) -> list[tuple[str, str]]:
+def _every_value(store: StoreRef) -> list[tuple[str, str]]:
     """(table, value) for every cell of every table of the store, as text; JSON cells also
     contribute each of their values."""
-    con = duckdb.connect(str(data / "omnix.duckdb"), read_only=True)
-    try:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-        out: list[tuple[str, str]] = []
-        for table in tables:
-            for row in con.execute(f"SELECT * FROM {table}").fetchall():
-                for cell in row:
-                    if cell is None:
-                        continue
-                    text = str(cell)
-                    out.append((table, text))
-                    if text.startswith("{"):
-                        with contextlib.suppress(json.JSONDecodeError, AttributeError):
-                            out += [(table, str(v)) for v in json.loads(text).values()]
-        return out
-    finally:
-        con.close()
+    if store.kind == "duckdb":
+        listing = "SELECT table_name FROM duckdb_tables()"
+    else:
+        listing = (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    tables = [r[0] for r in store.query(listing)]
+    out: list[tuple[str, str]] = []
+    for table in tables:
+        for row in store.query(f"SELECT * FROM {table}"):
+            for cell in row:
+                if cell is None:
+                    continue
+                text = str(cell)
+                out.append((table, text))
+                if text.startswith("{"):
+                    with contextlib.suppress(json.JSONDecodeError, AttributeError):
+                        out += [(table, str(v)) for v in json.loads(text).values()]
+    return out
 
 
 def _mentions(values: list[tuple[str, str]], who: str) -> set[str]:
     return {table for table, text in values if text == who or f'"{who}"' in text}
 
 
-def test_export_holds_every_table_about_the_customer(api_template: Path) -> None:
+def test_export_holds_every_table_about_the_customer(api_template: StoreRef) -> None:
     with api(api_template) as a:
         r = a.client.get(
             f"/v1/privacy/customers/{WHO}/export", headers=a.auth(Role.PRIVACY_OFFICER)
@@ -60,7 +60,7 @@ def test_export_holds_every_table_about_the_customer(api_template: Path) -> None
     assert all(row["customer_id"] == WHO for row in doc["tables"]["transactions"])
 
 
-def test_erasure_leaves_nothing_in_any_table_or_rejects_file(api_store: Path) -> None:
+def test_erasure_leaves_nothing_in_any_table_or_rejects_file(api_store: StoreRef) -> None:
     before = _every_value(api_store)
     assert {"transactions", "customers", "customer_snapshots", "rejects"} <= _mentions(before, WHO)
     rejects_files = sorted((api_store / "rejects").glob("*.csv"))
@@ -99,7 +99,7 @@ def test_erasure_leaves_nothing_in_any_table_or_rejects_file(api_store: Path) ->
     assert not wal.exists() or WHO.encode() not in wal.read_bytes()
 
 
-def test_consent_withdrawal_blanks_the_spending_profile_at_once(api_store: Path) -> None:
+def test_consent_withdrawal_blanks_the_spending_profile_at_once(api_store: StoreRef) -> None:
     with api(api_store, default_consent="granted") as a:
         path = f"/v1/customers/{WHO}/spending"
         before = a.client.get(path, headers=a.auth(Role.ANALYST)).json()

@@ -17,6 +17,7 @@ from omnix.entrypoints.api.app import api_routes
 from omnix.entrypoints.api.deps import PUBLIC, ROLE_FIELD
 from omnix.entrypoints.api.problems import MEDIA_TYPE
 from tests.api_support import api, opened
+from tests.backends import StoreRef
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/docs", "/redoc", "/problems/{slug}"}
 
@@ -31,7 +32,7 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x1", path)
 
 
-def test_every_route_declares_its_role(api_template: Path) -> None:
+def test_every_route_declares_its_role(api_template: StoreRef) -> None:
     with api(api_template) as a:
         routes = _routes(a.client.app)
         assert len(routes) >= 25
@@ -45,7 +46,7 @@ def test_every_route_declares_its_role(api_template: Path) -> None:
 
 
 def test_every_secured_route_refuses_no_key_a_bad_key_and_every_lower_role(
-    api_template: Path,
+    api_template: StoreRef,
 ) -> None:
     with api(api_template) as a:
         checked = 0
@@ -69,7 +70,7 @@ def test_every_secured_route_refuses_no_key_a_bad_key_and_every_lower_role(
         assert checked >= 60
 
 
-def test_a_route_answers_the_role_it_declares(api_template: Path) -> None:
+def test_a_route_answers_the_role_it_declares(api_template: StoreRef) -> None:
     with api(api_template) as a:
         assert a.client.get("/v1/segments", headers=a.auth(Role.VIEWER)).status_code == 200
         assert a.client.get("/v1/customers", headers=a.auth(Role.ANALYST)).status_code == 200
@@ -79,7 +80,7 @@ def test_a_route_answers_the_role_it_declares(api_template: Path) -> None:
         assert a.client.get("/v1/customers?limit=1", headers=x_api_key).status_code == 200
 
 
-def test_revoked_key_is_refused_at_once_and_keys_are_stored_hashed(api_store: Path) -> None:
+def test_revoked_key_is_refused_at_once_and_keys_are_stored_hashed(api_store: StoreRef) -> None:
     with api(api_store) as a:
         token = a.keys[Role.ANALYST]
         key_id = token.split("_")[1]
@@ -92,7 +93,7 @@ def test_revoked_key_is_refused_at_once_and_keys_are_stored_hashed(api_store: Pa
     assert [k.revoked_at is not None for k in stored if k.key_id == key_id] == [True]
 
 
-def test_rate_limit_answers_429_with_retry_after(api_template: Path) -> None:
+def test_rate_limit_answers_429_with_retry_after(api_template: StoreRef) -> None:
     with api(api_template, api_rate_per_second=0.5, api_rate_burst=3) as a:
         codes = [a.client.get("/v1/snapshots", headers=a.auth()).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
@@ -104,7 +105,7 @@ def test_rate_limit_answers_429_with_retry_after(api_template: Path) -> None:
         assert a.client.get("/v1/snapshots", headers=a.auth(Role.VIEWER)).status_code == 200
 
 
-def test_bodies_above_the_limit_are_refused_with_413(api_template: Path) -> None:
+def test_bodies_above_the_limit_are_refused_with_413(api_template: StoreRef) -> None:
     with api(api_template, api_max_body_bytes=2048) as a:
         event = {"message_id": "m", "order_id": "o", "ts": "2025-01-01", "product_id": "p"}
         big = {"events": [event | {"message_id": f"m{i}"} for i in range(100)]}
@@ -124,7 +125,7 @@ def test_bodies_above_the_limit_are_refused_with_413(api_template: Path) -> None
         assert small.status_code == 200
 
 
-def test_errors_are_problem_json_with_a_stable_type(api_template: Path) -> None:
+def test_errors_are_problem_json_with_a_stable_type(api_template: StoreRef) -> None:
     with api(api_template) as a:
         cases = {
             "/v1/customers/NOBODY": (404, "/problems/not-found"),
@@ -148,7 +149,7 @@ def test_errors_are_problem_json_with_a_stable_type(api_template: Path) -> None:
         assert described["status"] == 429
 
 
-def test_security_headers_and_cors_off_by_default(api_template: Path) -> None:
+def test_security_headers_and_cors_off_by_default(api_template: StoreRef) -> None:
     with api(api_template) as a:
         r = a.client.get("/v1/snapshots", headers=a.auth() | {"Origin": "https://evil.example"})
         assert r.headers["x-content-type-options"] == "nosniff"
@@ -163,7 +164,7 @@ def test_security_headers_and_cors_off_by_default(api_template: Path) -> None:
         assert "access-control-allow-origin" not in pre.headers
 
 
-def test_cors_only_for_configured_origins(api_template: Path) -> None:
+def test_cors_only_for_configured_origins(api_template: StoreRef) -> None:
     with api(api_template, api_cors_origins="https://crm.example") as a:
         ok = a.client.get("/healthz", headers={"Origin": "https://crm.example"})
         assert ok.headers["access-control-allow-origin"] == "https://crm.example"

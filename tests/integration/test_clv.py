@@ -5,6 +5,7 @@ hand-made history, the published CDNOW fits on the 1/10th sample, and sane fits 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -13,6 +14,7 @@ import pytest
 
 from omnix.analytics.clv import rfm_summary
 from omnix.services.clv import ClvReport
+from tests.backends import BACKENDS, StoreRef, new_store
 from tests.conftest import shared_file
 from tests.integration.helpers import ingest, opened, write
 from tests.lifetimes_data import cdnow_sample_ids
@@ -37,13 +39,13 @@ C,o10,2025-02-02 09:00,P1,1,5.0
 """
 
 
-def report_for(data: Path) -> ClvReport:
+def report_for(data: Path | StoreRef) -> ClvReport:
     with opened(data_dir=data) as container:
         return container.clv_service().report(CAL, HOLD)
 
 
-def test_rfm_summary_follows_the_literature_definitions(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_rfm_summary_follows_the_literature_definitions(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
            non_product_pattern="POST")  # fmt: skip
     with opened(data_dir=data) as container:
@@ -65,15 +67,19 @@ def test_rfm_summary_follows_the_literature_definitions(tmp_path: Path) -> None:
     assert b["holdout_frequency"] == 0
 
 
-@pytest.fixture(scope="module")
-def sample_report(tmp_path_factory: pytest.TempPathFactory) -> ClvReport:
+@pytest.fixture(scope="module", params=BACKENDS)
+def sample_report(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClvReport]:
     root = tmp_path_factory.mktemp("cdnow-sample")
+    store = new_store(request.param, root / "d")
     table = pq.read_table(shared_file("cdnow.parquet"))
     ids = sorted(cdnow_sample_ids())
     sample = table.filter(pc.is_in(table["customer_id"], value_set=pc.cast(ids, "large_string")))
     pq.write_table(sample, root / "sample.parquet")
-    ingest(root / "d", root / "sample.parquet")
-    return report_for(root / "d")
+    ingest(store, root / "sample.parquet")
+    yield report_for(store)
+    store.drop()
 
 
 def test_the_published_cdnow_fits_are_reproduced_through_the_store(

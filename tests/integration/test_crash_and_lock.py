@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from omnix.domain.errors import StoreLockedError
+from tests.backends import StoreRef
 from tests.integration.helpers import ingest, query
 
 OMNIX = [sys.executable, "-m", "omnix.entrypoints.cli.app"]
@@ -44,21 +45,28 @@ def big_file(path: Path, lines: int, offset: int = 0) -> Path:
     return path
 
 
-def run_ingest(data: Path, *files: Path) -> subprocess.Popen[str]:
+def run_ingest(data: StoreRef, *files: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIX_")}
+    if data.url:
+        env["OMNIX_WAREHOUSE_URL"] = data.url
     return subprocess.Popen(
-        [*OMNIX, "ingest", *map(str, files), "--data-dir", str(data), "--json"],
+        [*OMNIX, "ingest", *map(str, files), "--data-dir", str(data.data_dir), "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(tmp_path: Path, suffix: str) -> None:
-    """CSV is killed while staging or loading; Parquet (no staging) inside the transaction."""
+def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(
+    tmp_path: Path, store: StoreRef, suffix: str
+) -> None:
+    """CSV is killed while staging or loading; Parquet (no staging) inside the transaction.
+    On PostgreSQL the server rolls back the killed connection's transaction."""
     small = big_file(tmp_path / f"small{suffix}", 50_000)
     big = big_file(tmp_path / f"big{suffix}", 1_500_000, offset=50_000)
-    data = tmp_path / "d"
+    data = store
     proc = run_ingest(data, small, big)
     # wait until the first file is committed and the second is being loaded, then kill
     deadline = time.time() + 60
@@ -67,15 +75,19 @@ def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(tmp_path: Path, suffix
         rows = _committed_sources(data)
         if rows >= 1:
             break
-    time.sleep(0.5)
+    if data.url:  # inside the PostgreSQL transaction: lines being copied or inserted
+        while time.time() < deadline and not _copying(data):
+            time.sleep(0.05)
+    else:
+        time.sleep(0.5)
     assert proc.poll() is None, "ingest finished before it could be killed; make the file bigger"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     # the store holds the first file completely and nothing of the second
     assert query(data, "SELECT count(*) FROM transactions") == [(50_000,)]
-    if suffix == ".csv":
-        assert list((data / ".tmp").glob("stage-*.parquet")), "expected the killed run's stage"
+    if suffix == ".csv" and not data.url:
+        assert list((data / ".tmp").glob("**/stage-*.parquet")), "expected the killed stage"
     rerun = run_ingest(data, small, big)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
@@ -86,15 +98,18 @@ def test_sigkill_mid_ingest_then_rerun_gives_exact_counts(tmp_path: Path, suffix
     assert query(data, "SELECT count(*), count(DISTINCT source_id) FROM transactions") == [
         (1_550_000, 2)
     ]
-    assert not list((data / ".tmp").glob("stage-*.parquet")), "stale staged file not removed"
+    assert not list((data / ".tmp").glob("**/stage-*.parquet")), "stale staged file kept"
 
 
-def _committed_sources(data: Path) -> int:
+def _committed_sources(store: StoreRef) -> int:
     """Sources committed so far, read from a copy so the writer's lock is not disturbed."""
     import shutil
 
     import duckdb
 
+    if store.url:
+        return int(store.query("SELECT count(*) FROM sources")[0][0]) if _migrated(store) else 0
+    data = store.data_dir
     db = data / "omnix.duckdb"
     if not db.exists():
         return 0
@@ -114,6 +129,20 @@ def _committed_sources(data: Path) -> int:
     finally:
         copy.unlink(missing_ok=True)
         Path(str(copy) + ".wal").unlink(missing_ok=True)
+
+
+def _copying(store: StoreRef) -> bool:
+    return bool(
+        store.query(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'active' AND (query LIKE 'COPY _omnix_lines%' "
+            "OR query LIKE 'INSERT INTO transactions%')"
+        )
+    )
+
+
+def _migrated(store: StoreRef) -> bool:
+    return bool(store.query("SELECT 1 FROM pg_tables WHERE tablename = 'sources'"))
 
 
 def test_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:

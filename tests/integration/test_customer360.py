@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,12 @@ import pyarrow as pa
 import pytest
 
 from omnix.analytics.spending import spending_profile
-from omnix.bootstrap import bootstrap
-from omnix.config import Settings
 from omnix.domain.consent import Purpose
 from omnix.domain.privacy import protected_attribute
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SPENDING_COLUMNS
 from omnix.generate import GeneratorConfig, generate
 from omnix.services.consent import permitted
+from tests.backends import BACKENDS, StoreRef, new_store
 from tests.integration.helpers import ingest, opened, query, write
 
 UTC = datetime.UTC
@@ -48,9 +48,9 @@ def spending(data: Path, labels: tuple[str, ...] = ("Omni",), only: Any = None) 
 
 
 @pytest.fixture
-def spend_store(tmp_path: Path) -> Path:
-    ingest(tmp_path / "d", write(tmp_path / "s.csv", SPEND))
-    return tmp_path / "d"
+def spend_store(tmp_path: Path, store: StoreRef) -> StoreRef:
+    ingest(store, write(tmp_path / "s.csv", SPEND))
+    return store
 
 
 def test_spending_profile_known_answers(spend_store: Path) -> None:
@@ -118,13 +118,17 @@ def test_consent_log_latest_record_wins(spend_store: Path, tmp_path: Path) -> No
         assert ids(True) == {"A", "C", "E"}  # no profiling record; B and D said no
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=BACKENDS)
+def generated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreRef]:
     root = tmp_path_factory.mktemp("c360")
     config = GeneratorConfig(customers=300, days=240, seed=8, start=datetime.date(2025, 1, 1))
     result = generate(config, root / "g.parquet")
-    ingest(root / "d", result.files["transactions"])
-    return root / "d"
+    store = new_store(request.param, root / "d")
+    ingest(store, result.files["transactions"])
+    yield store
+    store.drop()
 
 
 def analyze(data: Path, day: datetime.date, default: str) -> Any:
@@ -262,12 +266,12 @@ def snapshot_table(rows: list[tuple[str, str, float]]) -> pa.Table:
                      for k, v in columns.items()})  # fmt: skip
 
 
-def test_migration_matrix_by_hand(tmp_path: Path) -> None:
+def test_migration_matrix_by_hand(tmp_path: Path, store: StoreRef) -> None:
     june = [("X", "Champions", 100.0), ("Y", "Champions", 50.0), ("Z", "Lost", 10.0),
             ("W", "Loyal", 30.0), ("U", "Champions", 40.0)]  # fmt: skip
     july = [("X", "Champions", 150.0), ("Y", "At Risk", 50.0), ("Z", "Lost", 10.0),
             ("V", "New", 5.0), ("U", "At Risk", 45.0)]  # fmt: skip
-    with opened(data_dir=tmp_path / "d") as container:
+    with opened(data_dir=store) as container:
         container.warehouse.write_snapshot(datetime.date(2025, 6, 1), snapshot_table(june))
         container.warehouse.write_snapshot(datetime.date(2025, 7, 1), snapshot_table(july))
         service = container.snapshot_service()
@@ -287,16 +291,3 @@ def test_migration_matrix_by_hand(tmp_path: Path) -> None:
     assert report.segments == ["(new)", "Champions", "Loyal", "New", "At Risk", "Lost", "(gone)"]
     assert [m["customer_id"] for m in report.movers] == ["Y", "U", "W", "V"]  # by June revenue
     assert [m["customer_id"] for m in only.movers] == ["Y", "U"]
-
-
-def test_a_store_from_before_the_rhythm_columns_gains_them(tmp_path: Path) -> None:
-    import duckdb
-
-    data = tmp_path / "d"
-    bootstrap(Settings(data_dir=data)).close()
-    con = duckdb.connect(str(data / "omnix.duckdb"))
-    con.execute("ALTER TABLE customer_snapshots DROP COLUMN due_14d")  # as schema version 2
-    con.close()
-    bootstrap(Settings(data_dir=data)).close()  # opening migrates
-    columns = {r[0] for r in query(data, "DESCRIBE customer_snapshots")}
-    assert {name for name, _ in SNAPSHOT_COLUMNS} <= columns

@@ -9,6 +9,7 @@ import pytest
 
 from omnix.domain.errors import NotFoundError
 from omnix.domain.rhythm import PairRhythm
+from tests.backends import StoreRef
 from tests.integration.helpers import ingest, opened, write
 
 # Milk every 5 days, 2 units on the first trip; bread bought once.
@@ -27,8 +28,8 @@ def rhythms(data: Path, customer: str, as_of: date | None) -> tuple[date, list[P
         return container.customer_service().rhythms(customer, as_of)
 
 
-def test_rhythm_numbers_and_statement(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_rhythm_numbers_and_statement(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     ingest(data, write(tmp_path / "t.csv", ROWS))
     as_of, pairs = rhythms(data, "c1", date(2025, 11, 24))
     assert as_of == date(2025, 11, 24)
@@ -51,28 +52,28 @@ def test_rhythm_numbers_and_statement(tmp_path: Path) -> None:
     )
 
 
-def test_as_of_defaults_to_the_day_after_the_last_line(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_as_of_defaults_to_the_day_after_the_last_line(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     ingest(data, write(tmp_path / "t.csv", ROWS))
     as_of, _ = rhythms(data, "c1", None)
     assert as_of == date(2025, 11, 24)  # the store's last line is c2's on Nov 23
 
 
-def test_unknown_customer_is_a_clear_error(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_unknown_customer_is_a_clear_error(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     ingest(data, write(tmp_path / "t.csv", ROWS))
     with pytest.raises(NotFoundError, match="no purchases of customer 'nobody'"):
         rhythms(data, "nobody", None)
 
 
-def test_a_return_comes_off_the_purchase_it_undoes(tmp_path: Path) -> None:
+def test_a_return_comes_off_the_purchase_it_undoes(tmp_path: Path, store: StoreRef) -> None:
     rows = """customer_id,order_id,ts,product_id,product_name,quantity
 c3,o1,2025-11-01 09:00,milk,Whole Milk 1L,2
 c3,r1,2025-11-03 09:00,milk,Whole Milk 1L,-1
 c3,o2,2025-11-11 09:00,milk,Whole Milk 1L,1
 c3,o3,2025-11-21 09:00,milk,Whole Milk 1L,1
 """
-    data = tmp_path / "d"
+    data = store
     ingest(data, write(tmp_path / "t.csv", rows))
     _, (milk,) = rhythms(data, "c3", date(2025, 11, 24))
     assert milk.purchases == 3

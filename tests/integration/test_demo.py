@@ -9,6 +9,7 @@ import pytest
 
 from omnix.domain.errors import ConfigError
 from omnix.generate import GeneratorConfig
+from tests.backends import StoreRef
 from tests.integration.helpers import ingest, opened, query, write
 
 
@@ -18,8 +19,8 @@ def run_demo(data: Path, start: datetime.date) -> None:
         container.demo_service().run(config)
 
 
-def test_rerun_on_another_day_replaces_the_demo_history(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_rerun_on_another_day_replaces_the_demo_history(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     run_demo(data, datetime.date(2026, 1, 1))
     first = query(data, "SELECT count(*), min(ts) FROM transactions")[0]
     run_demo(data, datetime.date(2026, 2, 1))
@@ -29,8 +30,8 @@ def test_rerun_on_another_day_replaces_the_demo_history(tmp_path: Path) -> None:
     assert query(data, "SELECT count(*) FROM sources") == [(3,)]
 
 
-def test_demo_refuses_a_store_with_user_data(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_demo_refuses_a_store_with_user_data(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     header = "customer_id,order_id,ts,product_id\n"
     ingest(data, write(tmp_path / "mine.csv", header + "c1,o1,2024-01-01,p1\n"))
     with pytest.raises(ConfigError, match=r"holds other data \(mine.csv\)"):

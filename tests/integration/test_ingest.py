@@ -1,4 +1,5 @@
-"""Ingest against a real DuckDB file: validation, loss-free accounting, idempotency, formats."""
+"""Ingest against both real stores (the DuckDB file, a PostgreSQL database): validation,
+loss-free accounting, idempotency, formats."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from omnix.domain.ingest import (
     IngestSummary,
     preset_by_name,
 )
+from tests.backends import StoreRef
 from tests.integration.helpers import ingest, opened, query, write
 
 HEADER = "customer_id,order_id,ts,product_id,quantity,unit_price,Country\n"
@@ -52,8 +54,10 @@ def mixed_csv(tmp_path: Path) -> Path:
     return write(tmp_path / "mixed.csv", HEADER + "\n".join([*GOOD_ROWS, *BAD_ROWS.values()]))
 
 
-def test_every_reject_reason_is_reported_with_row_and_original(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_every_reject_reason_is_reported_with_row_and_original(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    data = store
     (s,) = ingest(data, mixed_csv(tmp_path))
     assert s.reject_reasons == dict.fromkeys(BAD_ROWS, 1)
     assert (s.read, s.stored, s.rejected) == (15, 5, 10)
@@ -71,8 +75,8 @@ def test_every_reject_reason_is_reported_with_row_and_original(tmp_path: Path) -
     assert rows["malformed_row"]["raw"] == BAD_ROWS["malformed_row"]
 
 
-def test_stored_lines_are_typed_and_marked(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_stored_lines_are_typed_and_marked(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     (s,) = ingest(data, mixed_csv(tmp_path))
     assert (s.anonymous, s.returns) == (1, 1)
     rows = query(
@@ -88,8 +92,8 @@ def test_stored_lines_are_typed_and_marked(tmp_path: Path) -> None:
     assert ts == datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
 
 
-def test_reingest_changes_nothing(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_reingest_changes_nothing(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     source = mixed_csv(tmp_path)
     (first,) = ingest(data, source)
     before = query(data, "SELECT count(*), sum(quantity) FROM transactions")
@@ -102,8 +106,8 @@ def test_reingest_changes_nothing(tmp_path: Path) -> None:
     assert query(data, "SELECT count(*) FROM sources") == [(1,)]
 
 
-def test_overlapping_export_only_adds_new_lines(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_overlapping_export_only_adds_new_lines(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     rows = [f"c{i % 3},o{i // 2},2024-01-0{1 + i % 5} 10:00,p{i % 4},1,1.0,UK" for i in range(20)]
     ingest(data, write(tmp_path / "a.csv", HEADER + "\n".join(rows[:12])))
     (s,) = ingest(data, write(tmp_path / "b.csv", HEADER + "\n".join(rows[6:])))
@@ -111,16 +115,18 @@ def test_overlapping_export_only_adds_new_lines(tmp_path: Path) -> None:
     assert query(data, "SELECT count(*) FROM transactions") == [(20,)]
 
 
-def test_same_product_twice_in_an_order_is_two_lines(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_same_product_twice_in_an_order_is_two_lines(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     text = HEADER + "c1,o1,2024-01-01,p1,1,1,UK\nc1,o1,2024-01-01,p1,1,1,UK\n"
     (s,) = ingest(data, write(tmp_path / "t.csv", text))
     assert (s.stored, s.inserted) == (2, 2)
-    assert query(data, "SELECT list(line_seq ORDER BY line_seq) FROM transactions") == [([1, 2],)]
+    assert query(data, "SELECT array_agg(line_seq ORDER BY line_seq) FROM transactions") == [
+        ([1, 2],)
+    ]
 
 
-def test_line_id_defines_identity_when_given(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_line_id_defines_identity_when_given(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     head = "customer_id,order_id,ts,product_id,line_id\n"
     text = head + "c1,o1,2024-01-01,p1,L1\nc1,o1,2024-01-01,p1,L2\nc1,o1,2024-01-01,p1,L1\n"
     (s,) = ingest(data, write(tmp_path / "t.csv", text))
@@ -129,9 +135,9 @@ def test_line_id_defines_identity_when_given(tmp_path: Path) -> None:
 
 
 def test_lines_with_and_without_line_ids_deduplicate_by_their_own_identity(
-    tmp_path: Path,
+    tmp_path: Path, store: StoreRef
 ) -> None:
-    data = tmp_path / "data"
+    data = store
     head = "customer_id,order_id,ts,product_id,line_id\n"
     first = head + "c1,o1,2024-01-01,p1,L1\nc1,o1,2024-01-01,p2,\nc1,o2,2024-01-02,p1,\n"
     (s,) = ingest(data, write(tmp_path / "a.csv", first))
@@ -147,23 +153,23 @@ def test_lines_with_and_without_line_ids_deduplicate_by_their_own_identity(
     assert query(data, "SELECT count(*), count(line_id) FROM transactions") == [(5, 2)]
 
 
-def test_anonymous_policy_reject(tmp_path: Path) -> None:
-    (s,) = ingest(tmp_path / "d", mixed_csv(tmp_path), anonymous=AnonymousPolicy.REJECT)
+def test_anonymous_policy_reject(tmp_path: Path, store: StoreRef) -> None:
+    (s,) = ingest(store, mixed_csv(tmp_path), anonymous=AnonymousPolicy.REJECT)
     assert s.reject_reasons["missing_customer_id"] == 1
     assert s.anonymous == 0
     assert s.balanced
 
 
-def test_extra_columns_can_be_ignored_and_summary_says_so(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_extra_columns_can_be_ignored_and_summary_says_so(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     (s,) = ingest(data, mixed_csv(tmp_path), extra_columns=ExtraColumns.IGNORE)
     assert s.extra_columns == ["Country"]
     assert not s.extra_columns_kept
     assert query(data, "SELECT count(*) FROM transactions WHERE attributes IS NOT NULL") == [(0,)]
 
 
-def test_naive_times_are_read_in_the_configured_zone(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_naive_times_are_read_in_the_configured_zone(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     text = HEADER + "c1,o1,2024-07-01 10:00,p1,1,1,UK\nc1,o2,2024-07-01T10:00:00+02:00,p1,1,1,UK\n"
     ingest(data, write(tmp_path / "t.csv", text), timezone="Europe/London")
     rows = dict(query(data, "SELECT order_id, ts FROM transactions"))
@@ -171,13 +177,13 @@ def test_naive_times_are_read_in_the_configured_zone(tmp_path: Path) -> None:
     assert rows["o2"] == datetime(2024, 7, 1, 8, 0, tzinfo=UTC)  # explicit offset wins
 
 
-def test_unknown_timezone_is_a_clear_error(tmp_path: Path) -> None:
+def test_unknown_timezone_is_a_clear_error(tmp_path: Path, store: StoreRef) -> None:
     with pytest.raises(ConfigError, match="unknown time zone"):
-        ingest(tmp_path / "d", mixed_csv(tmp_path), timezone="Mars/Olympus")
+        ingest(store, mixed_csv(tmp_path), timezone="Mars/Olympus")
 
 
-def test_custom_timestamp_format(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_custom_timestamp_format(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     text = HEADER + "c1,o1,25/12/2024 18:30,p1,1,1,UK\n"
     (s,) = ingest(data, write(tmp_path / "t.csv", text), ts_format="%d/%m/%Y %H:%M")
     assert s.stored == 1
@@ -186,8 +192,8 @@ def test_custom_timestamp_format(tmp_path: Path) -> None:
     )
 
 
-def test_cancellations_and_non_product_rule(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_cancellations_and_non_product_rule(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     text = HEADER + (
         "c1,o1,2024-01-01,p1,2,1,UK\nc1,o1,2024-01-01,POST,1,5,UK\nc1,Co1,2024-01-02,p1,-2,1,UK\n"
     )
@@ -278,8 +284,8 @@ def write_formats(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "semicolon", "tsv", "gzip", "zstd", "jsonl", "parquet"])
-def test_every_format_loads_the_same_lines(tmp_path: Path, fmt: str) -> None:
-    data = tmp_path / "d"
+def test_every_format_loads_the_same_lines(tmp_path: Path, store: StoreRef, fmt: str) -> None:
+    data = store
     (s,) = ingest(data, write_formats(tmp_path)[fmt])
     assert (s.read, s.stored, s.rejected) == (5, 5, 0)
     assert query(data, "SELECT sum(quantity), count(DISTINCT customer_id) FROM transactions") == [
@@ -287,8 +293,8 @@ def test_every_format_loads_the_same_lines(tmp_path: Path, fmt: str) -> None:
     ]
 
 
-def test_jsonl_bad_lines_are_rejected_with_line_numbers(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_jsonl_bad_lines_are_rejected_with_line_numbers(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     good = json.dumps({"customer_id": "c1", "order_id": "o1", "ts": "2024-01-01", "product_id": 1})
     path = write(tmp_path / "f.jsonl", f"{good}\n{{not json\n[1,2]\n")
     (s,) = ingest(data, path)
@@ -300,8 +306,8 @@ def test_jsonl_bad_lines_are_rejected_with_line_numbers(tmp_path: Path) -> None:
     assert query(data, "SELECT product_id FROM transactions") == [("1",)]
 
 
-def test_products_and_customers_tables(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_products_and_customers_tables(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     products = write(
         tmp_path / "p.csv",
         "product_id,product_name,category,pack_size\np1,Milk,dairy,1\np2,Eggs,dairy,six\n"
@@ -319,10 +325,12 @@ def test_products_and_customers_tables(tmp_path: Path) -> None:
     assert query(data, "SELECT count(*) FROM customers") == [(2,)]
 
 
-def test_blank_timestamps_are_missing_and_bad_ones_keep_their_text(tmp_path: Path) -> None:
+def test_blank_timestamps_are_missing_and_bad_ones_keep_their_text(
+    tmp_path: Path, store: StoreRef
+) -> None:
     """Raw timestamps are cleaned only for rows that did not parse: a blank one is missing (an
     absent optional first_seen is fine), a bad one is rejected with its trimmed text."""
-    data = tmp_path / "d"
+    data = store
     text = HEADER + "c1,o1,   ,p1,1,1,UK\nc1,o2, soon ,p1,1,1,UK\nc1,o3, 2024-01-01 ,p1,1,1,UK\n"
     (s,) = ingest(data, write(tmp_path / "t.csv", text))
     assert s.reject_reasons == {"missing_ts": 1, "invalid_ts": 1}
@@ -335,8 +343,8 @@ def test_blank_timestamps_are_missing_and_bad_ones_keep_their_text(tmp_path: Pat
     ]
 
 
-def test_missing_file_and_bad_mapping_fail_before_writing(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_missing_file_and_bad_mapping_fail_before_writing(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     with pytest.raises(SourceNotFoundError):
         ingest(data, mixed_csv(tmp_path), tmp_path / "missing.csv")
     bad = write(tmp_path / "bad.csv", "a,b\n1,2\n")
@@ -345,11 +353,11 @@ def test_missing_file_and_bad_mapping_fail_before_writing(tmp_path: Path) -> Non
     assert query(data, "SELECT count(*) FROM transactions") == [(0,)]
 
 
-def test_raw_uci_file_every_line_stored_or_rejected(tmp_path: Path) -> None:
+def test_raw_uci_file_every_line_stored_or_rejected(tmp_path: Path, store: StoreRef) -> None:
     from tests.conftest import shared_file
 
     raw = shared_file("online_retail_II_2009-2010_raw.csv.gz")
-    data = tmp_path / "d"
+    data = store
     (s,) = ingest(data, raw, preset=preset_by_name("online-retail-ii"))
     assert s.read == 525_461
     assert s.stored + s.rejected == 525_461
@@ -373,18 +381,18 @@ def test_raw_uci_file_every_line_stored_or_rejected(tmp_path: Path) -> None:
     ],
 )
 def test_uniform_timestamp_batches_match_the_engine(
-    tmp_path: Path, values: list[str], expected_hours: list[int]
+    tmp_path: Path, store: StoreRef, values: list[str], expected_hours: list[int]
 ) -> None:
     """Staging pre-parses uniform batches with Arrow; results equal DuckDB's own reading."""
-    data = tmp_path / "d"
+    data = store
     rows = "".join(f"c1,o{i},{v},p1,1,1,UK\n" for i, v in enumerate(values))
     ingest(data, write(tmp_path / "t.csv", HEADER + rows), timezone="Europe/London")
     got = query(data, "SELECT order_id, ts FROM transactions ORDER BY order_id")
     assert [ts.astimezone(UTC).hour for _, ts in got] == expected_hours
 
 
-def test_header_only_and_all_malformed_files(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_header_only_and_all_malformed_files(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     (empty,) = ingest(data, write(tmp_path / "empty.csv", HEADER))
     assert (empty.read, empty.stored, empty.rejected) == (0, 0, 0)
     (bad,) = ingest(data, write(tmp_path / "bad.csv", HEADER + "a,b\nc\n"))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from omnix.domain.errors import EmptyStoreError
+from tests.backends import StoreRef
 from tests.integration.helpers import ingest, opened, write
 
 ROWS = """customer_id,order_id,ts,product_id,product_name,quantity,unit_price
@@ -19,8 +20,10 @@ c2,o3,2024-02-09 10:00,bread,Bread,1,2.50
 """
 
 
-def test_business_summary_nets_returns_and_excludes_fees_and_anonymous(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_business_summary_nets_returns_and_excludes_fees_and_anonymous(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    data = store
     src = write(tmp_path / "t.csv", ROWS)
     ingest(data, src, cancellation_prefix="C", non_product_pattern="POST")
     with opened(data_dir=data) as container:
@@ -41,9 +44,9 @@ def test_business_summary_nets_returns_and_excludes_fees_and_anonymous(tmp_path:
     assert top[0]["net_units"] == pytest.approx(2.0)
 
 
-def test_analyse_on_an_empty_store_says_what_to_do(tmp_path: Path) -> None:
+def test_analyse_on_an_empty_store_says_what_to_do(tmp_path: Path, store: StoreRef) -> None:
     with (
-        opened(data_dir=tmp_path / "d") as container,
+        opened(data_dir=store) as container,
         pytest.raises(EmptyStoreError, match="omnix ingest"),
     ):
         container.analyse_service().analyse()

@@ -4,6 +4,7 @@ against the generator's ground truth (cycle error and calibration)."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from omnix.evaluation import metrics as m
 from omnix.generate import GenerateResult, GeneratorConfig, generate
 from omnix.services.predict import Level, PredictSummary, write_table
+from tests.backends import BACKENDS, StoreRef, new_store
 from tests.integration.helpers import ingest, opened
 
 AS_OF = datetime.date(2025, 12, 1)  # the generated history runs through 2025
@@ -25,12 +27,16 @@ CONTRACT = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GenerateResult, Path]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def generated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[GenerateResult, StoreRef]]:
     tmp = tmp_path_factory.mktemp("predict")
     result = generate(GeneratorConfig(customers=1_500, days=365, seed=11), tmp / "g.parquet")
-    ingest(tmp / "d", result.files["transactions"])
-    return result, tmp / "d"
+    store = new_store(request.param, tmp / "d")
+    ingest(store, result.files["transactions"])
+    yield result, store
+    store.drop()
 
 
 def predict(

@@ -4,6 +4,7 @@ DuckDB store."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +15,31 @@ from omnix.domain.consent import Purpose
 from omnix.domain.errors import ConfigError, NotFoundError
 from omnix.domain.snapshots import PREDICTION_COLUMNS, SNAPSHOT_COLUMNS
 from omnix.generate import GeneratorConfig, generate
+from tests.backends import BACKENDS, StoreRef, new_store
 from tests.integration.helpers import ingest, opened, query
 
 DAY = datetime.date(2025, 6, 1)
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=BACKENDS)
+def generated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreRef]:
     root = tmp_path_factory.mktemp("predictions")
     config = GeneratorConfig(customers=300, days=240, seed=8, start=datetime.date(2025, 1, 1))
     result = generate(config, root / "g.parquet")
-    ingest(root / "d", result.files["transactions"])
-    return root / "d"
+    store = new_store(request.param, root / "d")
+    ingest(store, result.files["transactions"])
+    yield store
+    store.drop()
 
 
-def analyze(data: Path, day: datetime.date, **options: Any) -> Any:
+def analyze(data: Path | StoreRef, day: datetime.date, **options: Any) -> Any:
     with opened(data_dir=data) as container:
         return container.analyze_service(default_consent="granted", **options).run(day)
 
 
-def stored(data: Path, day: datetime.date) -> list[dict[str, Any]]:
+def stored(data: Path | StoreRef, day: datetime.date) -> list[dict[str, Any]]:
     names = ["customer_id", "product_id", "rank", "probability", "expected_next_date",
              "purchases", "category", "horizon_days", "statement"]  # fmt: skip
     rows = query(data, f"SELECT {', '.join(names)} FROM predictions WHERE snapshot_date = "
@@ -89,7 +95,7 @@ def test_a_failed_write_keeps_the_previous_snapshot_and_predictions(generated: P
     assert after == before_snapshot and stored(generated, DAY) == before
 
 
-def hand_made(tmp_path: Path) -> Path:
+def hand_made(store: StoreRef) -> StoreRef:
     """Two snapshot dates by hand: customers A (Champions), B (Loyal), C (At Risk)."""
     day, earlier = datetime.date(2025, 3, 1), datetime.date(2025, 2, 1)
     people = {"A": "Champions", "B": "Loyal", "C": "At Risk"}
@@ -112,14 +118,14 @@ def hand_made(tmp_path: Path) -> Path:
         ("C", "MILK", 0.5, d(2025, 3, 3), "dairy"), ("C", "EGGS", 0.4, d(2025, 3, 4), "dairy"),
     ])  # fmt: skip
     february = preds([("A", "MILK", 0.2, d(2025, 2, 2), "dairy")])
-    data = tmp_path / "d"
+    data = store
     with opened(data_dir=data) as container:
         container.warehouse.write_snapshot(earlier, pa.table(snap), february)
         container.warehouse.write_snapshot(day, pa.table(snap), march)
     return data
 
 
-def due(data: Path, default: str = "granted", **query_args: Any) -> Any:
+def due(data: Path | StoreRef, default: str = "granted", **query_args: Any) -> Any:
     with opened(data_dir=data) as container:
         return container.prediction_service(default).due(**query_args)
 
@@ -128,8 +134,8 @@ def keys(page: Any) -> list[str]:
     return [f"{r['customer_id']}:{r['product_id']}" for r in page.rows]
 
 
-def test_due_within_n_days_by_category_and_segment_paged(tmp_path: Path) -> None:
-    data = hand_made(tmp_path)
+def test_due_within_n_days_by_category_and_segment_paged(tmp_path: Path, store: StoreRef) -> None:
+    data = hand_made(store)
     week = due(data, within_days=7)
     assert week.snapshot_date == "2025-03-01" and week.horizon_days == 14  # the latest date
     assert keys(week) == ["A:MILK", "B:MILK", "C:MILK", "C:EGGS", "A:WINE"]  # likeliest first
@@ -148,8 +154,10 @@ def test_due_within_n_days_by_category_and_segment_paged(tmp_path: Path) -> None
     assert keys(old) == ["A:MILK"] and old.rows[0]["probability"] == 0.2
 
 
-def test_due_lists_only_customers_whose_consent_covers_personalization(tmp_path: Path) -> None:
-    data = hand_made(tmp_path)
+def test_due_lists_only_customers_whose_consent_covers_personalization(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    data = hand_made(store)
     nobody = due(data, "denied", within_days=7)
     assert nobody.rows == [] and nobody.total == 0 and nobody.withheld == 5
     with opened(data_dir=data) as container:
@@ -161,10 +169,10 @@ def test_due_lists_only_customers_whose_consent_covers_personalization(tmp_path:
     assert keys(granted) == ["A:MILK", "C:MILK", "C:EGGS", "A:WINE"] and granted.withheld == 1
 
 
-def test_due_refuses_bad_pages_and_missing_dates(tmp_path: Path) -> None:
+def test_due_refuses_bad_pages_and_missing_dates(tmp_path: Path, store: StoreRef) -> None:
     with pytest.raises(NotFoundError, match="no predictions yet"):
         due(tmp_path / "empty", within_days=7)
-    data = hand_made(tmp_path)
+    data = hand_made(store)
     with pytest.raises(NotFoundError, match="no predictions dated 2024-01-01"):
         due(data, within_days=7, day=datetime.date(2024, 1, 1))
     for bad in ({"within_days": 0}, {"within_days": 7, "limit": 0},
@@ -173,18 +181,20 @@ def test_due_refuses_bad_pages_and_missing_dates(tmp_path: Path) -> None:
             due(data, **bad)
 
 
-def test_a_history_too_short_to_calibrate_still_gets_a_snapshot(tmp_path: Path) -> None:
+def test_a_history_too_short_to_calibrate_still_gets_a_snapshot(
+    tmp_path: Path, store: StoreRef
+) -> None:
     """Ten days of history and a 14-day horizon: no earlier cut to learn from, so no
     predictions (none stored, none left over), but the rhythms and the snapshot are there."""
     lines = ["customer_id,order_id,ts,product_id,quantity,unit_price"]
     lines += [f"C{c},o{c}-{d},2025-01-{d:02d} 10:00,MILK,1,1.0" for c in range(12)
               for d in (2, 5, 9)]  # fmt: skip
     (tmp_path / "h.csv").write_text("\n".join(lines) + "\n")
-    ingest(tmp_path / "d", tmp_path / "h.csv")
-    report = analyze(tmp_path / "d", datetime.date(2025, 1, 12))
+    ingest(store, tmp_path / "h.csv")
+    report = analyze(store, datetime.date(2025, 1, 12))
     assert report.predictions == 0 and report.snapshot_rows == 12
-    assert query(tmp_path / "d", "SELECT count(*) FROM predictions") == [(0,)]
-    rows = query(tmp_path / "d", "SELECT regular_products, rhythm_regularity FROM "
+    assert query(store, "SELECT count(*) FROM predictions") == [(0,)]
+    rows = query(store, "SELECT regular_products, rhythm_regularity FROM "
                                  "customer_snapshots")  # fmt: skip
     assert all(r == (1, rows[0][1]) and 0 < r[1] <= 1 for r in rows)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from omnix.domain.errors import ConfigError
 from omnix.generate import GeneratorConfig, generate
 from omnix.services.rhythms import store_rhythms
 from omnix.services.segments import SegmentOptions, SegmentReport
+from tests.backends import BACKENDS, StoreRef, new_store
 from tests.conftest import shared_file
 from tests.integration.helpers import ingest, opened, write
 
@@ -39,13 +41,13 @@ B,o6,2025-01-21 20:00,POST,,1,4.5,app,WEB
 """
 
 
-def open_report(data: Path, **options: Any) -> SegmentReport:
+def open_report(data: Path | StoreRef, **options: Any) -> SegmentReport:
     with opened(data_dir=data) as container:
         return container.segment_service(SegmentOptions(**options)).report()
 
 
-def test_profile_definitions_on_a_hand_made_history(tmp_path: Path) -> None:
-    data = tmp_path / "d"
+def test_profile_definitions_on_a_hand_made_history(tmp_path: Path, store: StoreRef) -> None:
+    data = store
     ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
            non_product_pattern="POST")  # fmt: skip
     with opened(data_dir=data) as container:
@@ -74,10 +76,12 @@ def test_profile_definitions_on_a_hand_made_history(tmp_path: Path) -> None:
     assert b["price_tier"] == pytest.approx(0.75)  # 3 of the 4 other dairy lines are cheaper
 
 
-def test_preferred_weekday_and_hour_are_the_retailers_local_time(tmp_path: Path) -> None:
+def test_preferred_weekday_and_hour_are_the_retailers_local_time(
+    tmp_path: Path, store: StoreRef
+) -> None:
     """Timestamps are stored in UTC; habits are read in OMNIX_TIMEZONE (daylight saving
     applied), so a Monday 20:00 UTC order is a Tuesday 05:00 order in Tokyo."""
-    data = tmp_path / "d"
+    data = store
     ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
            non_product_pattern="POST")  # fmt: skip
     as_of = datetime.datetime(2025, 2, 1, tzinfo=UTC)
@@ -95,10 +99,10 @@ def test_preferred_weekday_and_hour_are_the_retailers_local_time(tmp_path: Path)
         habits("Mars/Olympus")
 
 
-def test_regularity_comes_from_the_rhythm_engine(tmp_path: Path) -> None:
+def test_regularity_comes_from_the_rhythm_engine(tmp_path: Path, store: StoreRef) -> None:
     """One computation: the profile's regularity is the purchase-weighted rhythm regularity
     of the products bought on >= 3 days; without one, the rhythm model's prior, never 0."""
-    data = tmp_path / "d"
+    data = store
     ingest(data, write(tmp_path / "h.csv", HISTORY), cancellation_prefix="C",
            non_product_pattern="POST")  # fmt: skip
     with opened(data_dir=data) as container:
@@ -116,12 +120,15 @@ def test_regularity_comes_from_the_rhythm_engine(tmp_path: Path) -> None:
     assert b["regularity"] == pytest.approx(run.prior_regularity) and b["regularity"] > 0
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def generated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[StoreRef, dict[str, Any]]]:
     root = tmp_path_factory.mktemp("segments")
     config = GeneratorConfig(customers=3_000, days=365, seed=11, start=datetime.date(2025, 1, 1))
     result = generate(config, root / "g.parquet")
-    ingest(root / "d", result.files["transactions"])
+    store = new_store(request.param, root / "d")
+    ingest(store, result.files["transactions"])
     truth = pq.read_table(result.files["truth"])
     per = {r["customer_id"]: r for r in truth.select(["customer_id", "archetype", "churn_date"])
            .to_pylist()}  # fmt: skip
@@ -135,7 +142,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     for row in sums.to_pylist():
         total = row["n_purchases_sum"]
         per[row["customer_id"]]["regularity"] = row["w_sum"] / total if total else None
-    return root / "d", per
+    yield store, per
+    store.drop()
 
 
 def truth_of(report: SegmentReport, truth: dict[str, Any], key: str) -> list[Any]:
@@ -250,10 +258,10 @@ def test_cluster_ids_are_stable_across_runs(generated: Any) -> None:
 
 
 @pytest.mark.slow
-def test_rfm_on_real_uci_data(tmp_path: Path) -> None:
+def test_rfm_on_real_uci_data(tmp_path: Path, store: StoreRef) -> None:
     """Online Retail II: 5,881 customers with a purchase; every segment is populated."""
-    ingest(tmp_path / "d", shared_file("uci_online_retail_ii.parquet"))
-    report = open_report(tmp_path / "d")
+    ingest(store, shared_file("uci_online_retail_ii.parquet"))
+    report = open_report(store)
     sizes = {g.name: g.customers for g in report.segments}
     assert report.customers > 5_800
     assert all(n > 0 for n in sizes.values()), sizes

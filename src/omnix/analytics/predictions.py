@@ -43,4 +43,10 @@ def due(
     joined = rows.left_join(people, c.CUSTOMER_ID).drop(f"{c.CUSTOMER_ID}_right")
     if segment is not None:
         joined = joined.filter(joined.segment == segment)
-    return joined.order_by([ibis.desc("probability"), c.CUSTOMER_ID, c.PRODUCT_ID])
+    return most_likely_first(joined)
+
+
+def most_likely_first(rows: Table) -> Table:
+    """Due rows' order: likeliest first, then customer and product (stable pages). Apply it
+    last: PostgreSQL keeps no order through a later join (a subquery is a set)."""
+    return rows.order_by([ibis.desc("probability"), c.CUSTOMER_ID, c.PRODUCT_ID])

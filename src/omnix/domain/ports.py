@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
@@ -106,16 +106,31 @@ class KeyStore(Protocol):
 
 
 class JobStore(Protocol):
-    """Tracked jobs, so their status outlives the request (and is readable after a restart)."""
+    """Tracked jobs, so their status outlives the request (and is readable after a restart)
+    and every server process sees the same ones."""
 
-    def save_job(self, job: Job) -> None: ...
+    def create_job(self, job: Job) -> bool:
+        """Store a new job unless a job of its kind is queued or running (in any process:
+        False then, and nothing is stored)."""
+
+    def save_job(self, job: Job) -> None:
+        """Store the job's state; a cancellation asked for meanwhile is kept."""
 
     def get_job(self, job_id: str) -> Job | None: ...
 
     def list_jobs(self, limit: int) -> list[Job]: ...
 
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the job to stop (whichever process runs it); False when there is no such job."""
+
+    def cancel_requested(self, job_id: str) -> bool: ...
+
+    def hold_job(self, job_id: str) -> AbstractContextManager[None]:
+        """The job is alive while the block runs: no process abandons it meanwhile."""
+
     def abandon_jobs(self, reason: str, when: datetime) -> int:
-        """Mark jobs left queued or running by a process that ended as failed."""
+        """Mark jobs left queued or running by a process that ended as failed (jobs a live
+        process holds are left alone)."""
 
 
 class EventStore(Protocol):
@@ -144,6 +159,18 @@ class PersonalData(Protocol):
     def erasures(self, limit: int) -> list[dict[str, Any]]: ...
 
 
+# (kind, ids) of a change another process committed: customers | all | snapshot | keys
+ChangeHandler = Callable[[str, list[str]], None]
+
+
+class ChangeFeed(Protocol):
+    """Changes other processes commit to a shared store (PostgreSQL), so each server process
+    can drop what it caches. The embedded store has one process and no feed."""
+
+    def subscribe(self, handler: ChangeHandler) -> Callable[[], None]:
+        """Start delivering changes to `handler`; returns the function that stops it."""
+
+
 class ViewCache(Protocol):
     """Hot per-customer views (serialised JSON), dropped when that customer's data changes."""
 
@@ -152,6 +179,9 @@ class ViewCache(Protocol):
     def put(self, customer_id: str, view: str, value: bytes) -> None: ...
 
     def drop(self, customer_id: str) -> None: ...
+
+    def drop_many(self, customer_ids: Collection[str]) -> None:
+        """Drop several customers' views at once (one round trip for a shared cache)."""
 
     def clear(self) -> None: ...
 

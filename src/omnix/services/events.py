@@ -70,8 +70,7 @@ class EventService:
         out.rejects = [r for _, _, r in bad if r.message_id not in seen_set]
         out.rejected = len(out.rejects)
         out.stored = len(good) - sum(1 for g in good if g["message_id"] in seen_set)
-        for customer in {g[c.CUSTOMER_ID] for g in good if g[c.CUSTOMER_ID]}:
-            self.cache.drop(customer)
+        self.cache.drop_many({g[c.CUSTOMER_ID] for g in good if g[c.CUSTOMER_ID]})
         return out
 
     def _line(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """Use case: analysis runs as tracked in-process jobs (start, watch, cancel).
 
-One job runs at a time, in a worker thread of this process, on its own store handle. Its
+One job runs at a time across every server process: the store refuses a second open job
+(`JobStore.create_job`). It runs in a worker thread of the process that accepted it, on its
+own store handle, holding the job (`hold_job`) so no other process takes it for abandoned. Its
 record (status, current stage, stages done, seconds per stage, result or error) is saved at
-every stage, so `GET /v1/analysis-runs/{id}` reads progress while it runs and the outcome
-after a restart; a job a dead process left running is marked failed at the next start.
-Cancellation takes effect at the next stage boundary (see domain/jobs.py).
+every stage, so `GET /v1/analysis-runs/{id}` reads progress from any process while it runs
+and the outcome after a restart; a job a dead process left open is marked failed at the next
+start. Cancellation is a flag in the store, asked for by any process and read by the running
+job at its next stage boundary (see domain/jobs.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -54,20 +58,34 @@ class JobRunner:
         return self.store().abandon_jobs("interrupted: the server stopped", datetime.now(UTC))
 
     def start(self, params: dict[str, Any]) -> Job:
-        """Queue an analysis run; ConflictError while another is queued or running."""
+        """Queue an analysis run; ConflictError while another is queued or running (in this
+        process or any other on the same store)."""
         with self._lock:
             if self._active is not None and not self._active.status.finished:
                 raise ConflictError(
                     f"analysis run {self._active.job_id} is still {self._active.status.value}; "
                     "wait for it or cancel it"
                 )
+            if self._thread is not None:  # finished: its last save may still be under way
+                self._thread.join(timeout=30)
             job = Job(uuid.uuid4().hex, ANALYZE, JobStatus.QUEUED, datetime.now(UTC),
                       params=params, stages=list(self.stages))  # fmt: skip
-            self.store().save_job(job)
+            store, hold = self.store(), ExitStack()
+            hold.enter_context(store.hold_job(job.job_id))
+            try:
+                # a job left open by a process that died blocks the store: recover, try again
+                if not store.create_job(job) and not (self.recover() and store.create_job(job)):
+                    raise ConflictError(
+                        "another analysis run is queued or running; wait for it or cancel it"
+                    )
+            except BaseException:
+                hold.close()
+                raise
             self._active = job
             self._thread = threading.Thread(
-                target=self._run, args=(job,), name=f"omnix-job-{job.job_id[:8]}", daemon=True
-            )
+                target=self._run, args=(job, hold), name=f"omnix-job-{job.job_id[:8]}",
+                daemon=True,
+            )  # fmt: skip
             self._thread.start()
         return job
 
@@ -86,12 +104,13 @@ class JobRunner:
         return [active if active and j.job_id == active.job_id else j for j in jobs]
 
     def cancel(self, job_id: str) -> Job:
-        """Ask the job to stop at its next stage boundary (a finished job is returned as is)."""
+        """Ask the job to stop at its next stage boundary (a finished job is returned as is);
+        the process running it reads the flag from the store."""
         job = self.get(job_id)
         if job.status.finished:
             return job
         job.cancel_requested = True
-        self.store().save_job(job)
+        self.store().request_cancel(job_id)
         return job
 
     def wait(self, timeout: float | None = None) -> None:
@@ -107,20 +126,31 @@ class JobRunner:
         self.wait(timeout)
 
     # ------------------------------------------------------------------ the job's thread
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, hold: ExitStack) -> None:
+        with hold:
+            self._run_held(job)
+
+    def _run_held(self, job: Job) -> None:
         store = self.store()
         clock: dict[str, Any] = {"stage": None, "t": time.perf_counter()}
 
+        def cancelled() -> bool:
+            """Asked here or by another process (the flag is only ever set, never cleared:
+            a request thread may set it meanwhile)."""
+            if not job.cancel_requested and store.cancel_requested(job.job_id):
+                job.cancel_requested = True
+            return job.cancel_requested
+
         def on_stage(stage: str) -> None:
             self._stage_done(job, clock)
-            if job.cancel_requested:
+            if cancelled():
                 raise JobCancelled
             clock["stage"], clock["t"] = stage, time.perf_counter()
             job.stage = stage
             store.save_job(job)
 
         try:
-            if job.cancel_requested:
+            if cancelled():
                 raise JobCancelled
             job.status, job.started_at = JobStatus.RUNNING, datetime.now(UTC)
             store.save_job(job)

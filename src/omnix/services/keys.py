@@ -2,14 +2,15 @@
 
 `authenticate` runs on every API request, so known keys are cached in memory for a few
 seconds (a revocation through this service takes effect at once; one made by another process
-on PostgreSQL within `ttl` seconds), and "last used" is written at most once a minute per key.
+on PostgreSQL as soon as its announcement arrives (`forget`), at worst within `ttl` seconds),
+and "last used" is written at most once a minute per key.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -66,6 +67,12 @@ class KeyService:
         ):
             raise AuthenticationError("missing, unknown or revoked API key")
         return record
+
+    def forget(self, key_ids: Sequence[str]) -> None:
+        """Drop cached keys (another process revoked them): the next request reads the store."""
+        with self._lock:
+            for key_id in key_ids:
+                self._known.pop(key_id, None)
 
     def active(self, key_id: str) -> ApiKey | None:
         """The active key with this id, else None (the dashboard's session holds only the

@@ -72,7 +72,7 @@ class PredictionService:
             self.warehouse, Purpose.PERSONALIZATION, self.default_consent,
             rows.select(c.CUSTOMER_ID),
         )  # fmt: skip
-        shown = rows.semi_join(allowed, c.CUSTOMER_ID)
+        shown = pred.most_likely_first(rows.semi_join(allowed, c.CUSTOMER_ID))
         matching = int(rows.count().to_pyarrow().as_py())
         total = int(shown.count().to_pyarrow().as_py())
         page = shown.drop(SNAPSHOT_DATE, HORIZON).limit(limit, offset=offset)

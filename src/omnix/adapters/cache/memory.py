@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Collection
 
 
 class MemoryViewCache:
@@ -46,6 +47,11 @@ class MemoryViewCache:
     def drop(self, customer_id: str) -> None:
         with self._lock:
             self._items.pop(customer_id, None)
+
+    def drop_many(self, customer_ids: Collection[str]) -> None:
+        with self._lock:
+            for customer_id in customer_ids:
+                self._items.pop(customer_id, None)
 
     def clear(self) -> None:
         with self._lock:

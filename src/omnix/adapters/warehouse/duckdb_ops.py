@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,28 +24,24 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnix.adapters.warehouse.records import job_from, job_record
+from omnix.adapters.warehouse.schema import (
+    API_KEYS,
+    COUNTED_TABLES,
+    ERASURES,
+    EVENT_MESSAGES,
+    JOBS,
+    REJECTS,
+)
 from omnix.domain import contract as c
 from omnix.domain.access import ApiKey, Role
 from omnix.domain.errors import StoreError
 from omnix.domain.jobs import Job, JobStatus
 
-API_KEYS, JOBS, EVENT_MESSAGES, ERASURES = "api_keys", "jobs", "event_messages", "erasures"
-OPS_DDL = [
-    f"""CREATE TABLE IF NOT EXISTS {API_KEYS} (key_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
-        role VARCHAR NOT NULL, key_hash VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
-        revoked_at TIMESTAMPTZ, last_used_at TIMESTAMPTZ)""",
-    f"""CREATE TABLE IF NOT EXISTS {JOBS} (job_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,
-        status VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL, record JSON NOT NULL)""",
-    f"""CREATE TABLE IF NOT EXISTS {EVENT_MESSAGES} (message_id VARCHAR PRIMARY KEY,
-        batch_id VARCHAR NOT NULL, received_at TIMESTAMPTZ NOT NULL, outcome VARCHAR NOT NULL)""",
-    f"""CREATE TABLE IF NOT EXISTS {ERASURES} (erasure_id VARCHAR PRIMARY KEY,
-        subject_hash VARCHAR NOT NULL, erased_at TIMESTAMPTZ NOT NULL, requested_by VARCHAR,
-        rows_deleted JSON NOT NULL)""",
-]
-# Cleared with the data by reset (a demo re-run); keys and the erasure log are kept.
-RESET_WITH_DATA = (EVENT_MESSAGES, JOBS)
-REJECTS = "rejects"
 BY_COLUMN, BY_RAW = "customer_id", "raw"
+# jobs this process is running (hold_job): never abandoned by recovery
+_HELD: set[str] = set()
+_HELD_LOCK = threading.Lock()
 
 # A rejected row's fields: JSON values when it is a JSON object, else the delimited fields of
 # the line; trimmed, and "13085.0" read as 13085 as ingest reads float ids.
@@ -102,33 +99,76 @@ class OperationalTables:
         return [ApiKey(r[0], r[1], Role(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     # ------------------------------------------------------------------ jobs
+    def create_job(self, job: Job) -> bool:
+        with self.lock:
+            if self.con.execute(
+                f"SELECT 1 FROM {JOBS} WHERE kind = ? AND status IN (?, ?)",
+                [job.kind, JobStatus.QUEUED.value, JobStatus.RUNNING.value],
+            ).fetchall():
+                return False
+            self.save_job(job)
+        return True
+
     def save_job(self, job: Job) -> None:
-        record = _job_record(job)
+        """Insert or update; a cancellation asked for meanwhile (request_cancel) is kept."""
         with self.lock:
             self.con.execute(
-                f"INSERT OR REPLACE INTO {JOBS} VALUES (?, ?, ?, ?, ?)",
-                [job.job_id, job.kind, job.status.value, job.created_at, record],
-            )
+                f"INSERT INTO {JOBS} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE "
+                "SET status = excluded.status, record = excluded.record, cancel_requested = "
+                f"coalesce({JOBS}.cancel_requested, FALSE) OR excluded.cancel_requested",
+                [job.job_id, job.kind, job.status.value, job.created_at, job_record(job),
+                 job.cancel_requested],
+            )  # fmt: skip
 
     def get_job(self, job_id: str) -> Job | None:
-        rows = self.con.execute(f"SELECT record FROM {JOBS} WHERE job_id = ?", [job_id])
-        found = rows.fetchall()
-        return _job_from(found[0][0]) if found else None
+        found = self.con.execute(
+            f"SELECT record, cancel_requested FROM {JOBS} WHERE job_id = ?", [job_id]
+        ).fetchall()
+        return job_from(*found[0]) if found else None
 
     def list_jobs(self, limit: int) -> list[Job]:
         rows = self.con.execute(
-            f"SELECT record FROM {JOBS} ORDER BY created_at DESC LIMIT ?", [int(limit)]
+            f"SELECT record, cancel_requested FROM {JOBS} ORDER BY created_at DESC LIMIT ?",
+            [int(limit)],
         ).fetchall()
-        return [_job_from(r[0]) for r in rows]
+        return [job_from(*r) for r in rows]
+
+    def request_cancel(self, job_id: str) -> bool:
+        with self.lock:
+            rows = self.con.execute(
+                f"UPDATE {JOBS} SET cancel_requested = TRUE WHERE job_id = ? RETURNING job_id",
+                [job_id],
+            ).fetchall()
+        return bool(rows)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        rows = self.con.execute(
+            f"SELECT cancel_requested FROM {JOBS} WHERE job_id = ?", [job_id]
+        ).fetchall()
+        return bool(rows and rows[0][0])
+
+    @contextmanager
+    def hold_job(self, job_id: str) -> Iterator[None]:
+        """One process holds the file, so being alive is being in this process's set."""
+        with _HELD_LOCK:
+            _HELD.add(job_id)
+        try:
+            yield
+        finally:
+            with _HELD_LOCK:
+                _HELD.discard(job_id)
 
     def abandon_jobs(self, reason: str, when: datetime) -> int:
         open_ = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
         jobs = [
-            _job_from(r[0])
+            job_from(*r)
             for r in self.con.execute(
-                f"SELECT record FROM {JOBS} WHERE status IN (?, ?)", list(open_)
+                f"SELECT record, cancel_requested FROM {JOBS} WHERE status IN (?, ?)",
+                list(open_),
             ).fetchall()
         ]
+        with _HELD_LOCK:
+            jobs = [job for job in jobs if job.job_id not in _HELD]
         for job in jobs:
             job.status, job.error, job.finished_at = JobStatus.FAILED, reason, when
             self.save_job(job)
@@ -184,8 +224,6 @@ class OperationalTables:
 
     # ------------------------------------------------------------------ personal data
     def customer_tables(self) -> list[tuple[str, str]]:
-        from omnix.adapters.warehouse.duckdb_store import COUNTED_TABLES
-
         with_column = {
             r[0]
             for r in self.con.execute(
@@ -262,36 +300,3 @@ class _Registered:
     def __exit__(self, *exc: object) -> None:
         for name in self.tables:
             self.con.unregister(name)
-
-
-def _job_record(job: Job) -> str:
-    return json.dumps(
-        {
-            "job_id": job.job_id, "kind": job.kind, "status": job.status.value,
-            "created_at": job.created_at.isoformat(), "params": job.params,
-            "stages": job.stages, "stage": job.stage, "stages_done": job.stages_done,
-            "stage_seconds": job.stage_seconds,
-            "started_at": job.started_at.isoformat() if job.started_at else None,
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-            "cancel_requested": job.cancel_requested, "error": job.error, "result": job.result,
-        },
-        default=str,
-    )  # fmt: skip
-
-
-def _job_from(record: str) -> Job:
-    d = json.loads(record)
-
-    def when(key: str) -> datetime | None:
-        return datetime.fromisoformat(d[key]) if d.get(key) else None
-
-    created = when("created_at")
-    assert created is not None
-    return Job(
-        job_id=d["job_id"], kind=d["kind"], status=JobStatus(d["status"]), created_at=created,
-        params=d.get("params") or {}, stages=d.get("stages") or [], stage=d.get("stage"),
-        stages_done=int(d.get("stages_done") or 0), stage_seconds=d.get("stage_seconds") or {},
-        started_at=when("started_at"), finished_at=when("finished_at"),
-        cancel_requested=bool(d.get("cancel_requested")), error=d.get("error"),
-        result=d.get("result"),
-    )  # fmt: skip

@@ -26,7 +26,9 @@ import structlog
 from omnix.adapters.sources import SourceFile
 from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.duckdb_load import FileLoad
-from omnix.adapters.warehouse.duckdb_ops import OPS_DDL, RESET_WITH_DATA, OperationalTables
+from omnix.adapters.warehouse.duckdb_ops import OperationalTables
+from omnix.adapters.warehouse.migrations import migrate
+from omnix.adapters.warehouse.schema import COUNTED_TABLES, DATA_TABLES, DUCKDB
 from omnix.domain import contract as c
 from omnix.domain import recommend as reco
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
@@ -42,78 +44,7 @@ from omnix.domain.snapshots import (
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 5  # 2: consents, snapshots; 3: rhythm columns in snapshots; 4: API tables;
-# 5: predictions, regular_products in snapshots
-# What status counts, and everything reset empties (the run log too). Every table holding
-# customer data is listed, so erasure reaches it.
-COUNTED_TABLES = (
-    "transactions", "products", "customers", "rejects", "sources", "consents", SNAPSHOTS,
-    PREDICTIONS, *reco.CUSTOMER_TABLES,
-)  # fmt: skip
-DATA_TABLES = (*COUNTED_TABLES, *reco.MODEL_TABLES, "runs", *RESET_WITH_DATA)
-
 _PID = re.compile(r"PID (\d+)")
-
-
-def _table_ddl(contract: c.TableContract, extra: list[str], pk: str | None) -> str:
-    cols = [f"{v.q(col.name)} {v.SQL_TYPES[col.dtype]}" for col in contract.columns]
-    cols += extra
-    if pk:
-        cols.append(f"PRIMARY KEY ({v.q(pk)})")
-    return f"CREATE TABLE IF NOT EXISTS {contract.name} ({', '.join(cols)})"
-
-
-DDL = [
-    _table_ddl(
-        c.TRANSACTIONS,
-        [
-            f"{c.LINE_SEQ} INTEGER NOT NULL",
-            f"{c.LINE_TYPE} VARCHAR NOT NULL",
-            f"{c.IS_PRODUCT} BOOLEAN NOT NULL",
-            f"{c.ATTRIBUTES} JSON",
-            f"{c.SOURCE_ID} VARCHAR NOT NULL",
-            f"{v.q(c.ROW_NUMBER)} BIGINT NOT NULL",
-        ],
-        None,
-    ),
-    _table_ddl(c.PRODUCTS, ["attributes JSON", "source_id VARCHAR"], c.PRODUCT_ID),
-    _table_ddl(c.CUSTOMERS, ["attributes JSON", "source_id VARCHAR"], c.CUSTOMER_ID),
-    """CREATE TABLE IF NOT EXISTS rejects (source_id VARCHAR NOT NULL, source_file VARCHAR,
-        row_number BIGINT, reason VARCHAR NOT NULL, detail VARCHAR, raw VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS sources (source_id VARCHAR PRIMARY KEY, kind VARCHAR,
-        path VARCHAR, name VARCHAR, format VARCHAR, size BIGINT, read BIGINT, stored BIGINT,
-        inserted BIGINT, duplicates BIGINT, rejected BIGINT, first_ingested_at TIMESTAMPTZ,
-        last_ingested_at TIMESTAMPTZ, seconds DOUBLE, summary JSON)""",
-    """CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, command VARCHAR,
-        started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR, detail JSON)""",
-    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
-    """CREATE TABLE IF NOT EXISTS consents (customer_id VARCHAR NOT NULL,
-        purpose VARCHAR NOT NULL, granted BOOLEAN NOT NULL, recorded_at TIMESTAMPTZ NOT NULL,
-        source VARCHAR)""",
-    f"CREATE TABLE IF NOT EXISTS {SNAPSHOTS} ({SNAPSHOT_DATE} DATE NOT NULL, "
-    + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in SNAPSHOT_COLUMNS)
-    + f", PRIMARY KEY ({SNAPSHOT_DATE}, customer_id))",
-    *(
-        f"CREATE TABLE IF NOT EXISTS {name} ("
-        + ", ".join(f"{v.q(col)} {v.SQL_TYPES[dtype]}" for col, dtype in columns)
-        + ")"
-        for name, columns in reco.TABLE_COLUMNS.items()
-    ),
-    f"""CREATE TABLE IF NOT EXISTS {reco.EMBEDDINGS} (model VARCHAR NOT NULL,
-        text_key VARCHAR NOT NULL, vector FLOAT[] NOT NULL, PRIMARY KEY (model, text_key))""",
-    # Stores made before a column existed gain it (NULL in their older snapshots).
-    *(
-        f"ALTER TABLE {SNAPSHOTS} ADD COLUMN IF NOT EXISTS {v.q(name)} {v.SQL_TYPES[dtype]}"
-        for name, dtype in SNAPSHOT_COLUMNS
-    ),
-    *OPS_DDL,  # API keys, jobs, event message ids, erasure log (duckdb_ops.py)
-    # One row per (snapshot_date, customer_id, product_id) by construction (a date's rows are
-    # replaced whole, one per customer x product). No PRIMARY KEY: its index cost 9 of 12 s
-    # and 160 of 370 MB per million rows written (measured at 10M lines).
-    f"CREATE TABLE IF NOT EXISTS {PREDICTIONS} ({SNAPSHOT_DATE} DATE NOT NULL, "
-    + ", ".join(f"{v.q(name)} {v.SQL_TYPES[dtype]}" for name, dtype in PREDICTION_COLUMNS)
-    + ")",
-]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -224,12 +155,25 @@ class DuckDBStore(OperationalTables):
         self.con.close()
 
     @_serialised
-    def migrate(self) -> None:
-        for ddl in DDL:
-            self.con.execute(ddl)
-        self.con.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-        )
+    def migrate(self, upto: int | None = None) -> list[int]:
+        """Apply the schema steps this store lacks (migrations.py); the versions applied."""
+        return migrate(self, upto)
+
+    # the migration runner's view of the store (migrations.SqlTarget)
+    dialect = DUCKDB
+
+    def execute_sql(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def ibis(self) -> Any:
         """An Ibis backend over this connection, for analytics (made once per handle)."""

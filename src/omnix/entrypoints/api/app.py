@@ -74,9 +74,12 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
 
             api.container = bootstrap(settings)
         wired = api.wired()
+        _limit_threads(settings)
         runner = wired.job_runner()
         runner.observe_stage = lambda stage, s: api.metrics.stages.labels(stage).observe(s)
         runner.on_finished = lambda job: _rewarm(api)
+        feed = wired.change_feed()
+        stop_feed = feed.subscribe(lambda kind, ids: _changed(api, kind, ids)) if feed else None
         _rewarm(api)
         abandoned = runner.recover()
         if abandoned:
@@ -84,6 +87,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
         try:
             yield
         finally:
+            if stop_feed is not None:
+                stop_feed()
             runner.shutdown()
             if api.warming is not None:  # its queries must end before the store closes
                 api.warming.join(timeout=120)
@@ -119,11 +124,37 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     return app
 
 
+def _limit_threads(settings: Settings) -> None:
+    """Request threads of this process (each holds a store handle: on PostgreSQL a
+    connection, so processes x threads must stay under the server's max_connections)."""
+    import anyio.to_thread
+
+    threads = settings.api_threads or (40 if settings.embedded() else 16)
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+
+
+def _changed(api: ApiState, kind: str, ids: list[str]) -> None:
+    """Another process changed the store (PostgreSQL): drop what this one caches about it."""
+    wired = api.wired()
+    if kind == "customers":
+        wired.view_cache().drop_many(ids)
+    elif kind == "all":
+        wired.view_cache().clear()
+    elif kind == "snapshot":
+        _rewarm(api)
+    elif kind == "keys":
+        wired.keys_service().forget(ids)
+
+
 def _rewarm(api: ApiState) -> None:
     """Empty the view cache and fill it again from the latest snapshot, in the background
     (hot customers' 360 then never pays the per-customer queries)."""
     wired = api.wired()
-    wired.view_cache().clear()
+    cache = wired.view_cache()
+    claim = getattr(cache, "claim", None)
+    if claim is not None and not claim("warm", 5.0):
+        return  # a shared cache another process is warming right now
+    cache.clear()
     limit = api.settings.api_cache_entries
     if limit <= 0 or api.settings.api_cache_seconds <= 0:
         return
@@ -143,10 +174,25 @@ def _rewarm(api: ApiState) -> None:
     api.warming.start()
 
 
+def _buckets(api: ApiState) -> Any:
+    """The per-key rate limit: one bucket in Redis shared by every API process when a cache
+    URL is set; else each of the N processes keeps its own with 1/N of the rate and burst
+    (requests spread over the processes, so the sum approximates the limit)."""
+    s = api.settings
+    if s.cache_url:
+        from omnix.bootstrap import Container
+
+        shared = Container.shared_rate_limit_for(s)
+        if shared is not None:
+            return shared
+    n = s.api_workers
+    return TokenBuckets(s.api_rate_per_second / n, max(1, s.api_rate_burst // n))
+
+
 def _middleware(app: FastAPI, api: ApiState) -> None:
     """Added innermost first (Starlette wraps each new one around the previous)."""
     s = api.settings
-    buckets = TokenBuckets(s.api_rate_per_second, s.api_rate_burst)
+    buckets = _buckets(api)
     app.add_middleware(Guard, keys=lambda: api.wired().keys_service(), buckets=buckets)
     app.add_middleware(BodyLimit, limit=s.api_max_body_bytes, upload_limit=s.api_max_upload_bytes)
     origins = s.cors_origins()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnix.domain.access import Role
 from omnix.domain.consent import Purpose
@@ -162,6 +162,17 @@ class PurchaseEvent(BaseModel):
     channel: str | None = Field(default=None, max_length=50)
     line_id: str | None = Field(default=None, max_length=200)
     attributes: dict[str, str | int | float | bool | None] | None = None
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> PurchaseEvent:
+        """NUL characters are refused: PostgreSQL text cannot hold them, and both stores
+        must accept the same events."""
+        texts = [v for v in self.__dict__.values() if isinstance(v, str)]
+        for key, value in (self.attributes or {}).items():
+            texts += [key, value] if isinstance(value, str) else [key]
+        if any("\x00" in t for t in texts):
+            raise ValueError("text must not contain NUL (U+0000) characters")
+        return self
 
 
 class EventBatch(BaseModel):

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -78,7 +79,7 @@ class TokenBuckets:
 class Guard:
     """Authenticate, rate-limit, then pass on (runs on the event loop: no lock needed)."""
 
-    def __init__(self, app: ASGIApp, keys: Callable[[], KeyService], buckets: TokenBuckets):
+    def __init__(self, app: ASGIApp, keys: Callable[[], KeyService], buckets: Any):
         self.app, self.keys, self.buckets = app, keys, buckets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,6 +91,8 @@ class Guard:
             keys = self.keys()
             key = keys.authenticate(token)
             wait = self.buckets.take(key.key_id)
+            if inspect.isawaitable(wait):  # a bucket shared through Redis
+                wait = await wait
             if wait > 0:
                 raise RateLimitedError(
                     f"more than {self.buckets.rate:g} requests/s for this key", math.ceil(wait)

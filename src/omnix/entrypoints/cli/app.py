@@ -208,7 +208,7 @@ def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
     finally:
         container.close()
     payload: dict[str, Any] = {
-        "store": str(container.settings.store_url()),
+        "store": container.settings.store_label(),
         "tables": counts,
         "transactions": store,
         "sources": [{k: s[k] for k in _SOURCE_KEYS} for s in sources],
@@ -388,7 +388,7 @@ def _print_demo(result: Any, settings: Any) -> None:
         ["customer_id", "probability", "statement"],
     )
     render.out_console.print(
-        f"\nStore: {settings.store_url()}  -  try `omnix status --data-dir {settings.data_dir}`"
+        f"\nStore: {settings.store_label()}  -  try `omnix status --data-dir {settings.data_dir}`"
     )
 
 

@@ -29,28 +29,33 @@ def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, help="Processes; the embedded DuckDB store allows only 1.")
+        int,
+        typer.Option(
+            min=1, help="Processes (PostgreSQL store only; the embedded DuckDB store allows 1)."
+        ),
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
     data_dir: DataDir = DEFAULT_DIR,
 ) -> None:
     """Serve the dashboard (at /) and the REST API (OpenAPI docs at /docs) until interrupted.
 
-    The embedded store is one process: one worker, many threads. Every /v1 route needs an
-    API key: create one first with `omnix keys create --role admin`.
+    The embedded store is one process: one worker, many threads. On PostgreSQL
+    (OMNIX_DATABASE_URL=postgresql://...) several worker processes may serve it; set
+    OMNIX_CACHE_URL=redis://... so they share hot views and rate limits. Every /v1 route
+    needs an API key: create one first with `omnix keys create --role admin`.
 
-    Example: omnix serve --host 0.0.0.0 --port 8080
+    Example: OMNIX_DATABASE_URL=postgresql://omnix@db/omnix omnix serve --workers 4
     """
     from omnix.bootstrap import bootstrap
     from omnix.domain.errors import ConfigError
 
     settings = _settings(data_dir)
-    if workers > 1 and settings.store_url().startswith("duckdb"):
+    if workers > 1 and settings.embedded():
         raise ConfigError(
             "the embedded DuckDB store belongs to one process: use --workers 1 "
-            "(several workers need the PostgreSQL store)"
+            "(several workers need the PostgreSQL store: OMNIX_DATABASE_URL=postgresql://...)"
         )
-    container = bootstrap(settings)
+    container = bootstrap(settings)  # opened (and migrated) once before any worker starts
     try:
         if not container.keys_service().list():
             typer.echo(
@@ -58,9 +63,12 @@ def serve(
                 "Stop the server and run `omnix keys create --role admin`.",
                 err=True,
             )
-        run_server(container, host, port, log_level)
+        if workers == 1:
+            run_server(container, host, port, log_level)
+            return
     finally:
         container.close()
+    run_workers(settings, host, port, workers, log_level)
 
 
 def run_server(container: Any, host: str, port: int, log_level: str = "warning") -> None:
@@ -75,6 +83,30 @@ def run_server(container: Any, host: str, port: int, log_level: str = "warning")
     )
     uvicorn.run(
         create_app(container), host=host, port=port, log_level=log_level, access_log=False,
+        loop="uvloop" if sys.platform != "win32" else "asyncio", http="httptools",
+        server_header=False,
+    )  # fmt: skip
+
+
+def run_workers(settings: Any, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve with `workers` processes (uvicorn's supervisor restarts one that dies); each
+    builds its app from the environment, so the settings travel there."""
+    import os
+
+    import uvicorn
+
+    os.environ["OMNIX_DATA_DIR"] = str(settings.data_dir)
+    os.environ["OMNIX_WAREHOUSE_URL"] = settings.store_url()
+    os.environ["OMNIX_API_WORKERS"] = str(workers)
+    os.environ.pop("OMNIX_DATABASE_URL", None)
+    typer.echo(
+        f"omnix API on http://{host}:{port} with {workers} workers  "
+        f"(docs: http://{host}:{port}/docs)",
+        err=True,
+    )
+    uvicorn.run(
+        "omnix.entrypoints.api.app:serve_app", factory=True, workers=workers, host=host,
+        port=port, log_level=log_level, access_log=False,
         loop="uvloop" if sys.platform != "win32" else "asyncio", http="httptools",
         server_header=False,
     )  # fmt: skip
