@@ -110,6 +110,7 @@ def test_customer_views_and_segments(api_template: StoreRef) -> None:
         h = a.auth(Role.ANALYST)
         view = a.client.get("/v1/customers/C000003", headers=h).json()
         assert view["snapshot"]["segment"] and view["profile"]["orders"] > 0
+        assert view["profile"]["channel_mix"]  # e.g. "store 80%, online 20%"
         assert view == a.client.get("/v1/customers/C000003", headers=h).json()  # cached: same
         value = a.client.get("/v1/customers/C000003/value", headers=h).json()
         assert abs(value["churn_risk"] + value["p_alive"] - 1) < 1e-9

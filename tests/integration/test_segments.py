@@ -66,6 +66,8 @@ def test_profile_definitions_on_a_hand_made_history(tmp_path: Path, store: Store
     assert a["preferred_weekday"] == 0 and a["preferred_hour"] == 10  # Mondays, 10 o'clock
     assert a["main_channel"] == "store" and a["main_channel_share"] == 0.75
     assert a["channels"] == 2 and a["main_store"] == "S1"
+    assert a["channel_mix"] == "store 75%, online 25%"  # every channel, most orders first
+    assert a["store_mix"] == "S1 75%, WEB 25%"
     assert a["top_category_1"] == "dairy" and a["top_category_1_share"] == pytest.approx(10 / 13)
     assert a["top_category_2"] == "bakery" and a["top_category_3"] is None
     assert a["repeat_share"] == pytest.approx(1 - 3 / 5)  # MILK on 3 days, BREAD, CHEESE

@@ -17,7 +17,8 @@ the preferred weekday and hour, which are the retailer's local time):
 - `preferred_weekday` (0 = Monday) and `preferred_hour` (0..23) in the retailer's time zone
   (`timezone`, an IANA name such as Europe/London, default UTC; daylight saving applied): the
   most frequent over orders, ties to the earliest. `main_channel` / `main_store` likewise,
-  with the share of orders.
+  with the share of orders; `channel_mix` / `store_mix` list every channel / store with its
+  share of the customer's orders, most frequent first ("store 75%, online 25%").
 - Category mix: `top_category_1..3` by purchase spend with `top_category_k_share` of the
   customer's purchase spend (0..1); lines without a category are left out of the mix.
 - `repeat_share`: share of (product, purchase day) purchases that repeat a product the
@@ -145,9 +146,10 @@ def gaps(tx: Table, as_of: datetime) -> Table:
     )
 
 
-def _mode(order_rows: Table, column: str, name: str) -> Table:
+def _mode(order_rows: Table, column: str, name: str, mix: str | None = None) -> Table:
     """Per customer: the most frequent non-null value of `column` over orders (ties: smallest)
-    and the share of the customer's orders that have it."""
+    and the share of the customer's orders that have it; with `mix`, also every value with its
+    share of orders in one readable column, most frequent first ("store 75%, online 25%")."""
     totals_ = order_rows.group_by(KEY).aggregate(n_orders=_.count())
     counts = (
         order_rows.filter(order_rows[column].notnull())
@@ -155,24 +157,33 @@ def _mode(order_rows: Table, column: str, name: str) -> Table:
         .aggregate(n=_.count())
     )
     window = ibis.window(group_by=KEY, order_by=[ibis.desc("n"), column])
-    ranked = counts.mutate(rank=ibis.row_number().over(window))
-    top = ranked.filter(ranked["rank"] == 0).inner_join(totals_, KEY)
-    return top.select(
-        KEY, **{name: top[column], f"{name}_share": top.n.cast("float64") / top.n_orders}
+    ranked = counts.mutate(rank=ibis.row_number().over(window)).inner_join(totals_, KEY)
+    share = ranked.n.cast("float64") / ranked.n_orders
+    top = ranked.filter(ranked["rank"] == 0)
+    out = top.select(KEY, **{name: top[column], f"{name}_share": share})
+    if mix is None:
+        return out
+    percent = (share * 100).round().cast("int64").cast("string")
+    label = ranked[column].cast("string") + " " + percent + "%"
+    mixes = ranked.group_by(KEY).aggregate(
+        **{mix: label.group_concat(", ", order_by=[ranked["rank"]])}
     )
+    return out.inner_join(mixes, KEY)
 
 
 def habits(tx: Table, as_of: datetime, timezone: str = "UTC") -> Table:
     """Per customer: preferred weekday (0 = Monday) and hour (0..23) in `timezone`, main
-    channel and store."""
+    channel and store, and the channel and store mix."""
     rows = orders(tx, as_of)
     local = local_time(rows.ts, timezone)
     rows = rows.mutate(weekday=local.day_of_week.index(), hour=local.hour())
     keys = rows.select(KEY).distinct()
     out = keys
-    for column, name in (("weekday", "preferred_weekday"), ("hour", "preferred_hour"),
-                         ("channel", "main_channel"), ("store", "main_store")):  # fmt: skip
-        mode = _mode(rows, column, name)
+    for column, name, mix in (("weekday", "preferred_weekday", None),
+                              ("hour", "preferred_hour", None),
+                              ("channel", "main_channel", "channel_mix"),
+                              ("store", "main_store", "store_mix")):  # fmt: skip
+        mode = _mode(rows, column, name, mix)
         out = out.left_join(mode, KEY).drop(f"{KEY}_right")
     return out.drop(["preferred_weekday_share", "preferred_hour_share"])
 

@@ -34,7 +34,7 @@ from omnix.services.consent import permitted
 PROFILE_KEYS = (
     "orders", "net_revenue", "avg_basket_value", "tenure_days", "recency_days",
     "typical_gap_days", "preferred_weekday", "preferred_hour", "main_channel", "main_store",
-    "top_category_1", "top_category_2", "top_category_3",
+    "channel_mix", "store_mix", "top_category_1", "top_category_2", "top_category_3",
 )  # fmt: skip
 
 

@@ -152,6 +152,8 @@ class CustomerHabits(BaseModel):
             "preferred_hour": 17,
             "main_channel": "store",
             "main_store": "S01",
+            "channel_mix": "store 75%, online 25%",
+            "store_mix": "S01 75%, WEB 25%",
             "top_category_1": "Dairy",
             "top_category_2": "Bakery",
             "top_category_3": "Produce",
@@ -167,6 +169,8 @@ class CustomerHabits(BaseModel):
     preferred_hour: int | None = None
     main_channel: str | None = None
     main_store: str | None = None
+    channel_mix: str | None = None  # every channel with its share of orders, most first
+    store_mix: str | None = None
     top_category_1: str | None = None
     top_category_2: str | None = None
     top_category_3: str | None = None
