@@ -2,13 +2,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from omnix.bootstrap import Container, bootstrap
 from omnix.config import Settings
 from omnix.domain.ingest import IngestOptions, IngestSummary
-from tests.backends import StoreRef
+from omnix.generate import GeneratorConfig, generate
+from tests.backends import StoreRef, new_store
+
+SMALL_GENERATED = {"customers": 300, "days": 240, "seed": 8, "start": date(2025, 1, 1)}
 
 
 @contextmanager
@@ -42,3 +46,16 @@ def query(data: Path | StoreRef, sql: str, params: tuple[Any, ...] = ()) -> list
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+@contextmanager
+def generated_store(backend: str, root: Path, **config: Any) -> Iterator[StoreRef]:
+    """A new store of `backend` holding a generated history (SMALL_GENERATED unless `config`
+    says otherwise), dropped afterwards."""
+    result = generate(GeneratorConfig(**{**SMALL_GENERATED, **config}), root / "g.parquet")
+    store = new_store(backend, root / "d")
+    try:
+        ingest(store, result.files["transactions"])
+        yield store
+    finally:
+        store.drop()

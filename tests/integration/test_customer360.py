@@ -14,10 +14,9 @@ from omnix.analytics.spending import spending_profile
 from omnix.domain.consent import Purpose
 from omnix.domain.privacy import protected_attribute
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS, SPENDING_COLUMNS
-from omnix.generate import GeneratorConfig, generate
 from omnix.services.consent import permitted
-from tests.backends import BACKENDS, StoreRef, new_store
-from tests.integration.helpers import ingest, opened, query, write
+from tests.backends import BACKENDS, StoreRef
+from tests.integration.helpers import generated_store, ingest, opened, query, write
 
 UTC = datetime.UTC
 AS_OF = datetime.datetime(2025, 2, 1, tzinfo=UTC)
@@ -122,13 +121,8 @@ def test_consent_log_latest_record_wins(spend_store: Path, tmp_path: Path) -> No
 def generated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StoreRef]:
-    root = tmp_path_factory.mktemp("c360")
-    config = GeneratorConfig(customers=300, days=240, seed=8, start=datetime.date(2025, 1, 1))
-    result = generate(config, root / "g.parquet")
-    store = new_store(request.param, root / "d")
-    ingest(store, result.files["transactions"])
-    yield store
-    store.drop()
+    with generated_store(request.param, tmp_path_factory.mktemp("c360")) as store:
+        yield store
 
 
 def analyze(data: Path, day: datetime.date, default: str) -> Any:

@@ -14,9 +14,8 @@ import pytest
 from omnix.domain.consent import Purpose
 from omnix.domain.errors import ConfigError, NotFoundError
 from omnix.domain.snapshots import PREDICTION_COLUMNS, SNAPSHOT_COLUMNS
-from omnix.generate import GeneratorConfig, generate
-from tests.backends import BACKENDS, StoreRef, new_store
-from tests.integration.helpers import ingest, opened, query
+from tests.backends import BACKENDS, StoreRef
+from tests.integration.helpers import generated_store, ingest, opened, query
 
 DAY = datetime.date(2025, 6, 1)
 
@@ -25,13 +24,8 @@ DAY = datetime.date(2025, 6, 1)
 def generated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StoreRef]:
-    root = tmp_path_factory.mktemp("predictions")
-    config = GeneratorConfig(customers=300, days=240, seed=8, start=datetime.date(2025, 1, 1))
-    result = generate(config, root / "g.parquet")
-    store = new_store(request.param, root / "d")
-    ingest(store, result.files["transactions"])
-    yield store
-    store.drop()
+    with generated_store(request.param, tmp_path_factory.mktemp("predictions")) as store:
+        yield store
 
 
 def analyze(data: Path | StoreRef, day: datetime.date, **options: Any) -> Any:
