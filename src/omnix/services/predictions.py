@@ -29,7 +29,7 @@ class DuePage:
     `withheld` more match but their customer's consent does not cover personalization."""
 
     snapshot_date: str
-    within_days: int
+    within_days: int | None  # None: every stored prediction of the date
     horizon_days: int | None  # the horizon the stored probabilities are for
     category: str | None
     segment: str | None
@@ -55,24 +55,36 @@ class PredictionService:
 
     def due(
         self,
-        within_days: int = 7,
+        within_days: int | None = 7,
         day: date | None = None,
         category: str | None = None,
         segment: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        *,
+        min_probability: float | None = None,
+        customer_id: str | None = None,
+        order: str = "probability",
     ) -> DuePage:
         """Customer x product rows expected within `within_days` of the predictions' date
-        (`day`, default the latest), optionally of one category / segment; paged."""
+        (`day`, default the latest; None: every stored row), optionally of one category /
+        segment / customer and at least `min_probability`; paged, in `order` ("probability":
+        likeliest first, or "expected_date": soonest first, then likeliest).
+
+        Example: due(7, category="Dairy", min_probability=0.5, order="expected_date")"""
         _check_page(within_days, limit, offset)
+        _check_filters(min_probability, order)
         day = self._resolve(day)
         con = self.warehouse.ibis()
-        rows = pred.due(self._table(), con.table(SNAPSHOTS), day, within_days, category, segment)
+        rows = pred.due(
+            self._table(), con.table(SNAPSHOTS), day, within_days, category, segment,
+            min_probability, customer_id,
+        )  # fmt: skip
         allowed = permitted(
             self.warehouse, Purpose.PERSONALIZATION, self.default_consent,
             rows.select(c.CUSTOMER_ID),
         )  # fmt: skip
-        shown = pred.most_likely_first(rows.semi_join(allowed, c.CUSTOMER_ID))
+        shown = pred.ordered(rows.semi_join(allowed, c.CUSTOMER_ID), order)
         matching = int(rows.count().to_pyarrow().as_py())
         total = int(shown.count().to_pyarrow().as_py())
         page = shown.drop(SNAPSHOT_DATE, HORIZON).limit(limit, offset=offset)
@@ -99,8 +111,15 @@ class PredictionService:
         return self.warehouse.ibis().table(PREDICTIONS)
 
 
-def _check_page(within_days: int, limit: int, offset: int) -> None:
-    if within_days < 1:
+def _check_filters(min_probability: float | None, order: str) -> None:
+    if min_probability is not None and not 0.0 <= min_probability <= 1.0:
+        raise ConfigError(f"--min-probability must be between 0 and 1, got {min_probability}")
+    if order not in pred.ORDERS:
+        raise ConfigError(f"order must be one of {', '.join(pred.ORDERS)}, got {order!r}")
+
+
+def _check_page(within_days: int | None, limit: int, offset: int) -> None:
+    if within_days is not None and within_days < 1:
         raise ConfigError(f"--within must be at least 1 day, got {within_days}")
     if not 1 <= limit <= MAX_LIMIT:
         raise ConfigError(f"--limit must be between 1 and {MAX_LIMIT}, got {limit}")
