@@ -10,6 +10,8 @@ from typing import Any
 
 from omnix.domain import recommend as reco
 from omnix.domain.access import Role
+from omnix.entrypoints.api.app import api_routes
+from omnix.entrypoints.api.deps import ROLE_FIELD
 from tests.api_support import api
 from tests.backends import StoreRef
 
@@ -183,3 +185,10 @@ def test_before_anything_is_computed_both_answer_a_clear_404(store: StoreRef) ->
         r = a.client.post("/v1/customers/C1/recommendations", json={"k": 3}, headers=h)
         assert r.status_code == 404 and r.json()["type"] == "/problems/not-found"
         assert "omnix recommend --all" in r.json()["detail"]
+
+
+def test_the_new_routes_are_walked_by_the_auth_matrix_as_analyst_routes() -> None:
+    walked = {(m, r.path): r.openapi_extra for r in api_routes() for m in r.methods}
+    for route in (("GET", DUE), ("GET", "/v1/customers/{customer_id}/predictions"),
+                  ("POST", "/v1/customers/{customer_id}/recommendations")):  # fmt: skip
+        assert walked[route] == {ROLE_FIELD: Role.ANALYST.value}, route
