@@ -106,6 +106,15 @@ def test_revoked_key_is_refused_at_once_and_keys_are_stored_hashed(api_store: St
     assert [k.revoked_at is not None for k in stored if k.key_id == key_id] == [True]
 
 
+def test_a_key_name_with_a_nul_character_is_refused_on_both_stores(
+    secured_store: StoreRef,
+) -> None:
+    with api(secured_store) as a:  # PostgreSQL text cannot hold NUL: a 422, never a 500
+        r = a.client.post("/v1/keys", json={"role": "viewer", "name": "a\x00b"}, headers=a.auth())
+        assert r.status_code == 422 and r.json()["type"] == "/problems/invalid-input"
+        assert "NUL" in r.json()["detail"]
+
+
 def test_rate_limit_answers_429_with_retry_after(secured_store: StoreRef) -> None:
     with api(secured_store, api_rate_per_second=0.5, api_rate_burst=3) as a:
         codes = [a.client.get("/v1/snapshots", headers=a.auth()).status_code for _ in range(4)]
