@@ -50,8 +50,14 @@ class PredictionService:
 
     def dates(self) -> list[date]:
         """Dates with stored predictions, oldest first."""
-        table = self._table().select(SNAPSHOT_DATE).distinct().order_by(SNAPSHOT_DATE)
-        return [d for d in table.to_pyarrow()[SNAPSHOT_DATE].to_pylist() if d is not None]
+        return list(self._horizons())
+
+    def _horizons(self) -> dict[date, int | None]:
+        """Per stored date (oldest first), the horizon its probabilities are for (days)."""
+        t = self._table()
+        found = t.group_by(SNAPSHOT_DATE).aggregate(horizon=t[HORIZON].max())
+        rows = found.order_by(SNAPSHOT_DATE).to_pyarrow().to_pylist()
+        return {r[SNAPSHOT_DATE]: r["horizon"] for r in rows if r[SNAPSHOT_DATE] is not None}
 
     def due(
         self,
@@ -74,7 +80,10 @@ class PredictionService:
         Example: due(7, category="Dairy", min_probability=0.5, order="expected_date")"""
         _check_page(within_days, limit, offset)
         _check_filters(min_probability, order)
-        day = self._resolve(day)
+        # three queries (dates with horizons, both counts, the page): Ibis compiles each in
+        # ~40 ms here, more than the store takes to run it
+        horizons = self._horizons()
+        day = _resolve(day, list(horizons))
         con = self.warehouse.ibis()
         rows = pred.due(
             self._table(), con.table(SNAPSHOTS), day, within_days, category, segment,
@@ -85,30 +94,31 @@ class PredictionService:
             rows.select(c.CUSTOMER_ID),
         )  # fmt: skip
         shown = pred.ordered(rows.semi_join(allowed, c.CUSTOMER_ID), order)
-        matching = int(rows.count().to_pyarrow().as_py())
-        total = int(shown.count().to_pyarrow().as_py())
+        # ifelse, not a cast: PostgreSQL has no boolean -> integer cast
+        ok = rows[c.CUSTOMER_ID].isin(allowed[c.CUSTOMER_ID]).ifelse(1, 0)
+        counts = rows.aggregate(matching=rows.count(), total=ok.sum()).to_pyarrow().to_pylist()[0]
+        matching, total = int(counts["matching"]), int(counts["total"] or 0)
         page = shown.drop(SNAPSHOT_DATE, HORIZON).limit(limit, offset=offset)
-        horizon = self._table().filter(self._table()[SNAPSHOT_DATE] == day)[HORIZON].max()
         return DuePage(
             snapshot_date=day.isoformat(), within_days=within_days,
-            horizon_days=horizon.to_pyarrow().as_py(), category=category, segment=segment,
+            horizon_days=horizons[day], category=category, segment=segment,
             total=total, withheld=matching - total, offset=offset, limit=limit,
             rows=page.to_pyarrow().to_pylist(),
         )  # fmt: skip
 
-    def _resolve(self, day: date | None) -> date:
-        known = self.dates()
-        if not known:
-            raise NotFoundError("the store holds no predictions yet: run `omnix analyze`")
-        if day is None:
-            return known[-1]
-        if day not in known:
-            listed = ", ".join(d.isoformat() for d in known[-10:])
-            raise NotFoundError(f"no predictions dated {day} (dates: {listed})")
-        return day
-
     def _table(self) -> Any:
         return self.warehouse.ibis().table(PREDICTIONS)
+
+
+def _resolve(day: date | None, known: list[date]) -> date:
+    if not known:
+        raise NotFoundError("the store holds no predictions yet: run `omnix analyze`")
+    if day is None:
+        return known[-1]
+    if day not in known:
+        listed = ", ".join(d.isoformat() for d in known[-10:])
+        raise NotFoundError(f"no predictions dated {day} (dates: {listed})")
+    return day
 
 
 def _check_filters(min_probability: float | None, order: str) -> None:
