@@ -114,6 +114,14 @@ def test_analyze_migration_export_profile(store: str, tmp_path: Path) -> None:
     assert [r["probability"] for r in page["rows"]] == sorted(
         (r["probability"] for r in page["rows"]), reverse=True
     )
+    soon = omnix("due", "--within", "7", "--min-probability", "0.3", "--sort", "expected_date",
+                 "--limit", "1000", "--data-dir", store, "--json",
+                 "--default-consent", "granted")  # fmt: skip
+    rows = json.loads(soon.stdout)["rows"]
+    assert rows and all(r["probability"] >= 0.3 for r in rows)
+    assert [r["expected_next_date"] for r in rows] == sorted(r["expected_next_date"] for r in rows)
+    bad_sort = omnix("due", "--sort", "price", "--data-dir", store)
+    assert bad_sort.returncode == 2 and "order must be one of" in bad_sort.stderr
     text = omnix("due", "--within", "7", "--data-dir", store)  # default consent: denied
     assert text.returncode == 0 and "withheld" in text.stdout
     bad = omnix("due", "--within", "0", "--data-dir", store)

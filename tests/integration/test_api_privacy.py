@@ -62,7 +62,9 @@ def test_export_holds_every_table_about_the_customer(api_template: StoreRef) -> 
 
 def test_erasure_leaves_nothing_in_any_table_or_rejects_file(api_store: StoreRef) -> None:
     before = _every_value(api_store)
-    assert {"transactions", "customers", "customer_snapshots", "rejects"} <= _mentions(before, WHO)
+    held = {"transactions", "customers", "customer_snapshots", "rejects", "predictions",
+            "reco_candidates", "reco_customers"}  # fmt: skip
+    assert held <= _mentions(before, WHO)
     rejects_files = sorted((api_store / "rejects").glob("*.csv"))
     assert rejects_files and WHO in rejects_files[0].read_text()
     with api(api_store) as a:
@@ -82,6 +84,10 @@ def test_erasure_leaves_nothing_in_any_table_or_rejects_file(api_store: StoreRef
             a.client.get(f"/v1/privacy/customers/{WHO}/export", headers=officer).status_code == 404
         )
         assert a.client.delete(f"/v1/privacy/customers/{WHO}", headers=officer).status_code == 404
+        mine = a.client.get(f"/v1/customers/{WHO}/predictions", headers=a.auth()).json()
+        assert mine["total"] == mine["withheld"] == 0
+        reco = a.client.post(f"/v1/customers/{WHO}/recommendations", headers=a.auth()).json()
+        assert reco["personalized"] is False and reco["items"]  # everyone's popular items
         log = a.client.get("/v1/privacy/erasures", headers=officer).json()["items"]
         assert [e["erasure_id"] for e in log] == [record["erasure_id"]]
         assert (

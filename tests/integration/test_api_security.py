@@ -4,6 +4,7 @@ problem+json errors, CORS off by default, secrets refused outside development.""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,18 @@ from omnix.entrypoints.api.problems import MEDIA_TYPE
 from tests.api_support import api, opened
 from tests.backends import StoreRef
 
+
+@pytest.fixture(scope="module")
+def secured_store(
+    api_template: StoreRef, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreRef]:
+    """This module's own copy of the template: its tests store an event and create keys,
+    and the session's shared template must not depend on whether they ran first."""
+    ref = api_template.copy(tmp_path_factory.mktemp("security") / "store")
+    yield ref
+    ref.drop()
+
+
 PUBLIC_PATHS = {"/healthz", "/readyz", "/docs", "/redoc", "/problems/{slug}"}
 
 
@@ -32,8 +45,8 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x1", path)
 
 
-def test_every_route_declares_its_role(api_template: StoreRef) -> None:
-    with api(api_template) as a:
+def test_every_route_declares_its_role(secured_store: StoreRef) -> None:
+    with api(secured_store) as a:
         routes = _routes(a.client.app)
         assert len(routes) >= 25
         undeclared = [r.path for r in routes if ROLE_FIELD not in (r.openapi_extra or {})]
@@ -46,9 +59,9 @@ def test_every_route_declares_its_role(api_template: StoreRef) -> None:
 
 
 def test_every_secured_route_refuses_no_key_a_bad_key_and_every_lower_role(
-    api_template: StoreRef,
+    secured_store: StoreRef,
 ) -> None:
-    with api(api_template) as a:
+    with api(secured_store) as a:
         checked = 0
         for route in _routes(a.client.app):
             needed = route.openapi_extra[ROLE_FIELD]  # type: ignore[index]
@@ -70,8 +83,8 @@ def test_every_secured_route_refuses_no_key_a_bad_key_and_every_lower_role(
         assert checked >= 60
 
 
-def test_a_route_answers_the_role_it_declares(api_template: StoreRef) -> None:
-    with api(api_template) as a:
+def test_a_route_answers_the_role_it_declares(secured_store: StoreRef) -> None:
+    with api(secured_store) as a:
         assert a.client.get("/v1/segments", headers=a.auth(Role.VIEWER)).status_code == 200
         assert a.client.get("/v1/customers", headers=a.auth(Role.ANALYST)).status_code == 200
         assert a.client.get("/v1/customers", headers=a.auth(Role.VIEWER)).status_code == 403
@@ -93,8 +106,17 @@ def test_revoked_key_is_refused_at_once_and_keys_are_stored_hashed(api_store: St
     assert [k.revoked_at is not None for k in stored if k.key_id == key_id] == [True]
 
 
-def test_rate_limit_answers_429_with_retry_after(api_template: StoreRef) -> None:
-    with api(api_template, api_rate_per_second=0.5, api_rate_burst=3) as a:
+def test_a_key_name_with_a_nul_character_is_refused_on_both_stores(
+    secured_store: StoreRef,
+) -> None:
+    with api(secured_store) as a:  # PostgreSQL text cannot hold NUL: a 422, never a 500
+        r = a.client.post("/v1/keys", json={"role": "viewer", "name": "a\x00b"}, headers=a.auth())
+        assert r.status_code == 422 and r.json()["type"] == "/problems/invalid-input"
+        assert "NUL" in r.json()["detail"]
+
+
+def test_rate_limit_answers_429_with_retry_after(secured_store: StoreRef) -> None:
+    with api(secured_store, api_rate_per_second=0.5, api_rate_burst=3) as a:
         codes = [a.client.get("/v1/snapshots", headers=a.auth()).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         r = a.client.get("/v1/snapshots", headers=a.auth())
@@ -105,8 +127,8 @@ def test_rate_limit_answers_429_with_retry_after(api_template: StoreRef) -> None
         assert a.client.get("/v1/snapshots", headers=a.auth(Role.VIEWER)).status_code == 200
 
 
-def test_bodies_above_the_limit_are_refused_with_413(api_template: StoreRef) -> None:
-    with api(api_template, api_max_body_bytes=2048) as a:
+def test_bodies_above_the_limit_are_refused_with_413(secured_store: StoreRef) -> None:
+    with api(secured_store, api_max_body_bytes=2048) as a:
         event = {"message_id": "m", "order_id": "o", "ts": "2025-01-01", "product_id": "p"}
         big = {"events": [event | {"message_id": f"m{i}"} for i in range(100)]}
         r = a.client.post("/v1/events", json=big, headers=a.auth(Role.INGEST))
@@ -125,8 +147,8 @@ def test_bodies_above_the_limit_are_refused_with_413(api_template: StoreRef) -> 
         assert small.status_code == 200
 
 
-def test_errors_are_problem_json_with_a_stable_type(api_template: StoreRef) -> None:
-    with api(api_template) as a:
+def test_errors_are_problem_json_with_a_stable_type(secured_store: StoreRef) -> None:
+    with api(secured_store) as a:
         cases = {
             "/v1/customers/NOBODY": (404, "/problems/not-found"),
             "/v1/customers?limit=0": (422, "/problems/validation-failed"),
@@ -149,8 +171,8 @@ def test_errors_are_problem_json_with_a_stable_type(api_template: StoreRef) -> N
         assert described["status"] == 429
 
 
-def test_security_headers_and_cors_off_by_default(api_template: StoreRef) -> None:
-    with api(api_template) as a:
+def test_security_headers_and_cors_off_by_default(secured_store: StoreRef) -> None:
+    with api(secured_store) as a:
         r = a.client.get("/v1/snapshots", headers=a.auth() | {"Origin": "https://evil.example"})
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
@@ -164,8 +186,8 @@ def test_security_headers_and_cors_off_by_default(api_template: StoreRef) -> Non
         assert "access-control-allow-origin" not in pre.headers
 
 
-def test_cors_only_for_configured_origins(api_template: StoreRef) -> None:
-    with api(api_template, api_cors_origins="https://crm.example") as a:
+def test_cors_only_for_configured_origins(secured_store: StoreRef) -> None:
+    with api(secured_store, api_cors_origins="https://crm.example") as a:
         ok = a.client.get("/healthz", headers={"Origin": "https://crm.example"})
         assert ok.headers["access-control-allow-origin"] == "https://crm.example"
         other = a.client.get("/healthz", headers={"Origin": "https://evil.example"})

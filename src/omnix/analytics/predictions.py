@@ -24,19 +24,26 @@ def due(
     predictions: Table,
     snapshots: Table,
     day: date,
-    within_days: int,
+    within_days: int | None,
     category: str | None = None,
     segment: str | None = None,
+    min_probability: float | None = None,
+    customer_id: str | None = None,
 ) -> Table:
-    """The predictions of `day` due within `within_days`, with the customer's segment on that
-    date, optionally of one category and one segment; most likely first (then customer and
-    product, so pages are stable)."""
-    rows = predictions.filter(
-        (predictions[SNAPSHOT_DATE] == ibis.literal(day))
-        & (predictions.expected_next_date < ibis.literal(day + timedelta(days=within_days)))
-    )
+    """The predictions of `day` due within `within_days` (every stored one when None), with
+    the customer's segment on that date, optionally of one category, one segment, one
+    customer and at least `min_probability`; most likely first (then customer and product,
+    so pages are stable)."""
+    rows = predictions.filter(predictions[SNAPSHOT_DATE] == ibis.literal(day))
+    if within_days is not None:
+        end = ibis.literal(day + timedelta(days=within_days))
+        rows = rows.filter(rows.expected_next_date < end)
     if category is not None:
         rows = rows.filter(rows[c.CATEGORY] == category)
+    if min_probability is not None:
+        rows = rows.filter(rows.probability >= min_probability)
+    if customer_id is not None:
+        rows = rows.filter(rows[c.CUSTOMER_ID] == customer_id)
     people = snapshots.filter(snapshots[SNAPSHOT_DATE] == ibis.literal(day)).select(
         c.CUSTOMER_ID, "segment"
     )
@@ -44,6 +51,19 @@ def due(
     if segment is not None:
         joined = joined.filter(joined.segment == segment)
     return most_likely_first(joined)
+
+
+ORDERS = ("probability", "expected_date")
+
+
+def ordered(rows: Table, order: str = "probability") -> Table:
+    """Due rows in `order`: "probability" (likeliest first) or "expected_date" (soonest
+    first, then likeliest); ties by customer and product, so pages are stable."""
+    if order == "expected_date":
+        return rows.order_by(
+            ["expected_next_date", ibis.desc("probability"), c.CUSTOMER_ID, c.PRODUCT_ID]
+        )
+    return most_likely_first(rows)
 
 
 def most_likely_first(rows: Table) -> Table:

@@ -38,6 +38,8 @@ class KeyService:
         name = name.strip() or f"{role.value} key"
         if len(name) > MAX_NAME:
             raise InputError(f"a key name has at most {MAX_NAME} characters")
+        if "\x00" in name:  # PostgreSQL text cannot hold it; refused on both stores alike
+            raise InputError("a key name must not contain NUL (U+0000) characters")
         key_id, token = new_key()
         record = ApiKey(key_id, name, role, hash_key(self.secret, token), datetime.now(UTC))
         self.store().add_key(record)

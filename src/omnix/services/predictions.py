@@ -29,7 +29,7 @@ class DuePage:
     `withheld` more match but their customer's consent does not cover personalization."""
 
     snapshot_date: str
-    within_days: int
+    within_days: int | None  # None: every stored prediction of the date
     horizon_days: int | None  # the horizon the stored probabilities are for
     category: str | None
     segment: str | None
@@ -50,57 +50,86 @@ class PredictionService:
 
     def dates(self) -> list[date]:
         """Dates with stored predictions, oldest first."""
-        table = self._table().select(SNAPSHOT_DATE).distinct().order_by(SNAPSHOT_DATE)
-        return [d for d in table.to_pyarrow()[SNAPSHOT_DATE].to_pylist() if d is not None]
+        return list(self._horizons())
+
+    def _horizons(self) -> dict[date, int | None]:
+        """Per stored date (oldest first), the horizon its probabilities are for (days)."""
+        t = self._table()
+        found = t.group_by(SNAPSHOT_DATE).aggregate(horizon=t[HORIZON].max())
+        rows = found.order_by(SNAPSHOT_DATE).to_pyarrow().to_pylist()
+        return {r[SNAPSHOT_DATE]: r["horizon"] for r in rows if r[SNAPSHOT_DATE] is not None}
 
     def due(
         self,
-        within_days: int = 7,
+        within_days: int | None = 7,
         day: date | None = None,
         category: str | None = None,
         segment: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        *,
+        min_probability: float | None = None,
+        customer_id: str | None = None,
+        order: str = "probability",
     ) -> DuePage:
         """Customer x product rows expected within `within_days` of the predictions' date
-        (`day`, default the latest), optionally of one category / segment; paged."""
+        (`day`, default the latest; None: every stored row), optionally of one category /
+        segment / customer and at least `min_probability`; paged, in `order` ("probability":
+        likeliest first, or "expected_date": soonest first, then likeliest).
+
+        Example: due(7, category="Dairy", min_probability=0.5, order="expected_date")"""
         _check_page(within_days, limit, offset)
-        day = self._resolve(day)
+        _check_filters(min_probability, order)
+        # three queries (dates with horizons, both counts, the page): Ibis compiles each in
+        # ~40 ms here, more than the store takes to run it
+        horizons = self._horizons()
+        day = _resolve(day, list(horizons))
         con = self.warehouse.ibis()
-        rows = pred.due(self._table(), con.table(SNAPSHOTS), day, within_days, category, segment)
+        rows = pred.due(
+            self._table(), con.table(SNAPSHOTS), day, within_days, category, segment,
+            min_probability, customer_id,
+        )  # fmt: skip
         allowed = permitted(
             self.warehouse, Purpose.PERSONALIZATION, self.default_consent,
             rows.select(c.CUSTOMER_ID),
         )  # fmt: skip
-        shown = pred.most_likely_first(rows.semi_join(allowed, c.CUSTOMER_ID))
-        matching = int(rows.count().to_pyarrow().as_py())
-        total = int(shown.count().to_pyarrow().as_py())
+        shown = pred.ordered(rows.semi_join(allowed, c.CUSTOMER_ID), order)
+        # ifelse, not a cast: PostgreSQL has no boolean -> integer cast
+        ok = rows[c.CUSTOMER_ID].isin(allowed[c.CUSTOMER_ID]).ifelse(1, 0)
+        counts = rows.aggregate(matching=rows.count(), total=ok.sum()).to_pyarrow().to_pylist()[0]
+        matching, total = int(counts["matching"]), int(counts["total"] or 0)
         page = shown.drop(SNAPSHOT_DATE, HORIZON).limit(limit, offset=offset)
-        horizon = self._table().filter(self._table()[SNAPSHOT_DATE] == day)[HORIZON].max()
         return DuePage(
             snapshot_date=day.isoformat(), within_days=within_days,
-            horizon_days=horizon.to_pyarrow().as_py(), category=category, segment=segment,
+            horizon_days=horizons[day], category=category, segment=segment,
             total=total, withheld=matching - total, offset=offset, limit=limit,
             rows=page.to_pyarrow().to_pylist(),
         )  # fmt: skip
-
-    def _resolve(self, day: date | None) -> date:
-        known = self.dates()
-        if not known:
-            raise NotFoundError("the store holds no predictions yet: run `omnix analyze`")
-        if day is None:
-            return known[-1]
-        if day not in known:
-            listed = ", ".join(d.isoformat() for d in known[-10:])
-            raise NotFoundError(f"no predictions dated {day} (dates: {listed})")
-        return day
 
     def _table(self) -> Any:
         return self.warehouse.ibis().table(PREDICTIONS)
 
 
-def _check_page(within_days: int, limit: int, offset: int) -> None:
-    if within_days < 1:
+def _resolve(day: date | None, known: list[date]) -> date:
+    if not known:
+        raise NotFoundError("the store holds no predictions yet: run `omnix analyze`")
+    if day is None:
+        return known[-1]
+    if day not in known:
+        listed = ", ".join(d.isoformat() for d in known[-10:])
+        raise NotFoundError(f"no predictions dated {day} (dates: {listed})")
+    return day
+
+
+def _check_filters(min_probability: float | None, order: str) -> None:
+    if min_probability is not None and not 0.0 <= min_probability <= 1.0:
+        raise ConfigError(f"--min-probability must be between 0 and 1, got {min_probability}")
+    if order not in pred.ORDERS:
+        raise ConfigError(f"order must be one of {', '.join(pred.ORDERS)}, got {order!r}")
+
+
+def _check_page(within_days: int | None, limit: int, offset: int) -> None:
+    if within_days is not None and within_days < 1:
         raise ConfigError(f"--within must be at least 1 day, got {within_days}")
     if not 1 <= limit <= MAX_LIMIT:
         raise ConfigError(f"--limit must be between 1 and {MAX_LIMIT}, got {limit}")

@@ -31,7 +31,9 @@ from omnix.entrypoints.api.routers import (
     health,
     ingest,
     keys,
+    predictions,
     privacy,
+    recommendations,
     runs,
     segments,
 )
@@ -40,6 +42,14 @@ from omnix.entrypoints.api.security import BodyLimit, Guard, SecurityHeaders, To
 log = structlog.get_logger(__name__)
 TAGS = [
     {"name": "customers", "description": "Customer-level reads (analyst)."},
+    {
+        "name": "predictions",
+        "description": "Who is due for what, from stored predictions (analyst).",
+    },
+    {
+        "name": "recommendations",
+        "description": "Recommendations with request-time context (analyst).",
+    },
     {"name": "segments", "description": "Segments, snapshots and migration."},
     {"name": "ingest", "description": "Files and purchase events (ingest)."},
     {"name": "analysis runs", "description": "`omnix analyze` as a tracked job (analyst)."},
@@ -51,7 +61,19 @@ TAGS = [
 
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (customers, segments, ingest, runs, privacy, keys, health, docs)
+    m.router
+    for m in (
+        customers,
+        predictions,
+        recommendations,
+        segments,
+        ingest,
+        runs,
+        privacy,
+        keys,
+        health,
+        docs,
+    )
 )
 
 

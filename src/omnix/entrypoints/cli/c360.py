@@ -124,6 +124,12 @@ def due(
     segment: Annotated[
         str | None, typer.Option(help="Only customers in this RFM segment, e.g. Champions.")
     ] = None,
+    min_probability: Annotated[
+        float | None, typer.Option(help="Only rows at least this likely (0..1).")
+    ] = None,
+    sort: Annotated[
+        str, typer.Option(help="probability (likeliest first) or expected_date (soonest first).")
+    ] = "probability",
     limit: Annotated[int, typer.Option(help="Rows per page (1..1000).")] = 50,
     offset: Annotated[int, typer.Option(help="Rows to skip (the next page).")] = 0,
     day: SnapshotDate = None,
@@ -144,8 +150,9 @@ def due(
     container = bootstrap(_settings(data_dir))
     try:
         page = container.prediction_service(default_consent).due(
-            within, when, category, segment, limit, offset
-        )
+            within, when, category, segment, limit, offset,
+            min_probability=min_probability, order=sort,
+        )  # fmt: skip
     finally:
         container.close()
     if as_json:
