@@ -46,6 +46,23 @@ def due(
     return most_likely_first(joined)
 
 
+SORTABLE = frozenset(
+    {"probability", "expected_next_date", "days_overdue", c.CUSTOMER_ID, "product_name",
+     c.CATEGORY, "segment"}
+)  # fmt: skip
+
+
+def ordered(rows: Table, key: str = "probability", descending: bool = True) -> Table:
+    """Due rows by `key` (nulls last), then customer and product (stable pages); the default
+    is `most_likely_first`. Apply it last, for the same reason."""
+    if key not in SORTABLE:
+        raise ValueError(f"sort by one of {', '.join(sorted(SORTABLE))}, not {key!r}")
+    if key == "probability" and descending:
+        return most_likely_first(rows)
+    first = rows[key].desc(nulls_first=False) if descending else rows[key].asc()
+    return rows.order_by([first, *(k for k in (c.CUSTOMER_ID, c.PRODUCT_ID) if k != key)])
+
+
 def most_likely_first(rows: Table) -> Table:
     """Due rows' order: likeliest first, then customer and product (stable pages). Apply it
     last: PostgreSQL keeps no order through a later join (a subquery is a set)."""

@@ -61,10 +61,15 @@ class PredictionService:
         segment: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        sort: str = "probability",
+        descending: bool = True,
     ) -> DuePage:
         """Customer x product rows expected within `within_days` of the predictions' date
-        (`day`, default the latest), optionally of one category / segment; paged."""
+        (`day`, default the latest), optionally of one category / segment; paged, most
+        likely first unless `sort` names another column (analytics/predictions.SORTABLE)."""
         _check_page(within_days, limit, offset)
+        if sort not in pred.SORTABLE:
+            raise ConfigError(f"sort by one of {', '.join(sorted(pred.SORTABLE))}, not {sort!r}")
         day = self._resolve(day)
         con = self.warehouse.ibis()
         rows = pred.due(self._table(), con.table(SNAPSHOTS), day, within_days, category, segment)
@@ -72,7 +77,7 @@ class PredictionService:
             self.warehouse, Purpose.PERSONALIZATION, self.default_consent,
             rows.select(c.CUSTOMER_ID),
         )  # fmt: skip
-        shown = pred.most_likely_first(rows.semi_join(allowed, c.CUSTOMER_ID))
+        shown = pred.ordered(rows.semi_join(allowed, c.CUSTOMER_ID), sort, descending)
         matching = int(rows.count().to_pyarrow().as_py())
         total = int(shown.count().to_pyarrow().as_py())
         page = shown.drop(SNAPSHOT_DATE, HORIZON).limit(limit, offset=offset)
@@ -83,6 +88,23 @@ class PredictionService:
             total=total, withheld=matching - total, offset=offset, limit=limit,
             rows=page.to_pyarrow().to_pylist(),
         )  # fmt: skip
+
+    def rhythms(self, customer_id: str) -> tuple[date, list[dict[str, Any]]] | None:
+        """The customer's stored rhythms of the latest predictions: the rows of products
+        bought on >= 2 days (their top products and all due within the horizon), soonest
+        first, with the statement in words. None when no predictions are stored or none
+        for this customer: then the caller fits the rhythm model itself."""
+        table = self._table()
+        latest = table[SNAPSHOT_DATE].max().to_pyarrow().as_py()
+        if latest is None:
+            return None
+        mine = table.filter(
+            (table[SNAPSHOT_DATE] == latest)
+            & (table[c.CUSTOMER_ID] == customer_id)
+            & (table.purchases >= 2)
+        )
+        rows = mine.order_by(["expected_next_date", c.PRODUCT_ID]).to_pyarrow().to_pylist()
+        return (latest, rows) if rows else None
 
     def _resolve(self, day: date | None) -> date:
         known = self.dates()

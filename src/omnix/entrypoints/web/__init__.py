@@ -38,6 +38,7 @@ def _prime(app: FastAPI, stop: threading.Event) -> None:
     from omnix.entrypoints.web.cache import store_version
 
     charts.warm_up().join()
+    _compile_templates()
     try:
         wired = app.state.omnix.wired()
         version = store_version(wired.here())
@@ -47,6 +48,16 @@ def _prime(app: FastAPI, stop: threading.Event) -> None:
             step(wired, app.state.omnix_pages, version, stop)
     except OmnixError:  # an empty store, or no snapshot yet: the pages say so when asked
         pass
+
+
+def _compile_templates() -> None:
+    """Compile every page's template once (Jinja keeps them): a page's first view then pays
+    for its data only, not for a tenth of a second of template compiling."""
+    from omnix.entrypoints.web import render
+
+    env = render.environment()
+    for name in env.list_templates(filter_func=lambda n: n.startswith("pages/")):
+        env.get_template(name)
 
 
 def _prime_overview(wired: Any, cache: Any, version: Any, stop: threading.Event) -> None:
@@ -78,7 +89,14 @@ def _prime_segments(wired: Any, cache: Any, version: Any, stop: threading.Event)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from omnix.entrypoints.web import auth, customers, health, overview, segments
+    from omnix.entrypoints.web import (
+        auth,
+        customers,
+        health,
+        overview,
+        replenishment,
+        segments,
+    )
     from omnix.entrypoints.web.cache import PageCache
     from omnix.entrypoints.web.session import COOKIE, MAX_AGE, cookie_secret
 
@@ -97,7 +115,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     app.state.omnix_pages = PageCache()
     pages = APIRouter(lifespan=lifespan, include_in_schema=False)
-    for module in (auth, overview, segments, customers, health):
+    for module in (auth, overview, segments, customers, replenishment, health):
         pages.include_router(module.router)
     app.include_router(pages)
     app.mount("/static", _Static(packages=[("omnix.entrypoints.web", "static")]), name="static")

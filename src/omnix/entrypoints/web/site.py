@@ -47,6 +47,7 @@ NAV: Final = (
     NavItem("/", "Overview", (Role.VIEWER,)),
     NavItem("/segments", "Segments", (Role.VIEWER,)),
     NavItem("/customers", "Customers", (Role.ANALYST, Role.PRIVACY_OFFICER)),
+    NavItem("/replenishment", "Replenishment", (Role.ANALYST,)),
     NavItem("/model-health", "Model health", (Role.VIEWER,)),
 )
 
