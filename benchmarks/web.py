@@ -87,7 +87,12 @@ def measure(store: Path, customers: int, days: int, repeat: int) -> dict[str, An
         paths = {
             "overview": "/", "segments": "/segments", "segment": f"/segments/{segment}",
             "customers": "/customers", "customer": f"/customers/{member}",
-            "model-health": "/model-health",
+            "model-health": "/model-health", "replenishment": "/replenishment",
+            "replenishment-filtered": (
+                f"/replenishment?within=7&segment={segment}&sort=days_overdue"
+            ),
+            # loaded by the customer page after it is shown (htmx), unless already cached
+            "customer-recommendations": f"/customers/{member}/recommendations",
         }  # fmt: skip
         with TestClient(create_app(container)) as client:
             _sign_in(client, token)

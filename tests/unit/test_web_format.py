@@ -126,6 +126,6 @@ def test_due_words() -> None:
 def test_csv_cells_are_never_formulas() -> None:
     from omnix.entrypoints.web.replenishment import _cell
 
-    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert [_cell(v) for v in ("+1", "-1", "@a", "\tx")] == ["'+1", "'-1", "'@a", "'\tx"]
     assert _cell("Whole milk 1L") == "Whole milk 1L" and _cell(None) == ""
