@@ -105,6 +105,8 @@ def test_keyboard_walk_sign_in_to_customer(server: LiveServer, page: Any) -> Non
     page.wait_for_url(f"{server.url}/customers/{member}")
     assert page.locator("main h1").inner_text() == f"Customer {member}"
     assert page.locator("#rhythm-heading").count() == 1
+    # the recommendations arrive after the page (htmx, CSP-clean), with their reasons
+    expect(page.locator("#reco-panel")).to_be_visible()
 
 
 def test_sorting_and_paging_by_keyboard(server: LiveServer, page: Any) -> None:

@@ -186,7 +186,12 @@ def test_unknown_customer_and_segment_are_html_404s(site: Api) -> None:
     assert client.get("/segments/Nope").status_code == 422
 
 
-def test_customer_page_loads_recommendations_after_itself(site: Api) -> None:
+def test_customer_page_loads_recommendations_after_itself(api_store: Path) -> None:
+    with api(api_store, api_cache_entries=10) as cached:  # a view cache: built once, kept
+        _recommendations_after_the_page(cached)
+
+
+def _recommendations_after_the_page(site: Api) -> None:
     client = signed_in(site, Role.ANALYST)
     customer = a_customer(site)
     page = client.get(f"/customers/{customer}")
