@@ -109,11 +109,15 @@ def test_customers_without_personalization_consent_are_withheld(site: Api) -> No
     from omnix.domain.consent import Purpose
 
     client = signed_in(site, Role.ANALYST)
-    row = site.container.prediction_service().due(14, limit=1).rows[0]
+    row = site.container.prediction_service().due(14, limit=1, sort="customer_id",
+                                                  descending=False).rows[0]  # fmt: skip
     customer = row["customer_id"]
+    before = client.get("/replenishment?sort=customer_id&dir=asc")  # the page is now cached
+    assert "withheld" not in before.text and f">{customer}</a>" in before.text
     site.container.consent_service().set(customer, Purpose.PERSONALIZATION, False, source="t")
-    page = client.get("/replenishment?sort=customer_id&dir=asc")
+    page = client.get("/replenishment?sort=customer_id&dir=asc")  # a consent change: rebuilt
     assert "withheld: those customers have not consented" in page.text
+    assert f">{customer}</a>" not in page.text
     assert customer not in {r["customer_id"] for r in _csv(client, "within=14")}
 
 

@@ -31,8 +31,9 @@ class _Static(StaticFiles):
 
 
 def _prime(app: FastAPI, stop: threading.Event) -> None:
-    """Warm the chart renderer, then the overview's and the segments' aggregates and charts
-    (each step skipped once the server is stopping)."""
+    """Warm the chart renderer and the page templates, then the overview's and the segments'
+    aggregates and charts and the board's first read (each step skipped once the server is
+    stopping)."""
     from omnix.domain.errors import OmnixError
     from omnix.entrypoints.web import charts
     from omnix.entrypoints.web.cache import store_version
@@ -42,7 +43,7 @@ def _prime(app: FastAPI, stop: threading.Event) -> None:
     try:
         wired = app.state.omnix.wired()
         version = store_version(wired.here())
-        for step in (_prime_overview, _prime_segments):
+        for step in (_prime_overview, _prime_segments, _prime_board):
             if stop.is_set():
                 return
             step(wired, app.state.omnix_pages, version, stop)
@@ -86,6 +87,17 @@ def _prime_segments(wired: Any, cache: Any, version: Any, stop: threading.Event)
     for chart in charts:
         if chart is not None:
             str(chart.svg)
+
+
+def _prime_board(wired: Any, cache: Any, version: Any, stop: threading.Event) -> None:
+    """The board's first page, as its route caches it (its version adds the consent log)."""
+    from omnix.entrypoints.web import replenishment as board
+    from omnix.entrypoints.web.cache import store_version
+
+    query = board.BoardQuery()
+    service = wired.prediction_service()
+    cache.get(("board", query), store_version(wired.here(), *board.BOARD_VERSION),
+              lambda: board.due_page(service, query, query.per_page, query.offset))  # fmt: skip
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -30,6 +30,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 WINDOWS: Final = (3, 7, 14)  # days ahead a person may choose; 14 = the stored horizon
 DEFAULT_WINDOW: Final = 14
 PER_PAGE: Final = 25
+BOARD_VERSION: Final = ("consents", "predictions")  # besides the latest run and the lines
 SORT_LABELS: Final = {
     "customer_id": "Customer", "product_name": "Product", "category": "Category",
     "segment": "Segment", "expected_next_date": "Expected", "probability": "Probability",
@@ -87,8 +88,11 @@ def board_page(request: Request) -> HTMLResponse:
     site.require(Role.ANALYST)
     query = board_query(request)
     service = site.wired.prediction_service()
-    try:
-        found = _due(service, query, query.per_page, query.offset)
+    try:  # kept until a run, new lines, a consent change or an erasure (BOARD_VERSION)
+        found = site.cached(
+            ("board", query), lambda: due_page(service, query, query.per_page, query.offset),
+            *BOARD_VERSION,
+        )  # fmt: skip
     except NotFoundError:  # no predictions stored yet: the empty state says what to run
         found = None
     dashboard, views = site.wired.dashboard_service(), site.wired.views()
@@ -111,10 +115,10 @@ def board_csv(request: Request) -> Response:
     site.require(Role.ANALYST)
     query = board_query(request)
     service = site.wired.prediction_service()
-    first = _due(service, query, MAX_LIMIT, 0)  # raises "run omnix analyze" when empty
+    first = due_page(service, query, MAX_LIMIT, 0)  # raises "run omnix analyze" when empty
     pages = [first]
     while sum(len(p.rows) for p in pages) < first.total:
-        pages.append(_due(service, query, MAX_LIMIT, sum(len(p.rows) for p in pages)))
+        pages.append(due_page(service, query, MAX_LIMIT, sum(len(p.rows) for p in pages)))
     name = f"omnix-due-{first.snapshot_date}-within-{query.within}d.csv"
     return Response(
         _csv(pages), media_type="text/csv; charset=utf-8",
@@ -122,7 +126,7 @@ def board_csv(request: Request) -> Response:
     )  # fmt: skip
 
 
-def _due(service: PredictionService, query: BoardQuery, limit: int, offset: int) -> DuePage:
+def due_page(service: PredictionService, query: BoardQuery, limit: int, offset: int) -> DuePage:
     return service.due(
         query.within, None, query.category, query.segment, limit, offset,
         sort=query.sort, descending=query.descending,
