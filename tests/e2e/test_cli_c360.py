@@ -121,7 +121,7 @@ def test_analyze_migration_export_profile(store: str, tmp_path: Path) -> None:
     assert rows and all(r["probability"] >= 0.3 for r in rows)
     assert [r["expected_next_date"] for r in rows] == sorted(r["expected_next_date"] for r in rows)
     bad_sort = omnix("due", "--sort", "price", "--data-dir", store)
-    assert bad_sort.returncode == 2 and "order must be one of" in bad_sort.stderr
+    assert bad_sort.returncode == 2 and "sort by one of" in bad_sort.stderr
     text = omnix("due", "--within", "7", "--data-dir", store)  # default consent: denied
     assert text.returncode == 0 and "withheld" in text.stdout
     bad = omnix("due", "--within", "0", "--data-dir", store)

@@ -36,7 +36,8 @@ def server(
 ) -> Iterator[LiveServer]:
     store = api_template.copy(tmp_path_factory.mktemp("web") / "store")
     try:
-        with opened(store) as container, live_server(container) as live:
+        # personalization granted by default: the replenishment board has rows to show
+        with opened(store, default_consent="granted") as container, live_server(container) as live:
             yield live
     finally:
         store.drop()
@@ -72,6 +73,8 @@ def _pages(server: LiveServer) -> list[tuple[str, str]]:
         ("customers", "/customers"),
         ("customer", f"/customers/{customer}"),
         ("model-health", "/model-health"),
+        ("replenishment", "/replenishment"),
+        ("replenishment-filtered", f"/replenishment?within=7&segment={segment}&sort=days_overdue"),
         ("not-found", "/customers/no-such-customer"),
     ]
 

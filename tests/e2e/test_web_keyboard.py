@@ -37,7 +37,8 @@ def server(
 ) -> Iterator[LiveServer]:
     store = api_template.copy(tmp_path_factory.mktemp("web-keys") / "store")
     try:
-        with opened(store) as container, live_server(container) as live:
+        # personalization granted by default: the replenishment board has rows to show
+        with opened(store, default_consent="granted") as container, live_server(container) as live:
             yield live
     finally:
         store.drop()
@@ -104,6 +105,8 @@ def test_keyboard_walk_sign_in_to_customer(server: LiveServer, page: Any) -> Non
     page.wait_for_url(f"{server.url}/customers/{member}")
     assert page.locator("main h1").inner_text() == f"Customer {member}"
     assert page.locator("#rhythm-heading").count() == 1
+    # the recommendations arrive after the page (htmx, CSP-clean), with their reasons
+    expect(page.locator("#reco-panel")).to_be_visible()
 
 
 def test_sorting_and_paging_by_keyboard(server: LiveServer, page: Any) -> None:
@@ -120,3 +123,42 @@ def test_sorting_and_paging_by_keyboard(server: LiveServer, page: Any) -> None:
     assert header.get_attribute("aria-sort") == "descending"
     orders = [int(t) for t in page.locator("#members tbody tr td:nth-child(6)").all_inner_texts()]
     assert orders == sorted(orders, reverse=True) and orders
+
+
+def test_keyboard_walk_through_the_replenishment_board(server: LiveServer, page: Any) -> None:
+    page.goto(server.url + "/sign-in")
+    page.fill("#f-key", server.keys[Role.ANALYST])
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/")
+    tab_to(page, lambda f: f["href"] == "/replenishment", "Replenishment in the navigation")
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/replenishment")
+    assert page.locator("main h1").inner_text() == "Replenishment"
+
+    tab_to(page, lambda f: f["id"] == "f-within", "the window")
+    page.keyboard.press("ArrowUp")  # 14 -> 7 days (a closed select changes with the arrows)
+    tab_to(page, lambda f: f["id"] == "f-category", "the category filter")
+    page.keyboard.press("ArrowDown")  # the first category
+    category = page.locator("#f-category").input_value()
+    assert category
+    tab_to(page, lambda f: f["text"] == "Filter", "the filter button")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "category=" in url and "within=7" in url)
+    expect(page.locator("#board-heading")).to_contain_text("Due within 7 days")
+    assert page.evaluate("document.activeElement.id") == "board-heading"
+    cells = page.locator("#board tbody tr td:nth-child(3)").all_inner_texts()
+    assert cells and set(cells) == {category}
+
+    if page.locator("#board a[rel=next]").count():
+        tab_to(page, lambda f: f["text"] == "Next page", "the next page")
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: "page=2" in url)
+        assert page.evaluate("document.activeElement.id") == "board-heading"
+
+    tab_to(page, lambda f: f["id"] == "export-csv", "the CSV export")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    lines = text.strip().splitlines()
+    total = page.locator("#board-heading").inner_text().rsplit(": ", 1)[1].replace(",", "")
+    assert lines[0].startswith("customer_id,product_id") and len(lines) - 1 == int(total)

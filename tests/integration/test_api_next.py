@@ -51,7 +51,7 @@ def test_due_soon_is_soonest_first_filtered_and_pages_through_every_row(
         assert all(dt.date.fromisoformat(r["expected_next_date"]) < day + dt.timedelta(14)
                    for r in rows)  # fmt: skip
         # the same rows the service (and `omnix due`) lists
-        direct = a.container.prediction_service().due(14, limit=1000, order="expected_date")
+        direct = a.container.prediction_service().due(14, limit=1000, sort="expected_date")
         assert [_key(r) for r in direct.rows] == [_key(r) for r in rows]
 
         likely = _all_pages(a, {"within_days": 14, "min_probability": 0.5})

@@ -119,6 +119,7 @@ def test_analyst_sees_customers_but_no_privacy_actions(site: Api) -> None:
     page = client.get(f"/customers/{customer}")
     assert page.status_code == 200
     assert 'id="rhythm-heading"' in page.text and 'id="privacy"' not in page.text
+    assert re.search(r"<dt>Channels</dt><dd>[^<]+ \d+%", page.text)  # the whole mix, shares
     assert client.get(f"/customers/{customer}/export.json").status_code == 403
     members = client.get("/customers?sort=orders&dir=asc&q=C0000")
     assert members.status_code == 200 and 'aria-sort="ascending"' in members.text
@@ -184,3 +185,47 @@ def test_unknown_customer_and_segment_are_html_404s(site: Api) -> None:
     r = client.get("/customers/nobody-here")
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert client.get("/segments/Nope").status_code == 422
+
+
+def test_customer_page_loads_recommendations_after_itself(api_store: Path) -> None:
+    with api(api_store, api_cache_entries=10) as cached:  # a view cache: built once, kept
+        _recommendations_after_the_page(cached)
+
+
+def _recommendations_after_the_page(site: Api) -> None:
+    client = signed_in(site, Role.ANALYST)
+    customer = a_customer(site)
+    page = client.get(f"/customers/{customer}")
+    link = f'href="/customers/{customer}/recommendations"'
+    assert 'id="reco-slot"' in page.text and link in page.text  # htmx, and a plain link
+    assert f'hx-get="/customers/{customer}/recommendations"' in page.text
+    assert 'id="rhythm-heading"' in page.text
+    panel = client.get(f"/customers/{customer}/recommendations")
+    assert panel.status_code == 200 and 'id="reco-panel"' in panel.text
+    assert '<th scope="col">Why</th>' in panel.text or "Nothing to recommend" in panel.text
+    again = client.get(f"/customers/{customer}")  # built once: now part of the page
+    assert 'id="reco-panel"' in again.text and 'id="reco-slot"' not in again.text
+    viewer = signed_in(site, Role.VIEWER)
+    assert viewer.get(f"/customers/{customer}/recommendations").status_code == 403
+
+
+def test_customer_rhythms_come_from_the_stored_predictions(
+    site: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnix.services.views import Views
+
+    def no_fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the customer page fitted the rhythm model")
+
+    monkeypatch.setattr(Views, "rhythms", no_fit)
+    client = signed_in(site, Role.ANALYST)
+    found = None
+    for row in site.container.prediction_service("granted").due(14, limit=200).rows:
+        if row["purchases"] >= 2:
+            found = row
+            break
+    assert found is not None
+    page = client.get(f"/customers/{found['customer_id']}")
+    from markupsafe import escape
+
+    assert str(escape(found["statement"])) in page.text  # the stored sentence, not a refit

@@ -113,3 +113,19 @@ def test_vendored_htmx_is_the_pinned_release() -> None:
     installed = ROOT / "node_modules/htmx.org/dist/htmx.min.js"
     if installed.exists():  # after `npm ci` (make test): the very file npm installed
         assert installed.read_bytes() == vendored.read_bytes()
+
+
+def test_due_words() -> None:
+    assert render.due_words("2025-05-03", "2025-05-01") == "due in 2 days"
+    assert render.due_words(date(2025, 5, 2), date(2025, 5, 1), 0) == "due in 1 day"
+    assert render.due_words("2025-05-01", "2025-05-01", None) == "due today"
+    assert render.due_words("2025-05-01", "2025-05-01", 3) == "overdue by 3 days"
+    assert render.due_words("2025-05-01", "2025-05-01", 1) == "overdue by 1 day"
+
+
+def test_csv_cells_are_never_formulas() -> None:
+    from omnix.entrypoints.web.replenishment import _cell
+
+    assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert [_cell(v) for v in ("+1", "-1", "@a", "\tx")] == ["'+1", "'-1", "'@a", "'\tx"]
+    assert _cell("Whole milk 1L") == "Whole milk 1L" and _cell(None) == ""

@@ -53,17 +53,37 @@ def due(
     return most_likely_first(joined)
 
 
-ORDERS = ("probability", "expected_date")
+SORTABLE = frozenset(
+    {"probability", "expected_next_date", "days_overdue", c.CUSTOMER_ID, "product_name",
+     c.CATEGORY, "segment"}
+)  # fmt: skip
+ALIASES = {"expected_date": "expected_next_date"}  # the API's and CLI's name for it
+# the natural direction of each key when none is asked for: likeliest, most overdue first;
+# dates and names ascending
+_DESCENDING = frozenset({"probability", "days_overdue"})
 
 
-def ordered(rows: Table, order: str = "probability") -> Table:
-    """Due rows in `order`: "probability" (likeliest first) or "expected_date" (soonest
-    first, then likeliest); ties by customer and product, so pages are stable."""
-    if order == "expected_date":
-        return rows.order_by(
-            ["expected_next_date", ibis.desc("probability"), c.CUSTOMER_ID, c.PRODUCT_ID]
-        )
-    return most_likely_first(rows)
+def sort_key(key: str) -> str:
+    """`key` as a column of the due rows (an alias resolved); ValueError for anything else."""
+    key = ALIASES.get(key, key)
+    if key not in SORTABLE:
+        names = ", ".join(sorted(SORTABLE | set(ALIASES)))
+        raise ValueError(f"sort by one of {names}, not {key!r}")
+    return key
+
+
+def ordered(rows: Table, key: str = "probability", descending: bool | None = None) -> Table:
+    """Due rows by `key` (`sort_key`; nulls last; `descending` None: the key's natural
+    direction), then likeliest, then customer and product, so pages are stable. Apply it
+    last, for the reason `most_likely_first` gives."""
+    key = sort_key(key)
+    if descending is None:
+        descending = key in _DESCENDING
+    if key == "probability" and descending:
+        return most_likely_first(rows)
+    first = rows[key].desc(nulls_first=False) if descending else rows[key].asc()
+    ties = [ibis.desc("probability")] if key != "probability" else []
+    return rows.order_by([first, *ties, *(k for k in (c.CUSTOMER_ID, c.PRODUCT_ID) if k != key)])
 
 
 def most_likely_first(rows: Table) -> Table:

@@ -70,16 +70,18 @@ class PredictionService:
         *,
         min_probability: float | None = None,
         customer_id: str | None = None,
-        order: str = "probability",
+        sort: str = "probability",
+        descending: bool | None = None,
     ) -> DuePage:
         """Customer x product rows expected within `within_days` of the predictions' date
         (`day`, default the latest; None: every stored row), optionally of one category /
-        segment / customer and at least `min_probability`; paged, in `order` ("probability":
-        likeliest first, or "expected_date": soonest first, then likeliest).
+        segment / customer and at least `min_probability`; paged, by `sort` (a column of
+        analytics/predictions.SORTABLE or "expected_date"; `descending` None: the key's
+        natural direction, likeliest and most overdue first, dates ascending), then likeliest.
 
-        Example: due(7, category="Dairy", min_probability=0.5, order="expected_date")"""
+        Example: due(7, category="Dairy", min_probability=0.5, sort="expected_date")"""
         _check_page(within_days, limit, offset)
-        _check_filters(min_probability, order)
+        _check_filters(min_probability, sort)
         # three queries (dates with horizons, both counts, the page): Ibis compiles each in
         # ~40 ms here, more than the store takes to run it
         horizons = self._horizons()
@@ -93,7 +95,7 @@ class PredictionService:
             self.warehouse, Purpose.PERSONALIZATION, self.default_consent,
             rows.select(c.CUSTOMER_ID),
         )  # fmt: skip
-        shown = pred.ordered(rows.semi_join(allowed, c.CUSTOMER_ID), order)
+        shown = pred.ordered(rows.semi_join(allowed, c.CUSTOMER_ID), sort, descending)
         # ifelse, not a cast: PostgreSQL has no boolean -> integer cast
         ok = rows[c.CUSTOMER_ID].isin(allowed[c.CUSTOMER_ID]).ifelse(1, 0)
         counts = rows.aggregate(matching=rows.count(), total=ok.sum()).to_pyarrow().to_pylist()[0]
@@ -105,6 +107,23 @@ class PredictionService:
             total=total, withheld=matching - total, offset=offset, limit=limit,
             rows=page.to_pyarrow().to_pylist(),
         )  # fmt: skip
+
+    def rhythms(self, customer_id: str) -> tuple[date, list[dict[str, Any]]] | None:
+        """The customer's stored rhythms of the latest predictions: the rows of products
+        bought on >= 2 days (their top products and all due within the horizon), soonest
+        first, with the statement in words. None when no predictions are stored or none
+        for this customer: then the caller fits the rhythm model itself."""
+        table = self._table()
+        latest = table[SNAPSHOT_DATE].max().to_pyarrow().as_py()
+        if latest is None:
+            return None
+        mine = table.filter(
+            (table[SNAPSHOT_DATE] == latest)
+            & (table[c.CUSTOMER_ID] == customer_id)
+            & (table.purchases >= 2)
+        )
+        rows = mine.order_by(["expected_next_date", c.PRODUCT_ID]).to_pyarrow().to_pylist()
+        return (latest, rows) if rows else None
 
     def _table(self) -> Any:
         return self.warehouse.ibis().table(PREDICTIONS)
@@ -121,11 +140,13 @@ def _resolve(day: date | None, known: list[date]) -> date:
     return day
 
 
-def _check_filters(min_probability: float | None, order: str) -> None:
+def _check_filters(min_probability: float | None, sort: str) -> None:
     if min_probability is not None and not 0.0 <= min_probability <= 1.0:
         raise ConfigError(f"--min-probability must be between 0 and 1, got {min_probability}")
-    if order not in pred.ORDERS:
-        raise ConfigError(f"order must be one of {', '.join(pred.ORDERS)}, got {order!r}")
+    try:
+        pred.sort_key(sort)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _check_page(within_days: int | None, limit: int, offset: int) -> None:

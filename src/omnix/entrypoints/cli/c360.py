@@ -128,7 +128,11 @@ def due(
         float | None, typer.Option(help="Only rows at least this likely (0..1).")
     ] = None,
     sort: Annotated[
-        str, typer.Option(help="probability (likeliest first) or expected_date (soonest first).")
+        str,
+        typer.Option(
+            help="probability (likeliest first), expected_date (soonest first), days_overdue, "
+            "customer_id, product_name, category or segment; ties: likeliest first."
+        ),
     ] = "probability",
     limit: Annotated[int, typer.Option(help="Rows per page (1..1000).")] = 50,
     offset: Annotated[int, typer.Option(help="Rows to skip (the next page).")] = 0,
@@ -151,7 +155,7 @@ def due(
     try:
         page = container.prediction_service(default_consent).due(
             within, when, category, segment, limit, offset,
-            min_probability=min_probability, order=sort,
+            min_probability=min_probability, sort=sort,
         )  # fmt: skip
     finally:
         container.close()

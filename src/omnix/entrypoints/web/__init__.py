@@ -31,22 +31,34 @@ class _Static(StaticFiles):
 
 
 def _prime(app: FastAPI, stop: threading.Event) -> None:
-    """Warm the chart renderer, then the overview's and the segments' aggregates and charts
-    (each step skipped once the server is stopping)."""
+    """Warm the chart renderer and the page templates, then the overview's and the segments'
+    aggregates and charts and the board's first read (each step skipped once the server is
+    stopping)."""
     from omnix.domain.errors import OmnixError
     from omnix.entrypoints.web import charts
     from omnix.entrypoints.web.cache import store_version
 
     charts.warm_up().join()
+    _compile_templates()
     try:
         wired = app.state.omnix.wired()
         version = store_version(wired.here())
-        for step in (_prime_overview, _prime_segments):
+        for step in (_prime_overview, _prime_segments, _prime_board):
             if stop.is_set():
                 return
             step(wired, app.state.omnix_pages, version, stop)
     except OmnixError:  # an empty store, or no snapshot yet: the pages say so when asked
         pass
+
+
+def _compile_templates() -> None:
+    """Compile every page's template once (Jinja keeps them): a page's first view then pays
+    for its data only, not for a tenth of a second of template compiling."""
+    from omnix.entrypoints.web import render
+
+    env = render.environment()
+    for name in env.list_templates(filter_func=lambda n: n.startswith("pages/")):
+        env.get_template(name)
 
 
 def _prime_overview(wired: Any, cache: Any, version: Any, stop: threading.Event) -> None:
@@ -77,8 +89,26 @@ def _prime_segments(wired: Any, cache: Any, version: Any, stop: threading.Event)
             str(chart.svg)
 
 
+def _prime_board(wired: Any, cache: Any, version: Any, stop: threading.Event) -> None:
+    """The board's first page, as its route caches it (its version adds the consent log)."""
+    from omnix.entrypoints.web import replenishment as board
+    from omnix.entrypoints.web.cache import store_version
+
+    query = board.BoardQuery()
+    service = wired.prediction_service()
+    cache.get(("board", query), store_version(wired.here(), *board.BOARD_VERSION),
+              lambda: board.due_page(service, query, query.per_page, query.offset))  # fmt: skip
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    from omnix.entrypoints.web import auth, customers, health, overview, segments
+    from omnix.entrypoints.web import (
+        auth,
+        customers,
+        health,
+        overview,
+        replenishment,
+        segments,
+    )
     from omnix.entrypoints.web.cache import PageCache
     from omnix.entrypoints.web.session import COOKIE, MAX_AGE, cookie_secret
 
@@ -97,7 +127,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     app.state.omnix_pages = PageCache()
     pages = APIRouter(lifespan=lifespan, include_in_schema=False)
-    for module in (auth, overview, segments, customers, health):
+    for module in (auth, overview, segments, customers, replenishment, health):
         pages.include_router(module.router)
     app.include_router(pages)
     app.mount("/static", _Static(packages=[("omnix.entrypoints.web", "static")]), name="static")

@@ -20,10 +20,14 @@ from omnix.domain.ports import Warehouse
 T = TypeVar("T")
 
 
-def store_version(warehouse: Warehouse) -> Hashable:
+def store_version(warehouse: Warehouse, *tables: str) -> Hashable:
+    """The latest run and the number of transaction lines (and of rows in `tables`: a page
+    that lists customers by consent adds `consents`, an append-only log, so a consent change
+    is a new version)."""
     last = warehouse.recent("runs", "started_at", 1)
     run = (last[0]["run_id"], last[0]["status"]) if last else None
-    return run, warehouse.table_counts().get("transactions")
+    counts = warehouse.table_counts()
+    return run, counts.get("transactions"), *(counts.get(t) for t in tables)
 
 
 @dataclass(slots=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -17,7 +16,7 @@ from omnix.domain.consent import Purpose
 from omnix.domain.errors import InputError, NotFoundError
 from omnix.entrypoints.api.routers.customers import serialise_360
 from omnix.entrypoints.web import charts
-from omnix.entrypoints.web.render import money
+from omnix.entrypoints.web.render import due_words, money
 from omnix.entrypoints.web.segments import SORT_LABELS, member_query
 from omnix.entrypoints.web.session import check_csrf
 from omnix.entrypoints.web.site import Site, WebRoute
@@ -28,6 +27,7 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
 CUSTOMER_PAGE = (Role.ANALYST, Role.PRIVACY_OFFICER)
 Csrf = Annotated[str, Form(max_length=200)]
 RECOMMENDED = 5  # recommendations shown on a customer's page
+RECOMMENDATIONS = "web-recommendations"  # their view in the view cache
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -71,16 +71,12 @@ def _analytics(site: Site, customer_id: str) -> dict[str, Any]:
     # the API's cached 360 (warmed in bulk at start and after each analysis run)
     raw = views.cached(customer_id, "360", lambda: serialise_360(views.customer(customer_id)))
     profile = json.loads(raw)
-    try:
-        found = built("web-rhythms", lambda: views.rhythms(customer_id))
-        rhythms = [r | {"due": _due(r, found["as_of"])} for r in found["rhythms"]]
-    except NotFoundError:
-        rhythms = []
+    rhythms = built("web-rhythm-rows", lambda: _rhythms(site, customer_id))
     orders = built("web-orders", lambda: site.wired.dashboard_service().purchases(customer_id))
-    recommended = built(
-        "web-recommendations",
-        lambda: site.wired.recommend_service().recommend(customer_id, RECOMMENDED).model_dump(),
-    )
+    # recommendations are the slowest part of a first view: shown here when already built,
+    # else the page asks for them once it is on screen (htmx; a link without JavaScript)
+    held = views.cache.get(customer_id, RECOMMENDATIONS)
+    recommended = json.loads(held) if held is not None else None
     return {
         "profile": profile,
         "rhythms": rhythms,
@@ -90,15 +86,47 @@ def _analytics(site: Site, customer_id: str) -> dict[str, Any]:
     }
 
 
-def _due(rhythm: dict[str, Any], as_of: str) -> str:
-    """ "due in 2 days", "due today", "overdue by 3 days" (from the expected next date)."""
-    days = (date.fromisoformat(str(rhythm["expected_next"])[:10]) - date.fromisoformat(as_of)).days
-    overdue = int(rhythm.get("days_overdue") or 0)
-    if overdue > 0:
-        return f"overdue by {overdue} day{'s' if overdue != 1 else ''}"
-    if days <= 0:
-        return "due today"
-    return f"due in {days} day{'s' if days != 1 else ''}"
+@router.get("/customers/{customer_id}/recommendations", response_class=HTMLResponse)
+def recommendations_page(request: Request, customer_id: CustomerId) -> HTMLResponse:
+    """The customer's recommendations with their reasons: a page of its own without
+    JavaScript, the customer page's #reco-panel with it."""
+    site = Site(request)
+    site.require(Role.ANALYST)
+    views = site.wired.views()
+
+    def build() -> bytes:
+        found = site.wired.recommend_service().recommend(customer_id, RECOMMENDED)
+        return json.dumps(found.model_dump(), default=str).encode()
+
+    recommended = json.loads(views.cached(customer_id, RECOMMENDATIONS, build))
+    return site.page(
+        "recommendations.html", f"Recommended for customer {customer_id}",
+        customer_id=customer_id, recommended=recommended,
+    )  # fmt: skip
+
+
+def _rhythms(site: Site, customer_id: str) -> list[dict[str, Any]]:
+    """Rhythm rows in words, soonest first: from the stored predictions of the latest analysis
+    when they hold this customer (a lookup), else fitted now (the rhythm model over the whole
+    store's history: about half a second on the demo data)."""
+    stored = site.wired.prediction_service().rhythms(customer_id)
+    if stored is not None:
+        day, rows = stored
+        return [
+            {"product_id": r["product_id"], "product_name": r["product_name"],
+             "statement": r["statement"], "expected_next": r["expected_next_date"],
+             "due": due_words(r["expected_next_date"], day, r["days_overdue"])}
+            for r in rows
+        ]  # fmt: skip
+    try:
+        found = site.wired.views().rhythms(customer_id)
+    except NotFoundError:
+        return []
+    as_of = found["as_of"]
+    return [
+        r | {"due": due_words(r["expected_next"], as_of, r.get("days_overdue"))}
+        for r in found["rhythms"]
+    ]
 
 
 def _timeline(customer_id: str, orders: list[dict[str, Any]]) -> charts.Chart | None:

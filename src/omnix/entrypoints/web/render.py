@@ -139,6 +139,18 @@ def weekday(value: Any) -> str:
     return "–"
 
 
+def due_words(expected: Any, as_of: Any, days_overdue: Any = 0) -> str:
+    """When a product is needed, from its expected next date seen on `as_of`: "due in 2
+    days", "due today", "overdue by 3 days" (days past the usual interval)."""
+    overdue = int(days_overdue or 0)
+    if overdue > 0:
+        return f"overdue by {overdue} day{'s' if overdue != 1 else ''}"
+    ahead = (date.fromisoformat(str(expected)[:10]) - date.fromisoformat(str(as_of)[:10])).days
+    if ahead <= 0:
+        return "due today"
+    return f"due in {ahead} day{'s' if ahead != 1 else ''}"
+
+
 def days(value: Any, digits: int = 0) -> str:
     """A number of days in words: "1 day", "12 days"."""
     if _missing(value):

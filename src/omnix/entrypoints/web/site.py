@@ -47,6 +47,7 @@ NAV: Final = (
     NavItem("/", "Overview", (Role.VIEWER,)),
     NavItem("/segments", "Segments", (Role.VIEWER,)),
     NavItem("/customers", "Customers", (Role.ANALYST, Role.PRIVACY_OFFICER)),
+    NavItem("/replenishment", "Replenishment", (Role.ANALYST,)),
     NavItem("/model-health", "Model health", (Role.VIEWER,)),
 )
 
@@ -82,10 +83,11 @@ class Site:
     def require(self, needed: Role | tuple[Role, ...]) -> User:
         return require(self.user, needed)
 
-    def cached(self, key: Hashable, build: Callable[[], T]) -> T:
-        """Aggregates from the page cache while the store is unchanged (cache.py)."""
+    def cached(self, key: Hashable, build: Callable[[], T], *also: str) -> T:
+        """Aggregates from the page cache while the store is unchanged (cache.py); `also`:
+        tables whose row counts are part of the version (e.g. "consents")."""
         cache: PageCache = self.request.app.state.omnix_pages
-        return cache.get(key, store_version(self.wired.here()), build)
+        return cache.get(key, store_version(self.wired.here(), *also), build)
 
     def may(self, needed: Role) -> bool:
         return self.user is not None and self.user.may(needed)

@@ -49,7 +49,7 @@ def list_due_predictions(
     day, offset = _position(as_of, cursor)
     page = wired.prediction_service().due(
         within_days, day, category, segment, limit, offset,
-        min_probability=min_probability, order=sort,
+        min_probability=min_probability, sort=sort,
     )  # fmt: skip
     return _page(page)
 
