@@ -15,6 +15,7 @@ complements of their last basket.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from omnix.models.recommend.candidates import (
     gather,
     lookup,
     pair_keys,
+    rows_of,
     top_per_customer,
 )
 from omnix.models.recommend.collaborative import CollaborativeSource
@@ -178,9 +180,13 @@ class BlendRecommender:
         buyers = popularity * max(int((c_baskets > 0).sum()), 1)
         pool = np.flatnonzero(buyers >= self.min_buyers)
         pool = pool if pool.size else np.arange(history.n_items)
-        collab = CollaborativeSource(factors=self.factors, random_state=self.random_state).fit(
-            history
-        )
+        # every core, busy or not: ALS solves each customer's (and item's) factors on their
+        # own, so the result is the same for any thread count, and a thread on a busy core
+        # only delays its share (measured: docs/DECISIONS_LOG.md)
+        collab = CollaborativeSource(
+            factors=self.factors, random_state=self.random_state,
+            n_threads=self.n_threads or len(os.sched_getaffinity(0)),
+        ).fit(history)  # fmt: skip
         segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
             history, as_of_day, groups, None if groups is not None else collab.group_vectors()
         )
@@ -202,9 +208,7 @@ class BlendRecommender:
             src.content.top(customers, n),
             src.segment.top(customers, n),
             top_per_customer(
-                src.complement_rows.take(
-                    np.flatnonzero(np.isin(src.complement_rows.customer, customers))
-                ),
+                src.complement_rows.take(rows_of(src.complement_rows, customers)),
                 n,
             ),
         ]
