@@ -9,13 +9,14 @@ not timed). Timed: one `omnix recommend --all --k 10` subprocess as a user runs 
 the child's peak RSS), then `--requests` single requests with a context (basket, exclusion,
 diversity, a rule, time of day) in one process against the stored candidates (p50 / p99 ms;
 the first request, which loads the small model tables, is reported apart).
-Results go to benchmarks/results/recommend.json.
+Results go to benchmarks/results/recommend.json (recommend_N.json for another --customers N).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -79,9 +80,11 @@ def main() -> None:
     cmd = [sys.executable, "-m", "omnix.entrypoints.cli.app", "recommend", "--all",
            "--as-of", args.as_of, "--k", "10", "--out", str(out), "--encoder", "tfidf",
            "--default-consent", "granted", "--data-dir", str(data / "store"), "--json"]  # fmt: skip
+    load = os.getloadavg()  # other processes on the shared machine slow the wall time down
     started = time.perf_counter()
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = json.loads(done.stdout)
     result = {
         "lines": lines,
@@ -90,15 +93,20 @@ def main() -> None:
         "rows_written": summary["rows"],
         "seconds_wall": round(wall, 1),
         "seconds": summary["seconds"],
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "cpu_seconds": round(child.ru_utime + child.ru_stime, 1),
+        "peak_rss_mb": round(child.ru_maxrss / 1024),
         "target_seconds": 60,
+        "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_after_batch": [round(x, 2) for x in os.getloadavg()],
         "single_request": requests(data / "store", args.requests),
+        "load_average_after_requests": [round(x, 2) for x in os.getloadavg()],
         "target_p99_ms": 20,
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "recommend.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = "recommend.json" if args.customers == 100_000 else f"recommend_{args.customers}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -80,14 +80,21 @@ class CollaborativeSource:
         """Each customer's n best items among `pool` (default all), leaving out what they
         bought when explore_only."""
         self._require()
-        pool = np.arange(self.item_factors_.shape[0]) if pool is None else pool
+        n_items = self.item_factors_.shape[0]
+        pool = np.arange(n_items) if pool is None else pool
+        at = np.full(n_items, -1, dtype=np.int64)  # item code -> column in the pool
+        at[pool] = np.arange(pool.size)
+        pool_factors = self.item_factors_[pool].T
         parts: list[Scored] = []
         for start in range(0, customers.size, _BATCH):
             batch = customers[start : start + _BATCH]
-            s = self.user_factors_[batch] @ self.item_factors_[pool].T
-            if self.explore_only:
-                bought = self.bought_[batch][:, pool].toarray() > 0
-                s[bought] = -np.inf
+            s = self.user_factors_[batch] @ pool_factors
+            if self.explore_only:  # bought items leave (a row slice of the CSR, no densify)
+                m = sparse.csr_array(self.bought_[batch])
+                row = np.repeat(np.arange(batch.size), np.diff(m.indptr))
+                col = at[m.indices]
+                hit = (col >= 0) & (m.data > 0)
+                s[row[hit], col[hit]] = -np.inf
             idx, val = top_rows(s, n)
             rows = np.repeat(batch, idx.shape[1])
             ok = np.isfinite(val.ravel())
