@@ -132,3 +132,21 @@ def test_rows_of_finds_a_chunk_of_customers_like_isin() -> None:
         np.array([3, 1, 3, 2]), np.zeros(4, np.int64), np.ones(4), -np.ones(4, np.int64)
     )
     np.testing.assert_array_equal(rows_of(unsorted, np.array([3])), [0, 2])
+
+
+def test_expand_max_in_blocks_equals_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnix.models.recommend import candidates
+
+    user = sparse.random(40, 30, density=0.2, random_state=0, format="csr")
+    user.data = np.round(user.data, 1)  # ties: the first favourite in order wins both ways
+    near = sparse.random(30, 30, density=0.3, random_state=1, format="csr")
+    near.data = np.round(near.data, 1)
+    customers = np.arange(0, 40, 2)
+    whole = expand_max(user, near, customers)
+    monkeypatch.setattr(candidates, "_EXPAND_CUSTOMERS", 3)
+    blocks = expand_max(user, near, customers)
+    assert len(whole) > 50
+    for field in ("customer", "item", "score", "evidence"):
+        np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
+    key = whole.customer * 30 + whole.item
+    assert np.all(key[1:] > key[:-1])  # sorted by (customer, item), distinct
