@@ -237,7 +237,10 @@ class BlendRecommender:
             src.c_log_baskets[c],
             src.c_log_items[c],
         ]
-        return np.column_stack(columns).astype(np.float32)
+        x = np.empty((c.size, len(columns)), dtype=np.float32)  # no float64 copy in between
+        for k, col in enumerate(columns):
+            x[:, k] = col
+        return x
 
     # ------------------------------------------------------------------ serving
     def _require(self) -> None:

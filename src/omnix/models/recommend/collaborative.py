@@ -18,6 +18,7 @@ from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.recommend.candidates import Scored, customer_items, scored, top_rows
 
 _BATCH = 4096  # customers scored against every item at once: bounds a dense block
+_PAIRS = 65_536  # (customer, item) pairs scored at once: bounds the gathered factors
 
 
 class CollaborativeSource:
@@ -73,8 +74,12 @@ class CollaborativeSource:
     def score(self, customer: IntArray, item: IntArray) -> FloatArray:
         """The ALS preference of each (customer, item) pair (about 0..1)."""
         self._require()
-        out = np.einsum("ij,ij->i", self.user_factors_[customer], self.item_factors_[item])
-        return np.asarray(out, dtype=np.float64)
+        out = np.empty(customer.size, dtype=np.float64)
+        for s in range(0, customer.size, _PAIRS):  # gathered factors of 64k pairs: 32 MB
+            e = s + _PAIRS
+            u, v = self.user_factors_[customer[s:e]], self.item_factors_[item[s:e]]
+            out[s:e] = np.einsum("ij,ij->i", u, v)
+        return out
 
     def top(self, customers: IntArray, n: int, pool: IntArray | None = None) -> Scored:
         """Each customer's n best items among `pool` (default all), leaving out what they
