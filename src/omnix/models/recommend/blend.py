@@ -15,7 +15,6 @@ complements of their last basket.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,12 +179,12 @@ class BlendRecommender:
         buyers = popularity * max(int((c_baskets > 0).sum()), 1)
         pool = np.flatnonzero(buyers >= self.min_buyers)
         pool = pool if pool.size else np.arange(history.n_items)
-        # every core, busy or not: ALS solves each customer's (and item's) factors on their
-        # own, so the result is the same for any thread count, and a thread on a busy core
-        # only delays its share (measured: docs/DECISIONS_LOG.md)
+        # the idle cores, as for the other models: ALS solves each customer's (and item's)
+        # factors on their own, so any thread count gives the same factors; a second thread
+        # on a busy core spun without shortening the fit (docs/DECISIONS_LOG.md)
         collab = CollaborativeSource(
             factors=self.factors, random_state=self.random_state,
-            n_threads=self.n_threads or len(os.sched_getaffinity(0)),
+            n_threads=self.n_threads or idle_cores(),
         ).fit(history)  # fmt: skip
         segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
             history, as_of_day, groups, None if groups is not None else collab.group_vectors()
