@@ -3,6 +3,7 @@ generated 10M-line store) <= 60 s, and a single request with context <= 20 ms at
 
     .venv/bin/python benchmarks/recommend.py                      # 100k customers x 365 days
     .venv/bin/python benchmarks/recommend.py --customers 10000
+    .venv/bin/python benchmarks/recommend.py --requests-only 3      # requests again, 3 rounds
 
 The store is generated and ingested once into bench-data/ (shared with benchmarks/segments.py;
 not timed). Timed: one `omnix recommend --all --k 10` subprocess as a user runs it (wall time,
@@ -74,8 +75,23 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--as-of", default="2026-01-01")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests-only", type=int, default=0, metavar="ROUNDS",
+                        help="re-time ROUNDS rounds of requests against the stored candidates "
+                             "and add them to the results file (no batch run)")  # fmt: skip
     args = parser.parse_args()
     data, lines = store_for(args.customers, args.days)
+    name = "recommend.json" if args.customers == 100_000 else f"recommend_{args.customers}.json"
+    if args.requests_only:
+        rounds = []
+        for _ in range(args.requests_only):
+            load = os.getloadavg()[0]
+            rounds.append({**requests(data / "store", args.requests),
+                           "load_average_at_start": round(load, 2)})  # fmt: skip
+        saved = json.loads((RESULTS / name).read_text())
+        saved["single_request_rounds"] = saved.get("single_request_rounds", []) + rounds
+        (RESULTS / name).write_text(json.dumps(saved, indent=2) + "\n")
+        print(json.dumps(rounds, indent=2))
+        return
     out = data / "recommendations.parquet"
     cmd = [sys.executable, "-m", "omnix.entrypoints.cli.app", "recommend", "--all",
            "--as-of", args.as_of, "--k", "10", "--out", str(out), "--encoder", "tfidf",
@@ -107,7 +123,6 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "recommend.json" if args.customers == 100_000 else f"recommend_{args.customers}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
