@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from omnix.analytics.spending import COLUMNS as SPENDING_OUTPUT
 from omnix.config import Settings
-from omnix.domain.consent import Purpose, default_granted, parse_purpose
+from omnix.domain.consent import Purpose, default_granted, latest_decision, parse_purpose
 from omnix.domain.errors import ConfigError, InputError
 from omnix.domain.privacy import PROTECTED_TERMS, protected_attribute, sensitive_categories
 from omnix.domain.snapshots import EXPORT_COLUMNS, SNAPSHOT_COLUMNS
@@ -22,6 +24,21 @@ def test_default_consent_and_eu_mode() -> None:
         default_granted("granted", eu_mode=True)
     with pytest.raises(ConfigError, match="granted or denied"):
         default_granted("maybe", eu_mode=False)
+
+
+def test_latest_decision_is_the_newest_record_and_a_tie_is_a_denial() -> None:
+    t0, t1 = datetime(2026, 1, 1, 9, tzinfo=UTC), datetime(2026, 1, 2, 9, tzinfo=UTC)
+    p = Purpose.PERSONALIZATION.value
+
+    def rec(purpose: str, granted: bool, at: datetime) -> dict[str, object]:
+        return {"purpose": purpose, "granted": granted, "recorded_at": at}
+
+    assert latest_decision([], Purpose.PERSONALIZATION) is None
+    assert latest_decision([rec("analytics", True, t1)], Purpose.PERSONALIZATION) is None
+    assert latest_decision([rec(p, False, t0), rec(p, True, t1)], Purpose.PERSONALIZATION)
+    assert not latest_decision([rec(p, True, t0), rec(p, False, t1)], Purpose.PERSONALIZATION)
+    tie = [rec(p, True, t1), rec(p, False, t1), rec(p, True, t0)]
+    assert latest_decision(tie, Purpose.PERSONALIZATION) is False
 
 
 def test_settings_default_is_denied_and_eu_mode_refuses_a_granted_override() -> None:

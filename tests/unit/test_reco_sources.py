@@ -8,7 +8,14 @@ from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets
-from omnix.models.recommend.candidates import contains, expand_max, pair_keys
+from omnix.models.recommend.candidates import (
+    Scored,
+    contains,
+    expand_max,
+    pair_keys,
+    rows_of,
+    scored,
+)
 from omnix.models.recommend.collaborative import CollaborativeSource
 from omnix.models.recommend.complements import ComplementSource, last_baskets
 from omnix.models.recommend.content import ContentSource
@@ -111,3 +118,35 @@ def test_contains_finds_bought_pairs() -> None:
     h = baskets([(0, 0, 1, 1.0), (1, 0, 0, 1.0)], 2, 2)
     got = contains(pair_keys(h), np.array([0, 0, 1]), np.array([0, 1, 0]), 2)
     assert got.tolist() == [False, True, True]
+
+
+def test_rows_of_finds_a_chunk_of_customers_like_isin() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(0, 200))
+        rows = scored(rng.integers(0, 40, n), rng.integers(0, 20, n), rng.random(n))
+        wanted = rng.integers(-2, 45, int(rng.integers(0, 25)))  # repeats, unknown codes
+        expected = np.flatnonzero(np.isin(rows.customer, wanted))
+        np.testing.assert_array_equal(rows_of(rows, wanted), expected)
+    unsorted = Scored(
+        np.array([3, 1, 3, 2]), np.zeros(4, np.int64), np.ones(4), -np.ones(4, np.int64)
+    )
+    np.testing.assert_array_equal(rows_of(unsorted, np.array([3])), [0, 2])
+
+
+def test_expand_max_in_blocks_equals_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnix.models.recommend import candidates
+
+    user = sparse.random(40, 30, density=0.2, random_state=0, format="csr")
+    user.data = np.round(user.data, 1)  # ties: the first favourite in order wins both ways
+    near = sparse.random(30, 30, density=0.3, random_state=1, format="csr")
+    near.data = np.round(near.data, 1)
+    customers = np.arange(0, 40, 2)
+    whole = expand_max(user, near, customers)
+    monkeypatch.setattr(candidates, "_EXPAND_CUSTOMERS", 3)
+    blocks = expand_max(user, near, customers)
+    assert len(whole) > 50
+    for field in ("customer", "item", "score", "evidence"):
+        np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
+    key = whole.customer * 30 + whole.item
+    assert np.all(key[1:] > key[:-1])  # sorted by (customer, item), distinct

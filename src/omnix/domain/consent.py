@@ -8,9 +8,11 @@ EU mode (`OMNIX_EU_MODE=true`): profiling under GDPR Art. 22 / Recital 71 needs 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from omnix.domain.errors import ConfigError
 
@@ -54,6 +56,18 @@ def default_granted(default: DefaultConsent | str, eu_mode: bool) -> bool:
             "set OMNIX_DEFAULT_CONSENT=denied or record consent per customer"
         )
     return choice is DefaultConsent.GRANTED
+
+
+def latest_decision(records: Iterable[Mapping[str, Any]], purpose: Purpose) -> bool | None:
+    """The customer's consent for `purpose` from their consent log rows (dicts with purpose,
+    granted, recorded_at): the latest record wins, a denial at equal times; None when there
+    is no record. The same rule as `analytics/consent.latest`, for one customer's rows read in
+    a request. Example: records at 9:00 granted and 9:00 denied -> False."""
+    rows = [r for r in records if r["purpose"] == purpose.value]
+    if not rows:
+        return None
+    latest = max(r["recorded_at"] for r in rows)
+    return all(bool(r["granted"]) for r in rows if r["recorded_at"] == latest)
 
 
 def parse_purpose(value: str) -> Purpose:

@@ -77,6 +77,11 @@ class Warehouse(Protocol):
 
     def recent(self, table: str, order: str, limit: int = 5) -> list[dict[str, Any]]: ...
 
+    def customer_rows(self, table: str, customer_id: str) -> list[dict[str, Any]]:
+        """Every row of a customer table (one with a customer_id column, e.g. consents,
+        reco_candidates) about one customer: a point read with a bound parameter, for
+        request-time paths where building a query per call costs more than running it."""
+
     def ibis(self) -> Any: ...
 
     def reset(self) -> None:

@@ -1,8 +1,12 @@
 """Request-time recommendations from the precomputed tables (see services/recommend.py).
 
 `Serving.load` reads the small model tables once (products, popular items, rules, context
-lifts); each request then reads one customer's consent and stored candidates and re-ranks them
-with the context (models/recommend/rerank.py).
+lifts); each request then reads one customer's consent and stored candidates with point reads
+(`Warehouse.customer_rows`: a bound parameter, no query building, served by the
+customer_id index) and re-ranks them with the context (models/recommend/rerank.py). Reading
+per request, rather than holding every customer's candidates in memory, keeps a revoked
+consent and an erasure effective at once and the server's memory independent of the
+customer count.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pyarrow.compute as pc
 
 from omnix.analytics import consent as consent_rules
 from omnix.domain import recommend as reco
-from omnix.domain.consent import Purpose
+from omnix.domain.consent import Purpose, latest_decision
 from omnix.domain.errors import NotFoundError
 from omnix.domain.ports import Warehouse
 from omnix.models.recommend import rerank
@@ -78,10 +82,9 @@ class Serving:
 
     # ---------------------------------------------------------------- per request
     def permitted(self, customer_id: str) -> bool:
-        consents = self.warehouse.ibis().table(consent_rules.CONSENTS)
-        mine = consents.filter(consents.customer_id == customer_id)
-        rows = consent_rules.latest(mine, Purpose.PERSONALIZATION).to_pyarrow()
-        return bool(rows["granted"][0].as_py()) if rows.num_rows else self.default_consent
+        rows = self.warehouse.customer_rows(consent_rules.CONSENTS, customer_id)
+        granted = latest_decision(rows, Purpose.PERSONALIZATION)
+        return self.default_consent if granted is None else granted
 
     def _attrs(self, products: np.ndarray[Any, Any]) -> tuple[Any, Any, Any]:
         rows = np.array([self.product_row.get(p, -1) for p in products.tolist()], dtype=np.int64)
@@ -94,28 +97,19 @@ class Serving:
         return pick(self.name), pick(self.category), pick(self.brand)
 
     def _personal(self, customer_id: str) -> tuple[rerank.Slate, list[dict[str, float]]]:
-        t = self.warehouse.ibis().table(reco.CANDIDATES)
-        rows = t.filter(t.customer_id == customer_id).to_pyarrow()
-        products = _obj(rows["product_id"].to_pylist())
+        rows = self.warehouse.customer_rows(reco.CANDIDATES, customer_id)
+        products = _obj([r["product_id"] for r in rows])
         _, cat, brand = self._attrs(products)
-        scores = (
-            [
-                {s: float(v) for s, v in zip(reco.SOURCES, vals, strict=True)}
-                for vals in zip(*(rows[s].to_pylist() for s in reco.SOURCES), strict=True)
-            ]
-            if rows.num_rows
-            else []
-        )
+        scores = [{s: float(r[s]) for s in reco.SOURCES} for r in rows]
         slate = rerank.Slate(
-            products, np.asarray(rows["score"].to_numpy(), dtype=np.float64),
-            _obj(rows["source"].to_pylist()), _obj(rows["reason"].to_pylist()), cat, brand,
+            products, np.array([r["score"] for r in rows], dtype=np.float64),
+            _obj([r["source"] for r in rows]), _obj([r["reason"] for r in rows]), cat, brand,
         )  # fmt: skip
         return slate, scores
 
     def _group(self, customer_id: str) -> int | None:
-        t = self.warehouse.ibis().table(reco.GROUPS)
-        rows = t.filter(t.customer_id == customer_id).to_pyarrow()
-        return int(rows["group_id"][0].as_py()) if rows.num_rows else None
+        rows = self.warehouse.customer_rows(reco.GROUPS, customer_id)
+        return int(rows[0]["group_id"]) if rows else None
 
     def _popular(self, group: int | None) -> rerank.Slate:
         key = -1 if group is None or group not in self.popular else group

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -121,9 +122,12 @@ def snapshot_groups(
     (-1 where absent); None when there is no such snapshot."""
     snaps = warehouse.ibis().table(SNAPSHOTS)
     dated = snaps.filter(snaps[SNAPSHOT_DATE] <= as_of)
-    latest = dated.aggregate(day=dated[SNAPSHOT_DATE].max()).to_pyarrow()["day"][0].as_py()
-    if latest is None:
+    # not an aggregate: PostgreSQL's max over no rows is a NULL ibis refuses to cast
+    newest = dated.select(SNAPSHOT_DATE).order_by(ibis.desc(SNAPSHOT_DATE)).limit(1)
+    found = newest.to_pyarrow()[SNAPSHOT_DATE]
+    if len(found) == 0:
         return None
+    latest = found[0].as_py()
     rows = dated.filter(dated[SNAPSHOT_DATE] == latest).select("customer_id", "cluster_id")
     table = rows.to_pyarrow()
     groups = np.full(h.encoded.baskets.n_customers, -1, dtype=np.int64)

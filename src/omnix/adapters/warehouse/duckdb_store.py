@@ -28,7 +28,7 @@ from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.duckdb_load import FileLoad
 from omnix.adapters.warehouse.duckdb_ops import OperationalTables
 from omnix.adapters.warehouse.migrations import migrate
-from omnix.adapters.warehouse.schema import COUNTED_TABLES, DATA_TABLES, DUCKDB
+from omnix.adapters.warehouse.schema import COUNTED_TABLES, DATA_TABLES, DUCKDB, TABLES
 from omnix.domain import contract as c
 from omnix.domain import recommend as reco
 from omnix.domain.errors import ConfigError, StoreError, StoreLockedError
@@ -440,3 +440,17 @@ class DuckDBStore(OperationalTables):
         rel = self.con.execute(f"SELECT * FROM {table} ORDER BY {order} DESC{cap}")
         cols = [d[0] for d in rel.description]
         return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+    def customer_rows(self, table: str, customer_id: str) -> list[dict[str, Any]]:
+        rel = self.con.execute(
+            f"SELECT * FROM {_customer_table(table)} WHERE {c.CUSTOMER_ID} = ?", [customer_id]
+        )
+        cols = [d[0] for d in rel.description]
+        return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def _customer_table(table: str) -> str:
+    """`table` when it is a customer table (never a user-supplied name: a bug otherwise)."""
+    if table not in COUNTED_TABLES or c.CUSTOMER_ID not in TABLES[table].names:
+        raise ValueError(f"{table!r} is not a customer table")
+    return table

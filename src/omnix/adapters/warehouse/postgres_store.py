@@ -36,6 +36,7 @@ from omnix.adapters.warehouse import schema as s
 from omnix.adapters.warehouse.migrations import migrate
 from omnix.adapters.warehouse.postgres_notify import ChangeListener, announce
 from omnix.adapters.warehouse.postgres_ops import PostgresOperational
+from omnix.domain import contract as c
 from omnix.domain import recommend as reco
 from omnix.domain.errors import StoreError
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary
@@ -290,6 +291,16 @@ class PostgresStore(PostgresOperational):
         cap = f" LIMIT {int(limit)}" if limit else ""
         with self.con.cursor() as cur:
             cur.execute(f"SELECT * FROM {table} ORDER BY {s.q(order)} DESC{cap}".encode())
+            cols = [d.name for d in cur.description or []]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def customer_rows(self, table: str, customer_id: str) -> list[dict[str, Any]]:
+        if table not in s.COUNTED_TABLES or c.CUSTOMER_ID not in s.TABLES[table].names:
+            raise ValueError(f"{table!r} is not a customer table")  # a bug, not input
+        with self.con.cursor() as cur:
+            cur.execute(
+                f"SELECT * FROM {table} WHERE {c.CUSTOMER_ID} = %s".encode(), (customer_id,)
+            )
             cols = [d.name for d in cur.description or []]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 

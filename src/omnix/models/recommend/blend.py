@@ -33,6 +33,7 @@ from omnix.models.recommend.candidates import (
     gather,
     lookup,
     pair_keys,
+    rows_of,
     top_per_customer,
 )
 from omnix.models.recommend.collaborative import CollaborativeSource
@@ -178,9 +179,13 @@ class BlendRecommender:
         buyers = popularity * max(int((c_baskets > 0).sum()), 1)
         pool = np.flatnonzero(buyers >= self.min_buyers)
         pool = pool if pool.size else np.arange(history.n_items)
-        collab = CollaborativeSource(factors=self.factors, random_state=self.random_state).fit(
-            history
-        )
+        # the idle cores, as for the other models: ALS solves each customer's (and item's)
+        # factors on their own, so any thread count gives the same factors; a second thread
+        # on a busy core spun without shortening the fit (docs/DECISIONS_LOG.md)
+        collab = CollaborativeSource(
+            factors=self.factors, random_state=self.random_state,
+            n_threads=self.n_threads or idle_cores(),
+        ).fit(history)  # fmt: skip
         segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
             history, as_of_day, groups, None if groups is not None else collab.group_vectors()
         )
@@ -202,9 +207,7 @@ class BlendRecommender:
             src.content.top(customers, n),
             src.segment.top(customers, n),
             top_per_customer(
-                src.complement_rows.take(
-                    np.flatnonzero(np.isin(src.complement_rows.customer, customers))
-                ),
+                src.complement_rows.take(rows_of(src.complement_rows, customers)),
                 n,
             ),
         ]
@@ -233,7 +236,10 @@ class BlendRecommender:
             src.c_log_baskets[c],
             src.c_log_items[c],
         ]
-        return np.column_stack(columns).astype(np.float32)
+        x = np.empty((c.size, len(columns)), dtype=np.float32)  # no float64 copy in between
+        for k, col in enumerate(columns):
+            x[:, k] = col
+        return x
 
     # ------------------------------------------------------------------ serving
     def _require(self) -> None:

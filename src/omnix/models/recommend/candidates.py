@@ -46,6 +46,19 @@ def scored(
     )
 
 
+def rows_of(rows: Scored, customers: IntArray) -> IntArray:
+    """Positions of the rows of these customers, in row order: what
+    `np.flatnonzero(np.isin(rows.customer, customers))` gives, found by binary search when
+    the rows are sorted by customer (a chunk of customers out of millions of rows)."""
+    c = rows.customer
+    if c.size and not bool(np.all(c[1:] >= c[:-1])):
+        return np.flatnonzero(np.isin(c, customers))
+    want = np.unique(customers)
+    lo = np.searchsorted(c, want, side="left")
+    n = np.searchsorted(c, want, side="right") - lo
+    return (np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))).astype(np.int64)
+
+
 def top_per_customer(rows: Scored, n: int) -> Scored:
     """Each customer's n highest-scoring rows with a positive score (ties: lower item code)."""
     keep = rows.score > 0
@@ -85,15 +98,33 @@ def customer_items(history: Baskets) -> sparse.csr_array:
     return m
 
 
+_EXPAND_CUSTOMERS = 4096  # customers expanded at once: bounds the rows sorted together
+
+
 def expand_max(user: sparse.csr_array, neighbours: sparse.csr_array, customers: IntArray) -> Scored:
     """For each customer c and item i: max over j of user[c, j] * neighbours[j, i], with the
     arg-max j as evidence. Both matrices hold only a few entries per row (the customer's top
-    items, each item's top neighbours), so the expansion stays small."""
+    items, each item's top neighbours), so the expansion stays small. Sorted, distinct
+    customers are expanded a block at a time (the rows of one block sort alone and the blocks
+    come out in order); the result is the same."""
+    customers = np.asarray(customers, dtype=np.int64)
+    blocks = customers.size > _EXPAND_CUSTOMERS and bool(np.all(customers[1:] > customers[:-1]))
+    if not blocks:
+        return _expand_max(user, sparse.csr_array(neighbours), customers)
+    nb = sparse.csr_array(neighbours)
+    parts = [
+        _expand_max(user, nb, customers[s : s + _EXPAND_CUSTOMERS])
+        for s in range(0, customers.size, _EXPAND_CUSTOMERS)
+    ]
+    return Scored(*(np.concatenate([getattr(p, f) for p in parts])
+                    for f in ("customer", "item", "score", "evidence")))  # fmt: skip
+
+
+def _expand_max(user: sparse.csr_array, nb: sparse.csr_array, customers: IntArray) -> Scored:
     u = sparse.csr_array(user[customers])
     per_row = np.diff(u.indptr)
     rows = np.repeat(customers, per_row)
     j, w = u.indices.astype(np.int64), u.data
-    nb = sparse.csr_array(neighbours)
     fan = np.diff(nb.indptr)[j]
     c = np.repeat(rows, fan)
     ev = np.repeat(j, fan)
@@ -102,11 +133,14 @@ def expand_max(user: sparse.csr_array, neighbours: sparse.csr_array, customers: 
     i = nb.indices[starts + offs].astype(np.int64)
     value = np.repeat(w, fan) * nb.data[starts + offs]
     n_items = nb.shape[1]
-    order = np.lexsort((-value, c * n_items + i))
-    key = (c * n_items + i)[order]
+    key = c * n_items + i
+    order = np.lexsort((-value, key))
+    key = key[order]
     first = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
     pick = order[first]
-    return scored(c[pick], i[pick], value[pick], ev[pick])
+    # in (customer, item) order already: the keys are distinct and sorted
+    return Scored(c[pick].astype(np.int64), i[pick], np.asarray(value[pick], dtype=np.float64),
+                  ev[pick].astype(np.int64))  # fmt: skip
 
 
 def top_rows(scores: FloatArray, n: int) -> tuple[IntArray, FloatArray]:

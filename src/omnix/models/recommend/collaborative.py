@@ -18,6 +18,7 @@ from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.recommend.candidates import Scored, customer_items, scored, top_rows
 
 _BATCH = 4096  # customers scored against every item at once: bounds a dense block
+_PAIRS = 65_536  # (customer, item) pairs scored at once: bounds the gathered factors
 
 
 class CollaborativeSource:
@@ -73,21 +74,32 @@ class CollaborativeSource:
     def score(self, customer: IntArray, item: IntArray) -> FloatArray:
         """The ALS preference of each (customer, item) pair (about 0..1)."""
         self._require()
-        out = np.einsum("ij,ij->i", self.user_factors_[customer], self.item_factors_[item])
-        return np.asarray(out, dtype=np.float64)
+        out = np.empty(customer.size, dtype=np.float64)
+        for s in range(0, customer.size, _PAIRS):  # gathered factors of 64k pairs: 32 MB
+            e = s + _PAIRS
+            u, v = self.user_factors_[customer[s:e]], self.item_factors_[item[s:e]]
+            out[s:e] = np.einsum("ij,ij->i", u, v)
+        return out
 
     def top(self, customers: IntArray, n: int, pool: IntArray | None = None) -> Scored:
         """Each customer's n best items among `pool` (default all), leaving out what they
         bought when explore_only."""
         self._require()
-        pool = np.arange(self.item_factors_.shape[0]) if pool is None else pool
+        n_items = self.item_factors_.shape[0]
+        pool = np.arange(n_items) if pool is None else pool
+        at = np.full(n_items, -1, dtype=np.int64)  # item code -> column in the pool
+        at[pool] = np.arange(pool.size)
+        pool_factors = self.item_factors_[pool].T
         parts: list[Scored] = []
         for start in range(0, customers.size, _BATCH):
             batch = customers[start : start + _BATCH]
-            s = self.user_factors_[batch] @ self.item_factors_[pool].T
-            if self.explore_only:
-                bought = self.bought_[batch][:, pool].toarray() > 0
-                s[bought] = -np.inf
+            s = self.user_factors_[batch] @ pool_factors
+            if self.explore_only:  # bought items leave (a row slice of the CSR, no densify)
+                m = sparse.csr_array(self.bought_[batch])
+                row = np.repeat(np.arange(batch.size), np.diff(m.indptr))
+                col = at[m.indices]
+                hit = (col >= 0) & (m.data > 0)
+                s[row[hit], col[hit]] = -np.inf
             idx, val = top_rows(s, n)
             rows = np.repeat(batch, idx.shape[1])
             ok = np.isfinite(val.ravel())

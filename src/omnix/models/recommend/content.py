@@ -25,6 +25,7 @@ from omnix.models.recommend.candidates import (
     gather,
     lookup,
     pair_keys,
+    rows_of,
     top_per_customer,
     top_rows,
 )
@@ -121,7 +122,7 @@ class ContentSource:
 
     def top(self, customers: IntArray, n: int) -> Scored:
         self._require()
-        rows = self.rows_.take(np.flatnonzero(np.isin(self.rows_.customer, customers)))
+        rows = self.rows_.take(rows_of(self.rows_, customers))
         return top_per_customer(rows, n)
 
     def score(self, customer: IntArray, item: IntArray) -> tuple[FloatArray, IntArray]:

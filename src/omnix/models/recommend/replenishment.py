@@ -14,7 +14,14 @@ from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
-from omnix.models.recommend.candidates import Scored, gather, lookup, scored, top_per_customer
+from omnix.models.recommend.candidates import (
+    Scored,
+    gather,
+    lookup,
+    rows_of,
+    scored,
+    top_per_customer,
+)
 
 DUE_WITHIN_DAYS = 7.0  # "due" in a reason: expected within a week of the as-of day
 
@@ -81,7 +88,7 @@ class ReplenishmentSource:
     def top(self, customers: IntArray, n: int) -> Scored:
         """Each customer's n repeat items with the highest next-basket score."""
         self._require()
-        rows = self.rows_.take(np.flatnonzero(np.isin(self.rows_.customer, customers)))
+        rows = self.rows_.take(rows_of(self.rows_, customers))
         return top_per_customer(rows, n)
 
     def score(self, customer: IntArray, item: IntArray) -> FloatArray:

@@ -1,0 +1,66 @@
+"""Request-time recommendations on both stores: the point reads a request makes
+(`Warehouse.customer_rows`) and that a revoked consent or an erasure changes the very next
+request of an already-loaded service (nothing about the customer is held in memory)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+
+from omnix.bootstrap import Container
+from omnix.domain import recommend as reco
+from omnix.domain.consent import Purpose
+from omnix.generate import GeneratorConfig, generate
+from tests.backends import StoreRef
+from tests.integration.helpers import ingest, opened, query
+
+AS_OF = datetime.date(2025, 8, 1)
+
+
+@pytest.fixture
+def reco_store(store: StoreRef, tmp_path: Path) -> StoreRef:
+    result = generate(
+        GeneratorConfig(customers=200, days=240, seed=7, start=datetime.date(2025, 1, 1)),
+        tmp_path / "g.parquet",
+    )
+    ingest(store, result.files["transactions"])
+    return store
+
+
+def _first_customer(container: Container) -> str:
+    t = container.warehouse.ibis().table(reco.CANDIDATES)
+    return str(t.select("customer_id").order_by("customer_id").limit(1).to_pyarrow()[0][0])
+
+
+def test_customer_rows_reads_one_customers_rows(reco_store: StoreRef) -> None:
+    with opened(store=reco_store, default_consent="granted") as container:
+        container.recommend_service("tfidf").precompute(AS_OF)
+        customer = _first_customer(container)
+        rows = container.warehouse.customer_rows(reco.CANDIDATES, customer)
+        with pytest.raises(ValueError, match="not a customer table"):
+            container.warehouse.customer_rows(reco.RULES, customer)
+        assert container.warehouse.customer_rows(reco.CANDIDATES, "nobody") == []
+    stored = query(reco_store, f"SELECT product_id FROM {reco.CANDIDATES} WHERE customer_id = ?",
+                   (customer,))  # fmt: skip
+    assert sorted(r["product_id"] for r in rows) == sorted(r[0] for r in stored)
+    assert {r["customer_id"] for r in rows} == {customer} and len(rows) > 5
+    assert set(reco.SOURCES) <= set(rows[0])
+
+
+def test_consent_and_erasure_reach_the_next_request(reco_store: StoreRef) -> None:
+    with opened(store=reco_store, default_consent="granted") as container:
+        service = container.recommend_service("tfidf")
+        service.precompute(AS_OF)
+        customer = _first_customer(container)
+        assert service.recommend(customer, 5).basis == "personal"
+        container.consent_service().set(customer, Purpose.PERSONALIZATION, False)
+        denied = service.recommend(customer, 5)  # the same, already loaded service
+        assert denied.basis == "popular" and not denied.personalized
+        container.consent_service().set(customer, Purpose.PERSONALIZATION, True)
+        assert service.recommend(customer, 5).basis == "personal"
+        container.privacy_service().erase(customer)
+        erased = service.recommend(customer, 5)
+        assert erased.basis != "personal" and not erased.personalized
+        assert len(erased.items) == 5
