@@ -163,7 +163,8 @@ def _mode(order_rows: Table, column: str, name: str, mix: str | None = None) -> 
     out = top.select(KEY, **{name: top[column], f"{name}_share": share})
     if mix is None:
         return out
-    percent = (share * 100).round().cast("int64").cast("string")
+    # half up on every engine (DuckDB rounds half to even, PostgreSQL away from zero)
+    percent = (share * 100 + 0.5).floor().cast("int64").cast("string")
     label = ranked[column].cast("string") + " " + percent + "%"
     mixes = ranked.group_by(KEY).aggregate(
         **{mix: label.group_concat(", ", order_by=[ranked["rank"]])}
