@@ -8,9 +8,11 @@ the tables on (snapshot_date, customer_id[, product_id]). Both are replaced toge
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Final
 
 from omnix.domain.contract import DType
+from omnix.domain.errors import NotFoundError
 
 SNAPSHOTS: Final = "customer_snapshots"
 SNAPSHOT_DATE: Final = "snapshot_date"
@@ -79,3 +81,16 @@ PREDICTION_COLUMNS: Final[tuple[tuple[str, DType], ...]] = (
     ("category", S),
     (HORIZON, N),
 )
+
+
+def pick_date(day: date | None, known: list[date], what: str) -> date:
+    """`day` when `known` (ascending) holds it, the latest when `day` is None; otherwise a
+    NotFoundError naming `what` ("snapshot", "predictions") and the latest dates there are."""
+    if not known:
+        raise NotFoundError(f"the store holds no {what} yet: run `omnix analyze`")
+    if day is None:
+        return known[-1]
+    if day not in known:
+        listed = ", ".join(d.isoformat() for d in known[-10:])
+        raise NotFoundError(f"no {what} dated {day} (dates: {listed})")
+    return day

@@ -15,9 +15,9 @@ from typing import Any
 from omnix.analytics import predictions as pred
 from omnix.domain import contract as c
 from omnix.domain.consent import Purpose
-from omnix.domain.errors import ConfigError, NotFoundError
+from omnix.domain.errors import ConfigError
 from omnix.domain.ports import Warehouse
-from omnix.domain.snapshots import HORIZON, PREDICTIONS, SNAPSHOT_DATE, SNAPSHOTS
+from omnix.domain.snapshots import HORIZON, PREDICTIONS, SNAPSHOT_DATE, SNAPSHOTS, pick_date
 from omnix.services.consent import permitted
 
 MAX_LIMIT = 1_000
@@ -85,7 +85,7 @@ class PredictionService:
         # three queries (dates with horizons, both counts, the page): Ibis compiles each in
         # ~40 ms here, more than the store takes to run it
         horizons = self._horizons()
-        day = _resolve(day, list(horizons))
+        day = pick_date(day, list(horizons), "predictions")
         con = self.warehouse.ibis()
         rows = pred.due(
             self._table(), con.table(SNAPSHOTS), day, within_days, category, segment,
@@ -127,17 +127,6 @@ class PredictionService:
 
     def _table(self) -> Any:
         return self.warehouse.ibis().table(PREDICTIONS)
-
-
-def _resolve(day: date | None, known: list[date]) -> date:
-    if not known:
-        raise NotFoundError("the store holds no predictions yet: run `omnix analyze`")
-    if day is None:
-        return known[-1]
-    if day not in known:
-        listed = ", ".join(d.isoformat() for d in known[-10:])
-        raise NotFoundError(f"no predictions dated {day} (dates: {listed})")
-    return day
 
 
 def _check_filters(min_probability: float | None, sort: str) -> None:

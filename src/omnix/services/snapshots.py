@@ -27,6 +27,7 @@ from omnix.domain.snapshots import (
     SNAPSHOT_DATE,
     SNAPSHOTS,
     SPENDING_COLUMNS,
+    pick_date,
 )
 from omnix.models.segments import DEFAULT_RULES
 from omnix.services.consent import permitted
@@ -77,15 +78,7 @@ class SnapshotService:
 
     def resolve(self, day: date | None) -> date:
         """`day` if a snapshot has it, else the latest snapshot's date when `day` is None."""
-        known = self.dates()
-        if not known:
-            raise NotFoundError("the store holds no snapshot yet: run `omnix analyze`")
-        if day is None:
-            return known[-1]
-        if day not in known:
-            listed = ", ".join(d.isoformat() for d in known[-10:])
-            raise NotFoundError(f"no snapshot dated {day} (snapshots: {listed})")
-        return day
+        return pick_date(day, self.dates(), "snapshot")
 
     def migration(
         self,
