@@ -15,6 +15,7 @@ from typing import Any
 
 from omnix.bootstrap import Container
 from omnix.domain.access import Role
+from tests.backends import StoreRef
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("OMNIX_CHROMIUM", "/usr/bin/chromium"))
@@ -67,6 +68,20 @@ def live_server(container: Container) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def served_copy(template: StoreRef, root: Path) -> Iterator[LiveServer]:
+    """A live server on a copy of `template` under `root` (dropped afterwards), with
+    personalization granted by default so the replenishment board has rows to show."""
+    from tests.api_support import opened
+
+    store = template.copy(root / "store")
+    try:
+        with opened(store, default_consent="granted") as container, live_server(container) as live:
+            yield live
+    finally:
+        store.drop()
 
 
 @contextmanager

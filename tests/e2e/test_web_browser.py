@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from omnix.domain.access import Role
-from tests.api_support import opened
 from tests.backends import StoreRef
 from tests.web_support import (
     ARTIFACTS,
@@ -19,7 +18,7 @@ from tests.web_support import (
     LiveServer,
     axe_violations,
     browser,
-    live_server,
+    served_copy,
     sign_in,
 )
 
@@ -34,13 +33,8 @@ pytestmark = [
 def server(
     api_template: StoreRef, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    store = api_template.copy(tmp_path_factory.mktemp("web") / "store")
-    try:
-        # personalization granted by default: the replenishment board has rows to show
-        with opened(store, default_consent="granted") as container, live_server(container) as live:
-            yield live
-    finally:
-        store.drop()
+    with served_copy(api_template, tmp_path_factory.mktemp("web")) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from omnix.domain.access import Role
-from tests.api_support import opened
 from tests.backends import StoreRef
-from tests.web_support import LiveServer, browser, live_server
+from tests.web_support import LiveServer, browser, served_copy
 
 # the keyboard walk checks pages, not the store: the embedded one (test_web_pages runs on both)
 pytestmark = [
@@ -35,13 +34,8 @@ FOCUS = """() => {
 def server(
     api_template: StoreRef, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    store = api_template.copy(tmp_path_factory.mktemp("web-keys") / "store")
-    try:
-        # personalization granted by default: the replenishment board has rows to show
-        with opened(store, default_consent="granted") as container, live_server(container) as live:
-            yield live
-    finally:
-        store.drop()
+    with served_copy(api_template, tmp_path_factory.mktemp("web-keys")) as live:
+        yield live
 
 
 @pytest.fixture
