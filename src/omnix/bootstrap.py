@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from omnix.services.predictions import PredictionService
     from omnix.services.privacy import PrivacyService
     from omnix.services.reco_backtest import RecommendBacktest
+    from omnix.services.reco_serving import ServingCache
     from omnix.services.recommend import RecommendService
     from omnix.services.segments import SegmentOptions, SegmentService
     from omnix.services.snapshots import SnapshotService
@@ -48,6 +49,7 @@ class Container:
     _cache: ViewCache | None = None
     _keys: KeyService | None = None
     _jobs: JobRunner | None = None
+    _serving: ServingCache | None = None
     _handles: list[Warehouse] = field(default_factory=list)
     _handles_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -214,7 +216,19 @@ class Container:
             self.here(),
             lambda: text_encoder(encoder),
             default_consent=self.settings.profiling_default(default_consent),
+            serving=self.serving_cache(),
         )
+
+    def serving_cache(self) -> ServingCache:
+        """The request-time model tables, loaded once and shared by every thread (reloaded
+        when a newer `recommend --all` run lands)."""
+        if self._serving is None:
+            from omnix.services.reco_serving import ServingCache
+
+            with self._handles_lock:
+                if self._serving is None:
+                    self._serving = ServingCache()
+        return self._serving
 
     def recommend_backtest(self, encoder: str = "auto") -> RecommendBacktest:
         """`omnix backtest --recommend`: the blend against the baselines."""

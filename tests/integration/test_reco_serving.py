@@ -1,10 +1,12 @@
 """Request-time recommendations on both stores: the point reads a request makes
 (`Warehouse.customer_rows`) and that a revoked consent or an erasure changes the very next
-request of an already-loaded service (nothing about the customer is held in memory)."""
+request of an already-loaded service (nothing about the customer is held in memory), and that
+the small model tables are read once per process and again only after a new run."""
 
 from __future__ import annotations
 
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,30 @@ def test_consent_and_erasure_reach_the_next_request(reco_store: StoreRef) -> Non
         erased = service.recommend(customer, 5)
         assert erased.basis != "personal" and not erased.personalized
         assert len(erased.items) == 5
+
+
+def test_model_tables_load_once_per_process_and_again_after_a_new_run(
+    reco_store: StoreRef,
+) -> None:
+    with opened(store=reco_store, default_consent="granted") as container:
+        container.recommend_service("tfidf").precompute(AS_OF)
+        customer = _first_customer(container)
+        cache = container.serving_cache()
+
+        def request(_: object = None) -> reco.RecommendationResult:
+            # a new service per request, as the API and the dashboard make them
+            return container.recommend_service("tfidf").recommend(customer, 5)
+
+        first = request()
+        assert first.as_of == AS_OF.isoformat() and len(first.items) == 5
+        with ThreadPoolExecutor(4) as pool:  # other threads: their own store handles
+            answers = list(pool.map(request, range(12)))
+        assert cache.loads == 1
+        assert all(a == first for a in answers)
+        later = AS_OF + datetime.timedelta(days=20)
+        # a run the cache is not told about: it finds the new version in the store
+        container.recommend_service("tfidf").precompute(later)
+        assert request().as_of == later.isoformat()
+        assert cache.loads == 2
+        request()
+        assert cache.loads == 2

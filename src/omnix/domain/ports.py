@@ -62,7 +62,8 @@ class Warehouse(Protocol):
         """Append consent records (pyarrow: customer_id, purpose, granted, recorded_at, source)."""
 
     def write_recommendations(self, as_of: date, tables: dict[str, Any]) -> int:
-        """Replace the precomputed recommendation tables (domain/recommend.py) atomically."""
+        """Replace the precomputed recommendation tables (domain/recommend.py) atomically,
+        with META_AS_OF and a new META_VERSION in the same transaction."""
 
     def write_embeddings(self, rows: Any) -> int:
         """Cache product-text vectors (pyarrow: model, text_key, vector)."""

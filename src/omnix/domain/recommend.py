@@ -7,7 +7,8 @@ context)`) only re-ranks those rows with the context below, so it stays within m
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -41,6 +42,13 @@ TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, DType], ...]]] = {
 }  # fmt: skip
 # EMBEDDINGS (model, text_key, vector FLOAT[]) is declared by the store: a list type
 META_AS_OF: Final = "reco_as_of"  # meta key: the as-of day of the stored candidates
+META_VERSION: Final = "reco_version"  # meta key: changes with every write of the tables
+
+
+def new_version(as_of: date) -> str:
+    """A value for META_VERSION that no earlier write of the tables had."""
+    return f"{as_of.isoformat()}/{uuid.uuid4().hex}"
+
 
 DAYPARTS: Final = ("night", "morning", "afternoon", "evening")  # 0-6, 6-12, 12-18, 18-24 h
 

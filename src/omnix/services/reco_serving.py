@@ -7,11 +7,18 @@ customer_id index) and re-ranks them with the context (models/recommend/rerank.p
 per request, rather than holding every customer's candidates in memory, keeps a revoked
 consent and an erasure effective at once and the server's memory independent of the
 customer count.
+
+`ServingCache` keeps the loaded tables for a whole process (the API's and the dashboard's
+threads share it): a request checks the tables' version in the store's meta table (one point
+read) and reloads only when a newer `recommend --all` run has written them, from this process
+or another. The cached tables hold no customer data (products, popular items per group,
+association rules, context lifts), so an erasure has nothing to evict there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ibis
@@ -187,6 +194,32 @@ class Serving:
             customer_id=customer_id, as_of=self.as_of, personalized=personal and basis != "popular",
             basis=basis, items=items,
         )  # fmt: skip
+
+
+@dataclass(slots=True)
+class ServingCache:
+    """One process's loaded `Serving` tables, keyed by the version of the stored tables."""
+
+    _loaded: Serving | None = None
+    _version: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    loads: int = 0  # how many times the tables were read (tests, metrics)
+
+    def get(self, warehouse: Warehouse, default_consent: bool) -> Serving:
+        """The current tables, bound to the calling thread's store handle."""
+        # stores written before versions existed have only the as-of day
+        version = warehouse.meta(reco.META_VERSION) or warehouse.meta(reco.META_AS_OF)
+        loaded = self._loaded
+        if loaded is None or self._version != version:
+            with self._lock:  # one thread reloads; the others wait for its tables
+                if self._loaded is None or self._version != version:
+                    # the version was read before the tables: a run landing in between makes
+                    # the next request reload, never keeps newer tables under an older key
+                    self._loaded = Serving.load(warehouse, default_consent)
+                    self._version = version
+                    self.loads += 1
+                loaded = self._loaded
+        return replace(loaded, warehouse=warehouse, default_consent=default_consent)
 
 
 def batch_table(warehouse: Warehouse, k: int) -> pa.Table:

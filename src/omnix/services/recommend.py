@@ -221,6 +221,7 @@ class RecommendService:
     warehouse: Warehouse
     encoder: Callable[[], TextEncoder]  # the content source's text vectors (bootstrap picks)
     default_consent: bool = False
+    serving: Any = None  # a shared ServingCache (the container's); None: load per service
     _serving: Any = None
 
     def precompute(
@@ -285,9 +286,13 @@ class RecommendService:
         """One customer's top k with reasons, re-ranked for the request context."""
         from omnix.services.reco_serving import Serving
 
-        if self._serving is None:
-            self._serving = Serving.load(self.warehouse, self.default_consent)
-        result: reco.RecommendationResult = self._serving.recommend(
+        if self.serving is not None:
+            serving = self.serving.get(self.warehouse, self.default_consent)
+        else:
+            if self._serving is None:
+                self._serving = Serving.load(self.warehouse, self.default_consent)
+            serving = self._serving
+        result: reco.RecommendationResult = serving.recommend(
             customer_id, k, context or reco.RecommendContext()
         )
         return result

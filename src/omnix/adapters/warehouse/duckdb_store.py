@@ -355,9 +355,9 @@ class DuckDBStore(OperationalTables):
                     self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {cast} FROM _reco_rows")
                 finally:
                     self.con.unregister("_reco_rows")
-            self.con.execute(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [reco.META_AS_OF, as_of.isoformat()]
-            )
+            for key, value in ((reco.META_AS_OF, as_of.isoformat()),
+                               (reco.META_VERSION, reco.new_version(as_of))):  # fmt: skip
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

@@ -224,6 +224,7 @@ class PostgresStore(PostgresOperational):
                 cur.execute(f"TRUNCATE {name}")
                 copy_arrow(cur, name, tables[name].select([col for col, _ in columns]))
             _put_meta(cur, reco.META_AS_OF, as_of.isoformat())
+            _put_meta(cur, reco.META_VERSION, reco.new_version(as_of))
         self.analyze(*reco.TABLE_COLUMNS)
         return int(tables[reco.CANDIDATES].num_rows)
 
