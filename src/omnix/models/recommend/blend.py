@@ -27,12 +27,12 @@ from omnix.models.baselines import ranking_by_frequency, top_k_per_customer
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import idle_cores, rank_within
 from omnix.models.recommend.candidates import (
+    PairTable,
     Scored,
     contains,
-    customer_items,
     gather,
     lookup,
-    pair_keys,
+    pair_table,
     rows_of,
     top_per_customer,
 )
@@ -76,8 +76,10 @@ class FittedSources:
     n_items: int
 
 
-def _item_stats(history: Baskets) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    m = customer_items(history)
+def _item_stats(
+    history: Baskets, pairs: PairTable
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    m = pairs.counts()
     n_customers = max(int((np.diff(m.indptr) > 0).sum()), 1)
     buyers = np.bincount(m.indices, minlength=history.n_items).astype(np.float64)
     repeaters = np.bincount(m.indices, weights=(m.data >= 2), minlength=history.n_items)
@@ -175,7 +177,8 @@ class BlendRecommender:
     ) -> FittedSources:
         """Every non-replenishment source on `history`, prepared for `customers` (None: all
         customers with history)."""
-        popularity, repeat_share, c_baskets, c_items = _item_stats(history)
+        pairs = pair_table(history)  # one aggregation of the history for every source
+        popularity, repeat_share, c_baskets, c_items = _item_stats(history, pairs)
         buyers = popularity * max(int((c_baskets > 0).sum()), 1)
         pool = np.flatnonzero(buyers >= self.min_buyers)
         pool = pool if pool.size else np.arange(history.n_items)
@@ -185,17 +188,18 @@ class BlendRecommender:
         collab = CollaborativeSource(
             factors=self.factors, random_state=self.random_state,
             n_threads=self.n_threads or idle_cores(),
-        ).fit(history)  # fmt: skip
+        ).fit(history, pairs)  # fmt: skip
         segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
-            history, as_of_day, groups, None if groups is not None else collab.group_vectors()
-        )
-        who = np.unique(history.customer) if customers is None else customers
-        content = ContentSource().fit(history, vectors, pool).prepare(who)
+            history, as_of_day, groups,
+            None if groups is not None else collab.group_vectors(), pairs,
+        )  # fmt: skip
+        who = np.unique(pairs.customer) if customers is None else customers
+        content = ContentSource().fit(history, vectors, pool, pairs).prepare(who)
         complements = ComplementSource(random_state=self.random_state).fit(history)
         comp_rows = complements.for_baskets(last_baskets(history), who)
         self._pool = pool
         return FittedSources(
-            collab, content, segment, complements, comp_rows, pair_keys(history),
+            collab, content, segment, complements, comp_rows, pairs.keys,
             popularity, repeat_share, c_baskets, c_items, history.n_items,
         )  # fmt: skip
 

@@ -15,7 +15,13 @@ from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.recommend.candidates import Scored, customer_items, scored, top_rows
+from omnix.models.recommend.candidates import (
+    PairTable,
+    Scored,
+    customer_items,
+    scored,
+    top_rows,
+)
 
 _BATCH = 4096  # customers scored against every item at once: bounds a dense block
 _PAIRS = 65_536  # (customer, item) pairs scored at once: bounds the gathered factors
@@ -47,11 +53,12 @@ class CollaborativeSource:
         self.random_state = random_state
         self.n_threads = n_threads
 
-    def fit(self, history: Baskets) -> CollaborativeSource:
-        """Factorise the history's customer x item matrix."""
+    def fit(self, history: Baskets, pairs: PairTable | None = None) -> CollaborativeSource:
+        """Factorise the history's customer x item matrix (`pairs`: its PairTable, when the
+        caller has it already)."""
         from implicit.cpu.als import AlternatingLeastSquares
 
-        counts = customer_items(history)
+        counts = customer_items(history) if pairs is None else pairs.counts()
         weights = counts.copy()
         weights.data = (self.alpha * np.log1p(weights.data)).astype(np.float32)
         # implicit warns when BLAS runs threads of its own beside its OpenMP loop

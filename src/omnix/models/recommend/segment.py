@@ -14,16 +14,20 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.recommend.candidates import Scored, contains, pair_keys, scored, top_rows
+from omnix.models.recommend.candidates import (
+    PairTable,
+    Scored,
+    contains,
+    pair_table,
+    scored,
+    top_rows,
+)
 
 
 def last_purchase_day(history: Baskets) -> tuple[IntArray, IntArray, FloatArray]:
     """(customer, item, last day bought) per distinct pair."""
-    key = history.customer * history.n_items + history.item
-    pairs, inverse = np.unique(key, return_inverse=True)
-    last = np.full(pairs.size, -np.inf)
-    np.maximum.at(last, inverse, history.day)
-    return pairs // history.n_items, pairs % history.n_items, last
+    pairs = pair_table(history)
+    return pairs.customer, pairs.item, pairs.last_day
 
 
 class SegmentSource:
@@ -54,9 +58,10 @@ class SegmentSource:
         as_of_day: float,
         groups: IntArray | None = None,
         vectors: FloatArray | None = None,
+        pairs: PairTable | None = None,
     ) -> SegmentSource:
         """Group the customers (given `groups`, else K-means on `vectors`) and rank each
-        group's items."""
+        group's items (`pairs`: the history's PairTable, when the caller has it)."""
         if groups is None:
             if vectors is None:
                 raise ValueError("SegmentSource needs groups or vectors to cluster")
@@ -64,7 +69,8 @@ class SegmentSource:
             groups = KMeans(k, n_init=3, random_state=self.random_state).fit_predict(vectors)
         groups = np.asarray(groups, dtype=np.int64)
         n_groups = int(groups.max(initial=-1)) + 1
-        c, i, last = last_purchase_day(history)
+        pairs = pair_table(history) if pairs is None else pairs
+        c, i, last = pairs.customer, pairs.item, pairs.last_day
         w = 0.5 ** (np.maximum(as_of_day - last, 0.0) / self.half_life_days)
         g = np.where(groups[c] >= 0, groups[c], n_groups)
         pop = np.zeros((n_groups + 1, history.n_items))
@@ -75,7 +81,7 @@ class SegmentSource:
         pop[n_groups] = everyone / max(groups.size, 1)
         self.groups_, self.popularity_ = groups, pop
         self.ranked_ = np.argsort(-pop, axis=1, kind="stable")
-        self.bought_ = pair_keys(history)
+        self.bought_ = pairs.keys
         self.n_items_ = history.n_items
         return self
 
