@@ -18,8 +18,6 @@ from omnix.models.baskets import FloatArray, IntArray
 
 FEATURES = (
     "rep_next",  # replenishment: P(in next basket | shops)
-    "rep_item",  # P(bought within H | shops)
-    "rep_prob",  # P(bought within H)
     "rep_log_days",  # log(1 + purchase days)
     "rep_log_overdue",  # log(days since / usual interval)
     "is_repeat",
@@ -36,7 +34,11 @@ FEATURES = (
 )
 SOURCES = ("replenishment", "collaborative", "content", "segment", "complements")
 # which feature column speaks for each explore source in `attribute`
-_SOURCE_COLUMN = {"collaborative": 6, "content": 8, "segment": 9, "complements": 10}
+_SOURCE_COLUMN = {
+    name: FEATURES.index(column)
+    for name, column in (("collaborative", "collaborative"), ("content", "content"),
+                         ("segment", "segment"), ("complements", "complement"))
+}  # fmt: skip
 
 Matrix = npt.NDArray[np.float32]
 
