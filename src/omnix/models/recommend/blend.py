@@ -2,7 +2,8 @@
 
     cut = as_of - H
     fit:   the next-need model learns on the history before the cut (its own heads on earlier
-           cuts); every other source is fitted on the history before the cut; candidates of a
+           cuts); every other source is fitted on the history before the cut (of at most
+           `max_source_customers` customers: the training sample and others); candidates of a
            sample of customers who shop in [cut, cut + H) get features as of the cut, label 1
            when the item is in their first basket after it; the ranker learns from them.
     serve: the sources are fitted again on the whole history (the next-need model is reused,
@@ -110,6 +111,7 @@ class BlendRecommender:
         n_repeat: int = 30,
         n_explore: int = 20,
         max_train_customers: int = 20_000,
+        max_source_customers: int = 30_000,
         factors: int = 64,
         n_clusters: int = 12,
         min_buyers: int = 2,
@@ -120,6 +122,7 @@ class BlendRecommender:
         self.n_repeat = n_repeat
         self.n_explore = n_explore
         self.max_train_customers = max_train_customers
+        self.max_source_customers = max_source_customers
         self.factors = factors
         self.n_clusters = n_clusters
         self.min_buyers = min_buyers
@@ -146,7 +149,7 @@ class BlendRecommender:
         train = self._training_customers(history, cut)
         sample = _only(past, train)
         self.replenishment_.prepare(sample, cut)
-        src = self._fit_sources(past, cut, vectors, groups, train)
+        src = self._fit_sources(self._source_history(past, train), cut, vectors, groups, train)
         cand_c, cand_i = self._candidates(src, train)
         x = self._features(src, cand_c, cand_i)
         y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
@@ -166,6 +169,20 @@ class BlendRecommender:
             rng = np.random.default_rng(self.random_state)
             shoppers = np.sort(rng.choice(shoppers, self.max_train_customers, replace=False))
         return shoppers.astype(np.int64)
+
+    def _source_history(self, past: Baskets, train: IntArray) -> Baskets:
+        """What the sources learn from at the training cut: the training customers and others
+        drawn at random, at most max_source_customers in all (the whole history when it holds
+        fewer). The ranker only reads these sources' scores of the training customers, and
+        what ALS, the clusters and item popularity learn from a random 30k customers is what
+        they learn from all of them, at a fraction of the time."""
+        shoppers = np.unique(past.customer)
+        if shoppers.size <= self.max_source_customers:
+            return past
+        others = np.setdiff1d(shoppers, train, assume_unique=True)
+        rng = np.random.default_rng(self.random_state + 1)
+        extra = rng.choice(others, max(self.max_source_customers - train.size, 0), replace=False)
+        return _only(past, np.union1d(train, extra))
 
     def _fit_sources(
         self,
@@ -189,10 +206,11 @@ class BlendRecommender:
             factors=self.factors, random_state=self.random_state,
             n_threads=self.n_threads or idle_cores(),
         ).fit(history, pairs)  # fmt: skip
-        segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
-            history, as_of_day, groups,
-            None if groups is not None else collab.group_vectors(), pairs,
-        )  # fmt: skip
+        with threadpool_limits(self.n_threads or idle_cores()):  # K-means' OpenMP threads
+            segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
+                history, as_of_day, groups,
+                None if groups is not None else collab.group_vectors(), pairs,
+            )  # fmt: skip
         who = np.unique(pairs.customer) if customers is None else customers
         content = ContentSource().fit(history, vectors, pool, pairs).prepare(who)
         complements = ComplementSource(random_state=self.random_state).fit(history)
