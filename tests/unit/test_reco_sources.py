@@ -169,3 +169,16 @@ def test_pair_table_aggregates_like_unique_and_a_summed_sparse_matrix() -> None:
     assert t.last_day.tolist() == [last[k] for k in t.keys.tolist()]
     assert np.array_equal(t.customer * n_items + t.item, t.keys)
     assert t.counts().shape == (n_customers, n_items)
+
+
+def test_first_max_equals_a_two_key_sort_with_ties() -> None:
+    from omnix.models.recommend.candidates import _first_max
+
+    rng = np.random.default_rng(11)
+    key = rng.integers(0, 300, 5000)
+    value = rng.integers(0, 4, 5000).astype(np.float64)  # many ties
+    order = np.lexsort((-value, key))
+    k = key[order]
+    expected = order[np.r_[True, k[1:] != k[:-1]]]
+    assert np.array_equal(_first_max(key, value), expected)
+    assert _first_max(np.zeros(0, dtype=np.int64), np.zeros(0)).size == 0

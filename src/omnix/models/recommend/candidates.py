@@ -174,13 +174,25 @@ def _expand_max(user: sparse.csr_array, nb: sparse.csr_array, customers: IntArra
     value = np.repeat(w, fan) * nb.data[starts + offs]
     n_items = nb.shape[1]
     key = c * n_items + i
-    order = np.lexsort((-value, key))
-    key = key[order]
-    first = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
-    pick = order[first]
+    pick = _first_max(key, value)
     # in (customer, item) order already: the keys are distinct and sorted
     return Scored(c[pick].astype(np.int64), i[pick], np.asarray(value[pick], dtype=np.float64),
                   ev[pick].astype(np.int64))  # fmt: skip
+
+
+def _first_max(key: IntArray, value: FloatArray) -> IntArray:
+    """Per distinct key (ascending), the position of its largest value, the earliest such
+    position on ties: what `np.lexsort((-value, key))` then the first row of each key gives,
+    with one sort of the integer keys instead of a sort by two keys."""
+    if key.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
+    k, v = key[order], value[order]
+    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    group = np.repeat(np.arange(start.size), np.diff(np.r_[start, k.size]))
+    at_max = np.flatnonzero(v == np.maximum.reduceat(v, start)[group])
+    g = group[at_max]
+    return order[at_max[np.r_[True, g[1:] != g[:-1]]]].astype(np.int64)
 
 
 def top_rows(scores: FloatArray, n: int) -> tuple[IntArray, FloatArray]:
