@@ -16,8 +16,10 @@ complements of their last basket.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +45,8 @@ from omnix.models.recommend.content import ContentSource
 from omnix.models.recommend.ranker import FEATURES, BlendRanker, Matrix
 from omnix.models.recommend.replenishment import ReplenishmentSource
 from omnix.models.recommend.segment import SegmentSource
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,21 +147,34 @@ class BlendRecommender:
         if past.customer.size == 0:
             raise ValueError("the history is too short to learn from: nothing before the cut")
         threads = self.n_threads or idle_cores()
-        self.replenishment_ = ReplenishmentSource(
-            self.horizon_days, random_state=self.random_state, n_threads=threads
-        ).fit(past, cut, item_category)
+        # Two independent halves run side by side on two cores, one core each: the next-need
+        # model (fit, then scoring the training customers) beside the other sources. Most of
+        # either is single-threaded NumPy, which releases the GIL; each half's results do not
+        # depend on its thread count, so the blend is the same as when run one after the other.
+        each = 1 if threads >= 2 else threads
         train = self._training_customers(history, cut)
-        sample = _only(past, train)
-        self.replenishment_.prepare(sample, cut)
-        src = self._fit_sources(self._source_history(past, train), cut, vectors, groups, train)
-        cand_c, cand_i = self._candidates(src, train)
-        x = self._features(src, cand_c, cand_i)
-        y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
-        with threadpool_limits(threads):
-            self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
-        self.train_rows_ = (x, y)
-        self.replenishment_.prepare(history, as_of_day)
-        self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None)
+
+        def replenishment() -> ReplenishmentSource:
+            r = ReplenishmentSource(self.horizon_days, random_state=self.random_state,
+                                    n_threads=each).fit(past, cut, item_category)  # fmt: skip
+            return r.prepare(_only(past, train), cut)
+
+        with ThreadPoolExecutor(max_workers=1) as side:
+            rep = _beside(side, threads >= 2, replenishment)
+            src = self._fit_sources(
+                self._source_history(past, train), cut, vectors, groups, train, each
+            )
+            self.replenishment_ = rep.result()
+            cand_c, cand_i = self._candidates(src, train)
+            x = self._features(src, cand_c, cand_i)
+            y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
+            with threadpool_limits(threads):
+                self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
+            self.train_rows_ = (x, y)
+            served = _beside(side, threads >= 2,
+                             lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
+            self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
+            served.result()
         self.ranking_ = ranking_by_frequency(self.sources_.popularity)
         return self
 
@@ -191,22 +208,22 @@ class BlendRecommender:
         vectors: Any,
         groups: IntArray | None,
         customers: IntArray | None,
+        threads: int,
     ) -> FittedSources:
         """Every non-replenishment source on `history`, prepared for `customers` (None: all
-        customers with history)."""
+        customers with history); `threads` for ALS and K-means."""
         pairs = pair_table(history)  # one aggregation of the history for every source
         popularity, repeat_share, c_baskets, c_items = _item_stats(history, pairs)
         buyers = popularity * max(int((c_baskets > 0).sum()), 1)
         pool = np.flatnonzero(buyers >= self.min_buyers)
         pool = pool if pool.size else np.arange(history.n_items)
-        # the idle cores, as for the other models: ALS solves each customer's (and item's)
-        # factors on their own, so any thread count gives the same factors; a second thread
-        # on a busy core spun without shortening the fit (docs/DECISIONS_LOG.md)
+        # ALS solves each customer's (and item's) factors on their own, so any thread count
+        # gives the same factors; a second thread on a busy core spun without shortening the
+        # fit (docs/DECISIONS_LOG.md)
         collab = CollaborativeSource(
-            factors=self.factors, random_state=self.random_state,
-            n_threads=self.n_threads or idle_cores(),
+            factors=self.factors, random_state=self.random_state, n_threads=threads,
         ).fit(history, pairs)  # fmt: skip
-        with threadpool_limits(self.n_threads or idle_cores()):  # K-means' OpenMP threads
+        with threadpool_limits(threads):  # K-means' OpenMP threads
             segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
                 history, as_of_day, groups,
                 None if groups is not None else collab.group_vectors(), pairs,
@@ -303,6 +320,15 @@ class BlendRecommender:
         }[source]()
         return top_k_per_customer(rows.customer, rows.item, rows.score, customers, k,
                                   self.ranking_)  # fmt: skip
+
+
+def _beside(side: ThreadPoolExecutor, parallel: bool, task: Callable[[], T]) -> Future[T]:
+    """`task` on the side thread when running in parallel, else run now (a done future)."""
+    if parallel:
+        return side.submit(task)
+    done: Future[T] = Future()
+    done.set_result(task())
+    return done
 
 
 def _only(history: Baskets, customers: IntArray) -> Baskets:
