@@ -439,6 +439,20 @@ class NextNeedModel:
             ),
         )
 
+    def with_items(self, old_code: IntArray) -> NextNeedModel:
+        """This model for another item coding: `old_code[i]` is item i's code when the model
+        was fitted, -1 for an item it never saw (which then gets the global cycle prior, as
+        an item without pairs does). The heads read features, not codes."""
+        if not hasattr(self, "rhythm_"):
+            raise NotFittedError("This NextNeedModel is not fitted yet: call fit() first.")
+        self.rhythm_ = self.rhythm_.with_items(old_code)
+        new_code = np.full(int(old_code.max(initial=-1)) + 1, -1, dtype=np.int64)
+        known = np.flatnonzero(old_code >= 0)
+        new_code[old_code[known]] = known
+        ranked = new_code[self.ranking_[self.ranking_ < new_code.size]]
+        self.ranking_ = ranked[ranked >= 0]
+        return self
+
     def recommend(self, predictions: NextNeedPredictions, customers: IntArray, k: int) -> IntArray:
         """Top-k item codes per customer by next-basket score, padded with popular items."""
         pairs = predictions.pairs

@@ -106,6 +106,7 @@ class BlendRecommender:
 
     replenishment_: ReplenishmentSource
     ranker_: BlendRanker
+    fitted_as_of_: float  # the day the next-need model and the ranker learned for
     sources_: FittedSources
     ranking_: IntArray
 
@@ -171,11 +172,51 @@ class BlendRecommender:
             with threadpool_limits(threads):
                 self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
             self.train_rows_ = (x, y)
+        self.fitted_as_of_ = as_of_day
+        return self.serve_at(history, as_of_day, vectors, groups)
+
+    def serve_at(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        vectors: Any,
+        groups: IntArray | None = None,
+    ) -> BlendRecommender:
+        """Fit the sources on `history` (which ends before `as_of_day`) and score its pairs
+        with the learned next-need model, keeping the learned ranker: the serving half of
+        `fit`, also what a model learned on an earlier day (`learned` / `from_learned`) is
+        brought up to date with."""
+        if not hasattr(self, "ranker_"):
+            raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
+        threads = self.n_threads or idle_cores()
+        each = 1 if threads >= 2 else threads
+        with ThreadPoolExecutor(max_workers=1) as side:
             served = _beside(side, threads >= 2,
                              lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
             self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
             served.result()
         self.ranking_ = ranking_by_frequency(self.sources_.popularity)
+        return self
+
+    def learned(self) -> BlendRecommender:
+        """A copy holding only what was learned (the next-need model, the ranker, the
+        settings): no customer's sources or scores, small enough to store and bring up to
+        date on a later day with `serve_at`."""
+        if not hasattr(self, "ranker_"):
+            raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
+        copy = BlendRecommender.__new__(BlendRecommender)
+        copy.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if not (k.endswith("_") or k[0] == "_")}
+        )
+        copy.replenishment_ = self.replenishment_.learned()
+        copy.ranker_ = self.ranker_.compact()
+        copy.fitted_as_of_ = self.fitted_as_of_
+        return copy
+
+    def with_items(self, old_code: IntArray) -> BlendRecommender:
+        """The learned model for a new item coding: `old_code[i]` is item i's code when the
+        model learned (-1 for an item new since), as item codes follow each run's history."""
+        self.replenishment_ = self.replenishment_.with_items(old_code)
         return self
 
     def _training_customers(self, history: Baskets, cut: float) -> IntArray:

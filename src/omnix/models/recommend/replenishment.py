@@ -82,6 +82,20 @@ class ReplenishmentSource:
         self.n_items_ = history.n_items
         return self
 
+    def learned(self) -> ReplenishmentSource:
+        """A copy with the fitted next-need model and no customer's scores."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError("This ReplenishmentSource is not fitted yet: call fit() first.")
+        copy = ReplenishmentSource(self.horizon_days, self.n_splits, self.max_train_lines,
+                                   self.random_state, self.n_threads)  # fmt: skip
+        copy.model_ = self.model_
+        return copy
+
+    def with_items(self, old_code: IntArray) -> ReplenishmentSource:
+        """Re-code the model's per-item priors (see NextNeedModel.with_items)."""
+        self.model_ = self.model_.with_items(old_code)
+        return self
+
     def _require(self) -> None:
         if not hasattr(self, "predictions_"):
             raise NotFittedError("call fit() then prepare() before scoring")
