@@ -6,6 +6,7 @@ the small model tables are read once per process and again only after a new run.
 from __future__ import annotations
 
 import datetime
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -118,3 +119,7 @@ def test_a_later_run_reuses_the_learned_model_for_a_week(reco_store: StoreRef) -
         assert stale.model == "fitted" and stale.model_as_of == week_on.isoformat()
         forced = service.precompute(week_on, refit=True)
         assert forced.model == "fitted"
+    runs = query(reco_store, "SELECT detail FROM runs WHERE command = 'recommend' "
+                             "ORDER BY started_at", ())  # fmt: skip
+    models = [json.loads(str(r[0]))["model"] for r in runs]
+    assert models == ["fitted", "reused", "fitted", "fitted", "fitted"]

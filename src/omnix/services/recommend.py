@@ -251,7 +251,8 @@ class RecommendService:
         def lap(name: str) -> None:
             t[name] = round(time.perf_counter() - started - sum(t.values()), 3)
 
-        with self.warehouse.run("recommend", {"as_of": as_of.isoformat()}):
+        detail: dict[str, Any] = {"as_of": as_of.isoformat()}  # `omnix status` shows it
+        with self.warehouse.run("recommend", detail):
             note("reading history")
             h = load_history(self.warehouse, as_of)
             products = _products(self.warehouse, h, as_of)
@@ -273,6 +274,8 @@ class RecommendService:
                 model, model_as_of = stored
                 model.serve_at(h.encoded.baskets, h.as_of_day, vectors, groups)
                 packed = None
+            detail.update(model="fitted" if packed else "reused",
+                          model_as_of=model_as_of.isoformat())  # fmt: skip
             lap("fit")
             note("scoring candidates")
             b = h.encoded.baskets
