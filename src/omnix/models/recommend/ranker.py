@@ -68,6 +68,16 @@ def _repeat_design(x: Matrix) -> FloatArray:
     return np.column_stack([_logit(x[:, 0]), x[:, _REPEAT].astype(np.float64)])
 
 
+def _count_at_most(ref: FloatArray, v: FloatArray) -> IntArray:
+    """`np.searchsorted(ref, v, side="right")`, searched in ascending order of v: ascending
+    needles walk the (million-row) reference in order and stay in cache, about ten times
+    faster than the candidates' own order even with the sort."""
+    order = np.argsort(v)
+    out = np.empty(v.size, dtype=np.int64)
+    out[order] = np.searchsorted(ref, v[order], side="right")
+    return out
+
+
 def _fit_or_constant(model: Any, x: npt.NDArray[np.floating[Any]], y: IntArray) -> Any:
     if y.size == 0 or y.min() == y.max():
         return _Constant(float(y.mean()) if y.size else 0.0)
@@ -126,7 +136,9 @@ class BlendRanker:
         if repeat.any():
             out[repeat] = self.repeat_.predict_proba(_repeat_design(x[repeat]))[:, 1]
         if (~repeat).any():
-            out[~repeat] = self.explore_.predict_proba(x[~repeat][:, _EXPLORE])[:, 1]
+            out[~repeat] = self.explore_.predict_proba(
+                x[np.ix_(np.flatnonzero(~repeat), np.asarray(_EXPLORE))]
+            )[:, 1]
         return out
 
     def attribute(self, x: Matrix) -> npt.NDArray[np.str_]:
@@ -135,11 +147,16 @@ class BlendRanker:
         'popular' when no source scored the item."""
         if not hasattr(self, "reference_"):
             raise NotFittedError("This BlendRanker is not fitted yet: call fit() first.")
-        pct = np.zeros((x.shape[0], len(_SOURCE_COLUMN)))
+        names = np.array([*_SOURCE_COLUMN, "popular", "replenishment"])
+        code = np.full(x.shape[0], len(_SOURCE_COLUMN) + 1, dtype=np.int8)  # replenishment
+        # percentiles only where they can matter: explore rows, sources that scored the row
+        explore = np.flatnonzero(~(x[:, _IS_REPEAT] > 0))
+        pct = np.zeros((explore.size, len(_SOURCE_COLUMN)))
         for k, (col, ref) in enumerate(zip(_SOURCE_COLUMN.values(), self.reference_, strict=True)):
-            v = x[:, col].astype(np.float64)
-            rank = np.searchsorted(ref, v, side="right") / max(ref.size, 1)
-            pct[:, k] = np.where(v > 0, rank + 1e-9, 0.0)
-        names = np.array(list(_SOURCE_COLUMN))
-        out = np.where(pct.max(axis=1) > 0, names[pct.argmax(axis=1)], "popular")
-        return np.where(x[:, FEATURES.index("is_repeat")] > 0, "replenishment", out)
+            v = x[explore, col].astype(np.float64)
+            scored = np.flatnonzero(v > 0)
+            rank = _count_at_most(ref, v[scored]) / max(ref.size, 1)
+            pct[scored, k] = rank + 1e-9
+        best = pct.argmax(axis=1) if explore.size else np.zeros(0, dtype=np.int64)
+        code[explore] = np.where(pct.max(axis=1, initial=0.0) > 0, best, len(_SOURCE_COLUMN))
+        return names[code]
