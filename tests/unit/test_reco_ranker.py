@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -10,7 +12,13 @@ from sklearn.exceptions import NotFittedError
 from omnix.evaluation import metrics as m
 from omnix.models.baselines import PTopFreq
 from omnix.models.recommend.blend import BlendRecommender
-from omnix.models.recommend.ranker import FEATURES, BlendRanker, _count_at_most
+from omnix.models.recommend.ranker import (
+    _EXPLORE,
+    FEATURES,
+    BlendRanker,
+    _count_at_most,
+    _positive_proba,
+)
 from omnix.models.recommend.replenishment import Rhythm
 from omnix.services.reco_reasons import reasons, replenishment_reasons
 from tests.unit.test_next_need import simulate
@@ -87,6 +95,29 @@ def test_count_at_most_equals_searchsorted(seed: int) -> None:
     ref = np.sort(np.round(rng.random(int(rng.integers(0, 500))), 2))
     v = np.round(rng.random(int(rng.integers(0, 500))), 2)
     np.testing.assert_array_equal(_count_at_most(ref, v), np.searchsorted(ref, v, side="right"))
+
+
+def test_boosted_head_on_binned_features_gives_the_public_probabilities() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rows(3000)
+    explore = slice(3000, None)  # NaN only where the boosted head reads
+    for col in ("content", "segment", "complement", "c_log_items"):
+        x[explore, F[col]] = np.where(rng.random(3000) < 0.3, np.nan, rng.random(3000))
+    ranker = BlendRanker().fit(x, y)
+    booster = ranker.explore_
+    edges = np.concatenate(booster._bin_mapper.bin_thresholds_)  # values on a split's edge
+    probe = rng.choice(np.r_[edges, np.nan, np.inf, -np.inf, 0.0, 1e9], (5000, len(_EXPLORE)))
+    probe = np.vstack([probe, x[:, _EXPLORE]]).astype(np.float32)
+    expected = booster.predict_proba(probe)[:, 1]
+    # the binned walk ran, not the public fallback (internals renamed by a new scikit-learn)
+    public = mock.patch.object(type(booster), "predict_proba", side_effect=AssertionError)
+    with public:
+        np.testing.assert_array_equal(_positive_proba(booster, probe), expected)
+    logistic = ranker.repeat_  # anything else takes the public method
+    design = rng.random((10, logistic.coef_.shape[1]))
+    np.testing.assert_array_equal(
+        _positive_proba(logistic, design), logistic.predict_proba(design)[:, 1]
+    )
 
 
 def test_ranker_refuses_before_fit_and_wrong_width() -> None:

@@ -78,6 +78,34 @@ def _count_at_most(ref: FloatArray, v: FloatArray) -> IntArray:
     return out
 
 
+def _positive_proba(model: Any, x: npt.NDArray[np.floating[Any]]) -> FloatArray:
+    """`model.predict_proba(x)[:, 1]`. A binary HistGradientBoostingClassifier walks its trees
+    over the binned features (one byte per value, rows in C order: they stay in cache)
+    instead of float64 rows: about 25% faster and the same leaves, since scikit-learn sets a
+    split's threshold to the upper edge of its bin, so a value goes left exactly when its bin
+    does (NaN to the missing-value bin, as in the split). These are scikit-learn internals
+    (1.9): anything else, or internals that changed, takes the public method; a unit test
+    compares the two."""
+    booster = model if isinstance(model, HistGradientBoostingClassifier) else None
+    plain = booster is not None and booster.n_trees_per_iteration_ == 1
+    if booster is None or not plain or booster.is_categorical_ is not None:
+        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        values = booster._preprocess_X(x, reset=False)
+        binned = np.ascontiguousarray(booster._bin_mapper.transform(values))
+        base = booster._baseline_prediction
+        raw = np.zeros((values.shape[0], 1), dtype=base.dtype, order="F")
+        raw += base
+        booster._predict_iterations(
+            binned, booster._predictors, raw, True, _openmp_effective_n_threads()
+        )
+        return np.asarray(booster._loss.predict_proba(raw)[:, 1], dtype=np.float64)
+    except (AttributeError, ImportError, TypeError):
+        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+
+
 def _fit_or_constant(model: Any, x: npt.NDArray[np.floating[Any]], y: IntArray) -> Any:
     if y.size == 0 or y.min() == y.max():
         return _Constant(float(y.mean()) if y.size else 0.0)
@@ -136,9 +164,8 @@ class BlendRanker:
         if repeat.any():
             out[repeat] = self.repeat_.predict_proba(_repeat_design(x[repeat]))[:, 1]
         if (~repeat).any():
-            out[~repeat] = self.explore_.predict_proba(
-                x[np.ix_(np.flatnonzero(~repeat), np.asarray(_EXPLORE))]
-            )[:, 1]
+            explore = x[np.ix_(np.flatnonzero(~repeat), np.asarray(_EXPLORE))]
+            out[~repeat] = _positive_proba(self.explore_, explore)
         return out
 
     def attribute(self, x: Matrix) -> npt.NDArray[np.str_]:
