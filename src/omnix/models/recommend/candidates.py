@@ -127,16 +127,21 @@ def _by_value_within_runs(start: IntArray, length: IntArray, value: FloatArray) 
 def top_in_runs(group: IntArray, value: FloatArray, n: int) -> IntArray:
     """Positions of the n largest values of each run of equal `group` values (ties: the
     earlier row), in row order. With rows sorted by (customer, item) and group = customer,
-    these are each customer's top n with ties to the lower item code."""
-    start, length = runs(group)
+    these are each customer's top n with ties to the lower item code. Runs of at most n
+    rows are kept whole without sorting."""
+    _, length = runs(group)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    if length.size == 0 or int(length.max()) <= n:
+    long = length > n
+    if not long.any():
         return np.arange(group.size, dtype=np.int64)
-    order = _by_value_within_runs(start, length, value)
-    rank = np.arange(group.size) - np.repeat(start, length)
-    keep = np.zeros(group.size, dtype=bool)
-    keep[order[rank < n]] = True
+    keep = ~np.repeat(long, length)
+    at = np.flatnonzero(~keep)  # the rows of the long runs, still in runs
+    long_length = length[long]
+    long_start = np.cumsum(long_length) - long_length
+    order = _by_value_within_runs(long_start, long_length, value[at])
+    rank = np.arange(at.size) - np.repeat(long_start, long_length)
+    keep[at[order[rank < n]]] = True
     return np.flatnonzero(keep)
 
 
