@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from threadpoolctl import threadpool_limits
 
 from omnix.analytics import recommend as ra
 from omnix.domain import contract as c
@@ -29,6 +31,7 @@ from omnix.domain.consent import Purpose
 from omnix.domain.errors import EmptyStoreError
 from omnix.domain.ports import TextEncoder, Warehouse
 from omnix.domain.snapshots import SNAPSHOT_DATE, SNAPSHOTS
+from omnix.models.next_need import idle_cores
 from omnix.models.recommend.blend import BlendCandidates, BlendRecommender
 from omnix.models.recommend.candidates import Scored, top_per_customer
 from omnix.services import reco_reasons
@@ -189,12 +192,6 @@ def score_candidates(
     two chunks score side by side; each worker keeps to one OpenMP and one BLAS thread so
     they do not oversubscribe the cores, and only `workers` chunks' intermediate arrays are
     alive at once. The rows come out in chunk order, as one thread gives them."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    from omnix.models.next_need import idle_cores
-
     starts = range(0, who.size, _CHUNK)
     if not starts:
         return _empty_candidates()
