@@ -11,6 +11,7 @@ from omnix.models.recommend import candidates
 from omnix.models.recommend.candidates import (
     Scored,
     by_pair,
+    distinct,
     lookup,
     rank_in_runs,
     scored,
@@ -107,3 +108,12 @@ def test_lookup_searches_only_the_asked_customers_range(seed: int) -> None:
         lookup(rows, chunk, item[:50], 40), reference_lookup(rows, chunk, item[:50], 40)
     )
     assert lookup(rows, customer[:0], item[:0], 40).size == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_distinct_equals_np_unique(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(-5, int(rng.integers(1, 10_000)), int(rng.integers(0, 3000)))
+    got = distinct(keys)
+    assert got.dtype == np.unique(keys).dtype
+    np.testing.assert_array_equal(got, np.unique(keys))

@@ -30,6 +30,7 @@ from omnix.models.recommend.candidates import (
     Scored,
     contains,
     customer_items,
+    distinct,
     gather,
     lookup,
     pair_keys,
@@ -212,10 +213,7 @@ class BlendRecommender:
                 n,
             ),
         ]
-        # each part is sorted by (customer, item), so a sort merges them (np.unique hashed
-        # the concatenation: about a third of choosing candidates)
-        key = np.sort(np.concatenate([p.customer * src.n_items + p.item for p in parts]))
-        key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
+        key = distinct(np.concatenate([p.customer * src.n_items + p.item for p in parts]))
         return key // src.n_items, key % src.n_items
 
     def _features(self, src: FittedSources, c: IntArray, i: IntArray) -> Matrix:

@@ -245,9 +245,16 @@ def top_rows(scores: FloatArray, n: int) -> tuple[IntArray, FloatArray]:
     return idx.astype(np.int64), np.take_along_axis(scores, idx, axis=1).astype(np.float64)
 
 
+def distinct(keys: IntArray) -> IntArray:
+    """`np.unique(keys)` of integer keys, by one sort: NumPy 2.4's np.unique hashes, which
+    took 0.8 s for the 3.2M (customer, item) keys of the 30k-customer store; the sort 0.02 s."""
+    out = np.sort(keys)
+    return out[np.r_[True, out[1:] != out[:-1]]] if out.size else out
+
+
 def pair_keys(history: Baskets) -> IntArray:
     """Sorted distinct customer * n_items + item keys of the pairs bought in `history`."""
-    return np.unique(history.customer * history.n_items + history.item)
+    return distinct(history.customer * history.n_items + history.item)
 
 
 def contains(
