@@ -6,9 +6,11 @@ generated 10M-line store) <= 60 s, and a single request with context <= 20 ms at
     .venv/bin/python benchmarks/recommend.py --requests-only 3      # requests again, 3 rounds
 
 The store is generated and ingested once into bench-data/ (shared with benchmarks/segments.py;
-not timed). Timed: one `omnix recommend --all --k 10` subprocess as a user runs it (wall time,
-the child's peak RSS), then `--requests` single requests with a context (basket, exclusion,
-diversity, a rule, time of day) in one process against the stored candidates (p50 / p99 ms;
+not timed). Timed: `omnix recommend --all --k 10 --refit` as a user runs it (everything
+learned afresh: wall time, CPU, the child's peak RSS), then the next day's run, which reuses
+the learned ranker and refits only the sources (the nightly batch between weekly refits),
+then `--requests` single requests with a context (basket, exclusion, diversity, a rule, time
+of day) in one process against the stored candidates (p50 / p99 ms;
 the first request, which loads the small model tables, is reported apart).
 Results go to benchmarks/results/recommend.json (recommend_N.json for another --customers N).
 """
@@ -18,11 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,41 @@ def requests(store: Path, n: int) -> dict[str, float]:
             "p99_ms": round(float(np.percentile(times, 99)), 2), "requests": n}  # fmt: skip
 
 
+def batch(data: Path, as_of: str, out: Path, refit: bool) -> dict[str, object]:
+    """One `omnix recommend --all` subprocess: wall time, its own CPU time and peak RSS."""
+    cmd = [sys.executable, "-m", "omnix.entrypoints.cli.app", "recommend", "--all",
+           "--as-of", as_of, "--k", "10", "--out", str(out), "--encoder", "tfidf",
+           "--default-consent", "granted", "--data-dir", str(data / "store"), "--json",
+           *(["--refit"] if refit else [])]  # fmt: skip
+    load = os.getloadavg()  # other processes on the shared machine slow the wall time down
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        text, errors = stdout.read(), stderr.read()
+    if child.returncode:
+        raise SystemExit(f"recommend --all failed ({child.returncode}): {errors[-2000:]}")
+    summary = json.loads(text)
+    return {
+        "as_of": as_of,
+        "model": summary["model"],
+        "model_as_of": summary["model_as_of"],
+        "customers": summary["customers"],
+        "candidates": summary["candidates"],
+        "rows_written": summary["rows"],
+        "seconds_wall": round(wall, 1),
+        "seconds": summary["seconds"],
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def main() -> None:
     from clv import machine  # benchmarks/clv.py
     from segments import store_for  # benchmarks/segments.py
@@ -93,29 +130,16 @@ def main() -> None:
         print(json.dumps(rounds, indent=2))
         return
     out = data / "recommendations.parquet"
-    cmd = [sys.executable, "-m", "omnix.entrypoints.cli.app", "recommend", "--all",
-           "--as-of", args.as_of, "--k", "10", "--out", str(out), "--encoder", "tfidf",
-           "--default-consent", "granted", "--data-dir", str(data / "store"), "--json"]  # fmt: skip
-    load = os.getloadavg()  # other processes on the shared machine slow the wall time down
-    started = time.perf_counter()
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"recommend --all failed ({done.returncode}): {done.stderr[-2000:]}")
-    child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    summary = json.loads(done.stdout)
+    full = batch(data, args.as_of, out, refit=True)
+    next_day = (date.fromisoformat(args.as_of) + timedelta(days=1)).isoformat()
+    daily = batch(data, next_day, out, refit=False)
+    if daily["model"] != "reused":
+        raise SystemExit(f"the next day's run did not reuse the model: {daily}")
     result = {
         "lines": lines,
-        "customers": summary["customers"],
-        "candidates": summary["candidates"],
-        "rows_written": summary["rows"],
-        "seconds_wall": round(wall, 1),
-        "seconds": summary["seconds"],
-        "cpu_seconds": round(child.ru_utime + child.ru_stime, 1),
-        "peak_rss_mb": round(child.ru_maxrss / 1024),
+        **full,
         "target_seconds": 60,
-        "load_average_at_start": [round(x, 2) for x in load],
-        "load_average_after_batch": [round(x, 2) for x in os.getloadavg()],
+        "daily": daily,
         "single_request": requests(data / "store", args.requests),
         "load_average_after_requests": [round(x, 2) for x in os.getloadavg()],
         "target_p99_ms": 20,

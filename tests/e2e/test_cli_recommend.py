@@ -93,3 +93,18 @@ def test_backtest_recommend_reports_every_method(store: tuple[str, object]) -> N
     for row in methods.values():
         assert 0 <= row["recall@10"] <= 1 and 0 <= row["coverage"] <= 1
         assert "explore_recall@10" in row and "diversity" in row
+
+
+def test_a_run_days_later_reuses_the_model_unless_told_to_refit(
+    store: tuple[str, object], tmp_path: object
+) -> None:
+    data, (_, first) = store
+    assert first["model"] == "fitted" and first["model_as_of"] == "2025-08-01"
+    args = ("recommend", "--all", "--as-of", "2025-08-03", "--k", "5", "--encoder", "tfidf",
+            "--default-consent", "granted", "--data-dir", data, "--json")  # fmt: skip
+    out = f"{tmp_path}/later.parquet"
+    later = json.loads(omnix(*args, "--out", out).stdout)
+    assert (later["model"], later["model_as_of"]) == ("reused", "2025-08-01")
+    assert later["rows"] == first["rows"] and pq.read_table(out).num_rows == later["rows"]
+    refit = json.loads(omnix(*args, "--out", out, "--refit").stdout)
+    assert (refit["model"], refit["model_as_of"]) == ("fitted", "2025-08-03")

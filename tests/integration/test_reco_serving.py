@@ -116,3 +116,28 @@ def test_chunks_scored_on_threads_give_one_threads_rows(
     two = rs.score_candidates(model, h, who, workers=2)
     assert two.num_rows > 40 * 100
     assert two.equals(one)  # same rows, same order
+
+
+def test_a_later_run_reuses_the_learned_model_for_a_week(reco_store: StoreRef) -> None:
+    """The nightly batch between weekly refits: a run within 7 days after a fit reuses its
+    ranker and next-need model (refitting only the sources), never a model of a later day,
+    never one older than a week, never with --refit."""
+    with opened(store=reco_store, default_consent="granted") as container:
+        service = container.recommend_service("tfidf")
+        first = service.precompute(AS_OF)
+        assert (first.model, first.model_as_of) == ("fitted", AS_OF.isoformat())
+        later = service.precompute(AS_OF + datetime.timedelta(days=3))
+        assert (later.model, later.model_as_of) == ("reused", AS_OF.isoformat())
+        assert later.customers >= first.customers and later.candidates > 0
+        customer = _first_customer(container)
+        answer = service.recommend(customer, 5)
+        assert answer.basis == "personal" and len(answer.items) == 5
+        assert answer.as_of == (AS_OF + datetime.timedelta(days=3)).isoformat()
+        assert all(item.reason for item in answer.items)
+        # a model learned for a later day saw purchases this run may not use
+        earlier = service.precompute(AS_OF - datetime.timedelta(days=1))
+        assert (earlier.model, earlier.model_as_of) == ("fitted", earlier.as_of)
+        stale = service.precompute(week_on := AS_OF + datetime.timedelta(days=7))
+        assert stale.model == "fitted" and stale.model_as_of == week_on.isoformat()
+        forced = service.precompute(week_on, refit=True)
+        assert forced.model == "fitted"

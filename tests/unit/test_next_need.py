@@ -108,3 +108,15 @@ def test_probabilities_only_skip_the_next_basket_head(history: Baskets) -> None:
     assert np.array_equal(lean.next_score, lean.p_item)
     with pytest.raises(NotFittedError, match="probabilities only"):
         model.predict(past, as_of)
+
+
+def test_the_ranking_score_alone_skips_the_probability_heads(history: Baskets) -> None:
+    """fit(probabilities=False) (what the recommendation blend asks for) fits only the
+    next-basket head: the same ranking score, no probabilities."""
+    as_of, past = 330.0, history.before(330.0)
+    full = NextNeedModel(horizon_days=7.0, n_threads=1).fit(past, as_of).predict(past, as_of)
+    model = NextNeedModel(horizon_days=7.0, n_threads=1).fit(past, as_of, probabilities=False)
+    lean = model.predict(past, as_of)
+    assert model.item_head_ is None and model.active_head_ is None
+    assert np.array_equal(lean.next_score, full.next_score)
+    assert np.isnan(lean.probability).all() and np.isnan(lean.p_item).all()

@@ -165,6 +165,34 @@ def test_blend_predict_scores_and_attributes_every_candidate(fitted: tuple) -> N
         assert model.recommend_by(source, np.array([0]), 3).shape == (1, 3)
 
 
+def test_blend_fitted_on_two_cores_side_by_side_equals_one_core(fitted: tuple) -> None:
+    """n_threads=2 runs the next-need half beside the other sources: the same blend."""
+    one, h = fitted
+    two = BlendRecommender(horizon_days=30, n_threads=2).fit(h, 300.0, np.eye(8))
+    customers = np.unique(h.customer)
+    a, b = one.predict(customers), two.predict(customers)
+    assert np.array_equal(a.customer, b.customer) and np.array_equal(a.item, b.item)
+    assert np.allclose(a.score, b.score, rtol=1e-9, atol=0)
+    assert np.allclose(a.x, b.x, rtol=1e-6, atol=0)
+    assert np.array_equal(a.source, b.source) and np.array_equal(a.evidence, b.evidence)
+
+
+def test_a_stored_blend_brought_up_to_date_scores_like_the_fitted_one(fitted: tuple) -> None:
+    """learned() keeps the next-need model and the ranker (no customer's scores); pickled and
+    served on the same history it gives the fitted blend's candidates and scores."""
+    import pickle
+
+    model, h = fitted
+    stored = pickle.dumps(model.learned())
+    assert len(stored) < len(pickle.dumps(model)) / 2
+    again = pickle.loads(stored)
+    assert not hasattr(again, "sources_") and again.fitted_as_of_ == 300.0
+    again.with_items(np.arange(h.n_items)).serve_at(h, 300.0, np.eye(8))
+    customers = np.unique(h.customer)
+    a, b = model.predict(customers), again.predict(customers)
+    assert np.array_equal(a.item, b.item) and np.allclose(a.score, b.score, rtol=1e-9, atol=0)
+
+
 def test_blend_refuses_a_history_with_nothing_before_the_cut() -> None:
     h = simulate(n_customers=5, days=20)
     with pytest.raises(ValueError, match="too short"):

@@ -13,6 +13,7 @@ from omnix.models.recommend.candidates import (
     contains,
     expand_max,
     pair_keys,
+    pair_table,
     rows_of,
     scored,
 )
@@ -150,3 +151,34 @@ def test_expand_max_in_blocks_equals_all_at_once(monkeypatch: pytest.MonkeyPatch
         np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
     key = whole.customer * 30 + whole.item
     assert np.all(key[1:] > key[:-1])  # sorted by (customer, item), distinct
+
+
+def test_pair_table_aggregates_like_unique_and_a_summed_sparse_matrix() -> None:
+    rng = np.random.default_rng(5)
+    n_customers, n_items, n = 50, 30, 4000
+    customer = np.sort(rng.integers(0, n_customers - 1, n))  # the last customer buys nothing
+    item = rng.integers(0, n_items, n)
+    day = rng.uniform(0, 300, n)
+    h = Baskets(customer, np.zeros(n, dtype=np.int64), item, day, n_customers, n_items)
+    t = pair_table(h)
+    key = customer * n_items + item
+    assert np.array_equal(t.keys, np.unique(key))
+    summed = sparse.coo_array((np.ones(n), (customer, item)), shape=(n_customers, n_items)).tocsr()
+    assert np.array_equal(t.counts().toarray(), summed.toarray())
+    last = {k: max(day[key == k]) for k in np.unique(key).tolist()}
+    assert t.last_day.tolist() == [last[k] for k in t.keys.tolist()]
+    assert np.array_equal(t.customer * n_items + t.item, t.keys)
+    assert t.counts().shape == (n_customers, n_items)
+
+
+def test_first_max_equals_a_two_key_sort_with_ties() -> None:
+    from omnix.models.recommend.candidates import _first_max
+
+    rng = np.random.default_rng(11)
+    key = rng.integers(0, 300, 5000)
+    value = rng.integers(0, 4, 5000).astype(np.float64)  # many ties
+    order = np.lexsort((-value, key))
+    k = key[order]
+    expected = order[np.r_[True, k[1:] != k[:-1]]]
+    assert np.array_equal(_first_max(key, value), expected)
+    assert _first_max(np.zeros(0, dtype=np.int64), np.zeros(0)).size == 0

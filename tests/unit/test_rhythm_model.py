@@ -171,3 +171,16 @@ def test_returns_come_off_the_purchase_they_undo() -> None:
     assert net.basket.tolist() == [0, 1]  # renumbered: no empty basket in between
     p = pair_history(net)
     assert p.ratio_cycle[0] == pytest.approx(10.0)  # one kept unit lasted 10 days, not 5
+
+
+def test_priors_follow_items_into_a_new_coding() -> None:
+    """Items 0 (every 7 days) and 1 (every 30) swap codes and a new item 2 arrives: the
+    priors follow the items, the newcomer takes the global prior."""
+    rows = [r for c in range(10) for r in regular(c, 0, 7.0, 8)]
+    rows += [r for c in range(10, 20) for r in regular(c, 1, 30.0, 8)]
+    model = RhythmModel().fit(pair_history(baskets(rows, n_items=2)), n_items=2)
+    moved = model.with_items(np.array([1, 0, -1]))
+    assert moved.item_log_cycle_[0] == model.item_log_cycle_[1]
+    assert moved.item_log_cycle_[1] == model.item_log_cycle_[0]
+    assert moved.item_log_cycle_[2] == model.global_log_cycle_ and moved.item_pairs_[2] == 0
+    assert model.item_log_cycle_.size == 2  # the fitted model is left as it was

@@ -61,9 +61,12 @@ class Warehouse(Protocol):
     def record_consents(self, rows: Any) -> int:
         """Append consent records (pyarrow: customer_id, purpose, granted, recorded_at, source)."""
 
-    def write_recommendations(self, as_of: date, tables: dict[str, Any]) -> int:
+    def write_recommendations(
+        self, as_of: date, tables: dict[str, Any], model: tuple[date, str] | None = None
+    ) -> int:
         """Replace the precomputed recommendation tables (domain/recommend.py) atomically,
-        with META_AS_OF and a new META_VERSION in the same transaction."""
+        with META_AS_OF and a new META_VERSION in the same transaction; `model` (the day it
+        learned for, its serialized text), when given, replaces META_MODEL(_AS_OF) too."""
 
     def write_embeddings(self, rows: Any) -> int:
         """Cache product-text vectors (pyarrow: model, text_key, vector)."""

@@ -43,6 +43,9 @@ TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, DType], ...]]] = {
 # EMBEDDINGS (model, text_key, vector FLOAT[]) is declared by the store: a list type
 META_AS_OF: Final = "reco_as_of"  # meta key: the as-of day of the stored candidates
 META_VERSION: Final = "reco_version"  # meta key: changes with every write of the tables
+META_MODEL: Final = "reco_model"  # meta key: the learned blend (services/recommend.py)
+META_MODEL_AS_OF: Final = "reco_model_as_of"  # meta key: the day that model learned for
+MODEL_MAX_AGE_DAYS: Final = 7  # a later run reuses a model at most this many days old
 
 
 def new_version(as_of: date) -> str:

@@ -238,6 +238,19 @@ class RhythmModel:
         self.tau2_ = max(excess, 0.01)
         return self
 
+    def with_items(self, old_code: IntArray) -> RhythmModel:
+        """A copy for another item coding: item i takes the priors of `old_code[i]`, an item
+        the model never saw (-1) the global prior with no pairs behind it."""
+        if not hasattr(self, "item_log_cycle_"):
+            raise NotFittedError("This RhythmModel is not fitted yet: call fit(pairs) first.")
+        copy = RhythmModel(self.cv2_pseudo_gaps)
+        copy.__dict__.update(self.__dict__)
+        known = old_code >= 0
+        at = np.where(known, old_code, 0)
+        copy.item_log_cycle_ = np.where(known, self.item_log_cycle_[at], self.global_log_cycle_)
+        copy.item_pairs_ = np.where(known, self.item_pairs_[at], 0.0)
+        return copy
+
     @property
     def prior_regularity_(self) -> float:
         """The regularity (1 - CV of the gaps, 0..1) of a pair without gaps of its own to judge

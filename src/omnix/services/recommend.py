@@ -10,7 +10,9 @@ request context (models/recommend/rerank.py): no model runs at request time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import pickle
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import structlog
 from threadpoolctl import threadpool_limits
 
 from omnix.analytics import recommend as ra
@@ -38,6 +41,7 @@ from omnix.services import reco_reasons
 from omnix.services.encode import codes
 from omnix.services.predict import StoreHistory, load_history
 
+log = structlog.get_logger(__name__)
 Stage = Callable[[str], None]
 KEEP = 40  # candidates stored per customer: room for exclusions and diversity
 POPULAR_KEEP = 100
@@ -51,6 +55,8 @@ class RecommendSummary:
     not_permitted: int  # no personalization consent: popular items only
     candidates: int
     encoder: str
+    model: str = "fitted"  # fitted on this run, or reused from an earlier one
+    model_as_of: str = ""  # the day the next-need model and the ranker learned for
     seconds: dict[str, float] = field(default_factory=dict)
     out: str = ""
 
@@ -261,9 +267,19 @@ class RecommendService:
     _serving: Any = None
 
     def precompute(
-        self, as_of: date, stage: Stage | None = None, keep: int = KEEP
+        self,
+        as_of: date,
+        stage: Stage | None = None,
+        keep: int = KEEP,
+        refit: bool = False,
+        max_model_age_days: int = reco.MODEL_MAX_AGE_DAYS,
     ) -> RecommendSummary:
-        """Fit on purchases before `as_of` and store every permitted customer's candidates."""
+        """Fit on purchases before `as_of` and store every permitted customer's candidates.
+
+        The learned part of the blend (the next-need model and the ranker: no customer's
+        data) is stored with the candidates. A later run within `max_model_age_days` of it
+        reuses it and only brings the sources up to date, as a nightly batch does between
+        weekly refits; `refit` (or an older, or a later-dated, model) learns afresh."""
         note = stage or (lambda _: None)
         t: dict[str, float] = {}
         started = time.perf_counter()
@@ -282,8 +298,17 @@ class RecommendService:
             encoder = self.encoder()
             vectors = product_vectors(self.warehouse, product_texts(products), encoder)
             lap("embed")
-            note("fitting sources and the ranker")
-            model = _fit(h, vectors, groups)
+            stored = None if refit else _stored_model(self.warehouse, h, as_of,
+                                                      max_model_age_days)  # fmt: skip
+            if stored is None:
+                note("fitting sources and the ranker")
+                model, model_as_of = _fit(h, vectors, groups), as_of
+                packed: tuple[date, str] | None = (as_of, _pack(model, h))
+            else:
+                note("updating the sources (the ranker of an earlier run)")
+                model, model_as_of = stored
+                model.serve_at(h.encoded.baskets, h.as_of_day, vectors, groups)
+                packed = None
             lap("fit")
             note("scoring candidates")
             b = h.encoded.baskets
@@ -296,13 +321,14 @@ class RecommendService:
             lifts = ra.context_lifts(self.warehouse.ibis().table("transactions"), start)
             tables = _model_tables(model, h, products, lifts.to_pyarrow())
             tables[reco.CANDIDATES] = table
-            self.warehouse.write_recommendations(as_of, tables)
+            self.warehouse.write_recommendations(as_of, tables, packed)
             lap("store")
         self._serving = None  # the next request reads the new tables
         return RecommendSummary(
             as_of=as_of.isoformat(), customers=int(who.size),
             not_permitted=int((has & ~allowed).sum()), candidates=table.num_rows,
-            encoder=encoder.name, seconds=t,
+            encoder=encoder.name, model="fitted" if packed else "reused",
+            model_as_of=model_as_of.isoformat(), seconds=t,
         )  # fmt: skip
 
     def batch(self, k: int) -> pa.Table:
@@ -339,6 +365,43 @@ def _fit(h: StoreHistory, vectors: Any, groups: Any) -> BlendRecommender:
         raise EmptyStoreError(
             f"not enough history before the as-of date to learn from ({exc}): pick a later --as-of"
         ) from exc
+
+
+_MODEL_FORMAT = 1  # bump when what _pack stores changes: an older model is then refitted
+
+
+def _pack(model: BlendRecommender, h: StoreHistory) -> str:
+    """The learned blend and the product ids its item codes stand for, as text for the
+    store's meta table. Pickle: the store is trusted as the code is (whoever can write the
+    store can already change every recommendation); docs/security.md."""
+    payload = {"format": _MODEL_FORMAT, "items": h.encoded.items.to_pylist(),
+               "blend": model.learned()}  # fmt: skip
+    return base64.b64encode(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)).decode()
+
+
+def _stored_model(
+    warehouse: Warehouse, h: StoreHistory, as_of: date, max_age_days: int
+) -> tuple[BlendRecommender, date] | None:
+    """The stored blend re-coded for this run's items, when it learned for a day at most
+    `max_age_days` before `as_of` (never after it: it would have seen later purchases)."""
+    day = warehouse.meta(reco.META_MODEL_AS_OF)
+    if day is None:
+        return None
+    learned_for = date.fromisoformat(day)
+    if not 0 <= (as_of - learned_for).days <= max_age_days:
+        return None
+    text = warehouse.meta(reco.META_MODEL)
+    try:  # the store is trusted (see _pack); a model of other library versions may not load
+        payload = pickle.loads(base64.b64decode(text)) if text else None
+    except Exception as err:  # any failure means: learn afresh
+        log.warning("stored recommendation model unreadable, refitting", error=str(err))
+        return None
+    if not isinstance(payload, dict) or payload.get("format") != _MODEL_FORMAT:
+        return None
+    at = {p: k for k, p in enumerate(payload["items"])}
+    old_code = np.array([at.get(p, -1) for p in h.encoded.items.to_pylist()], dtype=np.int64)
+    blend: BlendRecommender = payload["blend"]
+    return blend.with_items(old_code), learned_for
 
 
 def _empty_candidates() -> pa.Table:

@@ -340,7 +340,9 @@ class DuckDBStore(OperationalTables):
             self.con.unregister("_consent_rows")
         return int(rows.num_rows)
 
-    def write_recommendations(self, as_of: date, tables: dict[str, Any]) -> int:
+    def write_recommendations(
+        self, as_of: date, tables: dict[str, Any], model: tuple[date, str] | None = None
+    ) -> int:
         """Replace the precomputed recommendation tables (reco.TABLE_COLUMNS; pyarrow tables,
         candidates sorted by customer) in one transaction: a killed run leaves the previous
         ones. Returns the number of candidate rows."""
@@ -355,8 +357,7 @@ class DuckDBStore(OperationalTables):
                     self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {cast} FROM _reco_rows")
                 finally:
                     self.con.unregister("_reco_rows")
-            for key, value in ((reco.META_AS_OF, as_of.isoformat()),
-                               (reco.META_VERSION, reco.new_version(as_of))):  # fmt: skip
+            for key, value in _reco_meta(as_of, model):
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
             self.con.execute("COMMIT")
         except BaseException:
@@ -454,3 +455,11 @@ def _customer_table(table: str) -> str:
     if table not in COUNTED_TABLES or c.CUSTOMER_ID not in TABLES[table].names:
         raise ValueError(f"{table!r} is not a customer table")
     return table
+
+
+def _reco_meta(as_of: date, model: tuple[date, str] | None) -> list[tuple[str, str]]:
+    """The meta rows written with the recommendation tables."""
+    rows = [(reco.META_AS_OF, as_of.isoformat()), (reco.META_VERSION, reco.new_version(as_of))]
+    if model is not None:
+        rows += [(reco.META_MODEL_AS_OF, model[0].isoformat()), (reco.META_MODEL, model[1])]
+    return rows

@@ -217,7 +217,9 @@ class PostgresStore(PostgresOperational):
             raise StoreError(f"cannot record consents: {err}") from None
         return int(rows.num_rows)
 
-    def write_recommendations(self, as_of: date, tables: dict[str, Any]) -> int:
+    def write_recommendations(
+        self, as_of: date, tables: dict[str, Any], model: tuple[date, str] | None = None
+    ) -> int:
         """Replace the precomputed recommendation tables in one transaction."""
         with self.writing() as cur:
             for name, columns in reco.TABLE_COLUMNS.items():
@@ -225,6 +227,9 @@ class PostgresStore(PostgresOperational):
                 copy_arrow(cur, name, tables[name].select([col for col, _ in columns]))
             _put_meta(cur, reco.META_AS_OF, as_of.isoformat())
             _put_meta(cur, reco.META_VERSION, reco.new_version(as_of))
+            if model is not None:
+                _put_meta(cur, reco.META_MODEL_AS_OF, model[0].isoformat())
+                _put_meta(cur, reco.META_MODEL, model[1])
         self.analyze(*reco.TABLE_COLUMNS)
         return int(tables[reco.CANDIDATES].num_rows)
 

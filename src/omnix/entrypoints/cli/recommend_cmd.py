@@ -55,6 +55,14 @@ def recommend(
     encoder: Annotated[
         str, typer.Option(help="Product text vectors: auto, sentence or tfidf.")
     ] = "auto",
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit",
+            help="With --all: learn the ranker afresh even when the last run's model (at most "
+            "7 days older than --as-of) could be reused.",
+        ),
+    ] = False,
     default_consent: DefaultConsent = None,
     data_dir: DataDir = _DEFAULT_DIR,
     as_json: JsonFlag = False,
@@ -63,7 +71,9 @@ def recommend(
 
     --all fits the sources and the ranker on purchases before --as-of, stores each permitted
     customer's candidates (so single requests only re-rank them) and writes customer_id,
-    product_id, rank, score, source, reason for every customer to --out.
+    product_id, rank, score, source, reason for every customer to --out. A run within 7 days
+    after the last one reuses its learned ranker and next-need model (a nightly batch between
+    weekly refits) and refits only the sources; --refit learns everything afresh.
 
     Without personalization consent (`omnix consent`, or --default-consent for customers
     without a record) a customer gets popular products, never a profile-based list.
@@ -83,7 +93,7 @@ def recommend(
         if as_of is None or out is None:
             raise ConfigError("--all needs --as-of YYYY-MM-DD and --out FILE")
         day = _parse_date(as_of, "--as-of")
-        _all(data_dir, day, k, out, (encoder, default_consent), as_json)
+        _all(data_dir, day, k, out, (encoder, default_consent), as_json, refit)
         return
     if customer_id is None:
         raise ConfigError("give a CUSTOMER_ID, or --all --as-of DAY --out FILE")
@@ -101,7 +111,13 @@ def recommend(
 
 
 def _all(
-    data_dir: Path, day: Any, k: int, out: Path, how: tuple[str, str | None], as_json: bool
+    data_dir: Path,
+    day: Any,
+    k: int,
+    out: Path,
+    how: tuple[str, str | None],
+    as_json: bool,
+    refit: bool = False,
 ) -> None:
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
@@ -111,7 +127,7 @@ def _all(
     try:
         with render.spinner("Recommending", _progress_enabled(as_json)) as stage:
             service = container.recommend_service(*how)
-            summary = service.precompute(day, stage)
+            summary = service.precompute(day, stage, refit=refit)
             stage("writing")
             table = service.batch(k)
             write_table(table, out)

@@ -2,7 +2,8 @@
 
     cut = as_of - H
     fit:   the next-need model learns on the history before the cut (its own heads on earlier
-           cuts); every other source is fitted on the history before the cut; candidates of a
+           cuts); every other source is fitted on the history before the cut (of at most
+           `max_source_customers` customers: the training sample and others); candidates of a
            sample of customers who shop in [cut, cut + H) get features as of the cut, label 1
            when the item is in their first basket after it; the ranker learns from them.
     serve: the sources are fitted again on the whole history (the next-need model is reused,
@@ -15,8 +16,10 @@ complements of their last basket.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +30,13 @@ from omnix.models.baselines import ranking_by_frequency, top_k_per_customer
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import idle_cores
 from omnix.models.recommend.candidates import (
+    PairTable,
     Scored,
     contains,
-    customer_items,
     distinct,
     gather,
     lookup,
-    pair_keys,
+    pair_table,
     rank_in_runs,
     rows_of,
     top_per_customer,
@@ -44,6 +47,8 @@ from omnix.models.recommend.content import ContentSource
 from omnix.models.recommend.ranker import FEATURES, BlendRanker, Matrix
 from omnix.models.recommend.replenishment import ReplenishmentSource
 from omnix.models.recommend.segment import SegmentSource
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +83,10 @@ class FittedSources:
     n_items: int
 
 
-def _item_stats(history: Baskets) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    m = customer_items(history)
+def _item_stats(
+    history: Baskets, pairs: PairTable
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    m = pairs.counts()
     n_customers = max(int((np.diff(m.indptr) > 0).sum()), 1)
     buyers = np.bincount(m.indices, minlength=history.n_items).astype(np.float64)
     repeaters = np.bincount(m.indices, weights=(m.data >= 2), minlength=history.n_items)
@@ -101,6 +108,7 @@ class BlendRecommender:
 
     replenishment_: ReplenishmentSource
     ranker_: BlendRanker
+    fitted_as_of_: float  # the day the next-need model and the ranker learned for
     sources_: FittedSources
     ranking_: IntArray
 
@@ -110,6 +118,7 @@ class BlendRecommender:
         n_repeat: int = 30,
         n_explore: int = 20,
         max_train_customers: int = 20_000,
+        max_source_customers: int = 30_000,
         factors: int = 64,
         n_clusters: int = 12,
         min_buyers: int = 2,
@@ -120,6 +129,7 @@ class BlendRecommender:
         self.n_repeat = n_repeat
         self.n_explore = n_explore
         self.max_train_customers = max_train_customers
+        self.max_source_customers = max_source_customers
         self.factors = factors
         self.n_clusters = n_clusters
         self.min_buyers = min_buyers
@@ -140,22 +150,75 @@ class BlendRecommender:
         if past.customer.size == 0:
             raise ValueError("the history is too short to learn from: nothing before the cut")
         threads = self.n_threads or idle_cores()
-        self.replenishment_ = ReplenishmentSource(
-            self.horizon_days, random_state=self.random_state, n_threads=threads
-        ).fit(past, cut, item_category)
+        # Two independent halves run side by side on two cores, one core each: the next-need
+        # model (fit, then scoring the training customers) beside the other sources. Most of
+        # either is single-threaded NumPy, which releases the GIL; each half's results do not
+        # depend on its thread count, so the blend is the same as when run one after the other.
+        each = 1 if threads >= 2 else threads
         train = self._training_customers(history, cut)
-        sample = _only(past, train)
-        self.replenishment_.prepare(sample, cut)
-        src = self._fit_sources(past, cut, vectors, groups, train)
-        cand_c, cand_i = self._candidates(src, train)
-        x = self._features(src, cand_c, cand_i)
-        y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
-        with threadpool_limits(threads):
-            self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
-        self.train_rows_ = (x, y)
-        self.replenishment_.prepare(history, as_of_day)
-        self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None)
+
+        def replenishment() -> ReplenishmentSource:
+            r = ReplenishmentSource(self.horizon_days, random_state=self.random_state,
+                                    n_threads=each).fit(past, cut, item_category)  # fmt: skip
+            return r.prepare(_only(past, train), cut)
+
+        with ThreadPoolExecutor(max_workers=1) as side:
+            rep = _beside(side, threads >= 2, replenishment)
+            src = self._fit_sources(
+                self._source_history(past, train), cut, vectors, groups, train, each
+            )
+            self.replenishment_ = rep.result()
+            cand_c, cand_i = self._candidates(src, train)
+            x = self._features(src, cand_c, cand_i)
+            y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
+            with threadpool_limits(threads):
+                self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
+            self.train_rows_ = (x, y)
+        self.fitted_as_of_ = as_of_day
+        return self.serve_at(history, as_of_day, vectors, groups)
+
+    def serve_at(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        vectors: Any,
+        groups: IntArray | None = None,
+    ) -> BlendRecommender:
+        """Fit the sources on `history` (which ends before `as_of_day`) and score its pairs
+        with the learned next-need model, keeping the learned ranker: the serving half of
+        `fit`, also what a model learned on an earlier day (`learned` / `from_learned`) is
+        brought up to date with."""
+        if not hasattr(self, "ranker_"):
+            raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
+        threads = self.n_threads or idle_cores()
+        each = 1 if threads >= 2 else threads
+        with ThreadPoolExecutor(max_workers=1) as side:
+            served = _beside(side, threads >= 2,
+                             lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
+            self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
+            served.result()
         self.ranking_ = ranking_by_frequency(self.sources_.popularity)
+        return self
+
+    def learned(self) -> BlendRecommender:
+        """A copy holding only what was learned (the next-need model, the ranker, the
+        settings): no customer's sources or scores, small enough to store and bring up to
+        date on a later day with `serve_at`."""
+        if not hasattr(self, "ranker_"):
+            raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
+        copy = BlendRecommender.__new__(BlendRecommender)
+        copy.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if not (k.endswith("_") or k[0] == "_")}
+        )
+        copy.replenishment_ = self.replenishment_.learned()
+        copy.ranker_ = self.ranker_.compact()
+        copy.fitted_as_of_ = self.fitted_as_of_
+        return copy
+
+    def with_items(self, old_code: IntArray) -> BlendRecommender:
+        """The learned model for a new item coding: `old_code[i]` is item i's code when the
+        model learned (-1 for an item new since), as item codes follow each run's history."""
+        self.replenishment_ = self.replenishment_.with_items(old_code)
         return self
 
     def _training_customers(self, history: Baskets, cut: float) -> IntArray:
@@ -167,6 +230,20 @@ class BlendRecommender:
             shoppers = np.sort(rng.choice(shoppers, self.max_train_customers, replace=False))
         return shoppers.astype(np.int64)
 
+    def _source_history(self, past: Baskets, train: IntArray) -> Baskets:
+        """What the sources learn from at the training cut: the training customers and others
+        drawn at random, at most max_source_customers in all (the whole history when it holds
+        fewer). The ranker only reads these sources' scores of the training customers, and
+        what ALS, the clusters and item popularity learn from a random 30k customers is what
+        they learn from all of them, at a fraction of the time."""
+        shoppers = np.unique(past.customer)
+        if shoppers.size <= self.max_source_customers:
+            return past
+        others = np.setdiff1d(shoppers, train, assume_unique=True)
+        rng = np.random.default_rng(self.random_state + 1)
+        extra = rng.choice(others, max(self.max_source_customers - train.size, 0), replace=False)
+        return _only(past, np.union1d(train, extra))
+
     def _fit_sources(
         self,
         history: Baskets,
@@ -174,30 +251,33 @@ class BlendRecommender:
         vectors: Any,
         groups: IntArray | None,
         customers: IntArray | None,
+        threads: int,
     ) -> FittedSources:
         """Every non-replenishment source on `history`, prepared for `customers` (None: all
-        customers with history)."""
-        popularity, repeat_share, c_baskets, c_items = _item_stats(history)
+        customers with history); `threads` for ALS and K-means."""
+        pairs = pair_table(history)  # one aggregation of the history for every source
+        popularity, repeat_share, c_baskets, c_items = _item_stats(history, pairs)
         buyers = popularity * max(int((c_baskets > 0).sum()), 1)
         pool = np.flatnonzero(buyers >= self.min_buyers)
         pool = pool if pool.size else np.arange(history.n_items)
-        # the idle cores, as for the other models: ALS solves each customer's (and item's)
-        # factors on their own, so any thread count gives the same factors; a second thread
-        # on a busy core spun without shortening the fit (docs/DECISIONS_LOG.md)
+        # ALS solves each customer's (and item's) factors on their own, so any thread count
+        # gives the same factors; a second thread on a busy core spun without shortening the
+        # fit (docs/DECISIONS_LOG.md)
         collab = CollaborativeSource(
-            factors=self.factors, random_state=self.random_state,
-            n_threads=self.n_threads or idle_cores(),
-        ).fit(history)  # fmt: skip
-        segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
-            history, as_of_day, groups, None if groups is not None else collab.group_vectors()
-        )
-        who = np.unique(history.customer) if customers is None else customers
-        content = ContentSource().fit(history, vectors, pool).prepare(who)
+            factors=self.factors, random_state=self.random_state, n_threads=threads,
+        ).fit(history, pairs)  # fmt: skip
+        with threadpool_limits(threads):  # K-means' OpenMP threads
+            segment = SegmentSource(self.n_clusters, random_state=self.random_state).fit(
+                history, as_of_day, groups,
+                None if groups is not None else collab.group_vectors(), pairs,
+            )  # fmt: skip
+        who = np.unique(pairs.customer) if customers is None else customers
+        content = ContentSource().fit(history, vectors, pool, pairs).prepare(who)
         complements = ComplementSource(random_state=self.random_state).fit(history)
         comp_rows = complements.for_baskets(last_baskets(history), who)
         self._pool = pool
         return FittedSources(
-            collab, content, segment, complements, comp_rows, pair_keys(history),
+            collab, content, segment, complements, comp_rows, pairs.keys,
             popularity, repeat_share, c_baskets, c_items, history.n_items,
         )  # fmt: skip
 
@@ -290,6 +370,15 @@ class BlendRecommender:
         }[source]()
         return top_k_per_customer(rows.customer, rows.item, rows.score, customers, k,
                                   self.ranking_)  # fmt: skip
+
+
+def _beside(side: ThreadPoolExecutor, parallel: bool, task: Callable[[], T]) -> Future[T]:
+    """`task` on the side thread when running in parallel, else run now (a done future)."""
+    if parallel:
+        return side.submit(task)
+    done: Future[T] = Future()
+    done.set_result(task())
+    return done
 
 
 def _only(history: Baskets, customers: IntArray) -> Baskets:

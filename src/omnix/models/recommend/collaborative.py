@@ -15,7 +15,13 @@ from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.recommend.candidates import Scored, customer_items, scored, top_rows
+from omnix.models.recommend.candidates import (
+    PairTable,
+    Scored,
+    customer_items,
+    scored,
+    top_rows,
+)
 
 _BATCH = 4096  # customers scored against every item at once: bounds a dense block
 _PAIRS = 65_536  # (customer, item) pairs scored at once: bounds the gathered factors
@@ -23,7 +29,11 @@ _PAIRS = 65_536  # (customer, item) pairs scored at once: bounds the gathered fa
 
 class CollaborativeSource:
     """ALS (implicit 0.7). Parameters: factors, regularization, iterations, alpha
-    (confidence scale), explore_only = never propose items the customer already bought."""
+    (confidence scale), explore_only = never propose items the customer already bought,
+    max_fit_customers: with more customers than this, the item factors are learned from that
+    many drawn at random and every customer's factors are then solved exactly against them
+    (implicit's `recalculate_user`, the fold-in of Hu, Koren and Volinsky), so the fit does
+    not grow with the customer count."""
 
     user_factors_: FloatArray
     item_factors_: FloatArray
@@ -38,7 +48,9 @@ class CollaborativeSource:
         explore_only: bool = True,
         random_state: int = 0,
         n_threads: int = 1,
+        max_fit_customers: int = 30_000,
     ) -> None:
+        self.max_fit_customers = max_fit_customers
         self.factors = factors
         self.regularization = regularization
         self.iterations = iterations
@@ -47,13 +59,20 @@ class CollaborativeSource:
         self.random_state = random_state
         self.n_threads = n_threads
 
-    def fit(self, history: Baskets) -> CollaborativeSource:
-        """Factorise the history's customer x item matrix."""
+    def fit(self, history: Baskets, pairs: PairTable | None = None) -> CollaborativeSource:
+        """Factorise the history's customer x item matrix (`pairs`: its PairTable, when the
+        caller has it already)."""
         from implicit.cpu.als import AlternatingLeastSquares
 
-        counts = customer_items(history)
-        weights = counts.copy()
+        counts = customer_items(history) if pairs is None else pairs.counts()
+        weights = sparse.csr_matrix(counts, dtype=np.float32)
         weights.data = (self.alpha * np.log1p(weights.data)).astype(np.float32)
+        # only customers with history: an empty row costs solves and gets no factors anyway
+        active = np.flatnonzero(np.diff(weights.indptr) > 0)
+        fit_on = active
+        if active.size > self.max_fit_customers:
+            rng = np.random.default_rng(self.random_state)
+            fit_on = np.sort(rng.choice(active, self.max_fit_customers, replace=False))
         # implicit warns when BLAS runs threads of its own beside its OpenMP loop
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
@@ -61,8 +80,12 @@ class CollaborativeSource:
                 iterations=self.iterations, random_state=self.random_state,
                 num_threads=self.n_threads,
             )  # fmt: skip
-            model.fit(sparse.csr_matrix(weights, dtype=np.float32), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float64)
+            model.fit(weights[fit_on], show_progress=False)
+            users = model.user_factors
+            if fit_on.size < active.size:  # fold the others in: one exact least-squares step
+                users = model.recalculate_user(active, weights[active])
+        self.user_factors_ = np.zeros((counts.shape[0], self.factors), dtype=np.float64)
+        self.user_factors_[active] = users
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
         self.bought_ = counts
         return self

@@ -18,13 +18,14 @@ from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.recommend.candidates import (
+    PairTable,
     Scored,
     contains,
     customer_items,
     expand_max,
     gather,
     lookup,
-    pair_keys,
+    pair_table,
     rows_of,
     top_per_customer,
     top_rows,
@@ -33,9 +34,9 @@ from omnix.models.recommend.candidates import (
 _BATCH = 2048
 
 
-def favourites(history: Baskets, n: int) -> sparse.csr_array:
+def favourites(history: Baskets, n: int, pairs: PairTable | None = None) -> sparse.csr_array:
     """Each customer's n most bought items weighted by baskets / their top item's baskets."""
-    m = customer_items(history).tocoo()
+    m = (customer_items(history) if pairs is None else pairs.counts()).tocoo()
     rows = Scored(
         m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.float64),
         np.full(m.nnz, -1, dtype=np.int64),
@@ -93,16 +94,23 @@ class ContentSource:
         self.min_similarity = min_similarity
         self.explore_only = explore_only
 
-    def fit(self, history: Baskets, vectors: Any, pool: IntArray | None = None) -> ContentSource:
+    def fit(
+        self,
+        history: Baskets,
+        vectors: Any,
+        pool: IntArray | None = None,
+        pairs: PairTable | None = None,
+    ) -> ContentSource:
         """Learn item neighbours from `vectors` (n_items x d, rows L2-normalised, dense or
-        sparse) and each customer's favourites from `history`."""
+        sparse) and each customer's favourites from `history` (`pairs`: its PairTable)."""
         if vectors.shape[0] != history.n_items:
             raise ValueError(f"vectors has {vectors.shape[0]} rows for {history.n_items} items")
         pool = np.arange(history.n_items) if pool is None else pool
         self.neighbours_ = neighbours(vectors, pool, self.n_neighbours, self.min_similarity)
-        self.favourites_ = favourites(history, self.n_favourites)
+        pairs = pair_table(history) if pairs is None else pairs
+        self.favourites_ = favourites(history, self.n_favourites, pairs)
         self.n_items_ = history.n_items
-        self.bought_ = pair_keys(history)
+        self.bought_ = pairs.keys
         return self
 
     def prepare(self, customers: IntArray) -> ContentSource:

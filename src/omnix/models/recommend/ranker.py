@@ -18,8 +18,6 @@ from omnix.models.baskets import FloatArray, IntArray
 
 FEATURES = (
     "rep_next",  # replenishment: P(in next basket | shops)
-    "rep_item",  # P(bought within H | shops)
-    "rep_prob",  # P(bought within H)
     "rep_log_days",  # log(1 + purchase days)
     "rep_log_overdue",  # log(days since / usual interval)
     "is_repeat",
@@ -36,7 +34,11 @@ FEATURES = (
 )
 SOURCES = ("replenishment", "collaborative", "content", "segment", "complements")
 # which feature column speaks for each explore source in `attribute`
-_SOURCE_COLUMN = {"collaborative": 6, "content": 8, "segment": 9, "complements": 10}
+_SOURCE_COLUMN = {
+    name: FEATURES.index(column)
+    for name, column in (("collaborative", "collaborative"), ("content", "content"),
+                         ("segment", "segment"), ("complements", "complement"))
+}  # fmt: skip
 
 Matrix = npt.NDArray[np.float32]
 
@@ -154,6 +156,17 @@ class BlendRanker:
             np.sort(x[:, col][x[:, col] > 0].astype(np.float64)) for col in _SOURCE_COLUMN.values()
         ]
         return self
+
+    def compact(self, points: int = 10_001) -> BlendRanker:
+        """A copy whose reference scores are at most `points` quantiles each (attribution
+        percentiles then move by at most 1 / points): what is stored between runs."""
+        copy = BlendRanker(self.rounds, self.learning_rate, self.random_state)
+        copy.__dict__.update(self.__dict__)
+        copy.reference_ = [
+            ref if ref.size <= points else np.quantile(ref, np.linspace(0.0, 1.0, points))
+            for ref in self.reference_
+        ]
+        return copy
 
     def predict_proba(self, x: Matrix) -> FloatArray:
         """P(the candidate is in the customer's next basket)."""

@@ -1,8 +1,9 @@
 """Replenishment: the items a customer buys again, ranked by the next-need model.
 
-A thin estimator over `models/next_need.NextNeedModel`: its calibrated next-basket score ranks
-the customer's own items, and the rhythm behind it (cycle, days since, overdue) becomes the
-reason ("you buy this about every 7 days and it is due").
+A thin estimator over `models/next_need.NextNeedModel`, fitted for its next-basket head alone
+(the blend reads no other head): its calibrated next-basket score ranks the customer's own
+items, and the rhythm behind it (cycle, days since, overdue) becomes the reason ("you buy this
+about every 7 days and it is due").
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class ReplenishmentSource:
             horizon_days=self.horizon_days, n_splits=self.n_splits,
             max_train_lines=self.max_train_lines, random_state=self.random_state,
             n_threads=self.n_threads,
-        ).fit(history, as_of_day, item_category)  # fmt: skip
+        ).fit(history, as_of_day, item_category, probabilities=False)  # fmt: skip
         return self
 
     def prepare(self, history: Baskets, as_of_day: float) -> ReplenishmentSource:
@@ -79,6 +80,20 @@ class ReplenishmentSource:
         self.predictions_ = pred
         self.rows_ = scored(pred.pairs.customer, pred.pairs.item, pred.next_score)
         self.n_items_ = history.n_items
+        return self
+
+    def learned(self) -> ReplenishmentSource:
+        """A copy with the fitted next-need model and no customer's scores."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError("This ReplenishmentSource is not fitted yet: call fit() first.")
+        copy = ReplenishmentSource(self.horizon_days, self.n_splits, self.max_train_lines,
+                                   self.random_state, self.n_threads)  # fmt: skip
+        copy.model_ = self.model_
+        return copy
+
+    def with_items(self, old_code: IntArray) -> ReplenishmentSource:
+        """Re-code the model's per-item priors (see NextNeedModel.with_items)."""
+        self.model_ = self.model_.with_items(old_code)
         return self
 
     def _require(self) -> None:
@@ -98,8 +113,8 @@ class ReplenishmentSource:
         return gather(self.rows_.score, at, 0.0)
 
     def features(self, customer: IntArray, item: IntArray) -> tuple[FloatArray, ...]:
-        """(next-basket score, P(item within H | shops), P(within H), log purchase days,
-        overdue ratio) per pair; zeros for pairs never bought."""
+        """(next-basket score, log purchase days, log overdue ratio) per pair; zeros for
+        pairs never bought."""
         self._require()
         pred = self.predictions_
         at = lookup(self.rows_, customer, item, self.n_items_)
@@ -111,8 +126,6 @@ class ReplenishmentSource:
         ratio = (r.days_since_last + 0.5) / np.maximum(r.interval_days, 0.5)
         return (
             pick(pred.next_score),
-            pick(pred.p_item),
-            pick(pred.probability),
             pick(np.log1p(pred.pairs.n_days.astype(np.float64))),
             pick(np.log(ratio)),
         )

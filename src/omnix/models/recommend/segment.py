@@ -14,20 +14,25 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.recommend.candidates import Scored, contains, pair_keys, scored, top_rows
+from omnix.models.recommend.candidates import (
+    PairTable,
+    Scored,
+    contains,
+    pair_table,
+    scored,
+    top_rows,
+)
 
 
 def last_purchase_day(history: Baskets) -> tuple[IntArray, IntArray, FloatArray]:
     """(customer, item, last day bought) per distinct pair."""
-    key = history.customer * history.n_items + history.item
-    pairs, inverse = np.unique(key, return_inverse=True)
-    last = np.full(pairs.size, -np.inf)
-    np.maximum.at(last, inverse, history.day)
-    return pairs // history.n_items, pairs % history.n_items, last
+    pairs = pair_table(history)
+    return pairs.customer, pairs.item, pairs.last_day
 
 
 class SegmentSource:
-    """Parameters: n_clusters for K-means when no groups are given; half_life_days of a
+    """Parameters: n_clusters for K-means when no groups are given (its centres learned on at
+    most max_fit_customers customers with history, drawn at random); half_life_days of a
     purchase's weight; explore_only leaves out items the customer bought."""
 
     groups_: IntArray  # per customer code, -1 = none
@@ -42,8 +47,10 @@ class SegmentSource:
         half_life_days: float = 60.0,
         explore_only: bool = True,
         random_state: int = 0,
+        max_fit_customers: int = 20_000,
     ) -> None:
         self.n_clusters = n_clusters
+        self.max_fit_customers = max_fit_customers
         self.half_life_days = half_life_days
         self.explore_only = explore_only
         self.random_state = random_state
@@ -54,17 +61,18 @@ class SegmentSource:
         as_of_day: float,
         groups: IntArray | None = None,
         vectors: FloatArray | None = None,
+        pairs: PairTable | None = None,
     ) -> SegmentSource:
         """Group the customers (given `groups`, else K-means on `vectors`) and rank each
-        group's items."""
+        group's items (`pairs`: the history's PairTable, when the caller has it)."""
+        pairs = pair_table(history) if pairs is None else pairs
         if groups is None:
             if vectors is None:
                 raise ValueError("SegmentSource needs groups or vectors to cluster")
-            k = max(1, min(self.n_clusters, vectors.shape[0]))
-            groups = KMeans(k, n_init=3, random_state=self.random_state).fit_predict(vectors)
+            groups = self._cluster(vectors, np.unique(pairs.customer))
         groups = np.asarray(groups, dtype=np.int64)
         n_groups = int(groups.max(initial=-1)) + 1
-        c, i, last = last_purchase_day(history)
+        c, i, last = pairs.customer, pairs.item, pairs.last_day
         w = 0.5 ** (np.maximum(as_of_day - last, 0.0) / self.half_life_days)
         g = np.where(groups[c] >= 0, groups[c], n_groups)
         pop = np.zeros((n_groups + 1, history.n_items))
@@ -75,9 +83,24 @@ class SegmentSource:
         pop[n_groups] = everyone / max(groups.size, 1)
         self.groups_, self.popularity_ = groups, pop
         self.ranked_ = np.argsort(-pop, axis=1, kind="stable")
-        self.bought_ = pair_keys(history)
+        self.bought_ = pairs.keys
         self.n_items_ = history.n_items
         return self
+
+    def _cluster(self, vectors: FloatArray, has: IntArray) -> IntArray:
+        """K-means groups of the customers `has` (with history; the others get group -1),
+        centres learned on at most `max_fit_customers` of them."""
+        groups = np.full(vectors.shape[0], -1, dtype=np.int64)
+        if has.size == 0:
+            return groups
+        fit_on = has
+        if has.size > self.max_fit_customers:
+            rng = np.random.default_rng(self.random_state)
+            fit_on = np.sort(rng.choice(has, self.max_fit_customers, replace=False))
+        k = max(1, min(self.n_clusters, fit_on.size))
+        km = KMeans(k, n_init=3, random_state=self.random_state).fit(vectors[fit_on])
+        groups[has] = km.predict(vectors[has])
+        return groups
 
     def _require(self) -> None:
         if not hasattr(self, "popularity_"):
