@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -10,7 +12,13 @@ from sklearn.exceptions import NotFittedError
 from omnix.evaluation import metrics as m
 from omnix.models.baselines import PTopFreq
 from omnix.models.recommend.blend import BlendRecommender
-from omnix.models.recommend.ranker import FEATURES, BlendRanker
+from omnix.models.recommend.ranker import (
+    _EXPLORE,
+    FEATURES,
+    BlendRanker,
+    _count_at_most,
+    _positive_proba,
+)
 from omnix.models.recommend.replenishment import Rhythm
 from omnix.services.reco_reasons import reasons, replenishment_reasons
 from tests.unit.test_next_need import simulate
@@ -50,6 +58,66 @@ def test_attribution_names_the_source_a_reason_quotes() -> None:
     probe[0, F["is_repeat"]] = 1
     probe[1, F["collaborative"]] = 0.9
     assert ranker.attribute(probe).tolist() == ["replenishment", "collaborative", "popular"]
+
+
+def reference_attribute(ranker: BlendRanker, x: np.ndarray) -> np.ndarray:
+    """attribute as it was: every row's percentile in every source, names by np.where."""
+    columns = (F["collaborative"], F["content"], F["segment"], F["complement"])
+    pct = np.zeros((x.shape[0], 4))
+    for k, (col, ref) in enumerate(zip(columns, ranker.reference_, strict=True)):
+        v = x[:, col].astype(np.float64)
+        rank = np.searchsorted(ref, v, side="right") / max(ref.size, 1)
+        pct[:, k] = np.where(v > 0, rank + 1e-9, 0.0)
+    names = np.array(["collaborative", "content", "segment", "complements"])
+    out = np.where(pct.max(axis=1) > 0, names[pct.argmax(axis=1)], "popular")
+    return np.where(x[:, F["is_repeat"]] > 0, "replenishment", out)
+
+
+def test_attribution_equals_the_all_rows_version() -> None:
+    rng = np.random.default_rng(3)
+    x, y = rows(500)
+    for col in ("content", "segment", "complement"):
+        x[:, F[col]] = rng.choice([0.0, 0.1, 0.5, 0.9, -0.2], x.shape[0])
+    ranker = BlendRanker().fit(x, y)
+    probe = rng.choice([0.0, 0.1, 0.5, 0.9, -0.2, np.nan], (3000, len(FEATURES)))
+    probe = probe.astype(np.float32)
+    got = ranker.attribute(probe)
+    assert got.dtype == reference_attribute(ranker, probe).dtype
+    np.testing.assert_array_equal(got, reference_attribute(ranker, probe))
+    assert set(got) == {"replenishment", "collaborative", "content", "segment", "complements",
+                        "popular"}  # fmt: skip
+    assert ranker.attribute(probe[:0]).size == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_count_at_most_equals_searchsorted(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ref = np.sort(np.round(rng.random(int(rng.integers(0, 500))), 2))
+    v = np.round(rng.random(int(rng.integers(0, 500))), 2)
+    np.testing.assert_array_equal(_count_at_most(ref, v), np.searchsorted(ref, v, side="right"))
+
+
+def test_boosted_head_on_binned_features_gives_the_public_probabilities() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rows(3000)
+    explore = slice(3000, None)  # NaN only where the boosted head reads
+    for col in ("content", "segment", "complement", "c_log_items"):
+        x[explore, F[col]] = np.where(rng.random(3000) < 0.3, np.nan, rng.random(3000))
+    ranker = BlendRanker().fit(x, y)
+    booster = ranker.explore_
+    edges = np.concatenate(booster._bin_mapper.bin_thresholds_)  # values on a split's edge
+    probe = rng.choice(np.r_[edges, np.nan, np.inf, -np.inf, 0.0, 1e9], (5000, len(_EXPLORE)))
+    probe = np.vstack([probe, x[:, _EXPLORE]]).astype(np.float32)
+    expected = booster.predict_proba(probe)[:, 1]
+    # the binned walk ran, not the public fallback (internals renamed by a new scikit-learn)
+    public = mock.patch.object(type(booster), "predict_proba", side_effect=AssertionError)
+    with public:
+        np.testing.assert_array_equal(_positive_proba(booster, probe), expected)
+    logistic = ranker.repeat_  # anything else takes the public method
+    design = rng.random((10, logistic.coef_.shape[1]))
+    np.testing.assert_array_equal(
+        _positive_proba(logistic, design), logistic.predict_proba(design)[:, 1]
+    )
 
 
 def test_ranker_refuses_before_fit_and_wrong_width() -> None:

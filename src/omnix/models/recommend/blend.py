@@ -28,14 +28,16 @@ from threadpoolctl import threadpool_limits
 
 from omnix.models.baselines import ranking_by_frequency, top_k_per_customer
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.next_need import idle_cores, rank_within
+from omnix.models.next_need import idle_cores
 from omnix.models.recommend.candidates import (
     PairTable,
     Scored,
     contains,
+    distinct,
     gather,
     lookup,
     pair_table,
+    rank_in_runs,
     rows_of,
     top_per_customer,
 )
@@ -291,22 +293,30 @@ class BlendRecommender:
                 n,
             ),
         ]
-        key = np.unique(np.concatenate([p.customer * src.n_items + p.item for p in parts]))
+        key = distinct(np.concatenate([p.customer * src.n_items + p.item for p in parts]))
         return key // src.n_items, key % src.n_items
 
     def _features(self, src: FittedSources, c: IntArray, i: IntArray) -> Matrix:
+        return self._features_and_evidence(src, c, i)[0]
+
+    def _features_and_evidence(
+        self, src: FittedSources, c: IntArray, i: IntArray
+    ) -> tuple[Matrix, IntArray, IntArray]:
+        """The FEATURES of candidates (c, i) sorted by (customer, item), and the item behind
+        their content and complement scores (-1 where none), looked up once for both."""
         rep = self.replenishment_.features(c, i)
         collab = src.collaborative.score(c, i)
-        content, _ = src.content.score(c, i)
+        content, content_ev = src.content.score(c, i)
         at = lookup(src.complement_rows, c, i, src.n_items)
         comp = gather(src.complement_rows.score, at, 0.0)
-        antecedent = np.maximum(gather(src.complement_rows.evidence, at, 0), 0)
+        comp_ev = gather(src.complement_rows.evidence, at, -1)
+        antecedent = np.maximum(comp_ev, 0)
         lift = np.where(at >= 0, src.complements.lift(antecedent, i), 0.0)
         columns = [
             *rep,
             contains(src.bought, c, i, src.n_items),
             collab,
-            np.log1p(rank_within(c, collab)),
+            np.log1p(rank_in_runs(c, collab)),
             content,
             src.segment.score(c, i),
             comp,
@@ -319,25 +329,24 @@ class BlendRecommender:
         x = np.empty((c.size, len(columns)), dtype=np.float32)  # no float64 copy in between
         for k, col in enumerate(columns):
             x[:, k] = col
-        return x
+        return x, content_ev, comp_ev
 
     # ------------------------------------------------------------------ serving
     def _require(self) -> None:
         if not hasattr(self, "sources_"):
             raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
 
-    def predict(self, customers: IntArray) -> BlendCandidates:
-        """Every candidate of these customers (codes with history), scored and attributed."""
+    def predict(self, customers: IntArray, n_threads: int | None = None) -> BlendCandidates:
+        """Every candidate of these customers (codes with history), scored and attributed.
+        `n_threads`: the ranker's threads (default: the model's, else the idle cores); 1 when
+        the caller scores chunks on threads of its own."""
         self._require()
         src = self.sources_
         c, i = self._candidates(src, customers)
-        x = self._features(src, c, i)
-        with threadpool_limits(self.n_threads or idle_cores()):
+        x, content_ev, comp_ev = self._features_and_evidence(src, c, i)
+        with threadpool_limits(n_threads or self.n_threads or idle_cores()):
             score = self.ranker_.predict_proba(x)
         source = self.ranker_.attribute(x)
-        _, content_ev = src.content.score(c, i)
-        at = lookup(src.complement_rows, c, i, src.n_items)
-        comp_ev = gather(src.complement_rows.evidence, at, -1)
         evidence = np.where(source == "content", content_ev,
                             np.where(source == "complements", comp_ev, -1))  # fmt: skip
         return BlendCandidates(c, i, x, score, source, evidence.astype(np.int64))

@@ -70,6 +70,44 @@ def _repeat_design(x: Matrix) -> FloatArray:
     return np.column_stack([_logit(x[:, 0]), x[:, _REPEAT].astype(np.float64)])
 
 
+def _count_at_most(ref: FloatArray, v: FloatArray) -> IntArray:
+    """`np.searchsorted(ref, v, side="right")`, searched in ascending order of v: ascending
+    needles walk the (million-row) reference in order and stay in cache, about ten times
+    faster than the candidates' own order even with the sort."""
+    order = np.argsort(v)
+    out = np.empty(v.size, dtype=np.int64)
+    out[order] = np.searchsorted(ref, v[order], side="right")
+    return out
+
+
+def _positive_proba(model: Any, x: npt.NDArray[np.floating[Any]]) -> FloatArray:
+    """`model.predict_proba(x)[:, 1]`. A binary HistGradientBoostingClassifier walks its trees
+    over the binned features (one byte per value, rows in C order: they stay in cache)
+    instead of float64 rows: about 25% faster and the same leaves, since scikit-learn sets a
+    split's threshold to the upper edge of its bin, so a value goes left exactly when its bin
+    does (NaN to the missing-value bin, as in the split). These are scikit-learn internals
+    (1.9): anything else, or internals that changed, takes the public method; a unit test
+    compares the two."""
+    booster = model if isinstance(model, HistGradientBoostingClassifier) else None
+    plain = booster is not None and booster.n_trees_per_iteration_ == 1
+    if booster is None or not plain or booster.is_categorical_ is not None:
+        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        values = booster._preprocess_X(x, reset=False)
+        binned = np.ascontiguousarray(booster._bin_mapper.transform(values))
+        base = booster._baseline_prediction
+        raw = np.zeros((values.shape[0], 1), dtype=base.dtype, order="F")
+        raw += base
+        booster._predict_iterations(
+            binned, booster._predictors, raw, True, _openmp_effective_n_threads()
+        )
+        return np.asarray(booster._loss.predict_proba(raw)[:, 1], dtype=np.float64)
+    except (AttributeError, ImportError, TypeError):
+        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+
+
 def _fit_or_constant(model: Any, x: npt.NDArray[np.floating[Any]], y: IntArray) -> Any:
     if y.size == 0 or y.min() == y.max():
         return _Constant(float(y.mean()) if y.size else 0.0)
@@ -139,7 +177,8 @@ class BlendRanker:
         if repeat.any():
             out[repeat] = self.repeat_.predict_proba(_repeat_design(x[repeat]))[:, 1]
         if (~repeat).any():
-            out[~repeat] = self.explore_.predict_proba(x[~repeat][:, _EXPLORE])[:, 1]
+            explore = x[np.ix_(np.flatnonzero(~repeat), np.asarray(_EXPLORE))]
+            out[~repeat] = _positive_proba(self.explore_, explore)
         return out
 
     def attribute(self, x: Matrix) -> npt.NDArray[np.str_]:
@@ -148,11 +187,16 @@ class BlendRanker:
         'popular' when no source scored the item."""
         if not hasattr(self, "reference_"):
             raise NotFittedError("This BlendRanker is not fitted yet: call fit() first.")
-        pct = np.zeros((x.shape[0], len(_SOURCE_COLUMN)))
+        names = np.array([*_SOURCE_COLUMN, "popular", "replenishment"])
+        code = np.full(x.shape[0], len(_SOURCE_COLUMN) + 1, dtype=np.int8)  # replenishment
+        # percentiles only where they can matter: explore rows, sources that scored the row
+        explore = np.flatnonzero(~(x[:, _IS_REPEAT] > 0))
+        pct = np.zeros((explore.size, len(_SOURCE_COLUMN)))
         for k, (col, ref) in enumerate(zip(_SOURCE_COLUMN.values(), self.reference_, strict=True)):
-            v = x[:, col].astype(np.float64)
-            rank = np.searchsorted(ref, v, side="right") / max(ref.size, 1)
-            pct[:, k] = np.where(v > 0, rank + 1e-9, 0.0)
-        names = np.array(list(_SOURCE_COLUMN))
-        out = np.where(pct.max(axis=1) > 0, names[pct.argmax(axis=1)], "popular")
-        return np.where(x[:, FEATURES.index("is_repeat")] > 0, "replenishment", out)
+            v = x[explore, col].astype(np.float64)
+            scored = np.flatnonzero(v > 0)
+            rank = _count_at_most(ref, v[scored]) / max(ref.size, 1)
+            pct[scored, k] = rank + 1e-9
+        best = pct.argmax(axis=1) if explore.size else np.zeros(0, dtype=np.int64)
+        code[explore] = np.where(pct.max(axis=1, initial=0.0) > 0, best, len(_SOURCE_COLUMN))
+        return names[code]
