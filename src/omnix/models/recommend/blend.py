@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -162,7 +163,7 @@ class BlendRecommender:
                                     n_threads=each).fit(past, cut, item_category)  # fmt: skip
             return r.prepare(_only(past, train), cut)
 
-        with ThreadPoolExecutor(max_workers=1) as side:
+        with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(threads >= 2):
             rep = _beside(side, threads >= 2, replenishment)
             src = self._fit_sources(
                 self._source_history(past, train), cut, vectors, groups, train, each
@@ -192,7 +193,7 @@ class BlendRecommender:
             raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
         threads = self.n_threads or idle_cores()
         each = 1 if threads >= 2 else threads
-        with ThreadPoolExecutor(max_workers=1) as side:
+        with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(threads >= 2):
             served = _beside(side, threads >= 2,
                              lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
             self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
@@ -370,6 +371,15 @@ class BlendRecommender:
         }[source]()
         return top_k_per_customer(rows.customer, rows.item, rows.score, customers, k,
                                   self.ranking_)  # fmt: skip
+
+
+def _one_blas_thread(parallel: bool) -> AbstractContextManager[object]:
+    """BLAS at one thread for a section run on two threads. BLAS's thread count is one
+    setting for the whole process: each half's own `threadpool_limits` restores it on leaving,
+    which, while the other half was inside a product, changed how that product split its
+    sums (the factors then differed in the last bits, and near-tied ranks flipped: seen as a
+    flaky equality test). Set once here, every nested limit restores the same value."""
+    return threadpool_limits(1, user_api="blas") if parallel else nullcontext()
 
 
 def _beside(side: ThreadPoolExecutor, parallel: bool, task: Callable[[], T]) -> Future[T]:
