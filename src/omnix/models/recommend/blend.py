@@ -118,7 +118,7 @@ class BlendRecommender:
         horizon_days: float = 30.0,
         n_repeat: int = 30,
         n_explore: int = 20,
-        max_train_customers: int = 20_000,
+        max_train_customers: int = 10_000,
         max_source_customers: int = 30_000,
         factors: int = 64,
         n_clusters: int = 12,
