@@ -81,11 +81,11 @@ class CollaborativeSource:
                 num_threads=self.n_threads,
             )  # fmt: skip
             model.fit(weights[fit_on], show_progress=False)
-            users = model.user_factors
-            if fit_on.size < active.size:  # fold the others in: one exact least-squares step
-                users = model.recalculate_user(active, weights[active])
-        self.user_factors_ = np.zeros((counts.shape[0], self.factors), dtype=np.float64)
-        self.user_factors_[active] = users
+            self.user_factors_ = np.zeros((counts.shape[0], self.factors), dtype=np.float64)
+            self.user_factors_[fit_on] = model.user_factors
+            others = np.setdiff1d(active, fit_on, assume_unique=True)
+            if others.size:  # fold the others in: one exact least-squares step each
+                self.user_factors_[others] = model.recalculate_user(others, weights[others])
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
         self.bought_ = counts
         return self
