@@ -122,7 +122,7 @@ def test_chunks_scored_on_threads_give_one_threads_rows(
 def test_a_later_run_reuses_the_learned_model_for_a_week(reco_store: StoreRef) -> None:
     """The nightly batch between weekly refits: a run within 7 days after a fit reuses its
     ranker and next-need model (refitting only the sources), never a model of a later day,
-    never one older than a week, never with --refit."""
+    one older than a week, one learned with other product vectors, or with --refit."""
     with opened(store=reco_store, default_consent="granted") as container:
         service = container.recommend_service("tfidf")
         first = service.precompute(AS_OF)
@@ -135,6 +135,9 @@ def test_a_later_run_reuses_the_learned_model_for_a_week(reco_store: StoreRef) -
         assert answer.basis == "personal" and len(answer.items) == 5
         assert answer.as_of == (AS_OF + datetime.timedelta(days=3)).isoformat()
         assert all(item.reason for item in answer.items)
+        # the ranker weighed TF-IDF content scores: other product vectors need a new one
+        other = container.recommend_service("sentence").precompute(AS_OF)
+        assert (other.model, other.encoder) == ("fitted", "all-MiniLM-L6-v2")
         # a model learned for a later day saw purchases this run may not use
         earlier = service.precompute(AS_OF - datetime.timedelta(days=1))
         assert (earlier.model, earlier.model_as_of) == ("fitted", earlier.as_of)
@@ -145,4 +148,4 @@ def test_a_later_run_reuses_the_learned_model_for_a_week(reco_store: StoreRef) -
     runs = query(reco_store, "SELECT detail FROM runs WHERE command = 'recommend' "
                              "ORDER BY started_at", ())  # fmt: skip
     models = [json.loads(str(r[0]))["model"] for r in runs]
-    assert models == ["fitted", "reused", "fitted", "fitted", "fitted"]
+    assert models == ["fitted", "reused", "fitted", "fitted", "fitted", "fitted"]

@@ -287,7 +287,7 @@ class RecommendService:
         def lap(name: str) -> None:
             t[name] = round(time.perf_counter() - started - sum(t.values()), 3)
 
-        detail: dict[str, Any] = {"as_of": as_of.isoformat()}  # `omnix status` shows it
+        detail: dict[str, Any] = {"as_of": as_of.isoformat()}  # the run's record (runs)
         with self.warehouse.run("recommend", detail):
             note("reading history")
             h = load_history(self.warehouse, as_of)
@@ -300,11 +300,11 @@ class RecommendService:
             vectors = product_vectors(self.warehouse, product_texts(products), encoder)
             lap("embed")
             stored = None if refit else _stored_model(self.warehouse, h, as_of,
-                                                      max_model_age_days)  # fmt: skip
+                                                      max_model_age_days, encoder.name)  # fmt: skip
             if stored is None:
                 note("fitting sources and the ranker")
                 model, model_as_of = _fit(h, vectors, groups), as_of
-                packed: tuple[date, str] | None = (as_of, _pack(model, h))
+                packed: tuple[date, str] | None = (as_of, _pack(model, h, encoder.name))
             else:
                 note("updating the sources (the ranker of an earlier run)")
                 model, model_as_of = stored
@@ -373,17 +373,17 @@ def _fit(h: StoreHistory, vectors: Any, groups: Any) -> BlendRecommender:
 _MODEL_FORMAT = 1  # bump when what _pack stores changes: an older model is then refitted
 
 
-def _pack(model: BlendRecommender, h: StoreHistory) -> str:
+def _pack(model: BlendRecommender, h: StoreHistory, encoder: str) -> str:
     """The learned blend and the product ids its item codes stand for, as text for the
     store's meta table. Pickle: the store is trusted as the code is (whoever can write the
     store can already change every recommendation); docs/security.md."""
-    payload = {"format": _MODEL_FORMAT, "items": h.encoded.items.to_pylist(),
+    payload = {"format": _MODEL_FORMAT, "items": h.encoded.items.to_pylist(), "encoder": encoder,
                "blend": model.learned()}  # fmt: skip
     return base64.b64encode(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)).decode()
 
 
 def _stored_model(
-    warehouse: Warehouse, h: StoreHistory, as_of: date, max_age_days: int
+    warehouse: Warehouse, h: StoreHistory, as_of: date, max_age_days: int, encoder: str
 ) -> tuple[BlendRecommender, date] | None:
     """The stored blend re-coded for this run's items, when it learned for a day at most
     `max_age_days` before `as_of` (never after it: it would have seen later purchases)."""
@@ -400,6 +400,8 @@ def _stored_model(
         log.warning("stored recommendation model unreadable, refitting", error=str(err))
         return None
     if not isinstance(payload, dict) or payload.get("format") != _MODEL_FORMAT:
+        return None
+    if payload.get("encoder") != encoder:  # the ranker weighed the other vectors' scores
         return None
     at = {p: k for k, p in enumerate(payload["items"])}
     old_code = np.array([at.get(p, -1) for p in h.encoded.items.to_pylist()], dtype=np.int64)
