@@ -203,7 +203,7 @@ class ServingCache:
     _loaded: Serving | None = None
     _version: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    loads: int = 0  # how many times the tables were read (tests, metrics)
+    loads: int = 0  # how many times the tables were read
 
     def get(self, warehouse: Warehouse, default_consent: bool) -> Serving:
         """The current tables, bound to the calling thread's store handle."""

@@ -150,12 +150,11 @@ class BlendRecommender:
         past = history.before(cut)
         if past.customer.size == 0:
             raise ValueError("the history is too short to learn from: nothing before the cut")
-        threads = self.n_threads or idle_cores()
         # Two independent halves run side by side on two cores, one core each: the next-need
         # model (fit, then scoring the training customers) beside the other sources. Most of
         # either is single-threaded NumPy, which releases the GIL; each half's results do not
         # depend on its thread count, so the blend is the same as when run one after the other.
-        each = 1 if threads >= 2 else threads
+        threads, each, parallel = self._halves()
         train = self._training_customers(history, cut)
 
         def replenishment() -> ReplenishmentSource:
@@ -163,8 +162,8 @@ class BlendRecommender:
                                     n_threads=each).fit(past, cut, item_category)  # fmt: skip
             return r.prepare(_only(past, train), cut)
 
-        with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(threads >= 2):
-            rep = _beside(side, threads >= 2, replenishment)
+        with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(parallel):
+            rep = _beside(side, parallel, replenishment)
             src = self._fit_sources(
                 self._source_history(past, train), cut, vectors, groups, train, each
             )
@@ -187,19 +186,23 @@ class BlendRecommender:
     ) -> BlendRecommender:
         """Fit the sources on `history` (which ends before `as_of_day`) and score its pairs
         with the learned next-need model, keeping the learned ranker: the serving half of
-        `fit`, also what a model learned on an earlier day (`learned` / `from_learned`) is
-        brought up to date with."""
+        `fit`, also what a stored model (`learned`, then `with_items`) is brought up to date
+        with on a later day."""
         if not hasattr(self, "ranker_"):
             raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
-        threads = self.n_threads or idle_cores()
-        each = 1 if threads >= 2 else threads
-        with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(threads >= 2):
-            served = _beside(side, threads >= 2,
+        _, each, parallel = self._halves()
+        with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(parallel):
+            served = _beside(side, parallel,
                              lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
             self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
             served.result()
         self.ranking_ = ranking_by_frequency(self.sources_.popularity)
         return self
+
+    def _halves(self) -> tuple[int, int, bool]:
+        """(threads, threads per half, whether the two halves run side by side)."""
+        threads = self.n_threads or idle_cores()
+        return threads, 1 if threads >= 2 else threads, threads >= 2
 
     def learned(self) -> BlendRecommender:
         """A copy holding only what was learned (the next-need model, the ranker, the

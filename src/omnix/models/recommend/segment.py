@@ -24,12 +24,6 @@ from omnix.models.recommend.candidates import (
 )
 
 
-def last_purchase_day(history: Baskets) -> tuple[IntArray, IntArray, FloatArray]:
-    """(customer, item, last day bought) per distinct pair."""
-    pairs = pair_table(history)
-    return pairs.customer, pairs.item, pairs.last_day
-
-
 class SegmentSource:
     """Parameters: n_clusters for K-means when no groups are given (its centres learned on at
     most max_fit_customers customers with history, drawn at random); half_life_days of a
