@@ -265,6 +265,24 @@ def _fit_head(x: Matrix, y: IntArray, seed: int) -> Head:
     return head
 
 
+PREDICT_ROWS = 65_536  # rows a head scores at a time
+
+
+def _proba(head: Head, x: Matrix) -> FloatArray:
+    """`head.predict_proba(x)[:, 1]`, PREDICT_ROWS rows at a time. scikit-learn walks one
+    tree over every row before the next tree and casts the rows to float64 first: on millions
+    of rows each of the 60 trees then re-reads a gigabyte from memory, where a block of rows
+    stays in cache for all of them (4.5M pairs: 12.6 -> 8.3 CPU s, the same numbers)."""
+    if len(x) <= PREDICT_ROWS:
+        return np.asarray(head.predict_proba(x)[:, 1], dtype=np.float64)
+    out = np.empty(len(x))
+    for start in range(0, len(x), PREDICT_ROWS):
+        out[start : start + PREDICT_ROWS] = head.predict_proba(x[start : start + PREDICT_ROWS])[
+            :, 1
+        ]
+    return out
+
+
 def _head(seed: int) -> HistGradientBoostingClassifier:
     # A fixed number of rounds: early stopping holds out a random 15% of rows, which made
     # recall@10 move by +-0.003 between seeds on the Instacart sample (docs/DECISIONS_LOG.md).
@@ -424,8 +442,8 @@ class NextNeedModel:
         if self.active_head_ is None or self.item_head_ is None:  # the ranking score only
             p_active = p_item = np.full(len(snap.pairs.customer), np.nan)
         else:
-            p_active = self.active_head_.predict_proba(snap.customer_x)[:, 1][snap.pairs.customer]
-            p_item = self.item_head_.predict_proba(x)[:, 1]
+            p_active = _proba(self.active_head_, snap.customer_x)[snap.pairs.customer]
+            p_item = _proba(self.item_head_, x)
         return NextNeedPredictions(
             pairs=snap.pairs,
             rhythm=snap.rhythm,
@@ -433,7 +451,7 @@ class NextNeedModel:
             p_item=p_item,
             probability=p_active * p_item,
             next_score=(
-                self.next_head_.predict_proba(x)[:, 1]
+                _proba(self.next_head_, x)
                 if next_basket and self.next_head_ is not None
                 else p_item
             ),
