@@ -110,9 +110,10 @@ def test_chunks_scored_on_threads_give_one_threads_rows(
         texts = rs.product_texts(rs._products(wh, h, AS_OF))
         model = rs._fit(h, rs.product_vectors(wh, texts, service.encoder()), None)
     who = np.flatnonzero(np.bincount(h.encoded.baskets.customer) > 0)
-    # the chunk size itself stays: a customer's scores differ in the last bit (4e-17) with
-    # the chunk they are scored in
-    monkeypatch.setattr(rs, "_CHUNK", 37)  # several chunks, more than the workers
+    # several chunks, more than the workers: 37 customers each on one worker, at most 37 on
+    # two (a count they divide). A customer's scores may differ in the last bit (4e-17) with the
+    # chunk they are scored in; on this store no near-tie flips
+    monkeypatch.setattr(rs, "_CHUNK", 37)
     one = rs.score_candidates(model, h, who, workers=1)
     two = rs.score_candidates(model, h, who, workers=2)
     assert two.num_rows > 40 * 100

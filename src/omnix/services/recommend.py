@@ -192,25 +192,29 @@ def score_candidates(
     keep: int = KEEP,
     workers: int | None = None,
 ) -> pa.Table:
-    """The stored candidate rows of customers `who` (sorted codes), `_CHUNK` customers at a
-    time on `workers` threads (default: the idle cores; a single chunk gives them to the
-    ranker instead). NumPy's sorts and searches and the ranker's trees release the GIL, so
-    two chunks score side by side; each worker keeps to one OpenMP and one BLAS thread so
-    they do not oversubscribe the cores, and only `workers` chunks' intermediate arrays are
-    alive at once. The rows come out in chunk order, as one thread gives them."""
-    starts = range(0, who.size, _CHUNK)
-    if not starts:
+    """The stored candidate rows of customers `who` (sorted codes), at most `_CHUNK`
+    customers at a time on `workers` threads (default: the idle cores; a single chunk gives
+    them to the ranker instead), in equal chunks whose count the workers divide, so no
+    worker scores the last chunk alone while the others wait. NumPy's sorts and searches
+    and the ranker's trees release the GIL, so two chunks score side by side; each worker
+    keeps to one OpenMP and one BLAS thread so they do not oversubscribe the cores, and only
+    `workers` chunks' intermediate arrays are alive at once. The rows come out in chunk
+    order, as one thread gives them."""
+    if not who.size:
         return _empty_candidates()
     cores = workers or idle_cores()  # sampled once: each sample waits 0.2 s
+    rounds = -(-who.size // (max(cores, 1) * _CHUNK))
+    size = -(-who.size // (max(cores, 1) * rounds))
+    starts = range(0, who.size, size)
     if cores <= 1 or len(starts) == 1:  # the ranker's own threads use the cores
         return pa.concat_tables([
-            _candidate_table(model, h, model.predict(who[s : s + _CHUNK], cores), keep)
+            _candidate_table(model, h, model.predict(who[s : s + size], cores), keep)
             for s in starts
         ])  # fmt: skip
 
     def chunk(s: int) -> pa.Table:
         with threadpool_limits(1, user_api="openmp"):  # OpenMP settings are per thread
-            return _candidate_table(model, h, model.predict(who[s : s + _CHUNK], 1), keep)
+            return _candidate_table(model, h, model.predict(who[s : s + size], 1), keep)
 
     # BLAS (OpenBLAS) threads are one process-wide setting: set once, around every worker
     threads = min(cores, len(starts))
