@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.next_need import NextNeedModel, NextNeedPredictions
+from omnix.models.next_need import NextNeedModel
 from omnix.models.recommend.candidates import (
     Scored,
     gather,
@@ -37,12 +37,23 @@ class Rhythm:
     purchases: FloatArray  # purchase days
 
 
+@dataclass(frozen=True, slots=True)
+class _Served:
+    """What serving reads of the next-need predictions, per scored pair (the rows' order):
+    a quarter of the predictions' arrays, which the batch would otherwise hold to the end."""
+
+    next_score: FloatArray
+    purchases: FloatArray  # purchase days
+    days_since: FloatArray
+    interval_days: FloatArray
+
+
 class ReplenishmentSource:
     """Due and overdue repeat items. Parameters: horizon_days of the next-need model and its
     other settings (see NextNeedModel); n_threads None = the idle cores."""
 
     model_: NextNeedModel
-    predictions_: NextNeedPredictions
+    served_: _Served
     rows_: Scored
     n_items_: int
 
@@ -77,7 +88,9 @@ class ReplenishmentSource:
         if not hasattr(self, "model_"):
             raise NotFittedError("This ReplenishmentSource is not fitted yet: call fit() first.")
         pred = self.model_.predict(history, as_of_day)
-        self.predictions_ = pred
+        r = pred.rhythm
+        self.served_ = _Served(pred.next_score, pred.pairs.n_days.astype(np.float64),
+                               r.days_since_last, r.interval_days)  # fmt: skip
         self.rows_ = scored(pred.pairs.customer, pred.pairs.item, pred.next_score)
         self.n_items_ = history.n_items
         return self
@@ -97,7 +110,7 @@ class ReplenishmentSource:
         return self
 
     def _require(self) -> None:
-        if not hasattr(self, "predictions_"):
+        if not hasattr(self, "served_"):
             raise NotFittedError("call fit() then prepare() before scoring")
 
     def top(self, customers: IntArray, n: int) -> Scored:
@@ -116,31 +129,23 @@ class ReplenishmentSource:
         """(next-basket score, log purchase days, log overdue ratio) per pair; zeros for
         pairs never bought."""
         self._require()
-        pred = self.predictions_
+        s = self.served_
         at = lookup(self.rows_, customer, item, self.n_items_)
-        r = pred.rhythm
 
         def pick(values: FloatArray) -> FloatArray:
             return gather(values, at, 0.0)
 
-        ratio = (r.days_since_last + 0.5) / np.maximum(r.interval_days, 0.5)
-        return (
-            pick(pred.next_score),
-            pick(np.log1p(pred.pairs.n_days.astype(np.float64))),
-            pick(np.log(ratio)),
-        )
+        ratio = (s.days_since + 0.5) / np.maximum(s.interval_days, 0.5)
+        return pick(s.next_score), pick(np.log1p(s.purchases)), pick(np.log(ratio))
 
     def rhythm(self, customer: IntArray, item: IntArray) -> Rhythm:
         """The rhythm facts a reason quotes, per pair (NaN for pairs never bought)."""
         self._require()
-        pred = self.predictions_
+        s = self.served_
         at = lookup(self.rows_, customer, item, self.n_items_)
-        r = pred.rhythm
 
         def pick(values: FloatArray) -> FloatArray:
             return gather(values, at, np.nan)
 
-        interval = pick(r.interval_days)
-        since = pick(r.days_since_last)
-        days = pred.pairs.n_days.astype(np.float64)
-        return Rhythm(interval, since, interval - since, pick(days))
+        interval, since = pick(s.interval_days), pick(s.days_since)
+        return Rhythm(interval, since, interval - since, pick(s.purchases))
