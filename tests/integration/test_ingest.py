@@ -125,6 +125,33 @@ def test_same_product_twice_in_an_order_is_two_lines(tmp_path: Path, store: Stor
     ]
 
 
+def test_padded_order_ids_give_the_positions_and_identity_of_clean_ones(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """Order ids are trimmed before they are grouped for positions: " g1", "g1" and "g1  " are
+    one order, and a clean export of the same lines has the same line identity."""
+    lines = [
+        "c1, g1,2024-01-01,p1,1,1,UK",
+        "c1,g1,2024-01-01,p2,1,1,UK",
+        "c1,g1  ,2024-01-01,p1,1,1,UK",
+        "c2,g2,2024-01-02,p1,1,1,UK",
+    ]
+    padded = write(tmp_path / "padded.csv", HEADER + "\n".join(lines))
+    clean = write(
+        tmp_path / "clean.csv", HEADER + "\n".join(lines).replace(" g1", "g1").replace("g1  ", "g1")
+    )
+    (first,) = ingest(store, padded)
+    assert (first.stored, first.inserted) == (4, 4)
+    positions = (
+        "SELECT order_id, array_agg(line_seq ORDER BY line_seq) FROM transactions "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    assert query(store, positions) == [("g1", [1, 2, 3]), ("g2", [1])]
+    (again,) = ingest(store, clean)
+    assert (again.stored, again.inserted, again.duplicates) == (4, 0, 4)
+    assert query(store, positions) == [("g1", [1, 2, 3]), ("g2", [1])]
+
+
 def test_line_id_defines_identity_when_given(tmp_path: Path, store: StoreRef) -> None:
     data = store
     head = "customer_id,order_id,ts,product_id,line_id\n"
