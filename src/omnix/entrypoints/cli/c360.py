@@ -9,13 +9,7 @@ from typing import Annotated
 
 import typer
 
-from omnix.entrypoints.cli.common import (
-    DEFAULT_DIR,
-    DataDir,
-    JsonFlag,
-    hold_freed_memory,
-    parse_date,
-)
+from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, JsonFlag, parse_date
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings
 from omnix.entrypoints.cli.segments_cmd import KMax, KMin, Rules, segment_options
@@ -81,7 +75,6 @@ def analyze(
     day = parse_date(as_of, "--as-of") if as_of else None
     settings = _settings(data_dir)
     options = segment_options(settings, k_min, k_max, rules)
-    hold_freed_memory()
     container = bootstrap(settings)
     try:
         service = container.analyze_service(options, default_consent, horizon_days, top)

@@ -10,7 +10,7 @@ import typer
 
 from omnix.entrypoints.cli.c360 import DefaultConsent
 from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
-from omnix.entrypoints.cli.common import DataDir, JsonFlag, hold_freed_memory
+from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings
@@ -123,7 +123,6 @@ def _all(
     from omnix.entrypoints.cli import render
     from omnix.services.predict import write_table
 
-    hold_freed_memory()
     container = bootstrap(_settings(data_dir))
     try:
         with render.spinner("Recommending", _progress_enabled(as_json)) as stage:

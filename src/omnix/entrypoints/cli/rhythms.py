@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
-from omnix.entrypoints.cli.common import DataDir, JsonFlag, hold_freed_memory
+from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings
@@ -45,7 +45,6 @@ def backtest(
     from omnix.entrypoints.cli import render
 
     day = _parse_date(cutoff, "--cutoff")
-    hold_freed_memory()
     if recommend:
         from omnix.entrypoints.cli.recommend_cmd import backtest_recommend
 
@@ -107,7 +106,6 @@ def predict(
 
     day = _parse_date(as_of, "--as-of")
     keep = _parse_top(top)
-    hold_freed_memory()
     container = bootstrap(_settings(data_dir))
     try:
         with render.spinner("Predicting", _progress_enabled(as_json)) as stage:
