@@ -154,7 +154,7 @@ class BlendRecommender:
         # model (fit, then scoring the training customers) beside the other sources. Most of
         # either is single-threaded NumPy, which releases the GIL; each half's results do not
         # depend on its thread count, so the blend is the same as when run one after the other.
-        threads, each, parallel = self._halves()
+        _, each, parallel = self._halves()
         train = self._training_customers(history, cut)
 
         def replenishment() -> ReplenishmentSource:
@@ -171,11 +171,15 @@ class BlendRecommender:
             cand_c, cand_i = self._candidates(src, train)
             x = self._features(src, cand_c, cand_i)
             y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
-            with threadpool_limits(threads):
+            del src
+
+        def ranker() -> None:  # beside the next-need scores of the serving half: one core
+            with threadpool_limits(each):
                 self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
             self.train_rows_ = (x, y)
+
         self.fitted_as_of_ = as_of_day
-        return self.serve_at(history, as_of_day, vectors, groups)
+        return self._serve(history, as_of_day, vectors, groups, first=ranker)
 
     def serve_at(
         self,
@@ -190,10 +194,23 @@ class BlendRecommender:
         with on a later day."""
         if not hasattr(self, "ranker_"):
             raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
+        return self._serve(history, as_of_day, vectors, groups)
+
+    def _serve(
+        self,
+        history: Baskets,
+        as_of_day: float,
+        vectors: Any,
+        groups: IntArray | None,
+        first: Callable[[], None] = lambda: None,
+    ) -> BlendRecommender:
+        """The next-need scores as of the day on the side thread, beside `first` (fit's
+        ranker: it reads no source) then the other sources."""
         _, each, parallel = self._halves()
         with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(parallel):
             served = _beside(side, parallel,
                              lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
+            first()
             self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
             served.result()
         self.ranking_ = ranking_by_frequency(self.sources_.popularity)
