@@ -273,13 +273,10 @@ def _proba(head: Head, x: Matrix) -> FloatArray:
     tree over every row before the next tree and casts the rows to float64 first: on millions
     of rows each of the 60 trees then re-reads a gigabyte from memory, where a block of rows
     stays in cache for all of them (4.5M pairs: 12.6 -> 8.3 CPU s, the same numbers)."""
-    if len(x) <= PREDICT_ROWS:
-        return np.asarray(head.predict_proba(x)[:, 1], dtype=np.float64)
     out = np.empty(len(x))
     for start in range(0, len(x), PREDICT_ROWS):
-        out[start : start + PREDICT_ROWS] = head.predict_proba(x[start : start + PREDICT_ROWS])[
-            :, 1
-        ]
+        block = x[start : start + PREDICT_ROWS]
+        out[start : start + PREDICT_ROWS] = head.predict_proba(block)[:, 1]
     return out
 
 

@@ -154,7 +154,7 @@ class BlendRecommender:
         # model (fit, then scoring the training customers) beside the other sources. Most of
         # either is single-threaded NumPy, which releases the GIL; each half's results do not
         # depend on its thread count, so the blend is the same as when run one after the other.
-        _, each, parallel = self._halves()
+        each, parallel = halves = self._halves()
         train = self._training_customers(history, cut)
 
         def replenishment() -> ReplenishmentSource:
@@ -179,7 +179,7 @@ class BlendRecommender:
             self.train_rows_ = (x, y)
 
         self.fitted_as_of_ = as_of_day
-        return self._serve(history, as_of_day, vectors, groups, first=ranker)
+        return self._serve(history, as_of_day, vectors, groups, halves, first=ranker)
 
     def serve_at(
         self,
@@ -194,7 +194,7 @@ class BlendRecommender:
         with on a later day."""
         if not hasattr(self, "ranker_"):
             raise NotFittedError("This BlendRecommender is not fitted yet: call fit() first.")
-        return self._serve(history, as_of_day, vectors, groups)
+        return self._serve(history, as_of_day, vectors, groups, self._halves())
 
     def _serve(
         self,
@@ -202,11 +202,12 @@ class BlendRecommender:
         as_of_day: float,
         vectors: Any,
         groups: IntArray | None,
+        halves: tuple[int, bool],
         first: Callable[[], None] = lambda: None,
     ) -> BlendRecommender:
         """The next-need scores as of the day on the side thread, beside `first` (fit's
-        ranker: it reads no source) then the other sources."""
-        _, each, parallel = self._halves()
+        ranker: it reads no source) then the other sources; `halves` as `_halves` gives."""
+        each, parallel = halves
         with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(parallel):
             served = _beside(side, parallel,
                              lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
@@ -216,10 +217,11 @@ class BlendRecommender:
         self.ranking_ = ranking_by_frequency(self.sources_.popularity)
         return self
 
-    def _halves(self) -> tuple[int, int, bool]:
-        """(threads, threads per half, whether the two halves run side by side)."""
+    def _halves(self) -> tuple[int, bool]:
+        """(threads per half, whether the two halves run side by side): the idle cores are
+        sampled once per fit, so both of its sections split the same way."""
         threads = self.n_threads or idle_cores()
-        return threads, 1 if threads >= 2 else threads, threads >= 2
+        return (1, True) if threads >= 2 else (threads, False)
 
     def learned(self) -> BlendRecommender:
         """A copy holding only what was learned (the next-need model, the ranker, the
