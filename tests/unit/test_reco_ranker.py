@@ -7,6 +7,7 @@ from unittest import mock
 import numpy as np
 import pyarrow as pa
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 
 from omnix.evaluation import metrics as m
@@ -18,6 +19,7 @@ from omnix.models.recommend.ranker import (
     BlendRanker,
     _count_at_most,
     _positive_proba,
+    _TreeTables,
 )
 from omnix.models.recommend.replenishment import Rhythm
 from omnix.services.reco_reasons import reasons, replenishment_reasons
@@ -109,10 +111,19 @@ def test_boosted_head_on_binned_features_gives_the_public_probabilities() -> Non
     probe = rng.choice(np.r_[edges, np.nan, np.inf, -np.inf, 0.0, 1e9], (5000, len(_EXPLORE)))
     probe = np.vstack([probe, x[:, _EXPLORE]]).astype(np.float32)
     expected = booster.predict_proba(probe)[:, 1]
-    # the binned walk ran, not the public fallback (internals renamed by a new scikit-learn)
+    # the tables ran, not the public fallback (internals renamed by a new scikit-learn) nor
+    # scikit-learn's walk; a probe longer than a block crosses block edges
     public = mock.patch.object(type(booster), "predict_proba", side_effect=AssertionError)
-    with public:
+    walk = mock.patch.object(type(booster), "_predict_iterations", side_effect=AssertionError)
+    with public, walk, mock.patch.object(_TreeTables, "BLOCK", 1000):
         np.testing.assert_array_equal(_positive_proba(booster, probe), expected)
+    # trees with more splits than a table holds take scikit-learn's binned walk
+    big = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=15, random_state=0)
+    big.fit(x[:, _EXPLORE], y)
+    assert _TreeTables.of(big) is None
+    with mock.patch.object(type(big), "predict_proba", side_effect=AssertionError):
+        got = _positive_proba(big, probe)
+    np.testing.assert_array_equal(got, big.predict_proba(probe)[:, 1])
     logistic = ranker.repeat_  # anything else takes the public method
     design = rng.random((10, logistic.coef_.shape[1]))
     np.testing.assert_array_equal(
