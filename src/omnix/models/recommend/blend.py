@@ -82,6 +82,7 @@ class FittedSources:
     c_log_baskets: FloatArray
     c_log_items: FloatArray
     n_items: int
+    pool: IntArray  # items with at least min_buyers buyers: what ALS may propose
 
 
 def _item_stats(
@@ -150,11 +151,17 @@ class BlendRecommender:
         past = history.before(cut)
         if past.customer.size == 0:
             raise ValueError("the history is too short to learn from: nothing before the cut")
-        # Two independent halves run side by side on two cores, one core each: the next-need
-        # model (fit, then scoring the training customers) beside the other sources. Most of
-        # either is single-threaded NumPy, which releases the GIL; each half's results do not
-        # depend on its thread count, so the blend is the same as when run one after the other.
-        each, parallel = halves = self._halves()
+        # Two independent halves run side by side on two cores, one core each. The side
+        # thread: the next-need model (fit, scores of the training customers at the cut, then
+        # every pair's scores as of the day, on a copy). This thread: the other sources at the
+        # cut, then as of the day (they wait for nothing of the side's), then the training
+        # candidates and the ranker. The side's work is the longer (about 26 against 25 s on
+        # 100k customers); when the serving sources came after the ranker, this thread waited
+        # for the side before the candidates and the side for it at the end. Most of either
+        # half is single-threaded NumPy, which releases the GIL; each half's results do not
+        # depend on its thread count or on the order, so the blend is the same as when run one
+        # after the other.
+        each, parallel = self._halves()
         train = self._training_customers(history, cut)
 
         def replenishment() -> ReplenishmentSource:
@@ -162,24 +169,28 @@ class BlendRecommender:
                                     n_threads=each).fit(past, cut, item_category)  # fmt: skip
             return r.prepare(_only(past, train), cut)
 
+        def scores_as_of_day() -> ReplenishmentSource:  # a copy: the cut's scores stay
+            return at_cut.result().learned().prepare(history, as_of_day)
+
         with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(parallel):
-            rep = _beside(side, parallel, replenishment)
+            at_cut = _beside(side, parallel, replenishment)
+            served = _beside(side, parallel, scores_as_of_day)  # queued behind it
             src = self._fit_sources(
                 self._source_history(past, train), cut, vectors, groups, train, each
             )
-            self.replenishment_ = rep.result()
-            cand_c, cand_i = self._candidates(src, train)
-            x = self._features(src, cand_c, cand_i)
+            self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
+            rep = at_cut.result()
+            cand_c, cand_i = self._candidates(src, rep, train)
+            x = self._features_and_evidence(src, rep, cand_c, cand_i)[0]
             y = _labels(history, cut, self.horizon_days, cand_c, cand_i)
-            del src
-
-        def ranker() -> None:  # beside the next-need scores of the serving half: one core
+            del src, rep
             with threadpool_limits(each):
                 self.ranker_ = BlendRanker(random_state=self.random_state).fit(x, y)
             self.train_rows_ = (x, y)
-
+            self.replenishment_ = served.result()
         self.fitted_as_of_ = as_of_day
-        return self._serve(history, as_of_day, vectors, groups, halves, first=ranker)
+        self.ranking_ = ranking_by_frequency(self.sources_.popularity)
+        return self
 
     def serve_at(
         self,
@@ -203,23 +214,21 @@ class BlendRecommender:
         vectors: Any,
         groups: IntArray | None,
         halves: tuple[int, bool],
-        first: Callable[[], None] = lambda: None,
     ) -> BlendRecommender:
-        """The next-need scores as of the day on the side thread, beside `first` (fit's
-        ranker: it reads no source) then the other sources; `halves` as `_halves` gives."""
+        """The next-need scores as of the day on the side thread beside the other sources;
+        `halves` as `_halves` gives."""
         each, parallel = halves
         with ThreadPoolExecutor(max_workers=1) as side, _one_blas_thread(parallel):
             served = _beside(side, parallel,
                              lambda: self.replenishment_.prepare(history, as_of_day))  # fmt: skip
-            first()
             self.sources_ = self._fit_sources(history, as_of_day, vectors, groups, None, each)
             served.result()
         self.ranking_ = ranking_by_frequency(self.sources_.popularity)
         return self
 
     def _halves(self) -> tuple[int, bool]:
-        """(threads per half, whether the two halves run side by side): the idle cores are
-        sampled once per fit, so both of its sections split the same way."""
+        """(threads per half, whether the two halves run side by side), from the idle cores
+        sampled once."""
         threads = self.n_threads or idle_cores()
         return (1, True) if threads >= 2 else (threads, False)
 
@@ -298,17 +307,18 @@ class BlendRecommender:
         content = ContentSource().fit(history, vectors, pool, pairs).prepare(who)
         complements = ComplementSource(random_state=self.random_state).fit(history)
         comp_rows = complements.for_baskets(last_baskets(history), who)
-        self._pool = pool
         return FittedSources(
             collab, content, segment, complements, comp_rows, pairs.keys,
-            popularity, repeat_share, c_baskets, c_items, history.n_items,
+            popularity, repeat_share, c_baskets, c_items, history.n_items, pool,
         )  # fmt: skip
 
-    def _candidates(self, src: FittedSources, customers: IntArray) -> tuple[IntArray, IntArray]:
+    def _candidates(
+        self, src: FittedSources, rep: ReplenishmentSource, customers: IntArray
+    ) -> tuple[IntArray, IntArray]:
         n = self.n_explore
         parts = [
-            self.replenishment_.top(customers, self.n_repeat),
-            src.collaborative.top(customers, n, self._pool),
+            rep.top(customers, self.n_repeat),
+            src.collaborative.top(customers, n, src.pool),
             src.content.top(customers, n),
             src.segment.top(customers, n),
             top_per_customer(
@@ -319,15 +329,12 @@ class BlendRecommender:
         key = distinct(np.concatenate([p.customer * src.n_items + p.item for p in parts]))
         return key // src.n_items, key % src.n_items
 
-    def _features(self, src: FittedSources, c: IntArray, i: IntArray) -> Matrix:
-        return self._features_and_evidence(src, c, i)[0]
-
     def _features_and_evidence(
-        self, src: FittedSources, c: IntArray, i: IntArray
+        self, src: FittedSources, rep: ReplenishmentSource, c: IntArray, i: IntArray
     ) -> tuple[Matrix, IntArray, IntArray]:
         """The FEATURES of candidates (c, i) sorted by (customer, item), and the item behind
         their content and complement scores (-1 where none), looked up once for both."""
-        rep = self.replenishment_.features(c, i)
+        repeat = rep.features(c, i)
         collab = src.collaborative.score(c, i)
         content, content_ev = src.content.score(c, i)
         at = lookup(src.complement_rows, c, i, src.n_items)
@@ -336,7 +343,7 @@ class BlendRecommender:
         antecedent = np.maximum(comp_ev, 0)
         lift = np.where(at >= 0, src.complements.lift(antecedent, i), 0.0)
         columns = [
-            *rep,
+            *repeat,
             contains(src.bought, c, i, src.n_items),
             collab,
             np.log1p(rank_in_runs(c, collab)),
@@ -365,8 +372,8 @@ class BlendRecommender:
         the caller scores chunks on threads of its own."""
         self._require()
         src = self.sources_
-        c, i = self._candidates(src, customers)
-        x, content_ev, comp_ev = self._features_and_evidence(src, c, i)
+        c, i = self._candidates(src, self.replenishment_, customers)
+        x, content_ev, comp_ev = self._features_and_evidence(src, self.replenishment_, c, i)
         with threadpool_limits(n_threads or self.n_threads or idle_cores()):
             score = self.ranker_.predict_proba(x)
         source = self.ranker_.attribute(x)
@@ -386,7 +393,7 @@ class BlendRecommender:
         src = self.sources_
         rows = {
             "replenishment": lambda: self.replenishment_.top(customers, k),
-            "collaborative": lambda: src.collaborative.top(customers, k, self._pool),
+            "collaborative": lambda: src.collaborative.top(customers, k, src.pool),
             "content": lambda: src.content.top(customers, k),
             "segment": lambda: src.segment.top(customers, k),
             "complements": lambda: top_per_customer(src.complement_rows, k),
