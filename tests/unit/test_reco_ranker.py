@@ -12,14 +12,13 @@ from sklearn.exceptions import NotFittedError
 
 from omnix.evaluation import metrics as m
 from omnix.models.baselines import PTopFreq
+from omnix.models.boosting import TreeTables, positive_proba
 from omnix.models.recommend.blend import BlendRecommender
 from omnix.models.recommend.ranker import (
     _EXPLORE,
     FEATURES,
     BlendRanker,
     _count_at_most,
-    _positive_proba,
-    _TreeTables,
 )
 from omnix.models.recommend.replenishment import Rhythm
 from omnix.services.reco_reasons import reasons, replenishment_reasons
@@ -115,19 +114,19 @@ def test_boosted_head_on_binned_features_gives_the_public_probabilities() -> Non
     # scikit-learn's walk; a probe longer than a block crosses block edges
     public = mock.patch.object(type(booster), "predict_proba", side_effect=AssertionError)
     walk = mock.patch.object(type(booster), "_predict_iterations", side_effect=AssertionError)
-    with public, walk, mock.patch.object(_TreeTables, "BLOCK", 1000):
-        np.testing.assert_array_equal(_positive_proba(booster, probe), expected)
+    with public, walk, mock.patch.object(TreeTables, "BLOCK", 1000):
+        np.testing.assert_array_equal(positive_proba(booster, probe), expected)
     # trees with more splits than a table holds take scikit-learn's binned walk
     big = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=15, random_state=0)
     big.fit(x[:, _EXPLORE], y)
-    assert _TreeTables.of(big) is None
+    assert TreeTables.of(big) is None
     with mock.patch.object(type(big), "predict_proba", side_effect=AssertionError):
-        got = _positive_proba(big, probe)
+        got = positive_proba(big, probe)
     np.testing.assert_array_equal(got, big.predict_proba(probe)[:, 1])
     logistic = ranker.repeat_  # anything else takes the public method
     design = rng.random((10, logistic.coef_.shape[1]))
     np.testing.assert_array_equal(
-        _positive_proba(logistic, design), logistic.predict_proba(design)[:, 1]
+        positive_proba(logistic, design), logistic.predict_proba(design)[:, 1]
     )
 
 
