@@ -7,6 +7,7 @@ broken by code, do not depend on the order the store returned rows in.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -62,14 +63,20 @@ def dense_codes(values: pa.Array | pa.ChunkedArray) -> tuple[IntArray, pa.Array]
 
 
 def encode_history(history: pa.Table) -> EncodedHistory:
-    """Code a (customer_id, basket, product_id, day, units) table, sorted by customer, basket."""
-    cust, customers = dense_codes(history[c.CUSTOMER_ID])
-    item, items = dense_codes(history[c.PRODUCT_ID])
-    basket = np.asarray(history["basket"].to_numpy(), dtype=np.int64)
+    """Code a (customer_id, basket, product_id, day, units) table, sorted by customer, basket.
+
+    The product codes are made on a second thread while this one codes the customers and
+    sorts (Arrow's hashing and NumPy's sort release the GIL): 10.5M lines, customer and product
+    codes 1.35 s one after the other, 0.8 s side by side; the codes are the same."""
+    with ThreadPoolExecutor(max_workers=1) as side:
+        products = side.submit(dense_codes, history[c.PRODUCT_ID])
+        cust, customers = dense_codes(history[c.CUSTOMER_ID])
+        basket = np.asarray(history["basket"].to_numpy(), dtype=np.int64)
+        # One int64 key sorts faster than a two-key lexsort (0.6 s against 2.2 s at 10M lines).
+        order = np.argsort(cust * (int(basket.max(initial=0)) + 1) + basket)
+        item, items = products.result()
     day = np.asarray(history["day"].to_numpy(), dtype=np.float64)
     units = np.asarray(history["units"].to_numpy(), dtype=np.float64)
-    # One int64 key sorts faster than a two-key lexsort (0.6 s against 2.2 s at 10M lines).
-    order = np.argsort(cust * (int(basket.max(initial=0)) + 1) + basket)
     baskets = Baskets(
         cust[order],
         basket[order],
