@@ -110,11 +110,13 @@ def test_boosted_head_on_binned_features_gives_the_public_probabilities() -> Non
     probe = rng.choice(np.r_[edges, np.nan, np.inf, -np.inf, 0.0, 1e9], (5000, len(_EXPLORE)))
     probe = np.vstack([probe, x[:, _EXPLORE]]).astype(np.float32)
     expected = booster.predict_proba(probe)[:, 1]
-    # the tables ran, not the public fallback (internals renamed by a new scikit-learn) nor
-    # scikit-learn's walk; a probe longer than a block crosses block edges
+    # the tables ran on the rows as they are, not the public fallback (internals renamed by a
+    # new scikit-learn), scikit-learn's walk or its binning; a probe longer than a block
+    # crosses block edges
     public = mock.patch.object(type(booster), "predict_proba", side_effect=AssertionError)
     walk = mock.patch.object(type(booster), "_predict_iterations", side_effect=AssertionError)
-    with public, walk, mock.patch.object(TreeTables, "BLOCK", 1000):
+    binning = mock.patch.object(type(booster._bin_mapper), "transform", side_effect=AssertionError)
+    with public, walk, binning, mock.patch.object(TreeTables, "BLOCK", 1000):
         np.testing.assert_array_equal(positive_proba(booster, probe), expected)
     # trees with more splits than a table holds take scikit-learn's binned walk
     big = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=15, random_state=0)

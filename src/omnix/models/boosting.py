@@ -18,33 +18,37 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def positive_proba(model: Any, x: npt.NDArray[np.floating[Any]]) -> FloatArray:
-    """`model.predict_proba(x)[:, 1]`. For a binary HistGradientBoostingClassifier the trees
-    are read from the binned features (one byte per value) instead of float64 rows, with the
-    same leaves: scikit-learn sets a split's threshold to the upper edge of its bin, so a value
-    goes left exactly when its bin does (NaN to the missing-value bin, as in the split). Small
-    trees (the explore head's 7 leaves) are evaluated as tables (`TreeTables`), big ones by
-    scikit-learn's own walk. These are scikit-learn internals (1.9): anything else, or
-    internals that changed, takes the public method; a unit test compares the two."""
+    """`model.predict_proba(x)[:, 1]`. A binary HistGradientBoostingClassifier of small trees
+    (the explore head's 7 leaves) is evaluated as tables (`TreeTables`) on the rows as they
+    are; one of bigger trees walks them over the binned features (one byte per value) instead
+    of float64 rows, with the same leaves: scikit-learn sets a split's threshold to the upper
+    edge of its bin, so a value goes left exactly when its bin does (NaN to the missing-value
+    bin, as in the split). These are scikit-learn internals (1.9): anything else, or internals
+    that changed, takes the public method; unit tests compare the two."""
     booster = model if isinstance(model, HistGradientBoostingClassifier) else None
     plain = booster is not None and booster.n_trees_per_iteration_ == 1
     if booster is None or not plain or booster.is_categorical_ is not None:
         return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
     try:
-        values = booster._preprocess_X(x, reset=False)
-        binned = booster._bin_mapper.transform(values)
         base = booster._baseline_prediction
-        raw = np.zeros((values.shape[0], 1), dtype=base.dtype, order="F")
-        raw += base
         tables = TreeTables.of(booster)
         if tables is not None:
-            tables.add_to(raw[:, 0], np.ascontiguousarray(binned.T))
+            rows = np.asarray(x)
+            if rows.ndim != 2 or rows.shape[1] != booster.n_features_in_:
+                raise ValueError("not the fitted features")  # the public method says how
+            raw = np.zeros((rows.shape[0], 1), dtype=base.dtype, order="F")
+            raw += base
+            tables.add_to(raw[:, 0], rows)
         else:
             from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
+            values = booster._preprocess_X(x, reset=False)
+            binned = np.ascontiguousarray(booster._bin_mapper.transform(values))
+            raw = np.zeros((values.shape[0], 1), dtype=base.dtype, order="F")
+            raw += base
             booster._predict_iterations(
-                np.ascontiguousarray(binned), booster._predictors, raw, True,
-                _openmp_effective_n_threads(),
-            )  # fmt: skip
+                binned, booster._predictors, raw, True, _openmp_effective_n_threads()
+            )
         return np.asarray(booster._loss.predict_proba(raw)[:, 1], dtype=np.float64)
     except (AttributeError, ImportError, KeyError, TypeError, ValueError):
         return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
@@ -53,20 +57,20 @@ def positive_proba(model: Any, x: npt.NDArray[np.floating[Any]]) -> FloatArray:
 class TreeTables:
     """A boosted model of small trees as lookup tables: each row's answers to a tree's K
     split tests are K bits, and a table of 2^K leaf values, filled by walking the tree once per
-    bit pattern, gives its leaf. The tests are vectorised comparisons of one feature's bins
-    over a block of rows, with no branch per row: about six times faster than scikit-learn's
-    walk row by row, whose branches the processor cannot predict (the explore head's 100
-    trees of 7 leaves over 1.5M rows: 0.5 against 3.1 CPU s). The values are added tree by tree
-    in the order scikit-learn adds them, so the sums are the same to the last bit."""
+    bit pattern, gives its leaf. A test is scikit-learn's own (`value <= threshold` in float64,
+    NaN where the split sends missing values), vectorised over one feature of a block of rows,
+    with no branch per row: scikit-learn walks each row down each tree, and those branches the
+    processor cannot predict. On the rows as they are, nothing is binned. The explore head's
+    100 trees of 7 leaves over 1.5M rows: 3.1 CPU s binned and walked, 0.5 as tables on the
+    bins. The values are added tree by tree in the order scikit-learn adds them, so the sums
+    are the same to the last bit."""
 
     MAX_TESTS = 8  # a tree with more splits (2^8 table entries) is walked by scikit-learn
-    BLOCK = 1 << 16  # rows per block: one feature's bins and the block's sums stay in cache
+    BLOCK = 1 << 16  # rows per block: the block's features and sums stay in cache
 
-    def __init__(
-        self, trees: list[tuple[list[tuple[int, int, bool]], FloatArray]], missing_bin: int
-    ) -> None:
+    def __init__(self, trees: list[tuple[list[tuple[int, float, bool]], FloatArray]]) -> None:
         self.trees = trees
-        self.missing_bin = missing_bin
+        self.missing_left = any(m for tests, _ in trees for _, _, m in tests)
 
     @classmethod
     def of(cls, booster: HistGradientBoostingClassifier) -> TreeTables | None:
@@ -86,30 +90,33 @@ class TreeTables:
                     node = int(nodes["left"][node] if left else nodes["right"][node])
                 table[pattern] = nodes["value"][node]
             tests = [
-                (int(nodes["feature_idx"][n]), int(nodes["bin_threshold"][n]),
+                (int(nodes["feature_idx"][n]), float(nodes["num_threshold"][n]),
                  bool(nodes["missing_go_to_left"][n]))
                 for n in internal
             ]  # fmt: skip
             trees.append((tests, table))
-        return cls(trees, int(booster._bin_mapper.missing_values_bin_idx_))
+        return cls(trees)
 
-    def add_to(self, raw: FloatArray, bins: npt.NDArray[np.uint8]) -> None:
-        """raw += every tree's leaf value; `bins` is features x rows (C order)."""
-        n = bins.shape[1]
+    def add_to(self, raw: FloatArray, rows: npt.NDArray[np.floating[Any]]) -> None:
+        """raw += every tree's leaf value for `rows` (rows x features)."""
+        n = rows.shape[0]
         pattern = np.empty(min(n, self.BLOCK), dtype=np.uint8)
         left = np.empty(pattern.size, dtype=np.bool_)
         shifted = np.empty(pattern.size, dtype=np.uint8)
         for start in range(0, n, self.BLOCK):
-            block, sums = bins[:, start : start + self.BLOCK], raw[start : start + self.BLOCK]
+            # features x rows in float64, as scikit-learn compares them
+            block = np.array(rows[start : start + self.BLOCK].T, dtype=np.float64, order="C")
+            missing = np.isnan(block) if self.missing_left else None
+            sums = raw[start : start + self.BLOCK]
             m = sums.size
             p, go, sh = pattern[:m], left[:m], shifted[:m]
             for tests, table in self.trees:
                 p[:] = 0
                 for k, (feature, threshold, missing_left) in enumerate(tests):
-                    column = block[feature]
-                    np.less_equal(column, threshold, out=go)
-                    if missing_left:  # the missing bin is above every threshold
-                        go |= column == self.missing_bin
+                    np.less_equal(block[feature], threshold, out=go)  # NaN: False, right
+                    if missing_left:
+                        assert missing is not None
+                        go |= missing[feature]
                     np.left_shift(go.view(np.uint8), k, out=sh)
                     p |= sh
                 sums += table[p]
