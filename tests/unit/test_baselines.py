@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from omnix.models.baselines import TIFUKNN, ConstantRatePoisson, GTopFreq, PoissonGamma, PTopFreq
+from omnix.models.baselines import (
+    TIFUKNN,
+    ConstantRatePoisson,
+    GTopFreq,
+    PoissonGamma,
+    PTopFreq,
+    powers,
+)
 from omnix.models.baskets import Baskets
 
 
@@ -264,3 +271,16 @@ def test_poisson_gamma_shrinks_a_thin_history_toward_its_items_buyers() -> None:
     assert p_pg[1] == pytest.approx(p_flat[1], abs=0.05)  # ten purchases mostly speak for it
     assert pg.predict_proba(np.array([30]), np.array([1]), 7.0)[0] > 0.99  # bought every day
     assert pg.predict_proba(np.array([0]), np.array([0]), 0.0)[0] == 0.0
+
+
+def test_powers_from_a_table_equal_the_pow_of_each_element() -> None:
+    rng = np.random.default_rng(2)
+    ints = rng.integers(0, 400, 10_000)
+    for base in (0.5, 0.7, 0.9, 0.95):
+        np.testing.assert_array_equal(powers(base, ints), base**ints)
+        np.testing.assert_array_equal(powers(base, ints.astype(np.float64)), base**ints)
+    # negative, fractional, huge, NaN and empty exponents are computed, not looked up
+    odd = np.array([-3.0, 0.5, 2.25, 1e6, np.nan, np.inf, 4.0])
+    np.testing.assert_array_equal(powers(0.9, odd), 0.9**odd)
+    np.testing.assert_array_equal(powers(0.9, np.array([-2, 3])), 0.9 ** np.array([-2.0, 3.0]))
+    assert powers(0.9, np.zeros(0, dtype=np.int64)).size == 0

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omnix.models.next_need import rank_within
-from omnix.models.recommend import candidates
+from omnix.models import ranks
+from omnix.models.ranks import rank_in_runs, rank_within
 from omnix.models.recommend.candidates import (
     Scored,
     by_pair,
     distinct,
     lookup,
-    rank_in_runs,
     scored,
     top_in_runs,
     top_per_customer,
@@ -81,8 +80,22 @@ def test_packed_sort_and_its_two_sort_fallback_agree(
 ) -> None:
     rows = random_rows(seed, distinct=True)
     packed = rank_in_runs(rows.customer, rows.score)
-    np.testing.assert_array_equal(packed, rank_within(rows.customer, rows.score))
-    monkeypatch.setattr(candidates, "_PACK_BITS", 0)
+    lexsort = ranks._rank_by_lexsort(rows.customer, rows.score, None)
+    np.testing.assert_array_equal(packed, lexsort)
+    # rank_within takes the runs for rows sorted by customer (and by the tie within one)
+    np.testing.assert_array_equal(rank_within(rows.customer, rows.score), lexsort)
+    np.testing.assert_array_equal(rank_within(rows.customer, rows.score, rows.item), lexsort)
+    # and the lexsort when they are not: shuffled rows, or a tie that runs against row order
+    shuffle = np.random.default_rng(seed).permutation(rows.customer.size)
+    np.testing.assert_array_equal(
+        rank_within(rows.customer[shuffle], rows.score[shuffle], rows.item[shuffle]),
+        lexsort[shuffle],
+    )
+    np.testing.assert_array_equal(
+        rank_within(rows.customer, rows.score, -rows.item),
+        ranks._rank_by_lexsort(rows.customer, rows.score, -rows.item),
+    )
+    monkeypatch.setattr(ranks, "_PACK_BITS", 0)
     np.testing.assert_array_equal(rank_in_runs(rows.customer, rows.score), packed)
     for n in (1, 3, 20):
         assert_same(top_per_customer(rows, n), reference_top(rows, n))

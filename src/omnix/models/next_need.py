@@ -27,8 +27,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
-from omnix.models.baselines import ranking_by_frequency, tifu_row_weights, top_k_per_customer
+from omnix.models.baselines import (
+    powers,
+    ranking_by_frequency,
+    tifu_row_weights,
+    top_k_per_customer,
+)
 from omnix.models.baskets import Baskets, FloatArray, IntArray
+from omnix.models.ranks import rank_within
 from omnix.models.rhythm import PairHistory, RhythmEstimates, RhythmModel, pair_history
 
 PAIR_FEATURES = (
@@ -165,20 +171,9 @@ def _basket_features(history: Baskets, pairs: PairHistory, ch: CustomerHistory) 
     tifu = tifu_row_weights(history.customer, history.basket, 3, 0.9, 0.7)
     out[:, 0] = np.bincount(at, weights=tifu, minlength=len(pairs))
     for j, d in enumerate(DECAYS, start=1):
-        total = np.bincount(at, weights=d**age, minlength=len(pairs))
-        out[:, j] = total * (1 - d) / (1 - d**n)
+        total = np.bincount(at, weights=powers(d, age), minlength=len(pairs))
+        out[:, j] = total * (1 - d) / (1 - powers(d, n))
     return out
-
-
-def rank_within(customer: IntArray, value: FloatArray, tie: IntArray | None = None) -> IntArray:
-    """0 for each customer's highest value, 1, 2, ... below it (ties: lower `tie`, e.g. the
-    item code, else row order)."""
-    keys = (-value, customer) if tie is None else (tie, -value, customer)
-    order = np.lexsort(keys)
-    starts = np.searchsorted(customer[order], customer[order], side="left")
-    rank = np.empty(customer.size, dtype=np.int64)
-    rank[order] = np.arange(customer.size) - starts
-    return rank
 
 
 def _max_within(customer: IntArray, value: FloatArray) -> FloatArray:

@@ -32,7 +32,8 @@ from omnix.domain import contract as c
 from omnix.domain.errors import EmptyStoreError, InputError
 from omnix.domain.ports import Warehouse
 from omnix.models.baskets import IntArray
-from omnix.models.next_need import NextNeedModel, NextNeedPredictions, rank_within
+from omnix.models.next_need import NextNeedModel, NextNeedPredictions
+from omnix.models.ranks import rank_within
 from omnix.models.rhythm import expected_day, forecast
 from omnix.services.encode import (
     EncodedHistory,

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from omnix.models.baselines import ranking_by_frequency, top_k_per_customer
 from omnix.models.baskets import Baskets, FloatArray, IntArray
 from omnix.models.next_need import idle_cores
+from omnix.models.ranks import rank_in_runs
 from omnix.models.recommend.candidates import (
     PairTable,
     Scored,
@@ -38,7 +39,6 @@ from omnix.models.recommend.candidates import (
     gather,
     lookup,
     pair_table,
-    rank_in_runs,
     rows_of,
     top_per_customer,
 )

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
+from omnix.models.ranks import by_value_within_runs, runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,42 +89,6 @@ def by_pair(rows: Scored) -> bool:
     return bool(np.all((c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (i[1:] > i[:-1]))))
 
 
-def runs(group: IntArray) -> tuple[IntArray, IntArray]:
-    """Start and length of each run of equal values in `group` (e.g. customer codes sorted)."""
-    if group.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    return start, np.diff(np.r_[start, group.size])
-
-
-_PACK_BITS = 63  # an int64 sort key's non-negative bits
-
-
-def _by_value_within_runs(start: IntArray, length: IntArray, value: FloatArray) -> IntArray:
-    """Row order by (run, -value), ties in row order: `np.lexsort((-value, run))` (the 3-key
-    lexsort was most of the time spent choosing candidates). The run, the dense rank of
-    -value and the row number are packed into one int64 when they fit in 63 bits: the keys
-    are distinct, so NumPy's fast unstable sort gives the stable order; else two stable
-    one-key sorts."""
-    n = value.size
-    neg = -np.asarray(value, dtype=np.float64)
-    by_value = np.argsort(neg)  # unstable: ties are ranked equal below
-    ordered = neg[by_value]
-    # NaN sorts last, as in lexsort, and the NaNs tie with each other
-    step = (ordered[1:] != ordered[:-1]) & ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
-    dense = np.empty(n, dtype=np.int64)
-    dense[by_value] = np.cumsum(np.r_[0, step])
-    bits_row = max(n - 1, 1).bit_length()
-    bits_rank = max(int(dense.max(initial=0)), 1).bit_length()
-    bits_run = max(start.size - 1, 1).bit_length()
-    run = np.repeat(np.arange(start.size, dtype=np.int64), length)
-    if bits_run + bits_rank + bits_row <= _PACK_BITS:
-        key = (run << (bits_rank + bits_row)) | (dense << bits_row) | np.arange(n)
-        return np.sort(key) & ((1 << bits_row) - 1)
-    order = np.argsort(neg, kind="stable")
-    return order[np.argsort(run[order], kind="stable")]
-
-
 def top_in_runs(group: IntArray, value: FloatArray, n: int) -> IntArray:
     """Positions of the n largest values of each run of equal `group` values (ties: the
     earlier row), in row order. With rows sorted by (customer, item) and group = customer,
@@ -139,22 +104,10 @@ def top_in_runs(group: IntArray, value: FloatArray, n: int) -> IntArray:
     at = np.flatnonzero(~keep)  # the rows of the long runs, still in runs
     long_length = length[long]
     long_start = np.cumsum(long_length) - long_length
-    order = _by_value_within_runs(long_start, long_length, value[at])
+    order = by_value_within_runs(long_start, long_length, value[at])
     rank = np.arange(at.size) - np.repeat(long_start, long_length)
     keep[at[order[rank < n]]] = True
     return np.flatnonzero(keep)
-
-
-def rank_in_runs(group: IntArray, value: FloatArray) -> IntArray:
-    """0 for the highest value of each run of equal `group` values, 1, 2, ... below it (ties:
-    the earlier row): `next_need.rank_within` for rows grouped by customer, which every
-    candidate table is (sorted by customer, item)."""
-    start, length = runs(group)
-    rank = np.empty(group.size, dtype=np.int64)
-    if group.size:
-        order = _by_value_within_runs(start, length, value)
-        rank[order] = np.arange(group.size) - np.repeat(start, length)
-    return rank
 
 
 def lookup(rows: Scored, customer: IntArray, item: IntArray, n_items: int) -> IntArray:

@@ -1,0 +1,91 @@
+"""Ranks and orders of rows within groups (a customer's pairs, candidates, baskets).
+
+Rows of one group usually sit together (tables sorted by customer, item); a group is then a
+run of equal keys, and ordering within runs needs one sort of a packed int64 key instead of
+NumPy's multi-key lexsort.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from omnix.models.baskets import FloatArray, IntArray
+
+
+def runs(group: IntArray) -> tuple[IntArray, IntArray]:
+    """Start and length of each run of equal values in `group` (e.g. customer codes sorted)."""
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    return start, np.diff(np.r_[start, group.size])
+
+
+_PACK_BITS = 63  # an int64 sort key's non-negative bits
+
+
+def by_value_within_runs(start: IntArray, length: IntArray, value: FloatArray) -> IntArray:
+    """Row order by (run, -value), ties in row order: `np.lexsort((-value, run))` (the 3-key
+    lexsort was most of the time spent choosing candidates). The run, the dense rank of
+    -value and the row number are packed into one int64 when they fit in 63 bits: the keys
+    are distinct, so NumPy's fast unstable sort gives the stable order; else two stable
+    one-key sorts."""
+    n = value.size
+    neg = -np.asarray(value, dtype=np.float64)
+    by_value = np.argsort(neg)  # unstable: ties are ranked equal below
+    ordered = neg[by_value]
+    # NaN sorts last, as in lexsort, and the NaNs tie with each other
+    step = (ordered[1:] != ordered[:-1]) & ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
+    dense = np.empty(n, dtype=np.int64)
+    dense[by_value] = np.cumsum(np.r_[0, step])
+    bits_row = max(n - 1, 1).bit_length()
+    bits_rank = max(int(dense.max(initial=0)), 1).bit_length()
+    bits_run = max(start.size - 1, 1).bit_length()
+    run = np.repeat(np.arange(start.size, dtype=np.int64), length)
+    if bits_run + bits_rank + bits_row <= _PACK_BITS:
+        key = (run << (bits_rank + bits_row)) | (dense << bits_row) | np.arange(n)
+        return np.sort(key) & ((1 << bits_row) - 1)
+    order = np.argsort(neg, kind="stable")
+    return order[np.argsort(run[order], kind="stable")]
+
+
+def rank_in_runs(group: IntArray, value: FloatArray) -> IntArray:
+    """0 for the highest value of each run of equal `group` values, 1, 2, ... below it (ties:
+    the earlier row): `rank_within` for rows grouped by customer, which every candidate
+    table and every pair table is (sorted by customer, item)."""
+    start, length = runs(group)
+    rank = np.empty(group.size, dtype=np.int64)
+    if group.size:
+        order = by_value_within_runs(start, length, value)
+        rank[order] = np.arange(group.size) - np.repeat(start, length)
+    return rank
+
+
+def rank_within(customer: IntArray, value: FloatArray, tie: IntArray | None = None) -> IntArray:
+    """0 for each customer's highest value, 1, 2, ... below it (ties: lower `tie`, e.g. the
+    item code, else row order). Rows sorted by customer, and within a customer by `tie`
+    (a pair table), are ranked within runs (`rank_in_runs`, the same ranks; a lexsort of two
+    or three keys otherwise): the next-need features' two rankings of a 100k-customer store's
+    pairs, 1.36 -> 0.66 CPU s."""
+    if _in_runs(customer, tie):
+        return rank_in_runs(customer, value)
+    return _rank_by_lexsort(customer, value, tie)
+
+
+def _rank_by_lexsort(customer: IntArray, value: FloatArray, tie: IntArray | None) -> IntArray:
+    keys = (-value, customer) if tie is None else (tie, -value, customer)
+    order = np.lexsort(keys)
+    starts = np.searchsorted(customer[order], customer[order], side="left")
+    rank = np.empty(customer.size, dtype=np.int64)
+    rank[order] = np.arange(customer.size) - starts
+    return rank
+
+
+def _in_runs(customer: IntArray, tie: IntArray | None) -> bool:
+    """Whether customers are sorted and, within each, `tie` strictly increases (so row order
+    breaks ties as `tie` would)."""
+    if customer.size < 2:
+        return True
+    same = customer[1:] == customer[:-1]
+    if not bool(np.all(same | (customer[1:] > customer[:-1]))):
+        return False
+    return tie is None or bool(np.all(~same | (tie[1:] > tie[:-1])))
