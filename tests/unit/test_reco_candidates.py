@@ -109,6 +109,32 @@ def test_top_in_runs_keeps_the_earlier_row_of_a_tie() -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_top_n_within_runs_picks_what_sorting_every_run_picks(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The padded-block selection against the first n of each run in sorted order: ties,
+    -0.0 against 0.0, infinities like the padding, NaN (the sorting path), runs just longer
+    than n and many times longer, blocks of one run and blocks cut mid-width."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 12))
+    length = rng.integers(n + 1, n + 2 + int(rng.integers(1, 90)), size=int(rng.integers(1, 60)))
+    start = np.cumsum(length) - length
+    values = [
+        rng.integers(0, 4, int(length.sum())).astype(np.float64),
+        rng.choice([-np.inf, np.inf, 0.0, -0.0, 1.0], int(length.sum())),
+        np.where(rng.random(int(length.sum())) < 0.1, np.nan, rng.normal(size=int(length.sum()))),
+    ]
+    for cells in (ranks._CELLS, 64, 1):
+        monkeypatch.setattr(ranks, "_CELLS", cells)
+        for value in values:
+            order = ranks.by_value_within_runs(start, length, value)
+            first_n = order[np.arange(value.size) - np.repeat(start, length) < n]
+            got = ranks.top_n_within_runs(start, length, value, n)
+            np.testing.assert_array_equal(got, np.sort(first_n))
+            assert np.all(np.bincount(np.searchsorted(start, got, side="right") - 1) == n)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_lookup_searches_only_the_asked_customers_range(seed: int) -> None:
     rows = random_rows(seed, distinct=True)
     rng = np.random.default_rng(seed)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from omnix.models.baskets import Baskets, FloatArray, IntArray
-from omnix.models.ranks import by_value_within_runs, runs
+from omnix.models.ranks import runs, top_n_within_runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +104,7 @@ def top_in_runs(group: IntArray, value: FloatArray, n: int) -> IntArray:
     at = np.flatnonzero(~keep)  # the rows of the long runs, still in runs
     long_length = length[long]
     long_start = np.cumsum(long_length) - long_length
-    order = by_value_within_runs(long_start, long_length, value[at])
-    rank = np.arange(at.size) - np.repeat(long_start, long_length)
-    keep[at[order[rank < n]]] = True
+    keep[at[top_n_within_runs(long_start, long_length, value[at], n)]] = True
     return np.flatnonzero(keep)
 
 
