@@ -101,6 +101,25 @@ def test_packed_sort_and_its_two_sort_fallback_agree(
         assert_same(top_per_customer(rows, n), reference_top(rows, n))
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ranks_in_padded_blocks_equal_the_lexsort(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rank_in_runs sorts padded blocks of runs: the same ranks as the lexsort with ties,
+    -0.0, +-inf (the padding is +inf after negation), whole blocks and blocks of one run;
+    NaN takes the sorting path."""
+    rows = random_rows(seed, distinct=True)
+    finite = np.where(np.isnan(rows.score), -np.inf, rows.score)
+    finite[::7] = -0.0
+    for cells in (ranks._CELLS, 64, 1):
+        monkeypatch.setattr(ranks, "_CELLS", cells)
+        for value in (finite, rows.score):
+            np.testing.assert_array_equal(
+                rank_in_runs(rows.customer, value),
+                ranks._rank_by_lexsort(rows.customer, value, None),
+            )
+
+
 def test_top_in_runs_keeps_the_earlier_row_of_a_tie() -> None:
     group = np.array([7, 7, 7, 7, 9, 9])
     value = np.array([0.5, 0.9, 0.5, 0.5, 0.1, 0.2])
