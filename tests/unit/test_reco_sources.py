@@ -52,6 +52,28 @@ def test_collaborative_proposes_what_similar_customers_buy() -> None:
     assert cf.score(np.array([0]), np.array([2]))[0] > cf.score(np.array([0]), np.array([5]))[0]
 
 
+def test_customers_folded_in_get_the_exact_least_squares_factors() -> None:
+    """With more customers than max_fit_customers, those left out of the fit are folded in
+    by conjugate gradient: the factors implicit's exact (Cholesky) fold-in gives."""
+    rng = np.random.default_rng(3)
+    rows = [(c, b, int(i), 10.0 * b) for c in range(300) for b in range(3)
+            for i in rng.choice(30, int(rng.integers(1, 8)), replace=False)]  # fmt: skip
+    h = baskets(rows, 300, 30)
+    cf = CollaborativeSource(factors=8, max_fit_customers=100).fit(h)
+    weights = sparse.csr_matrix(cf.bought_, dtype=np.float32)
+    weights.data = (cf.alpha * np.log1p(weights.data)).astype(np.float32)
+    fitted = np.flatnonzero(np.abs(cf.user_factors_).sum(axis=1) > 0)
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    exact = AlternatingLeastSquares(factors=8, regularization=cf.regularization)
+    exact.item_factors = cf.item_factors_.astype(np.float32)
+    folded = np.setdiff1d(np.arange(300), np.sort(
+        np.random.default_rng(0).choice(300, 100, replace=False)))  # fmt: skip
+    want = exact.recalculate_user(folded, weights[folded])
+    assert fitted.size == 300
+    np.testing.assert_allclose(cf.user_factors_[folded], want, rtol=1e-3, atol=1e-5)
+
+
 def test_collaborative_refuses_to_score_before_fit() -> None:
     with pytest.raises(NotFittedError):
         CollaborativeSource().score(np.array([0]), np.array([0]))

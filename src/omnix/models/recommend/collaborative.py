@@ -25,6 +25,7 @@ from omnix.models.recommend.candidates import (
 
 _BATCH = 4096  # customers scored against every item at once: bounds a dense block
 _PAIRS = 65_536  # (customer, item) pairs scored at once: bounds the gathered factors
+_FOLD_IN_CG_STEPS = 12  # conjugate-gradient steps of a fold-in, starting from zero factors
 
 
 class CollaborativeSource:
@@ -84,8 +85,8 @@ class CollaborativeSource:
             self.user_factors_ = np.zeros((counts.shape[0], self.factors), dtype=np.float64)
             self.user_factors_[fit_on] = model.user_factors
             others = np.setdiff1d(active, fit_on, assume_unique=True)
-            if others.size:  # fold the others in: one exact least-squares step each
-                self.user_factors_[others] = model.recalculate_user(others, weights[others])
+            if others.size:  # fold the others in: each one's least-squares solve
+                self.user_factors_[others] = _fold_in(model, weights[others], self.n_threads)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
         self.bought_ = counts
         return self
@@ -147,6 +148,19 @@ class CollaborativeSource:
         self._require()
         norm = np.linalg.norm(self.user_factors_, axis=1, keepdims=True)
         return np.asarray(self.user_factors_ / np.maximum(norm, 1e-12), dtype=np.float64)
+
+
+def _fold_in(model: Any, weights: Any, threads: int) -> FloatArray:
+    """Factors of customers the model did not learn from: each solves the same regularised
+    least squares against the item factors as an ALS user step, by implicit's own
+    conjugate-gradient solver from zero. implicit's `recalculate_user` solves it exactly
+    (Cholesky per customer, 3.7 s for 70k customers of the 100k store); 12 steps of CG
+    reach the same factors to 5e-5 relative error (each top 20 the same) in a third of
+    the time (docs/DECISIONS_LOG.md)."""
+    folded = np.zeros((weights.shape[0], model.factors), dtype=np.float32)
+    model.cg_steps = _FOLD_IN_CG_STEPS
+    model.solver(weights, folded, model.item_factors, model.regularization, num_threads=threads)
+    return folded
 
 
 def _concat(parts: list[Scored]) -> Scored:
