@@ -1,8 +1,10 @@
 """Ranks and orders of rows within groups (a customer's pairs, candidates, baskets).
 
 Rows of one group usually sit together (tables sorted by customer, item); a group is then a
-run of equal keys, and ordering within runs needs one sort of a packed int64 key instead of
-NumPy's multi-key lexsort.
+run of equal keys. Runs are short (a customer's pairs or candidates), so ranks and top-n
+within runs come from padded blocks of runs, one run per block row, sorted or partitioned
+along the rows (`_blocks`); values with NaN fall back to one sort of a packed int64 key
+instead of NumPy's multi-key lexsort (`by_value_within_runs`).
 """
 
 from __future__ import annotations
