@@ -75,13 +75,10 @@ def test_top_per_customer_equals_the_lexsort_version(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_packed_sort_and_its_two_sort_fallback_agree(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ranks_within_runs_and_the_lexsort_agree(seed: int) -> None:
     rows = random_rows(seed, distinct=True)
-    packed = rank_in_runs(rows.customer, rows.score)
     lexsort = ranks._rank_by_lexsort(rows.customer, rows.score, None)
-    np.testing.assert_array_equal(packed, lexsort)
+    np.testing.assert_array_equal(rank_in_runs(rows.customer, rows.score), lexsort)
     # rank_within takes the runs for rows sorted by customer (and by the tie within one)
     np.testing.assert_array_equal(rank_within(rows.customer, rows.score), lexsort)
     np.testing.assert_array_equal(rank_within(rows.customer, rows.score, rows.item), lexsort)
@@ -95,8 +92,6 @@ def test_packed_sort_and_its_two_sort_fallback_agree(
         rank_within(rows.customer, rows.score, -rows.item),
         ranks._rank_by_lexsort(rows.customer, rows.score, -rows.item),
     )
-    monkeypatch.setattr(ranks, "_PACK_BITS", 0)
-    np.testing.assert_array_equal(rank_in_runs(rows.customer, rows.score), packed)
     for n in (1, 3, 20):
         assert_same(top_per_customer(rows, n), reference_top(rows, n))
 
@@ -106,8 +101,8 @@ def test_ranks_in_padded_blocks_equal_the_lexsort(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """rank_in_runs sorts padded blocks of runs: the same ranks as the lexsort with ties,
-    -0.0, +-inf (the padding is +inf after negation), whole blocks and blocks of one run;
-    NaN takes the sorting path."""
+    -0.0, +-inf and NaN (the padding is NaN, after a run's own NaNs), whole blocks and
+    blocks of one run."""
     rows = random_rows(seed, distinct=True)
     finite = np.where(np.isnan(rows.score), -np.inf, rows.score)
     finite[::7] = -0.0
@@ -146,7 +141,9 @@ def test_top_n_within_runs_picks_what_sorting_every_run_picks(
     for cells in (ranks._CELLS, 64, 1):
         monkeypatch.setattr(ranks, "_CELLS", cells)
         for value in values:
-            order = ranks.by_value_within_runs(start, length, value)
+            run = np.repeat(np.arange(start.size), length)
+            order = np.lexsort((-value, run))  # NaN last, ties in row order
+            np.testing.assert_array_equal(ranks.by_value_within_runs(start, length, value), order)
             first_n = order[np.arange(value.size) - np.repeat(start, length) < n]
             got = ranks.top_n_within_runs(start, length, value, n)
             np.testing.assert_array_equal(got, np.sort(first_n))

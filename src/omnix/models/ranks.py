@@ -3,8 +3,7 @@
 Rows of one group usually sit together (tables sorted by customer, item); a group is then a
 run of equal keys. Runs are short (a customer's pairs or candidates), so ranks and top-n
 within runs come from padded blocks of runs, one run per block row, sorted or partitioned
-along the rows (`_blocks`); values with NaN fall back to one sort of a packed int64 key
-instead of NumPy's multi-key lexsort (`by_value_within_runs`).
+along the rows (`_blocks`), instead of sorting every row by several keys.
 """
 
 from __future__ import annotations
@@ -27,31 +26,11 @@ def runs(group: IntArray) -> tuple[IntArray, IntArray]:
     return start, np.diff(np.r_[start, group.size])
 
 
-_PACK_BITS = 63  # an int64 sort key's non-negative bits
-
-
 def by_value_within_runs(start: IntArray, length: IntArray, value: FloatArray) -> IntArray:
-    """Row order by (run, -value), ties in row order: `np.lexsort((-value, run))` (the 3-key
-    lexsort was most of the time spent choosing candidates). The run, the dense rank of
-    -value and the row number are packed into one int64 when they fit in 63 bits: the keys
-    are distinct, so NumPy's fast unstable sort gives the stable order; else two stable
-    one-key sorts."""
-    n = value.size
-    neg = -np.asarray(value, dtype=np.float64)
-    by_value = np.argsort(neg)  # unstable: ties are ranked equal below
-    ordered = neg[by_value]
-    # NaN sorts last, as in lexsort, and the NaNs tie with each other
-    step = (ordered[1:] != ordered[:-1]) & ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
-    dense = np.empty(n, dtype=np.int64)
-    dense[by_value] = np.cumsum(np.r_[0, step])
-    bits_row = max(n - 1, 1).bit_length()
-    bits_rank = max(int(dense.max(initial=0)), 1).bit_length()
-    bits_run = max(start.size - 1, 1).bit_length()
+    """Row order by (run, -value), ties in row order, NaN last: `np.lexsort((-value, run))`
+    as two stable one-key sorts (what `top_n_within_runs` falls back to for NaN values)."""
+    order = np.argsort(-np.asarray(value, dtype=np.float64), kind="stable")
     run = np.repeat(np.arange(start.size, dtype=np.int64), length)
-    if bits_run + bits_rank + bits_row <= _PACK_BITS:
-        key = (run << (bits_rank + bits_row)) | (dense << bits_row) | np.arange(n)
-        return np.sort(key) & ((1 << bits_row) - 1)
-    order = np.argsort(neg, kind="stable")
     return order[np.argsort(run[order], kind="stable")]
 
 
@@ -105,18 +84,14 @@ def rank_in_runs(group: IntArray, value: FloatArray) -> IntArray:
     table and every pair table is (sorted by customer, item)."""
     start, length = runs(group)
     v = np.asarray(value, dtype=np.float64)
-    if np.isnan(v).any():
-        rank = np.empty(group.size, dtype=np.int64)
-        order = by_value_within_runs(start, length, v)
-        rank[order] = np.arange(group.size) - np.repeat(start, length)
-        return rank
-    # each padded block sorted along its rows (stable: ties keep row order, and the padding,
-    # +inf after negation, sorts after every real value, -inf included): 6M pairs in runs of
-    # 1-120, 0.30 against 1.81 CPU s for the global sorts; runs of one row keep rank 0
+    # each padded block sorted along its rows, stable so ties keep row order; the padding is
+    # NaN, which sorts after every value (+inf after negation included) and after a run's own
+    # NaNs, as the lexsort puts NaN last: 6M pairs in runs of 1-120, 0.30 against 1.81 CPU s
+    # for the global sorts; runs of one row keep rank 0
     rank = np.zeros(group.size, dtype=np.int64)
     for pos, real in _blocks(start, length):
         if real.shape[1] > 1:
-            order = np.argsort(np.where(real, -v[pos], np.inf), axis=1, kind="stable")
+            order = np.argsort(np.where(real, -v[pos], np.nan), axis=1, kind="stable")
             col = np.broadcast_to(np.arange(real.shape[1]), real.shape)
             rank[np.take_along_axis(pos, order, axis=1)[real]] = col[real]
     return rank
@@ -126,8 +101,7 @@ def rank_within(customer: IntArray, value: FloatArray, tie: IntArray | None = No
     """0 for each customer's highest value, 1, 2, ... below it (ties: lower `tie`, e.g. the
     item code, else row order). Rows sorted by customer, and within a customer by `tie`
     (a pair table), are ranked within runs (`rank_in_runs`, the same ranks; a lexsort of two
-    or three keys otherwise): the next-need features' two rankings of a 100k-customer store's
-    pairs, 1.36 -> 0.66 CPU s."""
+    or three keys otherwise)."""
     if _in_runs(customer, tie):
         return rank_in_runs(customer, value)
     return _rank_by_lexsort(customer, value, tie)
