@@ -57,8 +57,8 @@ def top_n_within_runs(start: IntArray, length: IntArray, value: FloatArray, n: i
     earlier row, ascending: the first n of each run in `by_value_within_runs` order, without
     sorting all the rows. In each padded block (`_blocks`), `np.partition` finds each run's
     n-th largest value, the values above it are kept and the earliest rows equal to it fill
-    the rest. Content's 22.5M rows of 100k customers, top 20 each: 0.64 against 9.0 CPU s
-    for the sorts. NaN values take the sorting path (they rank last there)."""
+    the rest. 22.5M rows shaped like content's (100k runs of 150-300), top 20 each: 0.64
+    against 9.0 CPU s for the sorts. NaN values take the sorting path (they rank last there)."""
     if n <= 0 or start.size == 0:
         return np.zeros(0, dtype=np.int64)
     v = np.asarray(value, dtype=np.float64)
