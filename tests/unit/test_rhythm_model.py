@@ -173,6 +173,46 @@ def test_returns_come_off_the_purchase_they_undo() -> None:
     assert p.ratio_cycle[0] == pytest.approx(10.0)  # one kept unit lasted 10 days, not 5
 
 
+def _net_by_loops(h: Baskets, c: list[int], i: list[int], d: list[float], u: list[float]) -> list:
+    """net_returns spelled out: each return, in order, off the latest purchase of its pair on
+    or before its day, the later row of purchases at the same time."""
+    net = h.unit_counts().copy()
+    for rc, ri, rd, ru in zip(c, i, d, u, strict=True):
+        rows = [r for r in range(len(net))
+                if h.customer[r] == rc and h.item[r] == ri and h.day[r] <= rd]  # fmt: skip
+        if rows:
+            latest = max(h.day[r] for r in rows)
+            net[max(r for r in rows if h.day[r] == latest)] -= ru
+    keep = net > 1e-9
+    return sorted(zip(h.customer[keep].tolist(), h.item[keep].tolist(), h.day[keep].tolist(),
+                      net[keep].tolist(), strict=True))  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_returns_match_the_loop_definition(seed: int) -> None:
+    """Random histories with same-time purchases of one pair in two baskets, returns on a
+    purchase's very day, before any purchase and of pairs never bought."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cust in range(6):
+        days = np.sort(rng.choice([0.0, 1.5, 1.5, 3.0, 4.25, 7.0], size=5))
+        for b, day in enumerate(days):
+            for it in rng.choice(4, size=int(rng.integers(1, 4)), replace=False):
+                rows.append((cust, b, int(it), float(day), float(rng.integers(1, 4))))
+    h = baskets(rows, n_items=4)
+    k = 25
+    c, i = rng.integers(0, 7, k).tolist(), rng.integers(0, 4, k).tolist()
+    d = rng.choice([-1.0, 0.0, 1.5, 2.0, 4.25, 9.0], size=k).tolist()
+    u = rng.integers(1, 3, k).astype(float).tolist()
+    c = [min(x, 5) for x in c]
+    net = h.net_returns(np.array(c), np.array(i), np.array(d), np.array(u))
+    got = sorted(zip(net.customer.tolist(), net.item.tolist(), net.day.tolist(),
+                     net.unit_counts().tolist(), strict=True))  # fmt: skip
+    assert got == _net_by_loops(h, c, i, d, u)
+    assert got != sorted(zip(h.customer.tolist(), h.item.tolist(), h.day.tolist(),
+                             h.unit_counts().tolist(), strict=True))  # fmt: skip
+
+
 def test_priors_follow_items_into_a_new_coding() -> None:
     """Items 0 (every 7 days) and 1 (every 30) swap codes and a new item 2 arrives: the
     priors follow the items, the newcomer takes the global prior."""
