@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     timezone: str = Field(default="UTC", description="how naive timestamps are read")
     anonymous_policy: AnonymousPolicy = AnonymousPolicy.KEEP
     memory_limit: str = Field(default="1GB", description="DuckDB memory limit; it spills beyond")
+    keep_freed_memory: bool = Field(
+        default=True,
+        description="CLI commands (not serve/demo) reuse the memory they free instead of "
+        "returning it to the kernel (adapters/memory.py)",
+    )
     threads: int | None = None
     segment_rules: Path | None = Field(
         default=None, description="TOML/JSON file with the RFM segment rule table (omnix segments)"

@@ -35,8 +35,13 @@ app = typer.Typer(
 _state: dict[str, bool] = {"debug": False}
 
 
+# Commands whose process serves requests for hours: they give freed memory back to the kernel.
+_SERVING = frozenset({"serve", "demo"})
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured JSON logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
@@ -46,6 +51,20 @@ def _root(
 
     _state["debug"] = debug
     configure(level="DEBUG" if debug else "INFO" if verbose else "WARNING", json_logs=log_json)
+    if keeps_freed_memory(ctx.invoked_subcommand):
+        from omnix.adapters.memory import keep_freed_memory
+
+        keep_freed_memory()
+
+
+def keeps_freed_memory(command: str | None) -> bool:
+    """Whether this command's process keeps the memory it frees for its own reuse
+    (adapters/memory.py): short-lived commands do, unless OMNIX_KEEP_FREED_MEMORY=0."""
+    if command is None or command in _SERVING:
+        return False
+    from omnix.config import Settings
+
+    return Settings().keep_freed_memory
 
 
 @app.command()
