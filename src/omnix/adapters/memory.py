@@ -2,11 +2,12 @@
 
 A batch job (a refit of the recommendations, say) makes and drops thousands of arrays of tens
 to hundreds of MB. By default glibc gives every block over 32 MB back to the kernel when it is
-freed (an `munmap`), and pyarrow's mimalloc returns its pages after a second. The next array
-then gets fresh pages that the kernel must zero, and on a virtual machine that reports free
-pages to its host (virtio-balloon free page reporting, as on this project's CI machines) the
-host must first map them again: 2.7 s per GB where memory already in the process takes 0.14 s.
-In the 100k-customer refit, zeroing pages was 20 % of all CPU samples (docs/DECISIONS_LOG.md).
+freed (an `munmap`), and pyarrow's mimalloc purges the pages it frees soon after. The next
+array then gets fresh pages that the kernel must zero, and on a virtual machine that reports
+free pages to its host (virtio-balloon free page reporting, as on this project's CI machines)
+the host must first map them again: a 1 GB `np.ones` took 2.7 s there, 0.14 s when the kernel
+handed out pages it had just been given back. In the 100k-customer refit, zeroing pages was
+20 % of all CPU samples (docs/DECISIONS_LOG.md).
 
 `keep_freed_memory` makes glibc serve large blocks from its heap (no `mmap`), never trim the
 heap, use one arena for every thread (a thread's own arena is trimmed apart), and points
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 
 import structlog
 
@@ -49,7 +51,10 @@ def keep_freed_memory() -> bool:
     if not all(libc.mallopt(param, value) == 1 for param, value in settings):
         log.warning("mallopt refused a setting; freed memory goes back to the kernel")
         return False
-    import pyarrow as pa
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:  # a pool the user chose stays
+        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"  # read when pyarrow first allocates
+        if "pyarrow" in sys.modules:  # too late for that: set it (no import just for this)
+            import pyarrow as pa
 
-    pa.set_memory_pool(pa.system_memory_pool())
+            pa.set_memory_pool(pa.system_memory_pool())
     return True
