@@ -48,7 +48,7 @@ def keep_freed_memory() -> bool:
         return False
     libc = ctypes.CDLL(None)
     settings = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _NEVER), (_M_ARENA_MAX, 1))
-    if not all(libc.mallopt(param, value) == 1 for param, value in settings):
+    if [libc.mallopt(param, value) for param, value in settings] != [1] * len(settings):
         log.warning("mallopt refused a setting; freed memory goes back to the kernel")
         return False
     if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:  # a pool the user chose stays
