@@ -43,11 +43,12 @@ def test_freed_memory_is_reused_without_page_faults() -> None:
     assert _faults("keep-after-arrow") < 16  # pyarrow imported first: its pool is set anew
 
 
-def test_short_lived_commands_keep_freed_memory_servers_do_not(
+def test_batch_commands_keep_freed_memory_servers_and_ingest_do_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert keeps_freed_memory("recommend") and keeps_freed_memory("ingest")
+    assert keeps_freed_memory("recommend") and keeps_freed_memory("generate")
     assert not keeps_freed_memory("serve") and not keeps_freed_memory("demo")
+    assert not keeps_freed_memory("ingest")  # streaming: bounded memory, kept it grows
     assert not keeps_freed_memory(None)
     monkeypatch.setenv("OMNIX_KEEP_FREED_MEMORY", "0")
     assert not keeps_freed_memory("recommend")
