@@ -13,7 +13,8 @@ handed out pages it had just been given back. In the 100k-customer refit, zeroin
 heap, use one arena for every thread (a thread's own arena is trimmed apart), and points
 pyarrow at the same allocator. Freed memory then stays in the process and is reused; the
 process's peak RSS is about what it was, but RSS no longer falls after a peak, so only
-short-lived processes should ask for it (the CLI does, except for commands that serve).
+short-lived processes should ask for it (the CLI does, except for commands that serve and for
+`ingest`: a 10.6M-line CSV peaked 0.3 GB higher with it, no faster).
 """
 
 from __future__ import annotations
