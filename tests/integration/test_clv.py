@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from omnix.analytics.clv import rfm_summary
+from omnix.domain.ingest import preset_by_name
 from omnix.services.clv import ClvReport
 from tests.backends import BACKENDS, StoreRef, new_store
 from tests.conftest import shared_file
@@ -158,3 +159,27 @@ def test_churn_p_alive_is_the_measured_better_combination(full_report: ClvReport
     assert omnix["all"]["brier"] < min(bg["all"]["brier"], pareto["all"]["brier"])
     assert omnix["repeat"]["auc"] == pytest.approx(bg["repeat"]["auc"])
     assert omnix["repeat"]["auc"] >= pareto["repeat"]["auc"]
+
+
+def test_online_retail_heavy_buyers_get_finite_forecasts_that_beat_the_baselines(
+    tmp_path: Path,
+) -> None:
+    """Online Retail II has wholesale customers with 100+ repeat purchases in half a year:
+    SciPy's hypergeometric forms gave NaN expected purchases for some of them, so the BG/NBD
+    holdout prediction and the CLV total were NaN (docs/DECISIONS_LOG.md, session 8)."""
+    data = tmp_path / "d"
+    ingest(data, shared_file("online_retail_II_2009-2010_raw.csv.gz"),
+           preset=preset_by_name("online-retail-ii"))  # fmt: skip
+    with opened(data_dir=data) as container:
+        report = container.clv_service().report(
+            datetime.date(2010, 6, 30), datetime.date(2010, 12, 9)
+        )
+    assert report.customers == 2944 and report.repeat_customers == 1611
+    hold = report.holdout
+    assert hold["actual"] == 6215
+    assert abs(hold["predicted"] - hold["actual"]) / hold["actual"] <= 0.1  # 5846 measured
+    for name, baseline in report.baselines.items():
+        assert hold["mae"] < baseline["mae"], name
+    assert report.pareto_nbd["holdout"]["predicted"] == pytest.approx(hold["predicted"], rel=0.01)
+    assert report.clv is not None
+    assert 0 < report.clv["mean"] < 100_000 and 0.3 < report.clv["top_decile_share"] < 0.9

@@ -12,6 +12,7 @@ import csv
 import numpy as np
 import pytest
 from scipy.optimize import approx_fprime
+from scipy.special import hyp2f1
 from sklearn.exceptions import NotFittedError
 
 from omnix.models import clv_likelihoods as lik
@@ -206,6 +207,63 @@ def test_pareto_is_stable_for_heavy_buyers() -> None:
     reversed_ = (0.55, 20.0, 0.61, 5.0)  # alpha > beta takes the other branch of A0
     assert np.all(np.isfinite(lik.pareto_loglik(reversed_, x, t_x, T)))
     assert np.all(np.isfinite(lik.bgnbd_expected((0.24, 4.4, 0.79, 2.43), 39.0, x, t_x, T)))
+
+
+# Heavy buyers, where SciPy's hyp2f1 fails. References: mpmath at 30 digits, from integrals
+# independent of the hypergeometric forms (Pareto/NBD's P(alive) by its closed form at high
+# precision; BG/NBD's rate of a customer alive as the mean over the posterior beta(a, b+x) of
+# (1 - (1 + p t/(alpha+T))^-(r+x)) / p). SciPy's closed forms gave 1.0, 1.0 and 8.6e-135 for
+# the three P(alive), and 10.41 and 8.7e13 for the last two rates.
+HEAVY_P_ALIVE = [
+    ((0.3, 1.0, 2.0, 400.0), 150.0, 50.0, 300.0, 3.5904430776758564e-114),
+    ((0.3, 1.0, 2.0, 400.0), 150.0, 290.0, 300.0, 0.5209571427202322),
+    ((0.8, 5.0, 0.5, 200.0), 120.0, 30.0, 200.0, 2.1946558788231768e-90),
+    ((0.6, 3.0, 0.4, 60.0), 300.0, 40.0, 120.0, 8.608332535012186e-135),
+]
+HEAVY_ALIVE_RATE = [  # (params, t, x, T, reference)
+    ((0.25, 4.0, 0.8, 2.5), 39.0, 2.0, 30.0, 2.07258511136255),  # a CDNOW-like light buyer
+    ((0.85, 9.9, 4.4e-7, 33000.0), 23.0, 150.0, 20.0, 116.038461448615),  # Online Retail II
+    ((0.06, 1.0, 7.7, 8.8), 52.0, 57.0, 20.7, 10.8115878927847),
+    ((0.4, 0.5, 5.4e-7, 50.0), 52.0, 29.0, 20.0, 74.5755945407914),
+]
+
+
+@pytest.mark.parametrize(("params", "x", "t_x", "T", "reference"), HEAVY_P_ALIVE)
+def test_pareto_p_alive_of_heavy_buyers_matches_high_precision(
+    params: lik.Params4, x: float, t_x: float, T: float, reference: float
+) -> None:
+    got = lik.pareto_p_alive(params, np.array([x]), np.array([t_x]), np.array([T]))
+    assert got[0] == pytest.approx(reference, rel=1e-9)
+
+
+@pytest.mark.parametrize(("params", "t", "x", "T", "reference"), HEAVY_ALIVE_RATE)
+def test_bgnbd_rate_of_heavy_buyers_matches_high_precision(
+    params: lik.Params4, t: float, x: float, T: float, reference: float
+) -> None:
+    got = lik.bgnbd_alive_rate(params, t, np.array([x]), np.array([T]))
+    assert got[0] == pytest.approx(reference, rel=1e-5)
+
+
+def test_the_quadratures_agree_with_the_closed_forms_where_those_hold(cdnow: Arrays) -> None:
+    """On CDNOW's light buyers SciPy's closed forms are right (lifetimes agrees to 1e-7), so
+    they check the integrals the heavy buyers fall back to."""
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    bg = (0.243, 4.414, 0.793, 2.426)
+    for t in (13.0, 39.0, 52.0):
+        u = t / (bg[1] + T)
+        closed = (
+            (bg[2] + bg[3] + x - 1)
+            / (bg[2] - 1)
+            * (1 - hyp2f1(bg[0] + x, bg[2] - 1, bg[2] + bg[3] + x - 1, -u))
+        )
+        quadrature = lik._bgnbd_alive_rate_quadrature(bg, u, x)
+        assert quadrature == pytest.approx(closed, rel=2e-5)
+    for pareto in ((0.553, 10.578, 0.606, 11.669), (0.553, 20.0, 0.606, 5.0)):  # both branches
+        lived = t_x < T
+        rows = lik.pareto_rows(x[lived], t_x[lived], T[lived])
+        closed_a0 = lik.pareto_log_a0_rows(pareto, rows)
+        quad_a0 = lik._pareto_log_a0_quadrature(pareto, x[lived], t_x[lived], T[lived])
+        assert quad_a0 == pytest.approx(closed_a0, rel=1e-9, abs=1e-9)
 
 
 def test_pareto_likelihood_per_distinct_x_t_equals_lifetimes(cdnow: Arrays) -> None:

@@ -11,8 +11,19 @@ Formulas and their stable forms:
   so ((alpha+T)/(alpha+T+t))^(r+x) cancels exactly and nothing overflows for large x.
 - Pareto/NBD: Fader & Hardie (2005), "A note on deriving the Pareto/NBD model and related
   expressions", eq. 22 (A0 with the alpha >= beta / alpha < beta cases), 18 and 19; every term
-  in log space, 2F1(a, b; a+1; z) through Pfaff as (1-z)^-b 2F1(1, b; a+1; z/(z-1)), whose
-  second factor lies in (0, 1].
+  in log space, 2F1(a, b; a+1; z) through Euler's transformation as
+  (1-z)^(1-b) 2F1(1, a+1-b; a+1; z), a series of positive terms.
+
+SciPy's `hyp2f1` is not reliable for the large parameters of frequent buyers (r + x in the
+hundreds, the argument beyond -1 or near 1): it returns NaN, infinity or a wrong finite value
+(on Online Retail II, BG/NBD's expected purchases came out NaN and a Pareto/NBD P(alive) of
+1e-114 came out as 1). Both models therefore also have their terms as integrals, computed by
+Gauss-Legendre quadrature, which the closed forms are checked against (docs/DECISIONS_LOG.md,
+"session 8"):
+- BG/NBD's expected purchases of a customer alive at T are a mean over the posterior dropout
+  probability p ~ beta(a, b+x) of (1 - (1 + p t/(alpha+T))^-(r+x)) / p, taken at p's quantiles.
+- Pareto/NBD's A0 is (r+s+x) times the integral over tau in (t_x, T] of
+  (alpha+tau)^-(r+x) (beta+tau)^-(s+1): the chance of dying at tau after the last purchase.
 - Gamma-Gamma: Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves", eq. 1-3.
 """
 
@@ -23,12 +34,31 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaincinv, betaln, digamma, gammaln, hyp2f1
 
 FloatArray = npt.NDArray[np.float64]
 Params4 = tuple[float, float, float, float]
 Params3 = tuple[float, float, float]
 MAX_TABLE = 100_000  # largest count looked up in a table rather than computed per row
+QUADRATURE_BLOCK = 8192  # rows per block of a quadrature (rows x nodes floats at a time)
+AGREE = 1e-4  # relative difference up to which a closed form and its quadrature agree
+
+
+def _gauss_legendre(edges: tuple[float, ...], points: int) -> tuple[FloatArray, FloatArray]:
+    """Nodes and weights of composite Gauss-Legendre quadrature on the panels between edges."""
+    g, w = np.polynomial.legendre.leggauss(points)
+    lo, hi = np.array(edges[:-1]), np.array(edges[1:])
+    half = (hi - lo)[:, None] / 2.0
+    return (lo[:, None] + half * (g + 1.0)).ravel(), (half * w).ravel()
+
+
+# A mean over a distribution as the integral over w in (0, 1) of f(quantile(w)): panels finer
+# toward both ends, where a beta distribution's quantiles move fastest.
+_QUANTILES, _QUANTILE_WEIGHTS = _gauss_legendre(
+    (0.0, 1e-4, 1e-2, 0.1, 0.5, 0.9, 0.99, 0.9999, 1.0), 12
+)
+# A0's integral after tau = t_x + L (e^(vV) - 1), v in (0, 1): see _pareto_log_a0_quadrature
+_LIFETIME, _LIFETIME_WEIGHTS = _gauss_legendre(tuple(np.linspace(0.0, 1.0, 7)), 16)
 
 
 def per_count(fn: Callable[[FloatArray], FloatArray], x: FloatArray) -> FloatArray:
@@ -144,12 +174,40 @@ def bgnbd_expected(
     2F1(r+x, b+x; a+b+x-1; z) with z = t/(alpha+T+t) equals (1-z)^-(r+x) times
     2F1(r+x, a-1; a+b+x-1; -t/(alpha+T)), and (1-z)^(r+x) is the factor in front of it.
     """
-    r, alpha, a, b = params
     if t == 0:
         return np.zeros_like(x)
-    hyp: FloatArray = hyp2f1(r + x, a - 1.0, a + b + x - 1.0, -t / (alpha + T))
-    bracket = (a + b + x - 1.0) / (a - 1.0) * (1.0 - hyp)
-    return bracket * bgnbd_p_alive(params, x, t_x, T)
+    (xs, Ts), _, at = compress(x, T)  # the rate depends on (x, T) alone
+    return bgnbd_alive_rate(params, t, xs, Ts)[at] * bgnbd_p_alive(params, x, t_x, T)
+
+
+def bgnbd_alive_rate(params: Params4, t: float, x: FloatArray, T: FloatArray) -> FloatArray:
+    """E[purchases in (T, T + t] | alive at T, x, T] under BG/NBD: FHL 2005 eq. 10 without its
+    P(alive) factor. The closed form where it agrees with the quadrature, else the quadrature."""
+    r, alpha, a, b = params
+    u = t / (alpha + T)
+    with np.errstate(all="ignore"):
+        hyp = hyp2f1(r + x, a - 1.0, a + b + x - 1.0, -u)
+        closed: FloatArray = (a + b + x - 1.0) / (a - 1.0) * (1.0 - hyp)
+    by_quadrature = _bgnbd_alive_rate_quadrature(params, u, x)
+    agree = np.abs(closed - by_quadrature) <= AGREE * by_quadrature  # False where NaN
+    return np.where(agree, closed, by_quadrature)
+
+
+def _bgnbd_alive_rate_quadrature(params: Params4, u: FloatArray, x: FloatArray) -> FloatArray:
+    """Mean over p ~ beta(a, b+x) of (1 - (1 + p u)^-(r+x)) / p (its limit (r+x) u at p = 0),
+    taken at p's quantiles (computed once per distinct x)."""
+    r, _, a, b = params
+    counts, at = np.unique(x, return_inverse=True)
+    quantiles = betaincinv(a, b + counts[:, None], _QUANTILES)
+    out = np.empty(len(x))
+    for start in range(0, len(x), QUADRATURE_BLOCK):
+        part = slice(start, start + QUADRATURE_BLOCK)
+        p = quantiles[at[part]]
+        rate = ((r + x[part]) * u[part])[:, None]  # (r+x) u: the rate without dropout
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_left = -np.expm1(-(r + x[part])[:, None] * np.log1p(p * u[part, None])) / p
+        out[part] = np.where(p > 0.0, mean_left, rate) @ _QUANTILE_WEIGHTS
+    return out
 
 
 def _logistic_of_minus(log_odds: FloatArray) -> FloatArray:
@@ -187,10 +245,10 @@ def pareto_rows(x: FloatArray, t_x: FloatArray, T: FloatArray) -> ParetoRows:
 
 
 def _log_hyp2f1_c_a1(a: FloatArray, b: FloatArray, z: FloatArray) -> FloatArray:
-    """log 2F1(a, b; a + 1; z) for 0 <= z < 1, via Pfaff: -b log(1-z) + log 2F1(1, b; a+1; w)."""
-    w = z / (z - 1.0)
-    hyp: FloatArray = hyp2f1(1.0, b, a + 1.0, w)
-    return -b * np.log1p(-z) + np.log(hyp)
+    """log 2F1(a, b; a + 1; z) for 0 <= z < 1, via Euler: (1-b) log(1-z) + log 2F1(1, a+1-b;
+    a+1; z). (Pfaff's form, 2F1(1, b; a+1; z/(z-1)), came out NaN or wrong for large a.)"""
+    hyp: FloatArray = hyp2f1(1.0, a + 1.0 - b, a + 1.0, z)
+    return (1.0 - b) * np.log1p(-z) + np.log(hyp)
 
 
 def _log_a0_term(params: Params4, x: FloatArray, t: FloatArray) -> FloatArray:
@@ -206,12 +264,77 @@ def _log_a0_term(params: Params4, x: FloatArray, t: FloatArray) -> FloatArray:
 
 
 def pareto_log_a0_rows(params: Params4, rows: ParetoRows) -> FloatArray:
-    """log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 22); -inf if t_x = T."""
-    term = _log_a0_term(params, rows.pair_x, rows.pair_t)
-    l1, l2 = term[rows.at_t_x], term[rows.at_age]
-    positive = l2 < l1
-    diff = np.where(positive, l2 - l1, -1.0)  # A0 is an integral over (t_x, T]: >= 0
-    return np.where(positive, l1 + np.log(-np.expm1(diff)), -np.inf)
+    """log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 22); -inf if t_x = T.
+
+    The closed form where it is finite and inside A0's bounds, else the quadrature."""
+    with np.errstate(all="ignore"):
+        term = _log_a0_term(params, rows.pair_x, rows.pair_t)
+        l1, l2 = term[rows.at_t_x], term[rows.at_age]
+        positive = l2 < l1
+        diff = np.where(positive, l2 - l1, -1.0)  # A0 is an integral over (t_x, T]: >= 0
+        closed: FloatArray = np.where(positive, l1 + np.log(-np.expm1(diff)), -np.inf)
+        low, high = _pareto_log_a0_bounds(params, rows.x, rows.t_x, rows.T)
+        slack = 1e-9 * np.maximum(np.abs(closed), 1.0)
+        inside = (closed >= low - slack) & (closed <= high + slack)  # False where NaN
+    lived = rows.t_x < rows.T
+    wrong = lived & ~inside
+    out = np.where(lived, closed, -np.inf)
+    if wrong.any():
+        out[wrong] = _pareto_log_a0_quadrature(
+            params, rows.x[wrong], rows.t_x[wrong], rows.T[wrong]
+        )
+    return out
+
+
+def _pareto_log_a0_parts(
+    params: Params4, x: FloatArray, t_x: FloatArray
+) -> tuple[FloatArray, FloatArray, Callable[[FloatArray, FloatArray], FloatArray]]:
+    """log(r+s+x) + log f(t_x), the scale L = -1 / (log f)'(t_x), and log f as a function of
+    (tau, r+x), where f(tau) = (alpha+tau)^-(r+x) (beta+tau)^-(s+1) is A0's integrand."""
+    r, alpha, s, beta = params
+
+    def log_f(tau: FloatArray, rx: FloatArray) -> FloatArray:
+        out: FloatArray = -rx * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau)
+        return out
+
+    scale = 1.0 / ((r + x) / (alpha + t_x) + (s + 1.0) / (beta + t_x))
+    return np.log(r + s + x) + log_f(t_x, r + x), scale, log_f
+
+
+def _pareto_log_a0_bounds(
+    params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Bounds on log A0: f decreases, so the integral is at most (T - t_x) f(t_x); log f is
+    convex, so f stays above its tangent at t_x and the integral is at least
+    L f(t_x) (1 - exp(-(T - t_x) / L))."""
+    head, scale, _ = _pareto_log_a0_parts(params, x, t_x)
+    span = T - t_x
+    low: FloatArray = head + np.log(scale) + np.log(-np.expm1(-span / scale))
+    high: FloatArray = head + np.log(span)
+    return low, high
+
+
+def _pareto_log_a0_quadrature(
+    params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
+    """log A0 = log(r+s+x) + log of the integral of f over (t_x, T], with tau = t_x +
+    L (e^(vV) - 1) for v in (0, 1) and V = log(1 + (T - t_x)/L): the integrand then falls
+    smoothly over v whatever r + x (Gauss-Legendre, 6 panels of 16 points; 1e-11 against
+    mpmath on heavy buyers)."""
+    r = params[0]
+    head, scale, log_f = _pareto_log_a0_parts(params, x, t_x)
+    reach = np.log1p((T - t_x) / scale)
+    out = np.empty(len(x))
+    for start in range(0, len(x), QUADRATURE_BLOCK):
+        part = slice(start, start + QUADRATURE_BLOCK)
+        v = reach[part, None] * _LIFETIME
+        tau = t_x[part, None] + scale[part, None] * np.expm1(v)
+        rx = (r + x[part])[:, None]
+        exponent = log_f(tau, rx) - log_f(t_x[part, None], rx) + v
+        top = exponent.max(axis=1, keepdims=True)
+        total = np.exp(exponent - top) @ _LIFETIME_WEIGHTS
+        out[part] = top[:, 0] + np.log(total) + np.log(reach[part]) + np.log(scale[part])
+    return head + out
 
 
 def pareto_log_a0(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
