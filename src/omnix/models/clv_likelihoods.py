@@ -169,10 +169,12 @@ def bgnbd_p_alive(params: Params4, x: FloatArray, t_x: FloatArray, T: FloatArray
 def bgnbd_expected(
     params: Params4, t: float, x: FloatArray, t_x: FloatArray, T: FloatArray
 ) -> FloatArray:
-    """E[purchases in (T, T + t] | x, t_x, T] under BG/NBD (FHL 2005, eq. 10), Pfaff form.
+    """E[purchases in (T, T + t] | x, t_x, T] under BG/NBD (FHL 2005, eq. 10): the rate of a
+    customer alive at T (bgnbd_alive_rate) times P(alive at T).
 
-    2F1(r+x, b+x; a+b+x-1; z) with z = t/(alpha+T+t) equals (1-z)^-(r+x) times
-    2F1(r+x, a-1; a+b+x-1; -t/(alpha+T)), and (1-z)^(r+x) is the factor in front of it.
+    The rate's closed form is in Pfaff's form: 2F1(r+x, b+x; a+b+x-1; z) with
+    z = t/(alpha+T+t) equals (1-z)^-(r+x) times 2F1(r+x, a-1; a+b+x-1; -t/(alpha+T)), and
+    (1-z)^(r+x) is the factor in front of it.
     """
     if t == 0:
         return np.zeros_like(x)
