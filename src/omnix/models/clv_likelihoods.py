@@ -185,14 +185,21 @@ def bgnbd_expected(
 def bgnbd_alive_rate(params: Params4, t: float, x: FloatArray, T: FloatArray) -> FloatArray:
     """E[purchases in (T, T + t] | alive at T, x, T] under BG/NBD: FHL 2005 eq. 10 without its
     P(alive) factor. The closed form where it agrees with the quadrature, else the quadrature."""
-    r, alpha, a, b = params
-    u = t / (alpha + T)
-    with np.errstate(all="ignore"):
-        hyp = hyp2f1(r + x, a - 1.0, a + b + x - 1.0, -u)
-        closed: FloatArray = (a + b + x - 1.0) / (a - 1.0) * (1.0 - hyp)
+    u = t / (params[1] + T)
+    closed = _bgnbd_alive_rate_closed(params, u, x)
     by_quadrature = _bgnbd_alive_rate_quadrature(params, u, x)
     agree = np.abs(closed - by_quadrature) <= AGREE * by_quadrature  # False where NaN
     return np.where(agree, closed, by_quadrature)
+
+
+def _bgnbd_alive_rate_closed(params: Params4, u: FloatArray, x: FloatArray) -> FloatArray:
+    """The rate's closed form (a+b+x-1)/(a-1) (1 - 2F1(r+x, a-1; a+b+x-1; -u)), u = t/(alpha+T);
+    NaN, infinite or wrong where SciPy's hyp2f1 fails."""
+    r, _, a, b = params
+    with np.errstate(all="ignore"):
+        hyp = hyp2f1(r + x, a - 1.0, a + b + x - 1.0, -u)
+        closed: FloatArray = (a + b + x - 1.0) / (a - 1.0) * (1.0 - hyp)
+    return closed
 
 
 def _bgnbd_alive_rate_quadrature(params: Params4, u: FloatArray, x: FloatArray) -> FloatArray:
@@ -269,12 +276,8 @@ def pareto_log_a0_rows(params: Params4, rows: ParetoRows) -> FloatArray:
     """log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 22); -inf if t_x = T.
 
     The closed form where it is finite and inside A0's bounds, else the quadrature."""
+    closed = _pareto_log_a0_closed(params, rows)
     with np.errstate(all="ignore"):
-        term = _log_a0_term(params, rows.pair_x, rows.pair_t)
-        l1, l2 = term[rows.at_t_x], term[rows.at_age]
-        positive = l2 < l1
-        diff = np.where(positive, l2 - l1, -1.0)  # A0 is an integral over (t_x, T]: >= 0
-        closed: FloatArray = np.where(positive, l1 + np.log(-np.expm1(diff)), -np.inf)
         low, high = _pareto_log_a0_bounds(params, rows.x, rows.t_x, rows.T)
         slack = 1e-9 * np.maximum(np.abs(closed), 1.0)
         inside = (closed >= low - slack) & (closed <= high + slack)  # False where NaN
@@ -288,19 +291,32 @@ def pareto_log_a0_rows(params: Params4, rows: ParetoRows) -> FloatArray:
     return out
 
 
+def _pareto_log_a0_closed(params: Params4, rows: ParetoRows) -> FloatArray:
+    """log A0 from the hypergeometric terms at t_x and T (-inf where t_x = T); NaN or wrong
+    where SciPy's hyp2f1 fails."""
+    with np.errstate(all="ignore"):
+        term = _log_a0_term(params, rows.pair_x, rows.pair_t)
+        l1, l2 = term[rows.at_t_x], term[rows.at_age]
+        positive = l2 < l1
+        diff = np.where(positive, l2 - l1, -1.0)  # A0 is an integral over (t_x, T]: >= 0
+        closed: FloatArray = np.where(positive, l1 + np.log(-np.expm1(diff)), -np.inf)
+    return closed
+
+
+def _log_lifetime_integrand(params: Params4, tau: FloatArray, rx: FloatArray) -> FloatArray:
+    """log f(tau) = -(r+x) log(alpha+tau) - (s+1) log(beta+tau): A0's integrand (rx = r+x)."""
+    _, alpha, s, beta = params
+    out: FloatArray = -rx * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau)
+    return out
+
+
 def _pareto_log_a0_parts(
     params: Params4, x: FloatArray, t_x: FloatArray
-) -> tuple[FloatArray, FloatArray, Callable[[FloatArray, FloatArray], FloatArray]]:
-    """log(r+s+x) + log f(t_x), the scale L = -1 / (log f)'(t_x), and log f as a function of
-    (tau, r+x), where f(tau) = (alpha+tau)^-(r+x) (beta+tau)^-(s+1) is A0's integrand."""
+) -> tuple[FloatArray, FloatArray]:
+    """log(r+s+x) + log f(t_x), and the scale L = -1 / (log f)'(t_x)."""
     r, alpha, s, beta = params
-
-    def log_f(tau: FloatArray, rx: FloatArray) -> FloatArray:
-        out: FloatArray = -rx * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau)
-        return out
-
     scale = 1.0 / ((r + x) / (alpha + t_x) + (s + 1.0) / (beta + t_x))
-    return np.log(r + s + x) + log_f(t_x, r + x), scale, log_f
+    return np.log(r + s + x) + _log_lifetime_integrand(params, t_x, r + x), scale
 
 
 def _pareto_log_a0_bounds(
@@ -309,7 +325,7 @@ def _pareto_log_a0_bounds(
     """Bounds on log A0: f decreases, so the integral is at most (T - t_x) f(t_x); log f is
     convex, so f stays above its tangent at t_x and the integral is at least
     L f(t_x) (1 - exp(-(T - t_x) / L))."""
-    head, scale, _ = _pareto_log_a0_parts(params, x, t_x)
+    head, scale = _pareto_log_a0_parts(params, x, t_x)
     span = T - t_x
     low: FloatArray = head + np.log(scale) + np.log(-np.expm1(-span / scale))
     high: FloatArray = head + np.log(span)
@@ -324,7 +340,7 @@ def _pareto_log_a0_quadrature(
     smoothly over v whatever r + x (Gauss-Legendre, 6 panels of 16 points; 1e-11 against
     mpmath on heavy buyers)."""
     r = params[0]
-    head, scale, log_f = _pareto_log_a0_parts(params, x, t_x)
+    head, scale = _pareto_log_a0_parts(params, x, t_x)
     reach = np.log1p((T - t_x) / scale)
     out = np.empty(len(x))
     for start in range(0, len(x), QUADRATURE_BLOCK):
@@ -332,7 +348,8 @@ def _pareto_log_a0_quadrature(
         v = reach[part, None] * _LIFETIME
         tau = t_x[part, None] + scale[part, None] * np.expm1(v)
         rx = (r + x[part])[:, None]
-        exponent = log_f(tau, rx) - log_f(t_x[part, None], rx) + v
+        log_f = _log_lifetime_integrand(params, tau, rx)
+        exponent = log_f - _log_lifetime_integrand(params, t_x[part, None], rx) + v
         top = exponent.max(axis=1, keepdims=True)
         total = np.exp(exponent - top) @ _LIFETIME_WEIGHTS
         out[part] = top[:, 0] + np.log(total) + np.log(reach[part]) + np.log(scale[part])

@@ -36,8 +36,7 @@ _state: dict[str, bool] = {"debug": False}
 
 
 # Commands that give freed memory back to the kernel: those that serve requests for hours, and
-# ingest, whose streaming keeps its memory bounded: kept, a 10.6M-line CSV peaked at 1.61-1.63
-# GB instead of 1.29-1.32 (the bound is 2 GB) and was no faster; Parquet, no difference.
+# ingest, whose streaming bounds its memory (kept, it only raised the peak: adapters/memory.py).
 _GIVES_BACK = frozenset({"serve", "demo", "ingest"})
 
 
