@@ -218,6 +218,9 @@ HEAVY_P_ALIVE = [
     ((0.3, 1.0, 2.0, 400.0), 150.0, 290.0, 300.0, 0.5209571427202322),
     ((0.8, 5.0, 0.5, 200.0), 120.0, 30.0, 200.0, 2.1946558788231768e-90),
     ((0.6, 3.0, 0.4, 60.0), 300.0, 40.0, 120.0, 8.608332535012186e-135),
+    # beta >> alpha (a fit to Online Retail II 2009-2011): arguments beyond EULER_SLOW
+    ((0.74347, 10.74304, 103.45241, 41496.87), 36.0, 44.142857, 78.857143, 3.638175933702155e-6),
+    ((0.74347, 10.74304, 103.45241, 41496.87), 2.0, 3.0, 60.0, 0.3491501717323465),
 ]
 HEAVY_ALIVE_RATE = [  # (params, t, x, T, reference)
     ((0.25, 4.0, 0.8, 2.5), 39.0, 2.0, 30.0, 2.07258511136255),  # a CDNOW-like light buyer
@@ -233,6 +236,21 @@ def test_pareto_p_alive_of_heavy_buyers_matches_high_precision(
 ) -> None:
     got = lik.pareto_p_alive(params, np.array([x]), np.array([t_x]), np.array([T]))
     assert got[0] == pytest.approx(reference, rel=1e-9)
+
+
+def test_a0_falls_back_to_the_quadrature_where_the_closed_form_fails(
+    cdnow: Arrays, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the hypergeometric terms fail (NaN), each row's A0 comes from the quadrature:
+    not -inf, which would make a lapsed customer certainly alive."""
+    lived = cdnow["t_x"] < cdnow["T"]
+    x, t_x, T = cdnow["x"][lived], cdnow["t_x"][lived], cdnow["T"][lived]
+    params = (0.553, 10.578, 0.606, 11.669)
+    expected = lik.pareto_log_a0_rows(params, lik.pareto_rows(x, t_x, T))
+    monkeypatch.setattr(lik, "_log_a0_term", lambda p, xs, ts: np.full(len(xs), np.nan))
+    got = lik.pareto_log_a0_rows(params, lik.pareto_rows(x, t_x, T))
+    assert np.all(np.isfinite(got))
+    assert got == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.mark.parametrize(("params", "t", "x", "T", "reference"), HEAVY_ALIVE_RATE)
