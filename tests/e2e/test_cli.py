@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 COMMANDS = [
     "ingest", "generate", "status", "summary", "backtest", "predict", "customer", "demo",
@@ -46,12 +48,47 @@ def test_help_lists_every_command() -> None:
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(command: str) -> None:
-    result = omnix(command, "--help")
-    assert result.returncode == 0
-    assert "Example: omnix " + command in result.stdout
-    assert "--data-dir" in result.stdout
+def _leaf_commands() -> list[list[str]]:
+    """Every command and subcommand path, read from the app itself (a new one cannot be missed)."""
+    import typer
+
+    from omnix.entrypoints.cli.app import app
+
+    def walk(command: Any, path: list[str]) -> Iterator[list[str]]:
+        subcommands = getattr(command, "commands", None)
+        if subcommands is None:
+            yield path
+            return
+        for name, sub in subcommands.items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_every_subcommand_has_help_with_an_example() -> None:
+    from typer.testing import CliRunner
+
+    from omnix.entrypoints.cli.app import app
+
+    paths = _leaf_commands()
+    assert ["privacy", "erase"] in paths and ["segments", "migration"] in paths
+    for path in paths:
+        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, path
+        assert re.search(r"Example: (\S+=\S+ )*omnix " + " ".join(path), result.stdout), path
+        if path != ["openapi"]:  # writes the API's document: no store involved
+            assert "--data-dir" in result.stdout, path
+
+
+def test_command_list_wraps_summaries_only_at_the_width() -> None:
+    result = omnix("--help")  # 200 columns
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│ ")]
+    assert any(row.startswith("│ demo ") for row in rows)
+    for row, below in itertools.pairwise(rows):
+        if below[2] == " " and below.strip("│ "):  # a continuation of `row`'s summary
+            assert len(row.rstrip(" │")) > 170, row  # not broken at a docstring line break
+    demo = next(row for row in rows if row.startswith("│ demo "))
+    assert "print a summary, then serve the dashboard" in demo
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:

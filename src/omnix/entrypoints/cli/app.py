@@ -6,6 +6,7 @@ shows the traceback. Every command takes `--data-dir` (or OMNIX_DATA_DIR).
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from dataclasses import asdict, replace
@@ -426,6 +427,34 @@ app.add_typer(serve.keys_app, name="keys")
 app.add_typer(serve.privacy_app, name="privacy")
 app.command("openapi")(serve.openapi_cmd)
 app.command("recommend")(recommend_cmd.recommend)
+
+
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """Give each command and group in `omnix --help`'s list its summary on one line.
+
+    Typer 0.29 joins a docstring's wrapped first paragraph into one line in a command's own
+    `--help`, but keeps its line breaks in the parent's list of commands (rich mode), which
+    broke that list mid-sentence. An explicit `short_help` is left alone."""
+    for command in typer_app.registered_commands:
+        _rewrap(command, command.help, callback=command.callback)
+    for info in typer_app.registered_groups:
+        group = info.typer_instance
+        assert group is not None
+        _one_line_summaries(group)
+        own = group.registered_callback
+        _rewrap(info, info.help, group.info.help, callback=own.callback if own else None)
+
+
+def _rewrap(info: Any, *helps: object, callback: Any) -> None:
+    if isinstance(info.short_help, str):  # unset values are Typer's `Default` placeholders
+        return
+    text = next((h for h in helps if isinstance(h, str)), None) or inspect.getdoc(callback) or ""
+    first = inspect.cleandoc(text).split("\n\n")[0]
+    if "\n" in first:
+        info.short_help = " ".join(first.split())
+
+
+_one_line_summaries(app)
 
 
 def main() -> None:
