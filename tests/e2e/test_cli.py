@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -11,6 +12,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 COMMANDS = [
     "ingest", "generate", "status", "summary", "backtest", "predict", "customer", "demo",
@@ -236,3 +239,33 @@ def test_predict_writes_the_contract_file(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--top expects" in bad.stderr
     wrong = omnix("predict", *flags, "--out", str(tmp_path / "next.xlsx"))
     assert wrong.returncode == 3 and ".parquet or .csv" in wrong.stderr
+
+
+def test_ingest_summary_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from omnix.domain.ingest import IngestSummary
+    from omnix.entrypoints.cli import render
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(render, "out_console", console)
+    path = "/data/online_retail_II_2009-2010_raw.csv.gz"
+    rejects = "/d/rejects/online_retail_II_2009-2010_raw.csv.gz.6192db62.rejects.csv"
+    big = IngestSummary(path, "transactions", read=10_592_424, stored=10_592_421,
+                        inserted=10_592_421, rejected=3, reject_reasons={"invalid_ts": 3},
+                        rejects_file=rejects, seconds=123.45)  # fmt: skip
+    render.print_ingest([big])
+    text = console.export_text()
+    lines = [line for line in text.splitlines() if "rejects file:" not in line]
+    assert max(len(line) for line in lines) <= 80
+    for unbroken in ("duplicates", "rejected", "10,592,424", "10,592,421", "in 123.45 s"):
+        assert unbroken in text
+    assert "Ingest: transactions" in text
+    assert f"rejects file: {rejects}" in text  # whole, to copy
+    products = IngestSummary("p.csv", "products", read=7, stored=7, inserted=7)
+    render.print_ingest([big, products])
+    text = console.export_text()
+    assert "products" in text and "transactions" in text  # a kind column when kinds differ
+    lines = [line for line in text.splitlines() if "rejects file:" not in line]
+    assert max(len(line) for line in lines) <= 80
+    assert "rejected" in text and "10,592,424" in text

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -105,27 +106,30 @@ def counting_progress(description: str, total: int | None, enabled: bool) -> Ite
 
 
 def print_ingest(summaries: Sequence[IngestSummary]) -> None:
-    table = Table(title="Ingest", show_lines=False)
-    for col in ("file", "kind", "read", "stored", "new", "duplicates", "rejected", "seconds"):
-        left = col in ("file", "kind")
-        table.add_column(col, justify="left" if left else "right", overflow="fold")
+    # Fits an 80-column terminal with 10M-line counts: light borders, unbroken numbers, the
+    # kind in the title when every file has the same one, and `stored` (= new + duplicates)
+    # and the seconds left to each file's line below, which also gives its name whole.
+    kinds = sorted({s.kind for s in summaries})
+    one_kind = len(kinds) == 1
+    table = Table(title=f"Ingest: {kinds[0]}" if one_kind else "Ingest", box=box.SIMPLE_HEAD)
+    table.add_column("file", overflow="fold", min_width=12)
+    if not one_kind:
+        table.add_column("kind", no_wrap=True)
+    for col in ("read", "new", "duplicates", "rejected"):
+        table.add_column(col, justify="right", no_wrap=True)
     for s in summaries:
+        counts = (s.read, s.inserted, s.duplicates, s.rejected)
         table.add_row(
             Path(s.source).name,
-            s.kind,
-            f"{s.read:,}",
-            f"{s.stored:,}",
-            f"{s.inserted:,}",
-            f"{s.duplicates:,}",
-            f"{s.rejected:,}",
-            f"{s.seconds:.2f}",
+            *([] if one_kind else [s.kind]),
+            *(f"{n:,}" for n in counts),
         )
     out_console.print(table)
     for s in summaries:
         check = "[green]balanced[/]" if s.balanced else "[red]NOT balanced[/]"
         out_console.print(
             f"{Path(s.source).name}: read {s.read:,} = stored {s.stored:,} + rejected "
-            f"{s.rejected:,} ({check})"
+            f"{s.rejected:,} ({check}) in {s.seconds:.2f} s"
         )
         notes = []
         if s.returns or s.cancellations:
@@ -142,7 +146,7 @@ def print_ingest(summaries: Sequence[IngestSummary]) -> None:
         if s.rejected:
             reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s.reject_reasons.items()))
             out_console.print(f"  - rejected: {reasons}")
-            out_console.print(f"  - rejects file: {s.rejects_file}")
+            out_console.print(f"  - rejects file: {s.rejects_file}", soft_wrap=True)
 
 
 def fmt(value: Any, key: str = "") -> str:
