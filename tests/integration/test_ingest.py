@@ -233,6 +233,21 @@ def test_cancellations_and_non_product_rule(tmp_path: Path, store: StoreRef) -> 
     assert ("o1", "POST", "sale", False) in rows
 
 
+def test_ingest_and_status_count_returns_alike(tmp_path: Path, store: StoreRef) -> None:
+    """A cancelled order's line with a positive quantity (Online Retail II has one) is marked a
+    cancellation but gives nothing back: the ingest summary and `omnix status` both leave it
+    out of the return lines (they once said 12,326 and 12,327 for the same file)."""
+    text = HEADER + (
+        "c1,o1,2024-01-01,p1,2,1,UK\nc1,Co1,2024-01-02,p1,-2,1,UK\n"
+        "c1,Co2,2024-01-03,p2,1,1,UK\nc2,o3,2024-01-04,p3,-1,1,UK\n"
+    )
+    (s,) = ingest(store, write(tmp_path / "t.csv", text), cancellation_prefix="C")
+    assert (s.returns, s.cancellations) == (2, 2)
+    with opened(store=store) as container:
+        overview = container.analyse_service().store_overview()
+    assert overview["return_lines"] == s.returns
+
+
 def test_one_pass_and_counting_pass_agree(tmp_path: Path) -> None:
     """A clean new file is stored first and counted from what it stored; a re-run (its lines
     already there) and a file with a bad row count the file itself. Counts must agree."""

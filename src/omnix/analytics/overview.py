@@ -40,7 +40,9 @@ def store_overview(tx: Table) -> Table:
         products=_[c.PRODUCT_ID].nunique(),
         first_ts=_[c.TS].min(),
         last_ts=_[c.TS].max(),
-        return_lines=(_[c.LINE_TYPE] != "sale").sum(),
+        # as `omnix ingest` counts them: lines giving goods back (a cancelled order's lines are
+        # marked as such too, and one with a positive quantity is no return)
+        return_lines=(_[c.QUANTITY] < 0).sum(),
         non_product_lines=(~_[c.IS_PRODUCT]).sum(),
         anonymous_lines=_[c.CUSTOMER_ID].isnull().sum(),
     )

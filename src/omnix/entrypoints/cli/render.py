@@ -132,8 +132,10 @@ def print_ingest(summaries: Sequence[IngestSummary]) -> None:
             f"{s.rejected:,} ({check}) in {s.seconds:.2f} s"
         )
         notes = []
-        if s.returns or s.cancellations:
-            notes.append(f"{s.returns:,} return lines ({s.cancellations:,} cancellations) kept")
+        if s.returns:
+            notes.append(f"{s.returns:,} return lines (negative quantity) kept, netted")
+        if s.cancellations:
+            notes.append(f"{s.cancellations:,} lines of cancelled orders kept and marked")
         if s.non_product:
             notes.append(f"{s.non_product:,} non-product lines kept, excluded from analytics")
         if s.anonymous:
