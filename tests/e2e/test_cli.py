@@ -76,11 +76,21 @@ def test_every_subcommand_has_help_with_an_example() -> None:
     paths = _leaf_commands()
     assert ["privacy", "erase"] in paths and ["segments", "migration"] in paths
     for path in paths:
-        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
         assert result.exit_code == 0, path
+        _assert_prose_wrapped_at_the_width(result.stdout, 80)
         assert re.search(r"Example: (\S+=\S+ )*omnix " + " ".join(path), result.stdout), path
         if path != ["openapi"]:  # writes the API's document: no store involved
             assert "--data-dir" in result.stdout, path
+
+
+def _assert_prose_wrapped_at_the_width(text: str, width: int) -> None:
+    """The text above the option panels: a paragraph's lines run to near the width but its
+    last (the docstring's own line breaks would leave short lines mid-paragraph)."""
+    prose = text.split("╭", maxsplit=1)[0].splitlines()
+    for line, below in itertools.pairwise(prose):
+        if line.strip() and below.strip() and not below.strip().startswith(("Usage", "Example")):
+            assert len(line.rstrip()) > width - 20, line
 
 
 def test_command_list_wraps_summaries_only_at_the_width() -> None:

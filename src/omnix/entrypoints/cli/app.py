@@ -429,32 +429,34 @@ app.command("openapi")(serve.openapi_cmd)
 app.command("recommend")(recommend_cmd.recommend)
 
 
-def _one_line_summaries(typer_app: typer.Typer) -> None:
-    """Give each command and group in `omnix --help`'s list its summary on one line.
+def _reflow_help(typer_app: typer.Typer) -> None:
+    """Join each help paragraph's lines, so the terminal wraps them at its width.
 
-    Typer 0.29 joins a docstring's wrapped first paragraph into one line in a command's own
-    `--help`, but keeps its line breaks in the parent's list of commands (rich mode), which
-    broke that list mid-sentence. An explicit `short_help` is left alone."""
+    In Rich mode Typer 0.29 keeps a docstring's line breaks: the list of commands broke
+    summaries mid-sentence, and in an 80-column terminal every paragraph wrapped twice (at
+    80 and at the docstring's ~95). Paragraphs marked with \\b keep their lines; an explicit
+    `help=` is reflowed like a docstring."""
     for command in typer_app.registered_commands:
-        _rewrap(command, command.help, callback=command.callback)
+        command.help = _reflowed(command.help, command.callback)
     for info in typer_app.registered_groups:
         group = info.typer_instance
         assert group is not None
-        _one_line_summaries(group)
+        _reflow_help(group)
         own = group.registered_callback
-        _rewrap(info, info.help, group.info.help, callback=own.callback if own else None)
+        if own is not None:
+            own.help = _reflowed(own.help, own.callback)
+        info.help = _reflowed(info.help if isinstance(info.help, str) else group.info.help, None)
 
 
-def _rewrap(info: Any, *helps: object, callback: Any) -> None:
-    if isinstance(info.short_help, str):  # unset values are Typer's `Default` placeholders
-        return
-    text = next((h for h in helps if isinstance(h, str)), None) or inspect.getdoc(callback) or ""
-    first = inspect.cleandoc(text).split("\n\n")[0]
-    if "\n" in first:
-        info.short_help = " ".join(first.split())
+def _reflowed(given: object, callback: Any) -> Any:
+    text = given if isinstance(given, str) else inspect.getdoc(callback)
+    if not text:
+        return given  # Typer's `Default` placeholder: nothing to reflow
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
 
 
-_one_line_summaries(app)
+_reflow_help(app)
 
 
 def main() -> None:
