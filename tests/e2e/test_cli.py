@@ -279,3 +279,28 @@ def test_ingest_summary_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPat
     lines = [line for line in text.splitlines() if "rejects file:" not in line]
     assert max(len(line) for line in lines) <= 80
     assert "rejected" in text and "10,592,424" in text
+
+
+def test_tables_keep_numbers_and_dates_whole_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from rich.console import Console
+
+    from omnix.entrypoints.cli import render
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(render, "out_console", console)
+    name = "LUNCHBOX WITH CUTLERY FAIRY CAKES AND A VERY LONG DESCRIPTION"
+    row = {"product_name": name, "purchases": 12, "every_days": 18.5, "usual_days": "4-38",
+           "last_purchase": date(2009, 12, 3), "expected_next": date(2010, 12, 15),
+           "days_overdue": 359}  # fmt: skip
+    render.print_rows("Customer c1", [row], list(row))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for whole in ("2009-12-03", "2010-12-15", "18.50", "359", "purchases", "overdue"):
+        assert whole in text
+    render.print_mapping("Habits", {"main channel": None, "segment": "Champions", "orders": 6})
+    habits = console.export_text().splitlines()
+    assert any("main channel" in line and "—" in line for line in habits)  # not a blank
+    segment = next(line for line in habits if "segment" in line)
+    assert "│ Champions " in segment  # words read from the left

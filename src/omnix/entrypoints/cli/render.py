@@ -19,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from omnix.domain.ingest import IngestSummary
 
@@ -167,19 +168,34 @@ def fmt(value: Any, key: str = "") -> str:
     return "" if value is None else str(value)
 
 
+def _is_text(value: Any) -> bool:
+    """Words read from the left; numbers, dates and times line up on the right."""
+    return isinstance(value, (str, bool))
+
+
 def print_mapping(title: str, data: dict[str, Any]) -> None:
     table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
     for key, value in data.items():
-        table.add_row(key.replace("_", " "), fmt(value, key))
+        text = fmt(value, key)
+        cell: str | Text = text
+        if not text:
+            cell = Text("—", style="dim", justify="left")  # not known, rather than a blank
+        elif _is_text(value):
+            cell = Text(text, justify="left")
+        table.add_row(key.replace("_", " "), cell)
     out_console.print(table)
 
 
 def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     table = Table(title=title)
     for col in columns:
-        table.add_column(col.replace("_", " "), justify="left" if col.endswith("name") else "right")
+        first = next((row[col] for row in rows if row.get(col) is not None), None)
+        if _is_text(first):
+            table.add_column(col.replace("_", " "))
+        else:  # numbers and dates stay whole, under a header of a word a line
+            table.add_column(col.replace("_", "\n"), justify="right", no_wrap=True)
     for row in rows:
         table.add_row(*(fmt(row.get(col), col) for col in columns))
     out_console.print(table)
