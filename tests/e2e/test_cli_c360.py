@@ -87,7 +87,10 @@ def test_analyze_migration_export_profile(store: str, tmp_path: Path) -> None:
         rows = {r["customer_id"]: r for r in csv.DictReader(f)}
     assert list(next(iter(rows.values())))[: len(EXPORTED)] == EXPORTED
     assert rows["C000002"]["price_tier_index"] == "" and rows["C000002"]["segment"]
-    assert rows["C000001"]["price_tier_index"] != ""
+    # churn risk (no purchase in 90 days) is exported for everyone: it needs no profiling consent
+    assert rows["C000001"]["price_tier_index"] != "" and all(
+        0 <= float(r["churn_risk_90d"]) <= 1 for r in rows.values()
+    )
     # the default flag matters at read time too: denied blanks everyone without a record
     parquet = tmp_path / "p.parquet"
     assert omnix("export", "profiles", "--out", str(parquet), "--data-dir", store).returncode == 0

@@ -103,6 +103,10 @@ def test_paging_visits_every_customer_once(api_template: StoreRef) -> None:
         assert {c["customer_id"] for c in found["items"]} >= {"C000001", "C000010"}
         risky = a.client.get("/v1/customers", params={"max_p_alive": 0.5}, headers=a.auth()).json()
         assert all(c["p_alive"] <= 0.5 for c in risky["items"])
+        slipping = a.client.get("/v1/customers", params={"min_churn_risk": 0.5, "limit": 1000},
+                                headers=a.auth()).json()["items"]  # fmt: skip
+        assert slipping and all(c["churn_risk_90d"] >= 0.5 for c in slipping)
+        assert all(c["churn_risk_90d"] >= 1 - c["p_alive"] for c in risky["items"])
 
 
 def test_customer_views_and_segments(api_template: StoreRef) -> None:
@@ -113,7 +117,10 @@ def test_customer_views_and_segments(api_template: StoreRef) -> None:
         assert view["profile"]["channel_mix"]  # e.g. "store 80%, online 20%"
         assert view == a.client.get("/v1/customers/C000003", headers=h).json()  # cached: same
         value = a.client.get("/v1/customers/C000003/value", headers=h).json()
-        assert abs(value["churn_risk"] + value["p_alive"] - 1) < 1e-9
+        # churn risk = P(no purchase in 90 days): at least the chance of being gone
+        assert value["churn_risk"] == view["snapshot"]["churn_risk_90d"]
+        assert 1 - value["p_alive"] <= value["churn_risk"] <= 1
+        assert value["history"][-1]["churn_risk"] == value["churn_risk"]
         regular = a.client.get("/v1/customers", params={"limit": 1000}, headers=h).json()["items"]
         best = max(regular, key=lambda c: c["orders"] or 0)["customer_id"]
         rhythms = a.client.get(f"/v1/customers/{best}/rhythms", headers=h).json()

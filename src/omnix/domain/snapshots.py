@@ -27,6 +27,7 @@ SNAPSHOT_COLUMNS: Final[tuple[tuple[str, DType], ...]] = (
     ("cluster_id", N),
     ("clv", F),  # currency, discounted, the run's CLV horizon
     ("p_alive", F),  # 0..1
+    ("churn_risk_90d", F),  # 0..1, P(no purchase in the next 90 days): the churn risk shown
     ("expected_purchases_90d", F),  # BG/NBD repeat purchase days in the next 90 days
     ("net_revenue", F),  # currency, lifetime up to the snapshot date
     ("orders", N),
@@ -55,7 +56,7 @@ EXPORT_COLUMNS: Final = (
     "customer_id", "segment", "rfm_score", "cluster", "clv", "p_alive",
     "expected_purchases_90d", "price_tier_index", "private_label_share", "promo_sensitivity",
     "premium_category_share", "price_tier_categories", "private_label_categories",
-    "promo_categories", "premium_categories",
+    "promo_categories", "premium_categories", "churn_risk_90d",
 )  # fmt: skip
 
 PREDICTIONS: Final = "predictions"

@@ -2,8 +2,8 @@
 
 - `BetaGeoModel` (BG/NBD) and `ParetoNBDModel`: how many repeat purchases a customer makes and
   whether they are still "alive", from `x` repeat purchases, recency `t_x` and age `T`.
-- `AliveModel`: P(alive) for churn risk, BG/NBD for repeat buyers and Pareto/NBD for one-time
-  buyers (measured choice, see the class).
+- `AliveModel`: P(alive) and churn risk (no purchase within a horizon), BG/NBD for repeat
+  buyers and Pareto/NBD for one-time buyers (measured choice, see the class).
 - `GammaGammaModel`: how much a customer spends per purchase, from `x` and the mean value `m`.
 - `clv(...)`: discounted expected margin over a horizon of months.
 
@@ -162,6 +162,9 @@ class _PurchaseModel(_MaximumLikelihood):
     ) -> FloatArray:
         raise NotImplementedError
 
+    def _purchase_if_alive(self, params: Any, t: float, x: FloatArray, T: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
     def fit(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Any:
         """Maximum-likelihood fit on calibration summaries; returns self."""
         cols = check_rfm(x, t_x, T)
@@ -187,6 +190,21 @@ class _PurchaseModel(_MaximumLikelihood):
         cols = check_rfm(x, t_x, T)
         return per_distinct_row(lambda *c: self._expected(params, t, *c), cols, self.chunk_size)
 
+    def p_purchase(self, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+        """Probability of at least one purchase in the next `t` time units, per customer:
+        P(alive) times the chance that a customer alive now buys within `t`. One minus it is
+        the churn risk over that horizon, an event a holdout can check (P(alive) alone is not:
+        a customer can be alive and still not buy for a year)."""
+        params = self._params()
+        if not (np.isfinite(t) and t >= 0):
+            raise ValueError(f"t must be a finite time >= 0, got {t!r}")
+
+        def one_partition(xs: FloatArray, txs: FloatArray, Ts: FloatArray) -> FloatArray:
+            alive = self._p_alive(params, xs, txs, Ts)
+            return alive * self._purchase_if_alive(params, t, xs, Ts)
+
+        return per_distinct_row(one_partition, check_rfm(x, t_x, T), self.chunk_size)
+
 
 class BetaGeoModel(_PurchaseModel):
     """BG/NBD (Fader, Hardie & Lee 2005): Poisson purchases at a gamma(r, alpha) rate; after
@@ -205,6 +223,9 @@ class BetaGeoModel(_PurchaseModel):
         self, params: Any, t: float, x: FloatArray, t_x: FloatArray, T: FloatArray
     ) -> FloatArray:
         return lik.bgnbd_expected(params, t, x, t_x, T)
+
+    def _purchase_if_alive(self, params: Any, t: float, x: FloatArray, T: FloatArray) -> FloatArray:
+        return lik.bgnbd_purchase_if_alive(params, t, x, T)
 
 
 class ParetoNBDModel(_PurchaseModel):
@@ -229,9 +250,12 @@ class ParetoNBDModel(_PurchaseModel):
     ) -> FloatArray:
         return lik.pareto_expected(params, t, x, t_x, T)
 
+    def _purchase_if_alive(self, params: Any, t: float, x: FloatArray, T: FloatArray) -> FloatArray:
+        return lik.pareto_purchase_if_alive(params, t, x, T)
+
 
 class AliveModel:
-    """P(alive) for churn risk: BG/NBD for customers with a repeat purchase, Pareto/NBD for
+    """P(alive) and churn risk: BG/NBD for customers with a repeat purchase, Pareto/NBD for
     one-time buyers (x = 0).
 
     BG/NBD lets a customer drop out only right after a repeat purchase, so it gives every
@@ -269,13 +293,29 @@ class AliveModel:
 
     def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
         """Probability that each customer is still active at the end of calibration (0..1)."""
+        return self._combined("p_alive", (), x, t_x, T)
+
+    def p_purchase(self, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+        """Probability of at least one purchase in the next `t` time units (0..1)."""
+        return self._combined("p_purchase", (t,), x, t_x, T)
+
+    def churn_risk(self, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+        """Probability of no purchase in the next `t` time units (0..1): what omnix shows as
+        churn risk. Measured against P(alive) on CDNOW and Online Retail II holdouts
+        (docs/DECISIONS_LOG.md, "session 10"): better ranked and far better calibrated."""
+        return 1.0 - self.p_purchase(t, x, t_x, T)
+
+    def _combined(
+        self, method: str, args: tuple[float, ...], x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """BG/NBD's `method` for everyone, Pareto/NBD's for one-time buyers when fitted."""
         if not hasattr(self, "bg_"):
             raise NotFittedError("This AliveModel is not fitted yet: call fit(...) first.")
         xs, txs, Ts = check_rfm(x, t_x, T)
-        out = self.bg_.p_alive(xs, txs, Ts)
+        out: FloatArray = getattr(self.bg_, method)(*args, xs, txs, Ts)
         once = xs == 0
         if self.pareto_ is not None and np.any(once):
-            out[once] = self.pareto_.p_alive(xs[once], txs[once], Ts[once])
+            out[once] = getattr(self.pareto_, method)(*args, xs[once], txs[once], Ts[once])
         return out
 
 

@@ -10,11 +10,15 @@ Baselines:
 - `calibration_rate`: the customer's own repeat rate x / T, carried over the holdout length;
 - `recent_rate`: repeat purchases in the last `recent_days` of calibration, as a rate.
 
-P(alive) is scored as a predictor of "any purchase in the holdout" (AUC, Brier; overall, for
-one-time buyers and for repeat buyers) for BG/NBD, Pareto/NBD and the combination omnix uses
-for churn risk (models/clv.AliveModel: BG/NBD for repeat buyers, Pareto/NBD for one-time
-buyers). A customer alive at the end of calibration may still not buy in the holdout, so the
-Brier score measures P(alive) against a stricter event; AUC is the fairer comparison.
+Churn is scored on "any purchase in the holdout" (AUC, Brier; overall, for one-time buyers and
+for repeat buyers), two ways:
+- `alive`: P(alive) of BG/NBD, Pareto/NBD and their combination (models/clv.AliveModel: BG/NBD
+  for repeat buyers, Pareto/NBD for one-time buyers). A customer alive at the end of
+  calibration may still not buy in the holdout, so its Brier score measures P(alive) against a
+  stricter event; AUC is the fairer comparison.
+- `purchase`: P(at least one purchase within the holdout's length) of the same models, the
+  event itself, and of the two baselines' rates as Poisson processes (1 - exp(-expected)).
+  One minus the combined model's is omnix's churn risk (over 90 days in snapshots).
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ class ClvReport:
     gamma_gamma: dict[str, Any] | None = None
     clv: dict[str, Any] | None = None
     alive: dict[str, Any] = field(default_factory=dict)
+    purchase: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,9 +107,13 @@ def score(predicted: FloatArray, actual: FloatArray) -> dict[str, Any]:
     }
 
 
-def alive_score(p_alive: FloatArray, s: Summary) -> dict[str, Any]:
-    """How well P(alive) predicts any purchase in the holdout: AUC and Brier score for all
-    customers, one-time buyers (x = 0) and repeat buyers (None where undefined)."""
+def alive_score(
+    p_alive: FloatArray, s: Summary, mean_key: str | None = "mean_p_alive"
+) -> dict[str, Any]:
+    """How well a probability (P(alive), or of a purchase) predicts any purchase in the holdout:
+    AUC and Brier score for all customers, one-time buyers (x = 0) and repeat buyers (None
+    where undefined), and its mean under `mean_key`. `mean_key=None`: a score that is not a
+    probability (a ranking such as recency), scored by AUC alone."""
     bought = (s.holdout > 0).astype(np.int64)
     out: dict[str, Any] = {}
     for name, rows in (("all", np.ones(len(s.x), dtype=bool)), ("one_time", s.x == 0),
@@ -114,10 +123,11 @@ def alive_score(p_alive: FloatArray, s: Summary) -> dict[str, Any]:
         out[name] = {
             "customers": int(rows.sum()),
             "bought_in_holdout": float(y.mean()) if y.size else None,
-            "mean_p_alive": float(p.mean()) if y.size else None,
             "auc": None if not np.isfinite(area) else area,
-            "brier": brier(y, p) if y.size else None,
+            "brier": brier(y, p) if y.size and mean_key else None,
         }
+        if mean_key:
+            out[name][mean_key] = float(p.mean()) if y.size else None
     return out
 
 
@@ -179,6 +189,7 @@ class ClvService:
         started = time.perf_counter()
         bg = BetaGeoModel(chunk_size=o.chunk_size).fit(s.x, s.t_x, s.T)
         timings["bgnbd"] = time.perf_counter() - started
+        naive = baselines(s, length, o.recent_days / o.time_unit_days)
         report = ClvReport(
             calibration_end=cal_end.isoformat(),
             holdout_end=hold_end.isoformat(),
@@ -191,7 +202,7 @@ class ClvService:
             holdout=score(bg.expected_purchases(length, s.x, s.t_x, s.T), s.holdout),
             baselines={
                 name: {k: v for k, v in score(pred, s.holdout).items() if k != "actual"}
-                for name, pred in baselines(s, length, o.recent_days / o.time_unit_days).items()
+                for name, pred in naive.items()
             },
         )
         started = time.perf_counter()
@@ -209,6 +220,15 @@ class ClvService:
             "omnix": alive.p_alive(s.x, s.t_x, s.T),
         }
         report.alive = {name: alive_score(p, s) for name, p in p_alive.items()}
+        p_buy = {
+            "bgnbd": bg.p_purchase(length, s.x, s.t_x, s.T),
+            "pareto_nbd": pareto.p_purchase(length, s.x, s.t_x, s.T),
+            "omnix": alive.p_purchase(length, s.x, s.t_x, s.T),
+            **{f"baseline: {name}": -np.expm1(-pred) for name, pred in naive.items()},
+        }
+        report.purchase = {name: alive_score(p, s, "mean_probability") for name, p in p_buy.items()}
+        # the hiatus heuristic's ranking (Wuebben & Wangenheim 2008): the more recent, the likelier
+        report.purchase["baseline: recency"] = alive_score(s.t_x - s.T, s, None)
         started = time.perf_counter()
         report.gamma_gamma, report.clv = self._value(bg, s, p_alive["omnix"])
         timings["gamma_gamma_clv"] = time.perf_counter() - started

@@ -26,8 +26,8 @@ from omnix.services.snapshots import SnapshotService
 PERIOD_DAYS: Final = 30
 CATEGORY_DAYS: Final = 90  # a segment's top categories: its spend in the 90 days before
 MEMBER_COLUMNS: Final = (
-    "customer_id", "segment", "clv", "p_alive", "net_revenue", "orders", "recency_days",
-    "next_due_days",
+    "customer_id", "segment", "clv", "p_alive", "churn_risk_90d", "net_revenue", "orders",
+    "recency_days", "next_due_days",
 )  # fmt: skip
 SORTABLE: Final = frozenset(MEMBER_COLUMNS) - {"segment"}
 MAX_PER_PAGE: Final = 200
@@ -65,7 +65,8 @@ class Overview:
 @dataclass(frozen=True, slots=True)
 class MemberQuery:
     """A page of a segment's members: `q` matches part of the id; `min_churn_risk` keeps
-    customers whose 1 - P(alive) is at least that; sorted by `sort` (a MEMBER_COLUMNS name)."""
+    customers whose churn risk (P(no purchase in the next 90 days)) is at least that; sorted
+    by `sort` (a MEMBER_COLUMNS name)."""
 
     segment: str | None = None
     q: str | None = None
@@ -152,7 +153,7 @@ class DashboardService:
         if query.min_clv is not None:
             rows = rows.filter(rows.clv >= query.min_clv)
         if query.min_churn_risk is not None:
-            rows = rows.filter((1.0 - rows.p_alive) >= query.min_churn_risk)
+            rows = rows.filter(rows.churn_risk_90d >= query.min_churn_risk)
         total = int(rows.count().to_pyarrow().as_py())
         key = rows[query.sort]
         order = [key.desc(nulls_first=False) if query.descending else key.asc(), c.CUSTOMER_ID]

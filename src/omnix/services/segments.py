@@ -10,7 +10,9 @@ Then: RFM scores and named segments with a reason per customer (models/segments.
 K-means clusters (models/clusters.py), and P(alive) (BG/NBD for repeat buyers, Pareto/NBD for
 one-time buyers: models/clv.AliveModel) and BG/NBD x Gamma-Gamma CLV fitted on the same history
 (everything before `as_of`; the CLV calibration ends the day before it).
-Churn risk = 1 - P(alive). The per-customer table (`SegmentReport.customers_table`) is what
+Churn risk = P(no purchase in the next 90 days) from the same models (models/clv.AliveModel:
+P(alive) alone stays near 1 for long-lapsed customers when the fit sees little dropout). The
+per-customer table (`SegmentReport.customers_table`) is what
 `omnix analyze` stores in the dated snapshot (services/analyze.py).
 """
 
@@ -54,7 +56,7 @@ from omnix.services.rhythms import customer_table, store_rhythms
 log = structlog.get_logger(__name__)
 IntArray = npt.NDArray[np.int64]
 StageHook = Callable[[str], None]  # told the name of each stage as it starts
-EXPECTED_DAYS = 90  # horizon of `expected_purchases_90d`, days
+EXPECTED_DAYS = 90  # horizon of `expected_purchases_90d` and `churn_risk_90d`, days
 
 
 def _quiet(stage: str) -> None:
@@ -79,7 +81,8 @@ class SegmentOptions:
 @dataclass(slots=True)
 class GroupSummary:
     """One segment or cluster: size, revenue share, mean CLV (currency, `clv.months` months)
-    and mean churn risk (1 - P(alive), 0..1; None when no CLV model could be fitted)."""
+    and mean churn risk (P(no purchase in the next 90 days), 0..1; None when no CLV model
+    could be fitted)."""
 
     name: str
     description: str
@@ -210,14 +213,14 @@ class SegmentService:
         timings["rfm"] = time.perf_counter() - started
         on_stage("clv")
         started = time.perf_counter()
-        p_alive, value, expected = self._clv(col)
+        p_alive, churn, value, expected = self._clv(col)
         timings["clv"] = time.perf_counter() - started
         on_stage("clusters")
         started = time.perf_counter()
         model = self._clusters(col, categories, previous)
         timings["clusters"] = time.perf_counter() - started
         labels = model.labels_ if model is not None else np.full(table.num_rows, -1)
-        groups = _Groups(col["net_revenue"], value, p_alive)
+        groups = _Groups(col["net_revenue"], value, churn)
         segments = [
             groups.summary(index == k, rule.name, rule.description)
             for k, rule in enumerate(o.rules)
@@ -225,7 +228,8 @@ class SegmentService:
         clusters = self._cluster_rows(model, groups, index) if model is not None else []
         names = [o.rules[k].name for k in index.tolist()]
         out = _per_customer(table, scores, names, why, labels, {
-            "clv": value, "p_alive": p_alive, f"expected_purchases_{EXPECTED_DAYS}d": expected,
+            "clv": value, "p_alive": p_alive, f"churn_risk_{EXPECTED_DAYS}d": churn,
+            f"expected_purchases_{EXPECTED_DAYS}d": expected,
         })  # fmt: skip
         return SegmentReport(
             as_of=as_of.isoformat(), customers=table.num_rows, currency=currency,
@@ -235,14 +239,16 @@ class SegmentService:
             customers_table=out,
         )  # fmt: skip
 
-    def _clv(self, col: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per customer P(alive) (AliveModel: BG/NBD for repeat buyers, Pareto/NBD for one-time
-        buyers), CLV (currency, BG/NBD x Gamma-Gamma) and BG/NBD's expected repeat purchase
-        days in the next 90 days (NaN where the store has no CLV summary or no model can be
-        fitted: nobody bought twice)."""
+    def _clv(
+        self, col: dict[str, FloatArray]
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Per customer P(alive) and the churn risk over 90 days (AliveModel: BG/NBD for repeat
+        buyers, Pareto/NBD for one-time buyers), CLV (currency, BG/NBD x Gamma-Gamma) and
+        BG/NBD's expected repeat purchase days in the next 90 days (NaN where the store has no
+        CLV summary or no model can be fitted: nobody bought twice)."""
         o = self.options.clv
         n = len(col["orders"])
-        p_alive, value, expected = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        p_alive, churn, value, expected = (np.full(n, np.nan) for _ in range(4))
         ok = np.isfinite(col["clv_x"])
         unit = o.time_unit_days
         x, t_x, T, m = (
@@ -252,14 +258,15 @@ class SegmentService:
             col["clv_m"][ok],
         )
         if not np.any(x > 0):
-            return p_alive, value, expected
+            return p_alive, churn, value, expected
         try:
             alive = AliveModel(chunk_size=o.chunk_size).fit(x, t_x, T)
         except ValueError as exc:  # e.g. a handful of customers: the likelihood has no maximum
             log.warning("no CLV model", reason=str(exc))
-            return p_alive, value, expected
+            return p_alive, churn, value, expected
         bg = alive.bg_
         p_alive[ok] = alive.p_alive(x, t_x, T)
+        churn[ok] = alive.churn_risk(EXPECTED_DAYS / unit, x, t_x, T)
         expected[ok] = bg.expected_purchases(EXPECTED_DAYS / unit, x, t_x, T)
         if np.any((x > 0) & (m > 0)):
             gg = GammaGammaModel(chunk_size=o.chunk_size).fit(x, m)
@@ -268,7 +275,7 @@ class SegmentService:
                 bg, x, t_x, T, spend, months=o.months, monthly_discount=o.monthly_discount,
                 margin=o.margin, month_length=DAYS_PER_MONTH / unit,
             )  # fmt: skip
-        return p_alive, value, expected
+        return p_alive, churn, value, expected
 
     def _clusters(
         self, col: dict[str, FloatArray], categories: list[str], previous: FloatArray | None
@@ -315,7 +322,7 @@ class SegmentService:
 class _Groups:
     revenue: FloatArray
     value: FloatArray
-    p_alive: FloatArray
+    churn: FloatArray
 
     def summary(self, members: Any, name: str, description: str) -> GroupSummary:
         n, total = int(members.sum()), float(self.revenue.sum())
@@ -325,7 +332,7 @@ class _Groups:
             customer_share=n / max(len(self.revenue), 1), revenue=revenue,
             revenue_share=revenue / total if total else 0.0,
             avg_clv=_mean(self.value[members]),
-            avg_churn_risk=None if (p := _mean(self.p_alive[members])) is None else 1.0 - p,
+            avg_churn_risk=_mean(self.churn[members]),
         )  # fmt: skip
 
 
@@ -338,8 +345,8 @@ def _per_customer(
     values: dict[str, FloatArray],
 ) -> pa.Table:
     """The profile columns plus r, f, m, rfm_score ("545"), segment, reason, cluster_id and
-    `values` (clv, p_alive, expected_purchases_90d): one row per customer, what a snapshot
-    stores."""
+    `values` (clv, p_alive, churn_risk_90d, expected_purchases_90d): one row per customer,
+    what a snapshot stores."""
     keep = [n for n in table.column_names if not n.startswith(("clv_", "category_share_"))]
     score = [f"{r}{f}{m}" for r, f, m in zip(scores.r.tolist(), scores.f.tolist(),
                                               scores.m.tolist(), strict=True)]  # fmt: skip

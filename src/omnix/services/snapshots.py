@@ -148,7 +148,7 @@ class SnapshotService:
             raise NotFoundError(f"customer {customer_id!r} is not in the snapshot of {day}")
         history = (
             self._table().filter(_is(customer_id))
-            .select(SNAPSHOT_DATE, "segment", "cluster_id", "clv", "p_alive")
+            .select(SNAPSHOT_DATE, "segment", "cluster_id", "clv", "p_alive", "churn_risk_90d")
             .order_by(SNAPSHOT_DATE).to_pyarrow().to_pylist()
         )  # fmt: skip
         return {

@@ -31,8 +31,8 @@ from omnix.services.customer import CustomerService
 from omnix.services.snapshots import PROFILE_KEYS, MigrationReport, SnapshotService
 
 LIST_COLUMNS = (
-    "customer_id", "segment", "cluster_id", "clv", "p_alive", "net_revenue", "orders",
-    "recency_days",
+    "customer_id", "segment", "cluster_id", "clv", "p_alive", "churn_risk_90d", "net_revenue",
+    "orders", "recency_days",
 )  # fmt: skip
 MAX_PAGE = 1000
 
@@ -45,7 +45,8 @@ class CustomerFilter:
     segment: str | None = None
     cluster_id: int | None = None
     min_clv: float | None = None
-    max_p_alive: float | None = None  # churn risk: P(alive) at most this
+    max_p_alive: float | None = None  # P(alive) at most this
+    min_churn_risk: float | None = None  # P(no purchase in the next 90 days) at least this
 
 
 @dataclass(slots=True)
@@ -124,7 +125,13 @@ class Views:
         history: dict[str, list[dict[str, Any]]] = {}
         table = self._snapshots()
         past = table.filter(table[c.CUSTOMER_ID] <= last).select(
-            c.CUSTOMER_ID, SNAPSHOT_DATE, "segment", "cluster_id", "clv", "p_alive"
+            c.CUSTOMER_ID,
+            SNAPSHOT_DATE,
+            "segment",
+            "cluster_id",
+            "clv",
+            "p_alive",
+            "churn_risk_90d",
         )
         for h in past.order_by([c.CUSTOMER_ID, SNAPSHOT_DATE]).to_pyarrow().to_pylist():
             history.setdefault(h.pop(c.CUSTOMER_ID), []).append(h)
@@ -146,17 +153,19 @@ class Views:
         """CLV and churn: the latest snapshot's figures and their history over snapshots."""
         view = self.snapshots().customer(customer_id)
         row = view["snapshot"]
-        p_alive = row.get("p_alive")
         return {
             "customer_id": customer_id,
             "snapshot_date": view["snapshot_date"],
             "clv": row.get("clv"),
-            "p_alive": p_alive,
-            "churn_risk": None if p_alive is None else 1.0 - p_alive,
+            "p_alive": row.get("p_alive"),
+            "churn_risk": row.get("churn_risk_90d"),
             "expected_purchases_90d": row.get("expected_purchases_90d"),
             "segment": row.get("segment"),
             "history": [
-                {k: h.get(k) for k in (SNAPSHOT_DATE, "segment", "clv", "p_alive")}
+                {
+                    **{k: h.get(k) for k in (SNAPSHOT_DATE, "segment", "clv", "p_alive")},
+                    "churn_risk": h.get("churn_risk_90d"),
+                }
                 for h in view["history"]
             ],
         }
@@ -233,6 +242,8 @@ def _narrow(rows: Any, where: CustomerFilter) -> Any:
         rows = rows.filter(rows.clv >= where.min_clv)
     if where.max_p_alive is not None:
         rows = rows.filter(rows.p_alive <= where.max_p_alive)
+    if where.min_churn_risk is not None:
+        rows = rows.filter(rows.churn_risk_90d >= where.min_churn_risk)
     return rows
 
 
@@ -244,6 +255,7 @@ def _groups(rows: Any, key: str, total: int, revenue: float) -> list[dict[str, A
             net_revenue=ibis._.net_revenue.sum(),
             avg_clv=ibis._.clv.mean(),
             avg_p_alive=ibis._.p_alive.mean(),
+            avg_churn_risk=ibis._.churn_risk_90d.mean(),
         )
         .order_by([ibis.desc("customers"), key])
         .to_pyarrow()

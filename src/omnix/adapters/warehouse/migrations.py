@@ -86,6 +86,8 @@ STEPS: Final[tuple[Step, ...]] = (
          both(add_columns(s.JOBS, ["cancel_requested"]), indexes(s.JOBS))),
     Step(6, "predictions; regular_products in customer snapshots",
          both(create(PREDICTIONS), add_columns(SNAPSHOTS, [n for n, _ in SNAPSHOT_COLUMNS]))),
+    Step(7, "churn risk over 90 days in customer snapshots",
+         add_columns(SNAPSHOTS, ["churn_risk_90d"])),
 )  # fmt: skip
 LATEST: Final = STEPS[-1].version
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def example(value: dict[str, Any]) -> ConfigDict:
@@ -32,6 +32,7 @@ class CustomerSummary(BaseModel):
             "cluster_id": 2,
             "clv": 812.4,
             "p_alive": 0.97,
+            "churn_risk_90d": 0.02,
             "net_revenue": 1530.2,
             "orders": 48,
             "recency_days": 3.0,
@@ -42,6 +43,9 @@ class CustomerSummary(BaseModel):
     cluster_id: int | None = None
     clv: float | None = None
     p_alive: float | None = None
+    churn_risk_90d: float | None = Field(
+        default=None, description="churn risk: P(no purchase in the next 90 days)"
+    )
     net_revenue: float | None = None
     orders: int | None = None
     recency_days: float | None = None
@@ -69,6 +73,7 @@ _SNAPSHOT_EXAMPLE: dict[str, Any] = {
     "cluster_id": 2,
     "clv": 812.4,
     "p_alive": 0.97,
+    "churn_risk_90d": 0.02,
     "expected_purchases_90d": 11.2,
     "net_revenue": 1530.2,
     "orders": 48,
@@ -101,6 +106,9 @@ class CustomerSnapshot(BaseModel):
     cluster_id: int | None = None
     clv: float | None = None
     p_alive: float | None = None
+    churn_risk_90d: float | None = Field(
+        default=None, description="churn risk: P(no purchase in the next 90 days)"
+    )
     expected_purchases_90d: float | None = None
     net_revenue: float | None = None
     orders: int | None = None
@@ -128,6 +136,7 @@ class SegmentHistoryEntry(BaseModel):
             "cluster_id": 2,
             "clv": 790.0,
             "p_alive": 0.95,
+            "churn_risk_90d": 0.04,
         }
     )
     snapshot_date: dt.date
@@ -135,6 +144,7 @@ class SegmentHistoryEntry(BaseModel):
     cluster_id: int | None = None
     clv: float | None = None
     p_alive: float | None = None
+    churn_risk_90d: float | None = None
 
 
 class CustomerHabits(BaseModel):
@@ -203,16 +213,25 @@ class Customer360(BaseModel):
 
 class ValuePoint(BaseModel):
     model_config = example(
-        {"snapshot_date": "2025-12-01", "segment": "Champions", "clv": 812.4, "p_alive": 0.97}
+        {
+            "snapshot_date": "2025-12-01",
+            "segment": "Champions",
+            "clv": 812.4,
+            "p_alive": 0.97,
+            "churn_risk": 0.02,
+        }
     )
     snapshot_date: dt.date
     segment: str | None = None
     clv: float | None = None
     p_alive: float | None = None
+    churn_risk: float | None = None
 
 
 class CustomerValue(BaseModel):
-    """Lifetime value and churn: CLV (discounted, currency), P(alive), churn risk = 1 - P(alive)."""
+    """Lifetime value and churn: CLV (discounted, currency), P(alive), and churn risk =
+    P(no purchase in the next 90 days) from the same models (null in snapshots made before
+    it was stored)."""
 
     model_config = example(
         {
@@ -220,7 +239,7 @@ class CustomerValue(BaseModel):
             "snapshot_date": "2025-12-01",
             "clv": 812.4,
             "p_alive": 0.97,
-            "churn_risk": 0.03,
+            "churn_risk": 0.02,
             "expected_purchases_90d": 11.2,
             "segment": "Champions",
             "history": [
@@ -229,6 +248,7 @@ class CustomerValue(BaseModel):
                     "segment": "Champions",
                     "clv": 812.4,
                     "p_alive": 0.97,
+                    "churn_risk": 0.02,
                 }
             ],
         }
@@ -342,6 +362,7 @@ class Group(BaseModel):
             "revenue_share": 0.41,
             "avg_clv": 702.3,
             "avg_p_alive": 0.96,
+            "avg_churn_risk": 0.05,
         }
     )
     key: str
@@ -351,6 +372,9 @@ class Group(BaseModel):
     revenue_share: float
     avg_clv: float | None = None
     avg_p_alive: float | None = None
+    avg_churn_risk: float | None = Field(
+        default=None, description="mean P(no purchase in the next 90 days)"
+    )
 
 
 class SegmentSummary(BaseModel):
@@ -369,6 +393,7 @@ class SegmentSummary(BaseModel):
                     "revenue_share": 0.37,
                     "avg_clv": 512.0,
                     "avg_p_alive": 0.9,
+                    "avg_churn_risk": 0.12,
                 }
             ],
         }

@@ -96,8 +96,8 @@ def profile(
     as_json: JsonFlag = False,
 ) -> None:
     """One customer's 360 view from the stored snapshot: segment and reason, cluster, CLV,
-    P(alive), expected purchases, spending profile (if consent covers profiling), segment
-    history over all snapshots, and habits.
+    P(alive), churn risk, expected purchases, spending profile (if consent covers profiling),
+    segment history over all snapshots, and habits.
 
     Example: omnix profile C000042 --json
     """
@@ -174,7 +174,8 @@ def export_profiles(
     as_json: JsonFlag = False,
 ) -> None:
     """One row per customer of a snapshot: customer_id, segment, rfm_score, cluster, clv,
-    p_alive, expected_purchases_90d, spending profile (empty where consent is missing now).
+    p_alive, churn_risk_90d, expected_purchases_90d, spending profile (empty where consent is
+    missing now).
 
     Example: omnix export profiles --out profiles.parquet
     """

@@ -261,7 +261,17 @@ def print_clv(report: Any) -> None:
             f"{s['mae']:.3f}", _corr(s["corr"]),
         )  # fmt: skip
     out_console.print(table)
-    _print_alive(report.alive)
+    _print_scores(
+        report.alive,
+        "P(alive) vs any purchase in the holdout: AUC / Brier",
+        "omnix uses BG/NBD for repeat buyers, Pareto/NBD for one-time buyers",
+    )
+    _print_scores(
+        report.purchase,
+        "P(a purchase within the holdout's length) vs any purchase in it: AUC / Brier",
+        "omnix's churn risk is 1 - this over 90 days; baselines: the rates above as Poisson "
+        "processes, and recency alone (a ranking: AUC only)",
+    )
     if report.clv:
         v = report.clv
         print_mapping(
@@ -278,15 +288,13 @@ def print_clv(report: Any) -> None:
         )
 
 
-def _print_alive(alive: dict[str, Any]) -> None:
-    """P(alive) as a predictor of any purchase in the holdout, per model and customer group."""
-    if not alive:
+def _print_scores(scores: dict[str, Any], title: str, caption: str) -> None:
+    """A probability as a predictor of any purchase in the holdout, per model and customer
+    group."""
+    if not scores:
         return
     names = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "omnix": "omnix (combined)"}
-    table = Table(
-        title="P(alive) vs any purchase in the holdout: AUC / Brier",
-        caption="omnix uses BG/NBD for repeat buyers, Pareto/NBD for one-time buyers",
-    )
+    table = Table(title=title, caption=caption)
     table.add_column("model", no_wrap=True)
     for col in ("all", "one-time buyers", "repeat buyers"):
         table.add_column(col, justify="right")
@@ -295,7 +303,7 @@ def _print_alive(alive: dict[str, Any]) -> None:
         area = "n/a" if s["auc"] is None else f"{s['auc']:.3f}"
         return area + " / " + ("n/a" if s["brier"] is None else f"{s['brier']:.3f}")
 
-    for key, groups in alive.items():
+    for key, groups in scores.items():
         table.add_row(
             names.get(key, key), *(cell(groups[g]) for g in ("all", "one_time", "repeat"))
         )
@@ -338,8 +346,8 @@ def print_segments(report: Any) -> None:
         out_console.print(f"- {g.cluster_id} {g.name}: {g.description}")
     out_console.print(
         "revenue = share of net revenue; CLV = mean discounted value (BG/NBD x Gamma-Gamma); "
-        "churn risk = mean 1 - P(alive) (BG/NBD for repeat buyers, Pareto/NBD for one-time "
-        "buyers)."
+        "churn risk = mean P(no purchase in the next 90 days) (BG/NBD for repeat buyers, "
+        "Pareto/NBD for one-time buyers)."
     )
 
 
@@ -435,7 +443,7 @@ def _compact(value: float) -> str:
 def print_profile(view: dict[str, Any]) -> None:
     """`omnix profile ID`: the snapshot row, spending profile, history and habits."""
     row = view["snapshot"]
-    keys = ("segment", "reason", "rfm_score", "cluster_id", "clv", "p_alive",
+    keys = ("segment", "reason", "rfm_score", "cluster_id", "clv", "p_alive", "churn_risk_90d",
             "expected_purchases_90d", "net_revenue", "orders", "recency_days")  # fmt: skip
     print_mapping(
         f"Customer {view['customer_id']} (snapshot {view['snapshot_date']})",
@@ -448,7 +456,7 @@ def print_profile(view: dict[str, Any]) -> None:
     else:
         out_console.print("Spending profile: not produced (consent does not cover profiling).")
     print_rows("Over time", view["history"], ("snapshot_date", "segment", "cluster_id", "clv",
-                                               "p_alive"))  # fmt: skip
+                                               "p_alive", "churn_risk_90d"))  # fmt: skip
     if view["profile"]:
         zone = view.get("timezone", "UTC")
         print_mapping(f"Habits (weekday 0 = Monday; hours in {zone})", view["profile"])

@@ -54,7 +54,8 @@ def segments(
     as_json: JsonFlag = False,
 ) -> None:
     """Group customers: RFM segments (with a reason each) and behavioural clusters, each with
-    customers, revenue share, average 12-month CLV and churn risk (1 - P(alive), BG/NBD).
+    customers, revenue share, average 12-month CLV and churn risk (P(no purchase in the next
+    90 days), from BG/NBD and Pareto/NBD).
 
     Example: omnix segments --as-of 2011-12-01 --json
 

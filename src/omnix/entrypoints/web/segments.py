@@ -19,7 +19,8 @@ from omnix.services.dashboard import MEMBER_COLUMNS, MemberQuery
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 SORT_LABELS = {
-    "customer_id": "Customer", "clv": "CLV", "p_alive": "P(alive)", "net_revenue": "Net revenue",
+    "customer_id": "Customer", "clv": "CLV", "p_alive": "P(alive)",
+    "churn_risk_90d": "Churn risk (90 days)", "net_revenue": "Net revenue",
     "orders": "Orders", "recency_days": "Days since last purchase",
     "next_due_days": "Next need in (days)",
 }  # fmt: skip
@@ -86,11 +87,8 @@ def member_query(request: Request, segment: str | None) -> MemberQuery:
 
 
 def with_churn(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The summary's segments with churn risk = 1 - average P(alive)."""
-    return [
-        {**g, "churn_risk": None if g["avg_p_alive"] is None else 1.0 - g["avg_p_alive"]}
-        for g in summary["segments"]
-    ]
+    """The summary's segments with churn risk = the mean P(no purchase in the next 90 days)."""
+    return [{**g, "churn_risk": g.get("avg_churn_risk")} for g in summary["segments"]]
 
 
 def share_chart(rows: list[dict[str, Any]]) -> charts.Chart | None:

@@ -42,13 +42,17 @@ def list_customers(
     segment: Annotated[str | None, Query(max_length=100)] = None,
     cluster_id: Annotated[int | None, Query(ge=0, le=1000)] = None,
     min_clv: Annotated[float | None, Query(description="currency")] = None,
-    max_p_alive: Annotated[float | None, Query(ge=0, le=1, description="churn risk")] = None,
+    max_p_alive: Annotated[float | None, Query(ge=0, le=1, description="P(alive) at most")] = None,
+    min_churn_risk: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="churn risk (P(no purchase in 90 days)) at least"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CustomerPage:
     """Customers of the latest snapshot, ordered by id, a page at a time: pass `next_cursor`
     back as `cursor` for the next page (it pins the snapshot the paging started on)."""
-    where = CustomerFilter(q, segment, cluster_id, min_clv, max_p_alive)
+    where = CustomerFilter(q, segment, cluster_id, min_clv, max_p_alive, min_churn_risk)
     page = wired.views().customers(where, limit, cursor)
     return CustomerPage.model_validate(page, from_attributes=True)
 
@@ -82,8 +86,8 @@ def serialise_360(view: dict[str, Any]) -> bytes:
     **secured(Role.ANALYST, not_found=NOT_FOUND),
 )
 def get_customer_value(wired: Wired, customer_id: CustomerId) -> CustomerValue:
-    """Lifetime value and churn: CLV, P(alive), churn risk (1 - P(alive)), expected purchases
-    in 90 days, and how they moved over the snapshots."""
+    """Lifetime value and churn: CLV, P(alive), churn risk (P(no purchase in the next 90
+    days)), expected purchases in 90 days, and how they moved over the snapshots."""
     return CustomerValue.model_validate(wired.views().value(customer_id))
 
 
