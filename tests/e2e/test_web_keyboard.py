@@ -115,7 +115,10 @@ def test_sorting_and_paging_by_keyboard(server: LiveServer, page: Any) -> None:
     header = page.locator("th[aria-sort]")
     assert header.inner_text().startswith("Orders")
     assert header.get_attribute("aria-sort") == "descending"
-    orders = [int(t) for t in page.locator("#members tbody tr td:nth-child(6)").all_inner_texts()]
+    heads = page.locator("#members thead th").all_inner_texts()
+    col = next(i for i, h in enumerate(heads, start=1) if h.startswith("Orders"))
+    cells = page.locator(f"#members tbody tr > :nth-child({col})").all_inner_texts()
+    orders = [int(t.replace(",", "")) for t in cells]
     assert orders == sorted(orders, reverse=True) and orders
 
 
