@@ -107,8 +107,8 @@ def score(predicted: FloatArray, actual: FloatArray) -> dict[str, Any]:
     }
 
 
-def alive_score(
-    p_alive: FloatArray, s: Summary, mean_key: str | None = "mean_p_alive"
+def holdout_score(
+    p: FloatArray, s: Summary, mean_key: str | None = "mean_p_alive"
 ) -> dict[str, Any]:
     """How well a probability (P(alive), or of a purchase) predicts any purchase in the holdout:
     AUC and Brier score for all customers, one-time buyers (x = 0) and repeat buyers (None
@@ -118,16 +118,16 @@ def alive_score(
     out: dict[str, Any] = {}
     for name, rows in (("all", np.ones(len(s.x), dtype=bool)), ("one_time", s.x == 0),
                        ("repeat", s.x > 0)):  # fmt: skip
-        y, p = bought[rows], p_alive[rows]
-        area = auc(y, p) if y.size else float("nan")
+        y, q = bought[rows], p[rows]
+        area = auc(y, q) if y.size else float("nan")
         out[name] = {
             "customers": int(rows.sum()),
             "bought_in_holdout": float(y.mean()) if y.size else None,
             "auc": None if not np.isfinite(area) else area,
-            "brier": brier(y, p) if y.size and mean_key else None,
+            "brier": brier(y, q) if y.size and mean_key else None,
         }
         if mean_key:
-            out[name][mean_key] = float(p.mean()) if y.size else None
+            out[name][mean_key] = float(q.mean()) if y.size else None
     return out
 
 
@@ -219,16 +219,18 @@ class ClvService:
             "pareto_nbd": pareto.p_alive(s.x, s.t_x, s.T),
             "omnix": alive.p_alive(s.x, s.t_x, s.T),
         }
-        report.alive = {name: alive_score(p, s) for name, p in p_alive.items()}
+        report.alive = {name: holdout_score(p, s) for name, p in p_alive.items()}
         p_buy = {
             "bgnbd": bg.p_purchase(length, s.x, s.t_x, s.T),
             "pareto_nbd": pareto.p_purchase(length, s.x, s.t_x, s.T),
             "omnix": alive.p_purchase(length, s.x, s.t_x, s.T),
             **{f"baseline: {name}": -np.expm1(-pred) for name, pred in naive.items()},
         }
-        report.purchase = {name: alive_score(p, s, "mean_probability") for name, p in p_buy.items()}
+        report.purchase = {
+            name: holdout_score(p, s, "mean_probability") for name, p in p_buy.items()
+        }
         # the hiatus heuristic's ranking (Wuebben & Wangenheim 2008): the more recent, the likelier
-        report.purchase["baseline: recency"] = alive_score(s.t_x - s.T, s, None)
+        report.purchase["baseline: recency"] = holdout_score(s.t_x - s.T, s, None)
         started = time.perf_counter()
         report.gamma_gamma, report.clv = self._value(bg, s, p_alive["omnix"])
         timings["gamma_gamma_clv"] = time.perf_counter() - started
