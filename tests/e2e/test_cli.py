@@ -310,3 +310,24 @@ def test_tables_keep_numbers_and_dates_whole_at_80_columns(monkeypatch: pytest.M
     assert any("main channel" in line and "—" in line for line in habits)  # not a blank
     segment = next(line for line in habits if "segment" in line)
     assert "│ Champions " in segment  # words read from the left
+
+
+def test_text_too_wide_for_80_columns_is_folded_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`omnix status`'s sources at 80 columns showed "instacart_s…" and "transactio…"."""
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from omnix.entrypoints.cli import render
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(render, "out_console", console)
+    when = datetime(2026, 11, 30, 8, 12)
+    row = {"name": "instacart_sample.parquet", "kind": "transactions", "read": 305_366,
+           "stored": 305_366, "rejected": 0, "last_ingested_at": when}  # fmt: skip
+    render.print_rows("Sources", [row], list(row))
+    text = console.export_text()
+    assert _widest(text) <= 80 and "…" not in text
+    body = [line.split("│") for line in text.splitlines() if line.startswith("│")]
+    assert "".join(cells[1].strip() for cells in body) == row["name"]
+    assert "".join(cells[2].strip() for cells in body) == row["kind"]

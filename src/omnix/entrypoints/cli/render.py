@@ -192,8 +192,8 @@ def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str
     table = Table(title=title)
     for col in columns:
         first = next((row[col] for row in rows if row.get(col) is not None), None)
-        if _is_text(first):
-            table.add_column(col.replace("_", " "))
+        if _is_text(first):  # folded where too narrow, never cut off: a file name is kept in full
+            table.add_column(col.replace("_", " "), overflow="fold")
         else:  # numbers and dates stay whole, under a header of a word a line
             table.add_column(col.replace("_", "\n"), justify="right", no_wrap=True)
     for row in rows:
