@@ -17,6 +17,8 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
+from omnix.analytics import kpis
+from omnix.analytics import profiles as prof
 from omnix.analytics.profiles import profiles
 from omnix.domain.errors import ConfigError
 from omnix.generate import GeneratorConfig, generate
@@ -76,6 +78,49 @@ def test_profile_definitions_on_a_hand_made_history(tmp_path: Path, store: Store
     b = rows["B"]
     assert b["orders"] == 1 and b["net_revenue"] == 2.0
     assert b["price_tier"] == pytest.approx(0.75)  # 3 of the 4 other dairy lines are cheaper
+
+
+UNPRICED = """customer_id,order_id,ts,product_id,category,quantity,unit_price
+C,o1,2025-01-06 10:00,BAGEL,bakery,1,
+C,o1,2025-01-06 10:00,MILK,dairy,2,
+C,o2,2025-01-13 10:00,YOGURT,dairy,1,
+D,o3,2025-01-07 10:00,CHEESE,dairy,1,10.0
+D,o3,2025-01-07 10:00,ROLL,bakery,3,1.0
+"""
+
+
+def test_category_mix_of_unpriced_purchases_counts_items(tmp_path: Path, store: StoreRef) -> None:
+    """Data without prices (Instacart's) gave every category a spend of 0, so a customer's
+    top categories came out alphabetical ("bakery/bread", "bakery/breakfast bakery", ...).
+    Without a priced purchase the mix is by items bought; a priced customer keeps spend."""
+    ingest(store, write(tmp_path / "u.csv", UNPRICED))
+    as_of = datetime.datetime(2025, 2, 1, tzinfo=UTC)
+    with opened(data_dir=store) as container:
+        tx = container.warehouse.ibis().table("transactions")
+        rows = {r["customer_id"]: r for r in profiles(tx, as_of).to_pyarrow().to_pylist()}
+        split = prof.category_shares(tx, as_of, ["bakery", "dairy"]).to_pyarrow().to_pylist()
+        shares = {r["customer_id"]: (r["category_share_0"], r["category_share_1"]) for r in split}
+        unpriced = tx.filter(tx.customer_id == "C")  # every category's spend is 0
+        top = prof.top_categories(unpriced, as_of, 2).to_pyarrow().to_pylist()
+        start = datetime.datetime(2025, 1, 1, tzinfo=UTC)
+        mixes = {  # a segment's categories on the dashboard, for C alone and for D alone
+            who: kpis.category_mix(tx, tx.filter(tx.customer_id == who), start, as_of, 5)
+            .to_pyarrow().to_pylist()
+            for who in "CD"
+        }  # fmt: skip
+    c, d = rows["C"], rows["D"]
+    assert c["top_category_1"] == "dairy" and c["top_category_1_share"] == pytest.approx(3 / 4)
+    assert c["top_category_2"] == "bakery" and c["top_category_2_share"] == pytest.approx(1 / 4)
+    assert d["top_category_1"] == "dairy" and d["top_category_1_share"] == pytest.approx(10 / 13)
+    assert shares["C"] == pytest.approx((1 / 4, 3 / 4))
+    assert shares["D"] == pytest.approx((3 / 13, 10 / 13))
+    assert [t["category"] for t in top] == ["dairy", "bakery"]
+    assert [(m["category"], m["basis"]) for m in mixes["C"]] == [("dairy", "items"),
+                                                                 ("bakery", "items")]  # fmt: skip
+    assert mixes["C"][0]["share"] == pytest.approx(3 / 4)
+    assert [(m["category"], m["basis"]) for m in mixes["D"]] == [("dairy", "spend"),
+                                                                 ("bakery", "spend")]  # fmt: skip
+    assert mixes["D"][0]["share"] == pytest.approx(10 / 13)
 
 
 def test_preferred_weekday_and_hour_are_the_retailers_local_time(

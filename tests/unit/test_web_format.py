@@ -129,3 +129,16 @@ def test_csv_cells_are_never_formulas() -> None:
     assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert [_cell(v) for v in ("+1", "-1", "@a", "\tx")] == ["'+1", "'-1", "'@a", "'\tx"]
     assert _cell("Whole milk 1L") == "Whole milk 1L" and _cell(None) == ""
+
+
+def test_segment_category_chart_says_what_its_shares_are_of() -> None:
+    """Without prices a segment's category shares are of items bought, and the chart's text
+    alternative and axis say so instead of "spent ... of its net spend" (was "– of")."""
+    from omnix.entrypoints.web.segments import category_chart
+
+    spend = category_chart("Lost", [{"category": "dairy", "share": 0.4, "basis": "spend"}])
+    items = category_chart("Lost", [{"category": "dairy", "share": 0.75, "basis": "items"}])
+    assert spend is not None and items is not None
+    assert "spent most on dairy (40.0 % of its net spend)" in spend.summary
+    assert "bought most in dairy (75.0 % of its items; the data has no prices)" in items.summary
+    assert [c.label for c in items.columns][-1] == "Share of the segment's items"

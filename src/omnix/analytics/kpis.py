@@ -49,17 +49,33 @@ def period_kpis(tx: Table, start: datetime, end: datetime) -> Table:
 
 def category_mix(tx: Table, members: Table, start: datetime, end: datetime, n: int) -> Table:
     """The `n` categories the customers in `members` (a table with customer_id) spent most
-    on in [start, end): category, net_revenue (currency), buyers, share of the group's
-    revenue. Lines without a category are grouped as NULL and left out."""
+    on in [start, end): category, net_revenue (currency), items (net), buyers, and `share` of
+    the group's revenue. Lines without a category are grouped as NULL and left out. When the
+    group's lines carry no revenue (data without prices) categories rank by items and `share`
+    is of the group's items; `basis` says which ("spend" or "items")."""
     lines = with_amount(customer_lines(tx))
     lines = lines.filter((lines[c.TS] >= start) & (lines[c.TS] < end))
     ids = members.select(member_id=members[c.CUSTOMER_ID]).distinct()
     joined = lines.inner_join(ids, lines[c.CUSTOMER_ID] == ids.member_id)
-    total = joined.amount.sum()
+    spend = joined.amount.sum().as_scalar()
+    items = joined[c.QUANTITY].sum().as_scalar()
     grouped = (
         joined.filter(joined[c.CATEGORY].notnull())
         .group_by(c.CATEGORY)
-        .aggregate(net_revenue=_.amount.sum(), buyers=_[c.CUSTOMER_ID].nunique())
+        .aggregate(
+            net_revenue=_.amount.sum(),
+            items=_[c.QUANTITY].sum().cast("float64"),
+            buyers=_[c.CUSTOMER_ID].nunique(),
+        )
     )
-    share = grouped.net_revenue / total.as_scalar().nullif(0)
-    return grouped.mutate(share=share).order_by([ibis.desc("net_revenue"), c.CATEGORY]).limit(n)
+    priced = spend != 0
+    return (
+        grouped.mutate(
+            basis=ibis.ifelse(priced, "spend", "items"),
+            share=ibis.ifelse(
+                priced, grouped.net_revenue / spend.nullif(0), grouped["items"] / items.nullif(0)
+            ),
+        )
+        .order_by([ibis.desc("net_revenue"), ibis.desc("items"), c.CATEGORY])
+        .limit(n)
+    )

@@ -20,7 +20,9 @@ the preferred weekday and hour, which are the retailer's local time):
   with the share of orders; `channel_mix` / `store_mix` list every channel / store with its
   share of the customer's orders, most frequent first ("store 75%, online 25%").
 - Category mix: `top_category_1..3` by purchase spend with `top_category_k_share` of the
-  customer's purchase spend (0..1); lines without a category are left out of the mix.
+  customer's purchase spend (0..1); lines without a category are left out of the mix. A
+  customer whose purchases carry no price (data without prices, e.g. Instacart's) is mixed by
+  items bought instead, rather than by a spend of 0 that would rank categories alphabetically.
 - `repeat_share`: share of (product, purchase day) purchases that repeat a product the
   customer bought on an earlier day (0..1).
 - `price_tier`: per purchase line, the unit price's percent rank among all purchase lines of
@@ -190,18 +192,23 @@ def habits(tx: Table, as_of: datetime, timezone: str = "UTC") -> Table:
 
 
 def category_mix(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES) -> Table:
-    """Per customer with categorised purchases: `top` categories by spend and their shares."""
+    """Per customer with categorised purchases: `top` categories by spend and their shares
+    (by items bought when none of the customer's purchases has a price)."""
     lines = purchase_lines(tx, as_of).filter(_[c.CATEGORY].notnull())
-    spend = lines.group_by([KEY, c.CATEGORY]).aggregate(spend=_.amount.sum())
+    per = lines.group_by([KEY, c.CATEGORY]).aggregate(
+        spend=_.amount.sum(), items=_[c.QUANTITY].sum().cast("float64")
+    )
     window = ibis.window(group_by=KEY)
-    ranked = spend.mutate(
-        total=spend.spend.sum().over(window),
+    per = per.mutate(priced=per.spend.sum().over(window) > 0)
+    weighed = per.mutate(weight=ibis.ifelse(per.priced, per.spend, per["items"]))
+    ranked = weighed.mutate(
+        total=weighed.weight.sum().over(window),
         rank=ibis.row_number().over(
-            ibis.window(group_by=KEY, order_by=[ibis.desc("spend"), c.CATEGORY])
+            ibis.window(group_by=KEY, order_by=[ibis.desc("weight"), c.CATEGORY])
         ),
     )
     ranked = ranked.filter(ranked["rank"] < top)
-    share = ranked.spend / ranked.total.nullif(0.0)
+    share = ranked.weight / ranked.total.nullif(0.0)
     columns: dict[str, Any] = {}
     for k in range(top):
         hit = ranked["rank"] == k
@@ -274,25 +281,32 @@ def profiles(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES, timezone: st
 
 
 def top_categories(tx: Table, as_of: datetime, n: int) -> Table:
-    """The store's `n` categories with the most purchase spend before `as_of` (category, spend)."""
+    """The store's `n` categories with the most purchase spend before `as_of` (category, spend),
+    then the most items bought (what ranks them when the data has no prices)."""
     lines = purchase_lines(tx, as_of).filter(_[c.CATEGORY].notnull())
     return (
         lines.group_by(c.CATEGORY)
-        .aggregate(spend=_.amount.sum())
-        .order_by([ibis.desc("spend"), c.CATEGORY])
+        .aggregate(spend=_.amount.sum(), items=_[c.QUANTITY].sum())
+        .order_by([ibis.desc("spend"), ibis.desc("items"), c.CATEGORY])
         .limit(n)
+        .drop("items")
     )
 
 
 def category_shares(tx: Table, as_of: datetime, categories: Sequence[str]) -> Table:
     """Per customer with purchases: share of purchase spend in each of `categories`, as
-    columns `category_share_0 ..` in the given order (0..1; 0 when none)."""
+    columns `category_share_0 ..` in the given order (0..1; 0 when none); share of items
+    bought for a customer none of whose purchases has a price."""
     lines = purchase_lines(tx, as_of)
     columns: dict[str, Any] = {}
     total = lines.amount.sum()
+    items = lines[c.QUANTITY].sum().cast("float64")
     for k, name in enumerate(categories):
-        spent = ibis.ifelse(lines[c.CATEGORY] == name, lines.amount, 0.0).sum()
-        columns[f"category_share_{k}"] = (spent / total.nullif(0.0)).fill_null(0.0)
+        mine = lines[c.CATEGORY] == name
+        spent = ibis.ifelse(mine, lines.amount, 0.0).sum()
+        bought = ibis.ifelse(mine, lines[c.QUANTITY], 0.0).sum().cast("float64")
+        share = ibis.ifelse(total > 0, spent / total.nullif(0.0), bought / items.nullif(0.0))
+        columns[f"category_share_{k}"] = share.fill_null(0.0)
     if not columns:
         return lines.group_by(KEY).aggregate(purchase_spend=total)
     return lines.group_by(KEY).aggregate(**columns)

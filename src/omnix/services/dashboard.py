@@ -165,7 +165,8 @@ class DashboardService:
         self, segment: str, day: date | None = None, n: int = 8
     ) -> list[dict[str, Any]]:
         """The categories a segment's members spent most on in the CATEGORY_DAYS before the
-        snapshot date: category, net_revenue, buyers, share of the segment's spend."""
+        snapshot date: category, net_revenue, items, buyers, share of the segment's spend (of
+        its items, `basis` "items", when the data has no prices)."""
         day = self.snapshots().resolve(day)
         members = snap.on(self._snapshots(), day).filter(ibis._.segment == segment)
         end = _midnight(day)

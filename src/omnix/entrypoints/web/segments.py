@@ -113,15 +113,20 @@ def category_chart(segment: str, rows: list[dict[str, Any]]) -> charts.Chart | N
     if not rows:
         return None
     data = [{"category": r["category"], "share": r["share"]} for r in rows]
+    top, share = rows[0]["category"], percent(rows[0]["share"])
+    by_items = rows[0].get("basis") == "items"  # the data has no prices
     return charts.bars(
         f"Top categories of {segment}",
         data,
         "category",
         "share",
         "Category",
-        "Share of the segment's spend",
-        f"In the 90 days before the snapshot, {segment} spent most on {rows[0]['category']} "
-        f"({percent(rows[0]['share'])} of its net spend).",
+        "Share of the segment's items" if by_items else "Share of the segment's spend",
+        f"In the 90 days before the snapshot, {segment} bought most in {top} ({share} of its "
+        "items; the data has no prices)."
+        if by_items
+        else f"In the 90 days before the snapshot, {segment} spent most on {top} ({share} of "
+        "its net spend).",
         value_format="percent",
     )
 
