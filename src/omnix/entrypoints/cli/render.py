@@ -165,12 +165,16 @@ def fmt(value: Any, key: str = "") -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, dict):  # e.g. seconds per stage: "read 0.39, embed 41.72"
+        return ", ".join(f"{k} {fmt(v, k)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt(v, key) for v in value)
     return "" if value is None else str(value)
 
 
 def _is_text(value: Any) -> bool:
     """Words read from the left; numbers, dates and times line up on the right."""
-    return isinstance(value, (str, bool))
+    return isinstance(value, (str, bool, dict, list, tuple))
 
 
 def print_mapping(title: str, data: dict[str, Any]) -> None:
