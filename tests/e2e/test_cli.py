@@ -18,9 +18,11 @@ COMMANDS = [
 ]  # fmt: skip
 
 
-def omnix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def omnix(
+    *args: str, cwd: Path | None = None, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIX_")}
-    env["COLUMNS"] = "200"
+    env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "omnix.entrypoints.cli.app", *args],
         capture_output=True,

@@ -43,10 +43,14 @@ def test_json_has_the_contract_keys(store: str) -> None:
 
 def test_tables_and_one_line_errors(store: str) -> None:
     dates = ["--calibration-end", "2025-04-30", "--holdout-end", "2025-06-29"]
-    result = omnix("clv-report", *dates, "--data-dir", store)
+    result = omnix("clv-report", *dates, "--data-dir", store, columns=80)
     assert result.returncode == 0, result.stderr
-    for text in ("BG/NBD", "Pareto/NBD", "Gamma-Gamma", "baseline: recent_rate", "Lifetime value"):
+    for text in ("BG/NBD", "Pareto/NBD", "Gamma-Gamma", "baseline: recent rate", "Lifetime value",
+                 "predicted", "customer", "correlation", "baseline: recency"):  # fmt: skip
         assert text in result.stdout
+    # at 80 columns nothing is cut ("predic…", "custom…", "calibration_r…" before)
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
     backwards = omnix("clv-report", "--calibration-end", "2025-04-30", "--holdout-end",
                       "2025-04-01", "--data-dir", store)  # fmt: skip
     assert backwards.returncode == 2

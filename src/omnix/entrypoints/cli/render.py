@@ -248,16 +248,16 @@ def print_clv(report: Any) -> None:
         f"{report.customers:,} customers, {report.repeat_customers:,} with repeat purchases"
     )
     rows = [("BG/NBD", report.holdout), ("Pareto/NBD", pareto["holdout"])]
-    rows += [(f"baseline: {name}", s) for name, s in report.baselines.items()]
+    rows += [(f"baseline: {name.replace('_', ' ')}", s) for name, s in report.baselines.items()]
     actual = report.holdout["actual"]
     title = (
         f"Holdout {report.calibration_end} .. {report.holdout_end} "
         f"({report.holdout_length:.1f} {report.time_unit}): repeat purchases"
     )
     table = Table(title=title)
-    table.add_column("method", no_wrap=True)
-    for col in ("predicted", "actual", "error %", "MAE per customer", "correlation"):
-        table.add_column(col, justify="right")
+    table.add_column("method")  # wraps first: the numbers and their headers stay whole
+    for col in ("predicted", "actual", "error %", "MAE per\ncustomer", "correlation"):
+        table.add_column(col, justify="right", no_wrap=True)
     for name, s in rows:
         error = 100.0 * (s["predicted"] - actual) / actual if actual else float("nan")
         table.add_row(
@@ -308,9 +308,8 @@ def _print_scores(scores: dict[str, Any], title: str, caption: str) -> None:
         return area + " / " + ("n/a" if s["brier"] is None else f"{s['brier']:.3f}")
 
     for key, groups in scores.items():
-        table.add_row(
-            names.get(key, key), *(cell(groups[g]) for g in ("all", "one_time", "repeat"))
-        )
+        name = names.get(key, key.replace("_", " "))
+        table.add_row(name, *(cell(groups[g]) for g in ("all", "one_time", "repeat")))
     out_console.print(table)
 
 
