@@ -114,19 +114,21 @@ def category_chart(segment: str, rows: list[dict[str, Any]]) -> charts.Chart | N
         return None
     data = [{"category": r["category"], "share": r["share"]} for r in rows]
     top, share = rows[0]["category"], percent(rows[0]["share"])
-    by_items = rows[0].get("basis") == "items"  # the data has no prices
+    when = f"In the 90 days before the snapshot, {segment}"
+    if rows[0].get("basis") == "items":  # the data has no prices
+        axis = "Share of the segment's items"
+        summary = f"{when} bought most in {top} ({share} of its items; the data has no prices)."
+    else:
+        axis = "Share of the segment's spend"
+        summary = f"{when} spent most on {top} ({share} of its net spend)."
     return charts.bars(
         f"Top categories of {segment}",
         data,
         "category",
         "share",
         "Category",
-        "Share of the segment's items" if by_items else "Share of the segment's spend",
-        f"In the 90 days before the snapshot, {segment} bought most in {top} ({share} of its "
-        "items; the data has no prices)."
-        if by_items
-        else f"In the 90 days before the snapshot, {segment} spent most on {top} ({share} of "
-        "its net spend).",
+        axis,
+        summary,
         value_format="percent",
     )
 
