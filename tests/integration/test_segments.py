@@ -123,6 +123,22 @@ def test_category_mix_of_unpriced_purchases_counts_items(tmp_path: Path, store: 
     assert mixes["D"][0]["share"] == pytest.approx(10 / 13)
 
 
+def test_rfm_of_data_without_prices_scores_items(tmp_path: Path, store: StoreRef) -> None:
+    """Without a price anywhere every spend is 0: M was 1 for everyone, so nobody could be a
+    Champion (0 of 1,591 on the Instacart sample). M then scores net items bought."""
+    rows = ["customer_id,order_id,ts,product_id,quantity"]
+    for k in range(10):  # customer k: 3 weekly orders from day k, k + 1 items each time
+        rows += [f"K{k},o{k}-{w},2025-01-{1 + k + 7 * w:02d} 10:00,MILK,{k + 1}" for w in range(3)]
+    ingest(store, write(tmp_path / "k.csv", "\n".join(rows) + "\n"))
+    report = open_report(store)
+    table = report.customers_table
+    assert table is not None
+    why = dict(zip(table["customer_id"].to_pylist(), table["reason"].to_pylist(), strict=True))
+    assert "30 items (M=5)" in why["K9"] and "3 items (M=1)" in why["K0"]
+    assert "spent" not in why["K9"]
+    assert set(table["m"].to_pylist()) == {1, 2, 3, 4, 5}  # not all 1 any more
+
+
 def test_preferred_weekday_and_hour_are_the_retailers_local_time(
     tmp_path: Path, store: StoreRef
 ) -> None:

@@ -180,23 +180,34 @@ def reason(
     f: int,
     m: int,
     currency: str = "",
+    by_items: bool = False,
 ) -> str:
     """Why a customer is in a segment, e.g.
-    "bought 3 days ago (R=5), 12 orders (F=5), spent £840 (M=4): Champions"."""
+    "bought 3 days ago (R=5), 12 orders (F=5), spent £840 (M=4): Champions";
+    `by_items`: the monetary score is of items bought ("412 items (M=5)"), for data without
+    prices."""
     n = round(orders)
-    spent = f"{'-' if monetary < 0 else ''}{currency}{abs(monetary):,.0f}"
+    if by_items:
+        k = round(monetary)
+        value = f"{k:,} item{'s' if k != 1 else ''}"
+    else:
+        value = f"spent {'-' if monetary < 0 else ''}{currency}{abs(monetary):,.0f}"
     return (
         f"{_days(recency_days)} (R={r}), {n:,} order{'s' if n != 1 else ''} (F={f}), "
-        f"spent {spent} (M={m}): {rule.name}"
+        f"{value} (M={m}): {rule.name}"
     )
 
 
 def reasons(
-    scores: RfmScores, index: IntArray, rules: Sequence[SegmentRule], currency: str = ""
+    scores: RfmScores,
+    index: IntArray,
+    rules: Sequence[SegmentRule],
+    currency: str = "",
+    by_items: bool = False,
 ) -> list[str]:
     """`reason` for every customer (index from `assign`)."""
     return [
-        reason(rules[k], d, o, mo, r, f, m, currency)
+        reason(rules[k], d, o, mo, r, f, m, currency, by_items)
         for k, d, o, mo, r, f, m in zip(
             index.tolist(), scores.recency_days.tolist(), scores.orders.tolist(),
             scores.monetary.tolist(), scores.r.tolist(), scores.f.tolist(), scores.m.tolist(),

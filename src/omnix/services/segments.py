@@ -207,9 +207,13 @@ class SegmentService:
         o = self.options
         on_stage("segments")
         started = time.perf_counter()
-        scores = rfm_scores(col["recency_days"], col["orders"], col["net_revenue"])
+        # without a price anywhere every spend is 0 and M would be 1 for everyone (no Champions):
+        # the monetary score is then of net items bought
+        by_items = not np.any(col["net_revenue"] != 0)
+        monetary = col["items"] if by_items else col["net_revenue"]
+        scores = rfm_scores(col["recency_days"], col["orders"], monetary)
         index = assign(scores, o.rules)
-        why = reasons(scores, index, o.rules, currency_prefix(currency))
+        why = reasons(scores, index, o.rules, currency_prefix(currency), by_items)
         timings["rfm"] = time.perf_counter() - started
         on_stage("clv")
         started = time.perf_counter()
