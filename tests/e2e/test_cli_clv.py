@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e.test_cli import generated_store, omnix
+from tests.e2e.test_cli import _widest, generated_store, omnix
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_tables_and_one_line_errors(store: str) -> None:
         assert text in result.stdout
     # at 80 columns nothing is cut ("predic…", "custom…", "calibration_r…" before)
     assert "…" not in result.stdout
-    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert _widest(result.stdout) <= 80
     backwards = omnix("clv-report", "--calibration-end", "2025-04-30", "--holdout-end",
                       "2025-04-01", "--data-dir", store)  # fmt: skip
     assert backwards.returncode == 2

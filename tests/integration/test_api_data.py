@@ -103,9 +103,11 @@ def test_paging_visits_every_customer_once(api_template: StoreRef) -> None:
         assert {c["customer_id"] for c in found["items"]} >= {"C000001", "C000010"}
         risky = a.client.get("/v1/customers", params={"max_p_alive": 0.5}, headers=a.auth()).json()
         assert all(c["p_alive"] <= 0.5 for c in risky["items"])
+        everyone = a.client.get("/v1/customers", params={"limit": 1000}, headers=a.auth()).json()
         slipping = a.client.get("/v1/customers", params={"min_churn_risk": 0.5, "limit": 1000},
                                 headers=a.auth()).json()["items"]  # fmt: skip
         assert slipping and all(c["churn_risk_90d"] >= 0.5 for c in slipping)
+        assert len(slipping) < len(everyone["items"])  # the filter did leave customers out
         assert all(c["churn_risk_90d"] >= 1 - c["p_alive"] for c in risky["items"])
 
 

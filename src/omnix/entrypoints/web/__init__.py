@@ -75,7 +75,7 @@ def _prime_segments(wired: Any, cache: Any, version: Any, stop: threading.Event)
     views, service = wired.views(), wired.dashboard_service()
     cache.get(("snapshot-dates",), version, views.snapshot_dates)
     summary = cache.get(("segments", None), version, lambda: views.segments(None))
-    charts = [segments.share_chart(segments.with_churn(summary))]
+    charts = [segments.share_chart(summary["segments"])]
     for group in summary["segments"]:
         if stop.is_set():
             return

@@ -35,7 +35,7 @@ def segments_page(request: Request) -> HTMLResponse:
     dates = site.cached(("snapshot-dates",), views.snapshot_dates)
     day = _date(params.get("date"))
     summary = site.cached(("segments", day), lambda: views.segments(day))
-    rows = with_churn(summary)
+    rows = summary["segments"]
     start, end = _date(params.get("from")), _date(params.get("to"))
     if start is None and end is None and len(dates) > 1:
         start, end = dates[-2], dates[-1]
@@ -84,11 +84,6 @@ def member_query(request: Request, segment: str | None) -> MemberQuery:
         descending=p.get("dir", "desc") != "asc",
         page=max(1, _int(p.get("page")) or 1),
     )
-
-
-def with_churn(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The summary's segments with churn risk = the mean P(no purchase in the next 90 days)."""
-    return [{**g, "churn_risk": g.get("avg_churn_risk")} for g in summary["segments"]]
 
 
 def share_chart(rows: list[dict[str, Any]]) -> charts.Chart | None:
