@@ -153,6 +153,21 @@ def test_ingest_json_summary_and_status(tmp_path: Path) -> None:
     assert "read 2 = stored 1 + rejected 1 (balanced)" in text.stdout
 
 
+def test_data_dir_before_the_command_applies_to_it(tmp_path: Path) -> None:
+    src = tmp_path / "t.csv"
+    src.write_text("customer_id,order_id,ts,product_id\nk1,b1,2024-03-01,a1\nk2,b2,2024-03-02,a1\n")
+    root, own = tmp_path / "root", tmp_path / "own"
+    assert omnix("--data-dir", str(root), "ingest", str(src)).returncode == 0
+    assert (root / "omnix.duckdb").is_file()
+    status = json.loads(omnix("--data-dir", str(root), "status", "--json").stdout)
+    assert status["tables"]["transactions"] == 2
+    # the command's own flag wins over the one before it
+    both = omnix("--data-dir", str(root), "ingest", str(src), "--data-dir", str(own))
+    assert both.returncode == 0, both.stderr
+    assert (own / "omnix.duckdb").is_file()
+    assert "--data-dir" in omnix("--help").stdout
+
+
 def test_demo_generates_ingests_and_summarises(tmp_path: Path) -> None:
     data = tmp_path / "d"
     args = ("--customers", "60", "--days", "60", "--no-serve")

@@ -1,13 +1,15 @@
 """The `omnix` command line (Typer + Rich).
 
 Errors are one line on stderr with a meaningful exit code (see domain/errors.py); `--debug`
-shows the traceback. Every command takes `--data-dir` (or OMNIX_DATA_DIR).
+shows the traceback. Every command takes `--data-dir` (or OMNIX_DATA_DIR); given before the
+command (`omnix --data-dir X status`) it applies to whichever command follows.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
@@ -47,10 +49,22 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured JSON logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Directory of the store for the command that follows (its own --data-dir wins).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """omnix: self-hostable customer analytics. Start with `omnix demo`."""
     from omnix.logs import configure
 
+    if data_dir is not None:
+        # Click builds the command's context after this callback, so its --data-dir option
+        # reads this as its environment default: the command's own flag still wins.
+        os.environ["OMNIX_DATA_DIR"] = str(data_dir)
     _state["debug"] = debug
     configure(level="DEBUG" if debug else "INFO" if verbose else "WARNING", json_logs=log_json)
     if keeps_freed_memory(ctx.invoked_subcommand):
