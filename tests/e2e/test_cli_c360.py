@@ -126,7 +126,15 @@ def test_analyze_migration_export_profile(store: str, tmp_path: Path) -> None:
     bad_sort = omnix("due", "--sort", "price", "--data-dir", store)
     assert bad_sort.returncode == 2 and "sort by one of" in bad_sort.stderr
     text = omnix("due", "--within", "7", "--data-dir", store)  # default consent: denied
-    assert text.returncode == 0 and "withheld" in text.stdout
+    # the title's window (--within) is not the probability's horizon: both are named
+    assert (
+        text.returncode == 0
+        and "withheld" in text.stdout
+        and (
+            "Expected to buy within 7 days of 2025-08-01" in text.stdout
+            and "within 14 days of 2025-08-01 (the horizon" in " ".join(text.stdout.split())
+        )
+    )
     bad = omnix("due", "--within", "0", "--data-dir", store)
     assert bad.returncode == 2 and "--within" in bad.stderr
 

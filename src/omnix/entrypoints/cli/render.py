@@ -156,6 +156,8 @@ def fmt(value: Any, key: str = "") -> str:
     if isinstance(value, float):
         if "units" in key and value.is_integer():
             return f"{value:,.0f}"
+        if key.endswith("days"):  # 314.5 days, not 314.51
+            return f"{value:,.1f}"
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
@@ -473,7 +475,7 @@ def print_due(page: Any) -> None:
         if value
     )
     title = (
-        f"Due within {page.within_days} days of {page.snapshot_date}{where}: "
+        f"Expected to buy within {page.within_days} days of {page.snapshot_date}{where}: "
         f"{page.offset + 1 if page.rows else 0}-{page.offset + len(page.rows)} of {page.total:,}"
     )
     table = Table(title=title)
@@ -489,8 +491,10 @@ def print_due(page: Any) -> None:
         )  # fmt: skip
     out_console.print(table)
     out_console.print(
-        f"P(buy) = calibrated probability of a purchase within {page.horizon_days} days; "
-        "every = usual days between purchases; --json adds each rhythm in words."
+        f"expected = the next purchase by the customer's rhythm; P(buy) = calibrated probability "
+        f"of a purchase within {page.horizon_days} days of {page.snapshot_date} (the horizon "
+        "`omnix predict` stored); every = usual days between purchases; --json adds each rhythm "
+        "in words."
     )
     if page.withheld:
         out_console.print(
