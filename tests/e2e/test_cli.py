@@ -123,6 +123,25 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     assert "Traceback" in debug.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["profile"], "Missing argument 'customer_id'"),
+        (["ingest"], "Missing argument"),
+        (["segments", "--bogus"], "No such option: --bogus"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["due", "--limit", "many"], "Invalid value for '--limit'"),
+    ],
+)
+def test_usage_errors_say_what_is_wrong_with_exit_code_2(args: list[str], says: str) -> None:
+    """They said "error: unexpected MissingParameter ..." with exit code 70: Typer raises its
+    own (vendored) Click's exceptions, which the handler did not recognise."""
+    result = omnix(*args)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "--help" in result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_status_on_an_empty_directory_says_what_to_do(tmp_path: Path) -> None:
     result = omnix("summary", "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 4

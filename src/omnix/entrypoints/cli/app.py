@@ -487,14 +487,16 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as err:  # usage errors: Typer's own (vendored) Click raises them
+        show = getattr(err, "show", None)
+        if show is not None:
+            show()  # the usage line, "Try 'omnix X --help'", then "Error: ..."
+        else:
+            typer.echo(f"error: {err.format_message()}", err=True)
+        sys.exit(err.exit_code)
     except Exception as err:
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(1)
         if _state["debug"]:
             raise
         typer.echo(f"error: unexpected {type(err).__name__}: {err} (rerun with --debug)", err=True)
