@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from omnix.domain.access import Role
+from omnix.entrypoints.web.segments import SORT_LABELS
 from tests.api_support import Api, api
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -123,6 +124,13 @@ def test_analyst_sees_customers_but_no_privacy_actions(site: Api) -> None:
     assert client.get(f"/customers/{customer}/export.json").status_code == 403
     members = client.get("/customers?sort=orders&dir=asc&q=C0000")
     assert members.status_code == 200 and 'aria-sort="ascending"' in members.text
+    for key in SORT_LABELS:  # every header link sorts ("customer_id" was a 500)
+        for way in ("asc", "desc"):
+            r = client.get(f"/customers?sort={key}&dir={way}")
+            assert r.status_code == 200 and 'aria-sort="' in r.text, (key, way)
+    by_id = client.get("/customers?sort=customer_id&dir=desc&q=C0000").text
+    ids = re.findall(r'href="/customers/(C0000\d+)"', by_id)
+    assert len(ids) > 1 and ids == sorted(ids, reverse=True)
 
 
 def test_privacy_officer_consent_export_and_erasure(site: Api) -> None:

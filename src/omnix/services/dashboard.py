@@ -156,7 +156,9 @@ class DashboardService:
             rows = rows.filter(rows.churn_risk_90d >= query.min_churn_risk)
         total = int(rows.count().to_pyarrow().as_py())
         key = rows[query.sort]
-        order = [key.desc(nulls_first=False) if query.descending else key.asc(), c.CUSTOMER_ID]
+        order = [key.desc(nulls_first=False) if query.descending else key.asc()]
+        if query.sort != c.CUSTOMER_ID:
+            order.append(rows[c.CUSTOMER_ID])  # ties in a stable order across pages
         offset = (query.page - 1) * query.per_page
         page = rows.select(*MEMBER_COLUMNS).order_by(order).limit(query.per_page, offset=offset)
         return MemberPage(day, query, total, page.to_pyarrow().to_pylist())
