@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from omnix.domain.rhythm import PairRhythm
+from omnix.domain.rhythm import PairRhythm, units
 from omnix.services.statements import statements
 
 EPOCH = date(1970, 1, 1)
@@ -50,8 +50,32 @@ def test_two_packs_last_twice_as_long() -> None:
 def test_overdue_is_said() -> None:
     p = pair(as_of=date(2025, 12, 7), expected_next=date(2025, 12, 9), days_overdue=10)
     assert p.statement().endswith(
-        "last bought 15 days ago, 10 days later than usual; next expected around Tue 9 Dec."
+        "last bought 15 days ago, 10 days overdue; next expected around Tue 9 Dec."
     )
+
+
+def test_a_smaller_last_purchase_is_said_with_its_overdue_days() -> None:
+    """Online Retail II: "about every 45 days ...; last bought 9 days ago, 8 days later than
+    usual" contradicted itself; the last purchase (1 unit of the usual 49) lasts 1 day."""
+    p = pair(units_per_purchase=49.0, cycle_days=45 / 49, usual_low=10.0, usual_high=91.0,
+             as_of=date(2025, 12, 1), last_units=1.0, days_overdue=8)  # fmt: skip
+    assert p.statement() == (
+        "Buys Whole Milk 1L about every 45 days (usually 10 to 91); last bought 9 days ago "
+        "(1 unit, usually 49), 8 days overdue; next expected around Thu 27 Nov."
+    )
+    bigger = pair(units_per_purchase=1.5, last_units=3.0).statement()
+    assert "last bought 3 days ago (3 units, usually 1.5); next" in bigger
+    for near in (1.0, 1.2, 0.85):  # about the usual size: unsaid
+        assert "(" not in pair(units_per_purchase=1.0, last_units=near).statement().split(";")[1]
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(1.0, "1 unit"), (1.04, "1 unit"), (1.5, "1.5 units"), (2.0, "2 units"), (9.94, "9.9 units"),
+     (9.96, "10 units"), (48.7, "49 units")],
+)  # fmt: skip
+def test_units(n: float, text: str) -> None:
+    assert units(n) == text
 
 
 @pytest.mark.parametrize(
@@ -76,7 +100,14 @@ def test_vectorized_statements_equal_the_domain_sentence() -> None:
     last = 20_000 + rng.integers(0, 400, n)
     expected = last + since + rng.integers(0, 30, n)
     names = [f"Item {i}" for i in range(n)]
-    got = statements(pa.array(names), interval, low, high, since, overdue, expected).to_pylist()
+    per_purchase = rng.choice([1.0, 1.5, 2.0, 9.95, 12.25, 48.7], n)
+    others = rng.choice([1.0, 0.5, 0.8, 1.2, 1.25, 3.0, 49.0], n)
+    last_units = np.where(rng.random(n) < 0.3, per_purchase, others)
+    cycle = interval / per_purchase
+    interval = cycle * per_purchase  # as the services compute it (rounding included)
+    got = statements(
+        pa.array(names), interval, low, high, since, overdue, expected, per_purchase, last_units
+    ).to_pylist()
     for i in range(n):
         last_day = EPOCH + timedelta(days=int(last[i]))
         want = PairRhythm(
@@ -84,8 +115,8 @@ def test_vectorized_statements_equal_the_domain_sentence() -> None:
             product_id="p",
             product_name=names[i],
             purchases=3,
-            units_per_purchase=1.0,
-            cycle_days=float(interval[i]),
+            units_per_purchase=float(per_purchase[i]),
+            cycle_days=float(cycle[i]),
             usual_low=float(low[i]),
             usual_high=float(high[i]),
             regularity=0.5,
@@ -93,5 +124,6 @@ def test_vectorized_statements_equal_the_domain_sentence() -> None:
             as_of=last_day + timedelta(days=int(since[i])),
             expected_next=EPOCH + timedelta(days=int(expected[i])),
             days_overdue=int(overdue[i]),
+            last_units=float(last_units[i]),
         ).statement()
         assert got[i] == want

@@ -3,6 +3,11 @@
 Buys Whole Milk 1L about every 5 days (usually 4 to 6); last bought 3 days ago;
 next expected around Tue 25 Nov.
 
+or, when the last purchase was of an unusual size and has run out:
+
+Buys Lunch Bag about every 45 days (usually 10 to 91); last bought 9 days ago (1 unit,
+usually 49), 8 days overdue; next expected around Fri 10 Dec.
+
 The numbers come from the rhythm model (models/rhythm.py); `services/statements.py` writes the
 same sentence for millions of pairs at once and is tested to agree with `statement()`.
 """
@@ -11,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+
+# the last purchase's size is named when it is outside this band around the usual size
+SIZE_BAND = (0.8, 1.25)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +29,9 @@ class PairRhythm:
     `interval_days` = cycle_days x units_per_purchase. usual_low/high bound that interval (the
     10th and 90th percentiles, days). regularity is 0 (erratic) to 1 (clockwork).
     expected_next is the model's forecast given no purchase until as_of (never before as_of);
-    days_overdue counts the days past the usual interval. probability, when known, is the
-    calibrated chance of a purchase within the horizon of the prediction run.
+    days_overdue counts the days past what the last purchase lasts (cycle_days x last_units;
+    last_units None: the usual quantity). probability, when known, is the calibrated chance
+    of a purchase within the horizon of the prediction run.
     """
 
     customer_id: str
@@ -39,6 +48,7 @@ class PairRhythm:
     expected_next: date
     days_overdue: int
     probability: float | None = None
+    last_units: float | None = None
 
     @property
     def interval_days(self) -> float:
@@ -56,9 +66,29 @@ class PairRhythm:
             if high > low:
                 text += f" (usually {low} to {high})"
         text += f"; last bought {ago(self.days_since_last)}"
-        if self.days_overdue > 0:
-            text += f", {days(self.days_overdue)} later than usual"
+        if self.last_units is not None and unusual_size(self.last_units, self.units_per_purchase):
+            # a smaller or larger purchase than usual runs out sooner or later: say why
+            usual = units(self.units_per_purchase).removesuffix(" units").removesuffix(" unit")
+            text += f" ({units(self.last_units)}, usually {usual})"
+        if self.days_overdue > 0:  # past what the last purchase lasts
+            text += f", {days(self.days_overdue)} overdue"
         return text + f"; next expected around {when(self.expected_next)}."
+
+
+def unusual_size(last: float, usual: float) -> bool:
+    """Whether the sentence names the last purchase's size: outside 0.8 to 1.25 times the
+    usual, and different once written."""
+    ratio = last / usual
+    return (ratio < SIZE_BAND[0] or ratio > SIZE_BAND[1]) and units(last) != units(usual)
+
+
+def units(n: float) -> str:
+    """'1 unit', '1.5 units', '49 units': tenths below 10, whole units from 10 on."""
+    if n >= 9.95:
+        return f"{round(n)} units"
+    tenths = round(n * 10)
+    text = str(tenths // 10) if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}"
+    return "1 unit" if text == "1" else f"{text} units"
 
 
 def days(n_days: float) -> str:

@@ -66,6 +66,7 @@ class CustomerService:
                     as_of=as_of,
                     expected_next=EPOCH + timedelta(days=round(float(f.expected_next_day[j]))),
                     days_overdue=int(est.days_overdue[row]),
+                    last_units=float(pairs.last_units[row]),
                 )
             )
         return as_of, sorted(out, key=lambda r: (r.expected_next, r.product_id))

@@ -147,6 +147,10 @@ def predictions_table(
     since = r.days_since_last[keep].astype(np.int64)
     overdue = np.floor(r.days_overdue[keep]).astype(np.int64)
     names = pc.take(h.item_names, pa.array(pairs.item[keep]))
+    last_units = pairs.last_units[keep]
+    sentences = statements(
+        names, interval, low, high, since, overdue, expected, per_purchase, last_units
+    )
     customers = pc.take(h.encoded.customers, pa.array(pairs.customer[keep]))
     last = pairs.last_day[keep].astype(np.int64)
     return pa.table(
@@ -157,7 +161,7 @@ def predictions_table(
             "probability": pred.probability[keep],
             "expected_next_date": pa.array(expected.astype("datetime64[D]")),
             "cycle_days": r.cycle_days[keep],
-            "statement": statements(names, interval, low, high, since, overdue, expected),
+            "statement": sentences,
             c.PRODUCT_NAME: names,
             "purchases": pa.array(pairs.n_days[keep], pa.int32()),
             "interval_days": interval,

@@ -11,6 +11,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnix.domain.rhythm import SIZE_BAND
+
 _WEEKDAYS = np.array(["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"])  # 1970-01-01 = Thu
 _MONTHS = np.array(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -39,6 +41,15 @@ def _round(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
     return np.round(x).astype(np.int64)  # half to even, as Python's round()
 
 
+def _units(n: npt.NDArray[np.float64]) -> pa.Array:
+    """The number of `rhythm.units` ("1.5", "49"): tenths below 10, whole units from 10 on."""
+    tenths = np.round(n * 10).astype(np.int64)
+    small = pa.array(tenths // 10).cast(pa.string())
+    decimal = pc.binary_join_element_wise(small, pa.array(tenths % 10).cast(pa.string()), ".")
+    small = pc.if_else(pa.array(tenths % 10 == 0), small, decimal)
+    return pc.if_else(pa.array(n >= 9.95), pa.array(_round(n)).cast(pa.string()), small)
+
+
 def statements(
     names: pa.Array,
     interval_days: npt.NDArray[np.float64],
@@ -47,6 +58,8 @@ def statements(
     days_since_last: npt.NDArray[np.int64],
     days_overdue: npt.NDArray[np.int64],
     expected_next_day: npt.NDArray[np.int64],
+    units_per_purchase: npt.NDArray[np.float64],
+    last_units: npt.NDArray[np.float64],
 ) -> pa.Array:
     """One sentence per pair. Days are whole days; expected_next_day is days since 1970-01-01."""
     low, high = _round(usual_low), _round(usual_high)
@@ -58,13 +71,23 @@ def statements(
         "today",
         pc.binary_join_element_wise(_days(days_since_last), " ago", ""),
     )
+    usual_units, last = _units(units_per_purchase), _units(last_units)
+    ratio = last_units / units_per_purchase
+    outside = pa.array((ratio < SIZE_BAND[0]) | (ratio > SIZE_BAND[1]))
+    unusual = pc.and_(outside, pc.not_equal(last, usual_units))
+    last_label = pc.if_else(
+        pc.equal(last, "1"), "1 unit", pc.binary_join_element_wise(last, " units", "")
+    )
+    size = pc.binary_join_element_wise(" (", last_label, ", usually ", usual_units, ")", "")
+    size = pc.if_else(unusual, size, "")
     late = pc.if_else(
         pa.array(days_overdue > 0),
-        pc.binary_join_element_wise(", ", _days(days_overdue), " later than usual", ""),
+        pc.binary_join_element_wise(", ", _days(days_overdue), " overdue", ""),
         "",
     )
     pieces = [
         "Buys ", names, " about every ", _days(_round(interval_days)), usual,
-        "; last bought ", since, late, "; next expected around ", _when(expected_next_day), ".",
+        "; last bought ", since, size, late, "; next expected around ", _when(expected_next_day),
+        ".",
     ]  # fmt: skip
     return pc.binary_join_element_wise(*pieces, "")
