@@ -151,3 +151,12 @@ def test_eu_mode_refuses_a_granted_default(store: str) -> None:
     env = omnix_env("analyze", "--data-dir", store, OMNIX_EU_MODE="true",
                     OMNIX_DEFAULT_CONSENT="granted")  # fmt: skip
     assert env.returncode == 2 and "Traceback" not in env.stderr
+
+
+def test_an_analysis_date_after_the_data_is_refused(store: str) -> None:
+    """An analysis as of 2030 on data ending in 2025 made every customer look lapsed and
+    became the latest snapshot; the API refuses it too (test_api_data)."""
+    for command in (["analyze"], ["segments"]):
+        result = omnix(*command, "--as-of", "2030-01-01", "--data-dir", store)
+        assert result.returncode == 2, result.stderr
+        assert "as-of 2030-01-01 is after the data" in result.stderr

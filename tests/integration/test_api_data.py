@@ -139,6 +139,8 @@ def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: StoreRe
     earlier = AS_OF - dt.timedelta(days=30)
     with api(api_store) as a:
         h = a.auth(Role.ANALYST)
+        future = a.client.post("/v1/analysis-runs", json={"as_of": "2030-01-01"}, headers=h)
+        assert future.status_code == 400 and "after the data" in future.json()["detail"]
         started = a.client.post("/v1/analysis-runs", json={"as_of": str(earlier)}, headers=h)
         assert started.status_code == 202
         second = a.client.post("/v1/analysis-runs", json={}, headers=h)

@@ -37,7 +37,7 @@ from omnix.domain.snapshots import SNAPSHOT_COLUMNS
 from omnix.services.consent import permitted
 from omnix.services.predict import load_history
 from omnix.services.rhythms import calibrated_run, customer_table, due_predictions
-from omnix.services.segments import SegmentReport, SegmentService, day_after_last
+from omnix.services.segments import SegmentReport, SegmentService, analysis_day
 
 log = structlog.get_logger(__name__)
 
@@ -134,7 +134,7 @@ class AnalyzeService:
         detail: dict[str, Any] = {"as_of": str(as_of) if as_of else None}
         with self.warehouse.run("analyze", detail):
             tx = self.warehouse.ibis().table("transactions")
-            state = _Run(as_of or day_after_last(tx))
+            state = _Run(analysis_day(tx, as_of))
             detail["as_of"] = state.as_of.isoformat()
             for _name, stage in self.stages():
                 stage(state, clock)
@@ -142,6 +142,10 @@ class AnalyzeService:
             detail["seconds"] = clock.seconds
             detail["centroids"] = _centroids(state.report)
         return self._report(state, clock.seconds)
+
+    def check_day(self, as_of: date) -> None:
+        """Refuse an analysis date after the data now, before a run is queued for it."""
+        analysis_day(self.warehouse.ibis().table("transactions"), as_of)
 
     def _rhythms(self, state: _Run, clock: _Clock) -> None:
         """Rhythms and calibrated predictions from one fit on everyone's history before as_of;

@@ -154,7 +154,7 @@ class SegmentService:
         prof.check_timezone(self.timezone)
         with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
             tx = self.warehouse.ibis().table("transactions")
-            as_of = as_of or day_after_last(tx)
+            as_of = analysis_day(tx, as_of)
             if rhythms is None:
                 on_stage("rhythms")
                 started = time.perf_counter()
@@ -389,6 +389,21 @@ def day_after_last(tx: Any) -> date:
         raise EmptyStoreError("the store holds no transactions yet: run `omnix ingest`")
     day: date = last.astimezone(UTC).date() + timedelta(days=1)
     return day
+
+
+def analysis_day(tx: Any, as_of: date | None) -> date:
+    """`as_of`, by default the day after the store's last line. A later day is refused: the
+    data cannot say what customers did after it, and every customer would look lapsed (an
+    analysis as of 2030 on data ending in 2021 stored 'Champions' bought 3,327 days ago)."""
+    latest = day_after_last(tx)
+    if as_of is None:
+        return latest
+    if as_of > latest:
+        raise ConfigError(
+            f"as-of {as_of} is after the data: the store's last line is on "
+            f"{latest - timedelta(days=1)}, so the latest analysis date is {latest}"
+        )
+    return as_of
 
 
 def _main_currency(tx: Any) -> str | None:

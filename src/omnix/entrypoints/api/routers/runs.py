@@ -45,12 +45,18 @@ def _public(job: Job) -> AnalysisRun:
     "",
     response_model=AnalysisRun,
     status_code=202,
-    **secured(Role.ANALYST, conflict="another run is queued or running"),
+    **secured(
+        Role.ANALYST,
+        conflict="another run is queued or running",
+        bad_request="as_of is after the store's data, or the settings refuse the consent default",
+    ),
 )
 def start_analysis_run(wired: Wired, body: AnalysisRunCreate) -> AnalysisRun:
     """Start the whole analysis (profiles, segments, CLV, clusters, rhythms, spending,
     snapshot) in the background; poll the returned run for progress. One run at a time."""
     wired.settings.profiling_default(body.default_consent)  # EU mode refuses granted: 400 now
+    if body.as_of is not None:
+        wired.analyze_service().check_day(body.as_of)  # a day after the data: 400 now
     params = body.model_dump(mode="json", exclude_none=True)
     return _public(wired.job_runner().start(params))
 
