@@ -11,11 +11,13 @@ from typing import Any
 
 from omnix.domain.access import Role
 from omnix.domain.pseudonym import pseudonym
+from omnix.models.segments import DEFAULT_RULES
 from tests.api_support import AS_OF, api
 from tests.backends import StoreRef
 from tests.integration.helpers import query
 
 KEY = "p" * 40
+DEFAULT_NAMES = [r.name for r in DEFAULT_RULES]
 
 
 def _event(mid: str, customer: str = "C000005", **extra: Any) -> dict[str, Any]:
@@ -133,6 +135,32 @@ def test_customer_views_and_segments(api_template: StoreRef) -> None:
         champions = summary["segments"][0]["key"]
         members = a.client.get(f"/v1/segments/{champions}/members", headers=h).json()
         assert {m["segment"] for m in members["items"]} == {champions}
+
+
+def test_unknown_segments_and_customers_are_errors_not_empty_pages(
+    api_template: StoreRef,
+) -> None:
+    """A typo or the wrong case read as an empty segment ("champions": 200, no items), and an
+    unknown customer as one with nothing due."""
+    with api(api_template, default_consent="granted") as a:
+        h = a.auth(Role.ANALYST)
+        dates = a.client.get("/v1/snapshots", headers=h).json()["dates"]
+        for path, params in [
+            ("/v1/customers", {"segment": "champions"}),
+            ("/v1/segments/Nope/members", {}),
+            ("/v1/predictions/due", {"segment": "Nope"}),
+            ("/v1/segments/migration/movers",
+             {"from": dates[0], "to": dates[-1], "from_segment": "Nope"}),
+        ]:  # fmt: skip
+            r = a.client.get(path, params=params, headers=h)
+            assert r.status_code == 422, (path, r.text)
+            assert "Champions" in r.json()["detail"], path  # the names it could have been
+        unknown = a.client.get("/v1/customers/NOPE/predictions", headers=h)
+        assert unknown.status_code == 404 and "NOPE" in unknown.json()["detail"]
+        # a known segment whose filtered page is empty is an empty page, as is any rule's name
+        for name in ("Champions", *DEFAULT_NAMES):
+            r = a.client.get("/v1/customers", params={"segment": name, "q": "zz"}, headers=h)
+            assert r.status_code == 200 and r.json()["items"] == [], name
 
 
 def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: StoreRef) -> None:

@@ -15,10 +15,11 @@ from typing import Any
 from omnix.analytics import predictions as pred
 from omnix.domain import contract as c
 from omnix.domain.consent import Purpose
-from omnix.domain.errors import ConfigError
+from omnix.domain.errors import ConfigError, NotFoundError
 from omnix.domain.ports import Warehouse
 from omnix.domain.snapshots import HORIZON, PREDICTIONS, SNAPSHOT_DATE, SNAPSHOTS, pick_date
 from omnix.services.consent import permitted
+from omnix.services.snapshots import SnapshotService
 
 MAX_LIMIT = 1_000
 
@@ -51,6 +52,15 @@ class PredictionService:
     def dates(self) -> list[date]:
         """Dates with stored predictions, oldest first."""
         return list(self._horizons())
+
+    def _check_names(self, day: date, segment: str | None, customer_id: str | None) -> None:
+        """Nothing matched: refuse a segment or customer the store does not know, rather than
+        answer with an empty page as if they had nothing due."""
+        SnapshotService(self.warehouse).check_segment(segment, day)
+        if customer_id is not None:
+            tx = self.warehouse.ibis().table("transactions")
+            if not tx.filter(tx[c.CUSTOMER_ID] == customer_id).count().to_pyarrow().as_py():
+                raise NotFoundError(f"no customer {customer_id!r} in the store")
 
     def _horizons(self) -> dict[date, int | None]:
         """Per stored date (oldest first), the horizon its probabilities are for (days)."""
@@ -100,6 +110,8 @@ class PredictionService:
         ok = rows[c.CUSTOMER_ID].isin(allowed[c.CUSTOMER_ID]).ifelse(1, 0)
         counts = rows.aggregate(matching=rows.count(), total=ok.sum()).to_pyarrow().to_pylist()[0]
         matching, total = int(counts["matching"]), int(counts["total"] or 0)
+        if matching == 0:
+            self._check_names(day, segment, customer_id)
         page = shown.drop(SNAPSHOT_DATE, HORIZON).limit(limit, offset=offset)
         return DuePage(
             snapshot_date=day.isoformat(), within_days=within_days,

@@ -18,7 +18,7 @@ from omnix.analytics import profiles as prof
 from omnix.analytics import snapshots as snap
 from omnix.domain import contract as c
 from omnix.domain.consent import Purpose
-from omnix.domain.errors import ConfigError, NotFoundError, UnsupportedFormatError
+from omnix.domain.errors import ConfigError, InputError, NotFoundError, UnsupportedFormatError
 from omnix.domain.ports import Warehouse
 from omnix.domain.snapshots import (
     EXPORT_COLUMNS,
@@ -75,6 +75,18 @@ class SnapshotService:
         """Snapshot dates in the store, oldest first."""
         table = self._table().select(SNAPSHOT_DATE).distinct().order_by(SNAPSHOT_DATE)
         return [d for d in table.to_pyarrow()[SNAPSHOT_DATE].to_pylist() if d is not None]
+
+    def check_segment(self, segment: str | None, day: date) -> None:
+        """Refuse a segment name that is neither a default rule's nor in the snapshot of `day`
+        (a typo or the wrong case, which would otherwise read as an empty segment)."""
+        if not segment or segment in self.segment_order:
+            return
+        rows = snap.on(self._table(), day)
+        if rows.filter(rows.segment == segment).count().to_pyarrow().as_py():
+            return
+        found = rows.select("segment").distinct().to_pyarrow()["segment"].to_pylist()
+        names = ", ".join(sorted(str(n) for n in found if n is not None))
+        raise InputError(f"no segment {segment!r} in the snapshot of {day} (segments: {names})")
 
     def resolve(self, day: date | None) -> date:
         """`day` if a snapshot has it, else the latest snapshot's date when `day` is None."""

@@ -95,6 +95,8 @@ class Views:
         found = (
             rows.select(*LIST_COLUMNS).order_by(c.CUSTOMER_ID).limit(limit + 1).to_pyarrow()
         ).to_pylist()
+        if not found and after is None:
+            self.snapshots().check_segment(where.segment, day)
         more = len(found) > limit
         items = found[:limit]
         token = encode_cursor(day, items[-1][c.CUSTOMER_ID]) if more and items else None
@@ -220,8 +222,12 @@ class Views:
         """Customers who changed segment between the dates, the most valuable first."""
         if not 1 <= limit <= MAX_PAGE:
             raise InputError(f"limit must be between 1 and {MAX_PAGE}")
-        report = self.snapshots().migration(start, end, limit, from_segment, to_segment)
+        snapshots = self.snapshots()
+        report = snapshots.migration(start, end, limit, from_segment, to_segment)
         movers: list[dict[str, Any]] = report.movers
+        if not movers:
+            snapshots.check_segment(from_segment, start)
+            snapshots.check_segment(to_segment, end)
         return movers
 
     def snapshots(self) -> SnapshotService:

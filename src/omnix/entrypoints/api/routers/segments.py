@@ -58,7 +58,12 @@ def get_migration(wired: Wired, from_: From, to: To) -> Migration:
 @router.get(
     "/segments/migration/movers",
     response_model=Movers,
-    **secured(Role.ANALYST, not_found=NOT_FOUND, bad_request="from is not before to"),
+    **secured(
+        Role.ANALYST,
+        not_found=NOT_FOUND,
+        bad_request="from is not before to",
+        invalid="an unknown segment",
+    ),
 )
 def list_movers(
     wired: Wired,
