@@ -343,7 +343,7 @@ def test_tables_keep_numbers_and_dates_whole_at_80_columns(monkeypatch: pytest.M
         assert whole in text
     assert "18.50" not in text  # days to one decimal
     render.print_mapping("Habits", {"main channel": None, "segment": "Champions", "orders": 6,
-                                    "recency_days": 314.51,
+                                    "recency_days": 314.51, "net_revenue": -1.8e-15,
                                     "seconds": {"read": 0.388, "embed": 41.718}})  # fmt: skip
     habits = console.export_text().splitlines()
     assert any("main channel" in line and "—" in line for line in habits)  # not a blank
@@ -351,6 +351,7 @@ def test_tables_keep_numbers_and_dates_whole_at_80_columns(monkeypatch: pytest.M
     assert "│ Champions " in segment  # words read from the left
     assert any("│ read 0.39, embed 41.72 " in line for line in habits)  # not "{'read': 0.388"
     assert any("recency days" in line and line.endswith(" 314.5 │") for line in habits)
+    assert any("net revenue" in line and line.endswith(" 0.00 │") for line in habits)
 
 
 def test_text_too_wide_for_80_columns_is_folded_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ churn recovery on generated data (the generator's truth file), and RFM on the re
 from __future__ import annotations
 
 import datetime
+import math
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,25 @@ def test_profile_definitions_on_a_hand_made_history(tmp_path: Path, store: Store
     b = rows["B"]
     assert b["orders"] == 1 and b["net_revenue"] == 2.0
     assert b["price_tier"] == pytest.approx(0.75)  # 3 of the 4 other dairy lines are cheaper
+
+
+def test_a_purchase_returned_in_full_nets_to_zero_not_float_noise(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """0.1 + 0.2 - 0.3 summed as doubles is 5.6e-17: the API said net_revenue 7.1e-15, the
+    pages "-0" and the reason "spent -£0"."""
+    text = ("customer_id,order_id,ts,product_id,quantity,unit_price\n"
+            "E,o1,2025-01-06 10:00,X,1,0.1\nE,o1,2025-01-06 10:00,Y,1,0.2\n"
+            "E,r1,2025-01-08 10:00,Z,-1,0.3\nF,o2,2025-01-07 10:00,X,3,0.1\n")  # fmt: skip
+    ingest(store, write(tmp_path / "r.csv", text))
+    as_of = datetime.datetime(2025, 2, 1, tzinfo=UTC)
+    with opened(data_dir=store) as container:
+        tx = container.warehouse.ibis().table("transactions")
+        rows = {r["customer_id"]: r for r in profiles(tx, as_of).to_pyarrow().to_pylist()}
+    e = rows["E"]
+    assert e["net_revenue"] == 0.0 and math.copysign(1.0, e["net_revenue"]) == 1.0
+    assert e["avg_basket_value"] == 0.0 and math.copysign(1.0, e["avg_basket_value"]) == 1.0
+    assert rows["F"]["net_revenue"] == pytest.approx(0.3)
 
 
 UNPRICED = """customer_id,order_id,ts,product_id,category,quantity,unit_price

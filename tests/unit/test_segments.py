@@ -121,6 +121,7 @@ def test_reason_in_words() -> None:
         "bought yesterday (R=1), 1 order (F=1), spent -5 (M=1): Lost"
     )
     assert currency_prefix("chf") == "CHF " and currency_prefix(None) == ""
+    assert "spent £0 (M=1)" in reason(lost, 1.0, 1, -1.8e-15, 1, 1, 1, "£")  # not "-£0"
     # data without prices: the monetary score is of items bought
     assert reason(champions, 0.2, 12, 412.0, 5, 5, 5, by_items=True) == (
         "bought today (R=5), 12 orders (F=5), 412 items (M=5): Champions"

@@ -57,6 +57,8 @@ def test_theme_text_colours_reach_4_5_to_1(dark: bool) -> None:
 def test_formats() -> None:
     assert render.number(1234567.4) == "1,234,567"
     assert render.number(None) == "–" and render.number(float("nan")) == "–"
+    assert render.money(-1.8e-15) == "0" and render.number(-0.004, 2) == "0.00"  # not "-0"
+    assert render.money(-0.6) == "-1" and render.number(-0.05, 1) == "-0.1"
     assert render.percent(0.2534) == "25.3 %"
     assert render.signed_percent(-0.1) == "\u221210.0 %"
     assert render.signed_percent(0.05) == "+5.0 %"

@@ -129,12 +129,15 @@ def totals(tx: Table, as_of: datetime) -> Table:
     joined = per_orders.inner_join(money, KEY)
     moment = ibis.literal(as_of)
     n = joined.orders.cast("float64")
+    # a sum of prices carries float noise (a purchase returned in full: 7.1e-15 or -1.8e-15,
+    # shown as "-0"); rounded to a millionth, and + 0.0 turns -0.0 into 0.0
+    net = joined.net_revenue.round(6) + 0.0
     return joined.select(
         KEY, "first_purchase", "last_purchase", "orders", "channels", "stores",
         tenure_days=_days_between(moment, joined.first_purchase),
         recency_days=_days_between(moment, joined.last_purchase),
-        items=joined["items"], net_revenue=joined.net_revenue,
-        avg_basket_value=joined.net_revenue / n, avg_basket_size=joined["items"] / n,
+        items=joined["items"], net_revenue=net,
+        avg_basket_value=net / n, avg_basket_size=joined["items"] / n,
     )  # fmt: skip
 
 

@@ -191,7 +191,7 @@ def reason(
         k = round(monetary)
         value = f"{k:,} item{'s' if k != 1 else ''}"
     else:
-        value = f"spent {'-' if monetary < 0 else ''}{currency}{abs(monetary):,.0f}"
+        value = f"spent {'-' if round(monetary) < 0 else ''}{currency}{abs(monetary):,.0f}"
     return (
         f"{_days(recency_days)} (R={r}), {n:,} order{'s' if n != 1 else ''} (F={f}), "
         f"{value} (M={m}): {rule.name}"

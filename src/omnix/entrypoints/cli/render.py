@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from omnix.domain.ingest import IngestSummary
+from omnix.entrypoints.numbers import unsigned_zero
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -158,7 +159,7 @@ def fmt(value: Any, key: str = "") -> str:
             return f"{value:,.0f}"
         if key.endswith("days"):  # 314.5 days, not 314.51
             return f"{value:,.1f}"
-        return f"{value:,.2f}"
+        return unsigned_zero(f"{value:,.2f}")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, datetime):

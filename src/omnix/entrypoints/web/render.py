@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from omnix import __version__
+from omnix.entrypoints.numbers import unsigned_zero
 
 # Scripts and styles from this server only; charts are inline SVG (attributes, no inline
 # style); forms post here only; nothing may frame the dashboard.
@@ -82,10 +83,10 @@ def _missing(value: Any) -> bool:
 
 
 def number(value: Any, digits: int = 0) -> str:
-    """12,345 (digits after the point on request); an en dash for unknown."""
+    """12,345 (digits after the point on request); an en dash for unknown; never "-0"."""
     if _missing(value):
         return "–"
-    return f"{float(value):,.{digits}f}"
+    return unsigned_zero(f"{float(value):,.{digits}f}")
 
 
 def money(value: Any, digits: int = 0) -> str:
