@@ -128,6 +128,12 @@ def test_analyst_sees_customers_but_no_privacy_actions(site: Api) -> None:
         for way in ("asc", "desc"):
             r = client.get(f"/customers?sort={key}&dir={way}")
             assert r.status_code == 200 and 'aria-sort="' in r.text, (key, way)
+    # the churn filter asks for percent, as the table shows it (0 to 1 read 50 as 5,000 %)
+    risky = client.get("/customers?min_churn_pct=50&sort=churn_risk_90d&dir=asc").text
+    cells = re.findall(r'<td class="num">([\d.]+) %</td>', risky)[1::2]  # P(alive), churn
+    assert cells and all(float(v) >= 50 for v in cells) and 'value="50.0"' in risky
+    past = client.get("/customers?page=999").text
+    assert "Page 999 is past the last page" in past and "No customer matches" not in past
     by_id = client.get("/customers?sort=customer_id&dir=desc&q=C0000").text
     ids = re.findall(r'href="/customers/(C0000\d+)"', by_id)
     assert len(ids) > 1 and ids == sorted(ids, reverse=True)

@@ -4,6 +4,7 @@ and paged (analyst)."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -79,7 +80,7 @@ def member_query(request: Request, segment: str | None) -> MemberQuery:
         segment=segment,
         q=(p.get("q") or "").strip()[:100] or None,
         min_clv=_float(p.get("min_clv")),
-        min_churn_risk=_float(p.get("min_churn_risk")),
+        min_churn_risk=_share(_float(p.get("min_churn_pct"))),
         sort=sort if sort in SORT_LABELS else "clv",
         descending=p.get("dir", "desc") != "asc",
         page=max(1, _int(p.get("page")) or 1),
@@ -154,9 +155,15 @@ def _date(value: str | None) -> date | None:
 
 def _float(value: str | None) -> float | None:
     try:
-        return float(value) if value not in (None, "") else None
+        number = float(value) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is None or math.isfinite(number) else None
+
+
+def _share(percent: float | None) -> float | None:
+    """The form asks for percent, as the table shows it: 50 -> 0.5."""
+    return None if percent is None else percent / 100.0
 
 
 def _int(value: str | None) -> int | None:
