@@ -65,6 +65,8 @@ def test_formats() -> None:
     assert render.day(date(2025, 11, 25)) == "Tue 25 Nov 2025"
     assert render.day("2025-11-25T10:00:00") == "Tue 25 Nov 2025"
     assert render.days(1) == "1 day" and render.days(12.4) == "12 days"
+    assert render.ago(0.01) == "less than an hour ago" and render.ago(5 / 24) == "5 hours ago"
+    assert render.ago(1.2) == "1 day ago" and render.ago(2160.1) == "2,160 days ago"
     assert render.moment(datetime(2025, 1, 2, 3, 4)) == "2025-01-02 03:04 UTC"
     assert render.weekday(0) == "Monday" and render.weekday(None) == "–"
 
@@ -144,3 +146,21 @@ def test_segment_category_chart_says_what_its_shares_are_of() -> None:
     assert "spent most on dairy (40.0 % of its net spend)" in spend.summary
     assert "bought most in dairy (75.0 % of its items; the data has no prices)" in items.summary
     assert [c.label for c in items.columns][-1] == "Share of the segment's items"
+
+
+def test_a_share_changes_in_points_not_percent() -> None:
+    """ "Repeat rate 83.2 % ▲ +7.7 %" was a relative change: 77.2 % -> 83.2 % is 6.0 points."""
+    from omnix.services.dashboard import Kpi
+
+    rate = Kpi("repeat_rate", "Repeat rate", 0.832, 0.772, "share")
+    assert rate.change == pytest.approx(0.06)
+    assert Kpi("repeat_rate", "Repeat rate", 0.1, 0.0, "share").change == pytest.approx(0.1)
+    assert Kpi("customers", "Customers", 120, 100, "count").change == pytest.approx(0.2)
+    assert Kpi("customers", "Customers", 120, 0, "count").change is None
+    assert render.signed_points(-0.013) == "\u22121.3 points"
+    card = render.environment().from_string(
+        '{% from "molecules/kpi_card.html" import kpi_card %}{{ kpi_card(k, "vs before") }}'
+    )
+    text = card.render(k=rate)
+    assert "up +6.0 points" in text and "83.2 %" in text and "before: 77.2 %" in text
+    assert "up +20.0 %" in card.render(k=Kpi("customers", "Customers", 120, 100, "count"))

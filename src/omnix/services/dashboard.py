@@ -46,8 +46,14 @@ class Kpi:
 
     @property
     def change(self) -> float | None:
-        """Relative change against the previous value (0.25 = +25 %), None when undefined."""
-        if self.value is None or self.previous is None or self.previous == 0:
+        """Relative change against the previous value (0.25 = +25 %); for a share, the
+        difference in points (0.772 -> 0.832: 0.06, "+6.0 points", not "+7.7 %"). None when
+        undefined."""
+        if self.value is None or self.previous is None:
+            return None
+        if self.unit == "share":
+            return self.value - self.previous
+        if self.previous == 0:
             return None
         return (self.value - self.previous) / abs(self.previous)
 

@@ -42,6 +42,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         number=number, money=money, percent=percent, signed_percent=signed_percent,
+        signed_points=signed_points, ago=ago,
         day=day, moment=moment, days=days, dict_merge=lambda a, b: {**a, **b},
         zip_pairs=lambda xs: [(x, x) for x in xs], weekday=weekday,
     )  # fmt: skip
@@ -109,6 +110,13 @@ def signed_percent(value: Any, digits: int = 1) -> str:
     return text.replace("-", "\u2212")
 
 
+def signed_points(value: Any, digits: int = 1) -> str:
+    """A change of a share in percentage points: 0.06 -> +6.0 points (a real minus sign)."""
+    if _missing(value):
+        return "–"
+    return f"{float(value) * 100:+.{digits}f} points".replace("-", "\u2212")
+
+
 def day(value: Any) -> str:
     """2025-11-25 as "Tue 25 Nov 2025"."""
     if isinstance(value, str):
@@ -150,6 +158,20 @@ def due_words(expected: Any, as_of: Any, days_overdue: Any = 0) -> str:
     if ahead <= 0:
         return "due today"
     return f"due in {ahead} day{'s' if ahead != 1 else ''}"
+
+
+def ago(value: Any) -> str:
+    """How long ago, from a number of days: "less than an hour ago", "5 hours ago",
+    "1 day ago", "2,160 days ago"."""
+    if _missing(value):
+        return "–"
+    hours = float(value) * 24
+    if hours < 1:
+        return "less than an hour ago"
+    if hours < 23.5:
+        n = round(hours)
+        return f"{n} hour{'s' if n != 1 else ''} ago"
+    return f"{days(value)} ago"
 
 
 def days(value: Any, digits: int = 0) -> str:
