@@ -114,7 +114,7 @@ fm = [1, 5]
 
 def test_reason_in_words() -> None:
     champions = DEFAULT_RULES[0]
-    text = reason(champions, 3.4, 12, 840.2, 5, 5, 4, currency_prefix("GBP"))
+    text = reason(champions, 2.4, 12, 840.2, 5, 5, 4, currency_prefix("GBP"))
     assert text == "bought 3 days ago (R=5), 12 orders (F=5), spent £840 (M=4): Champions"
     lost = DEFAULT_RULES[-1]
     assert reason(lost, 1.0, 1, -5, 1, 1, 1) == (
@@ -124,5 +124,6 @@ def test_reason_in_words() -> None:
     assert "spent £0 (M=1)" in reason(lost, 1.0, 1, -1.8e-15, 1, 1, 1, "£")  # not "-£0"
     # data without prices: the monetary score is of items bought
     assert reason(champions, 0.2, 12, 412.0, 5, 5, 5, by_items=True) == (
-        "bought today (R=5), 12 orders (F=5), 412 items (M=5): Champions"
-    )
+        "bought yesterday (R=5), 12 orders (F=5), 412 items (M=5): Champions"
+    )  # calendar days before the as-of day (0.2 days: the evening before), as rhythms say
+    assert reason(champions, 3.0, 2, 5.0, 5, 2, 1).startswith("bought 3 days ago")

@@ -67,6 +67,8 @@ def test_formats() -> None:
     assert render.days(1) == "1 day" and render.days(12.4) == "12 days"
     assert render.ago(0.01) == "less than an hour ago" and render.ago(5 / 24) == "5 hours ago"
     assert render.ago(1.2) == "1 day ago" and render.ago(2160.1) == "2,160 days ago"
+    assert render.days_ago(0.3) == "yesterday" and render.days_ago(2.4) == "3 days ago"
+    assert render.days_ago(3.0) == "3 days ago"  # calendar days, as the rhythm sentences
     assert render.moment(datetime(2025, 1, 2, 3, 4)) == "2025-01-02 03:04 UTC"
     assert render.weekday(0) == "Monday" and render.weekday(None) == "–"
 

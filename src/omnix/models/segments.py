@@ -20,6 +20,7 @@ the grid. A table can be passed in or loaded from TOML/JSON (`rules_from_mapping
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -165,7 +166,9 @@ def rules_from_mapping(data: Mapping[str, Any]) -> tuple[SegmentRule, ...]:
 
 
 def _days(days: float) -> str:
-    whole = round(days)
+    """Calendar days before the as-of day, as the rhythm sentences count them: a purchase at
+    17:00 the evening before (0.3 days) was yesterday, not today."""
+    whole = math.ceil(days - 1e-6)
     if whole <= 0:
         return "bought today"
     return "bought yesterday" if whole == 1 else f"bought {whole:,} days ago"

@@ -42,7 +42,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         number=number, money=money, percent=percent, signed_percent=signed_percent,
-        signed_points=signed_points, ago=ago,
+        signed_points=signed_points, ago=ago, days_ago=days_ago,
         day=day, moment=moment, days=days, dict_merge=lambda a, b: {**a, **b},
         zip_pairs=lambda xs: [(x, x) for x in xs], weekday=weekday,
     )  # fmt: skip
@@ -158,6 +158,15 @@ def due_words(expected: Any, as_of: Any, days_overdue: Any = 0) -> str:
     if ahead <= 0:
         return "due today"
     return f"due in {ahead} day{'s' if ahead != 1 else ''}"
+
+
+def days_ago(value: Any) -> str:
+    """A recency in days before the as-of day, in calendar days as the rhythm sentences
+    count them: 0.3 -> "yesterday", 2.4 -> "3 days ago"."""
+    if _missing(value):
+        return "–"
+    n = math.ceil(float(value) - 1e-6)
+    return "today" if n <= 0 else "yesterday" if n == 1 else f"{n:,} days ago"
 
 
 def ago(value: Any) -> str:
