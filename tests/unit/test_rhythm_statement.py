@@ -69,6 +69,18 @@ def test_a_smaller_last_purchase_is_said_with_its_overdue_days() -> None:
         assert "(" not in pair(units_per_purchase=1.0, last_units=near).statement().split(";")[1]
 
 
+def test_a_product_bought_once_is_not_said_to_have_a_rhythm() -> None:
+    """Online Retail II's API said 'Buys ALARM CLOCK BAKELIKE GREEN about every 40 days' for
+    a clock bought once: the cycle is its buyers' prior, not the customer's habit."""
+    p = pair(purchases=1, cycle_days=40.0, as_of=date(2025, 12, 1), days_overdue=0)
+    assert p.statement() == (
+        "Bought Whole Milk 1L once, 9 days ago; typically rebought about every 40 days; "
+        "next expected around Thu 27 Nov."
+    )
+    late = pair(purchases=1, cycle_days=4.0, as_of=date(2025, 12, 1), days_overdue=5)
+    assert "typically rebought about every 4 days, 5 days overdue; next" in late.statement()
+
+
 @pytest.mark.parametrize(
     ("n", "text"),
     [(1.0, "1 unit"), (1.04, "1 unit"), (1.5, "1.5 units"), (2.0, "2 units"), (9.94, "9.9 units"),
@@ -105,16 +117,18 @@ def test_vectorized_statements_equal_the_domain_sentence() -> None:
     last_units = np.where(rng.random(n) < 0.3, per_purchase, others)
     cycle = interval / per_purchase
     interval = cycle * per_purchase  # as the services compute it (rounding included)
+    purchases = rng.integers(1, 5, n)
     got = statements(
-        pa.array(names), interval, low, high, since, overdue, expected, per_purchase, last_units
-    ).to_pylist()
+        pa.array(names), interval, low, high, since, overdue, expected, per_purchase, last_units,
+        purchases,
+    ).to_pylist()  # fmt: skip
     for i in range(n):
         last_day = EPOCH + timedelta(days=int(last[i]))
         want = PairRhythm(
             customer_id="c",
             product_id="p",
             product_name=names[i],
-            purchases=3,
+            purchases=int(purchases[i]),
             units_per_purchase=float(per_purchase[i]),
             cycle_days=float(cycle[i]),
             usual_low=float(low[i]),

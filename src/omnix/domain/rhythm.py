@@ -8,6 +8,11 @@ or, when the last purchase was of an unusual size and has run out:
 Buys Lunch Bag about every 45 days (usually 10 to 91); last bought 9 days ago (1 unit,
 usually 49), 8 days overdue; next expected around Fri 10 Dec.
 
+and for a product bought once, whose cycle is what its buyers typically take:
+
+Bought Alarm Clock once, 9 days ago; typically rebought about every 40 days; next expected
+around Sun 9 Jan.
+
 The numbers come from the rhythm model (models/rhythm.py); `services/statements.py` writes the
 same sentence for millions of pairs at once and is tested to agree with `statement()`.
 """
@@ -60,6 +65,14 @@ class PairRhythm:
 
     def statement(self) -> str:
         name = self.product_name or self.product_id
+        if self.purchases <= 1:  # no rhythm of its own yet: the cycle is its buyers' prior
+            text = (
+                f"Bought {name} once, {ago(self.days_since_last)}; typically rebought about "
+                f"every {days(self.interval_days)}"
+            )
+            if self.days_overdue > 0:
+                text += f", {days(self.days_overdue)} overdue"
+            return text + f"; next expected around {when(self.expected_next)}."
         text = f"Buys {name} about every {days(self.interval_days)}"
         if self.usual_low is not None and self.usual_high is not None:
             low, high = round(self.usual_low), round(self.usual_high)

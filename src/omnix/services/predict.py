@@ -148,8 +148,9 @@ def predictions_table(
     overdue = np.floor(r.days_overdue[keep]).astype(np.int64)
     names = pc.take(h.item_names, pa.array(pairs.item[keep]))
     last_units = pairs.last_units[keep]
+    purchases = pairs.n_days[keep]
     sentences = statements(
-        names, interval, low, high, since, overdue, expected, per_purchase, last_units
+        names, interval, low, high, since, overdue, expected, per_purchase, last_units, purchases
     )
     customers = pc.take(h.encoded.customers, pa.array(pairs.customer[keep]))
     last = pairs.last_day[keep].astype(np.int64)
@@ -163,7 +164,7 @@ def predictions_table(
             "cycle_days": r.cycle_days[keep],
             "statement": sentences,
             c.PRODUCT_NAME: names,
-            "purchases": pa.array(pairs.n_days[keep], pa.int32()),
+            "purchases": pa.array(purchases, pa.int32()),
             "interval_days": interval,
             "cycle_p10": f.cycle_p10,
             "cycle_p90": f.cycle_p90,

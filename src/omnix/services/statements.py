@@ -60,6 +60,7 @@ def statements(
     expected_next_day: npt.NDArray[np.int64],
     units_per_purchase: npt.NDArray[np.float64],
     last_units: npt.NDArray[np.float64],
+    purchases: npt.NDArray[np.int64],
 ) -> pa.Array:
     """One sentence per pair. Days are whole days; expected_next_day is days since 1970-01-01."""
     low, high = _round(usual_low), _round(usual_high)
@@ -85,9 +86,17 @@ def statements(
         pc.binary_join_element_wise(", ", _days(days_overdue), " overdue", ""),
         "",
     )
+    every, expected = _days(_round(interval_days)), _when(expected_next_day)
     pieces = [
-        "Buys ", names, " about every ", _days(_round(interval_days)), usual,
-        "; last bought ", since, size, late, "; next expected around ", _when(expected_next_day),
-        ".",
+        "Buys ", names, " about every ", every, usual, "; last bought ", since, size, late,
+        "; next expected around ", expected, ".",
     ]  # fmt: skip
-    return pc.binary_join_element_wise(*pieces, "")
+    once = [
+        "Bought ", names, " once, ", since, "; typically rebought about every ", every, late,
+        "; next expected around ", expected, ".",
+    ]  # fmt: skip
+    return pc.if_else(
+        pa.array(purchases <= 1),
+        pc.binary_join_element_wise(*once, ""),
+        pc.binary_join_element_wise(*pieces, ""),
+    )
