@@ -89,3 +89,52 @@ def test_keys_and_privacy_on_the_command_line(tmp_path: Path) -> None:
     assert again.returncode == 3 and "holds nothing" in again.stderr
     check = omnix("openapi", "--check", cwd=Path(__file__).resolve().parents[2])
     assert check.returncode == 0, check.stderr
+
+
+def _serving(data: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
+    """`omnix serve` on a free port, once it listens: (process, base URL)."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnix.entrypoints.cli.app", "serve", "--port", str(port),
+         "--data-dir", str(data), *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        assert proc.poll() is None, proc.communicate()[0]
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not start")
+
+
+def _stopped(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_serve_takes_the_consent_default_and_says_when_it_withholds_everyone(
+    tmp_path: Path,
+) -> None:
+    """After `analyze --default-consent granted`, a plain `omnix serve` withheld every due row
+    and recommendation (the default is denied) and said nothing about it."""
+    data = tmp_path / "d"
+    demo = omnix("demo", "--data-dir", str(data), "--customers", "40", "--days", "90",
+                 "--no-serve")  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    created = omnix("keys", "create", "--role", "admin", "--json", "--data-dir", str(data))
+    auth = {"Authorization": f"Bearer {json.loads(created.stdout)['key']}"}
+    due = "/v1/predictions/due?within_days=14&limit=1"
+    for flags, shown in (((), False), (("--default-consent", "granted"), True)):
+        proc, base = _serving(data, *flags)
+        try:
+            page = httpx.get(base + due, headers=auth, timeout=30).json()
+        finally:
+            out = _stopped(proc)
+        assert (page["total"] > 0) is shown and (page["withheld"] > 0) is not shown, page
+        assert ("no customer has a consent record" in out) is not shown, out

@@ -75,6 +75,11 @@ class ConsentService:
     def permitted(self, purpose: Purpose, default: bool) -> Any:
         return permitted(self.warehouse, purpose, default)
 
+    def recorded(self) -> int:
+        """How many consent decisions the store holds."""
+        table = self.warehouse.ibis().table(rules.CONSENTS)
+        return int(table.count().to_pyarrow().as_py())
+
 
 def _read(path: Path) -> list[dict[str, Any]]:
     if not path.exists():

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, JsonFlag, parse_date
+from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, DefaultConsent, JsonFlag, parse_date
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings
 from omnix.entrypoints.cli.segments_cmd import KMax, KMin, Rules, segment_options
@@ -21,13 +21,6 @@ consent_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DefaultConsent = Annotated[
-    str | None,
-    typer.Option(
-        help="Consent of customers without a record: granted or denied "
-        "(default: OMNIX_DEFAULT_CONSENT, else denied; EU mode refuses granted)."
-    ),
-]
 SnapshotDate = Annotated[
     str | None, typer.Option("--date", help="Snapshot date YYYY-MM-DD (default: the latest).")
 ]

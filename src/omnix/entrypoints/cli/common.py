@@ -19,6 +19,13 @@ DataDir = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+DefaultConsent = Annotated[
+    str | None,
+    typer.Option(
+        help="Consent of customers without a record: granted or denied "
+        "(default: OMNIX_DEFAULT_CONSENT, else denied; EU mode refuses granted)."
+    ),
+]
 DEFAULT_DIR = Path("omnix-data")
 
 

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from omnix.entrypoints.cli.c360 import DefaultConsent
 from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
-from omnix.entrypoints.cli.common import DataDir, JsonFlag
+from omnix.entrypoints.cli.common import DataDir, DefaultConsent, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings

@@ -8,13 +8,14 @@ runs, manage keys and privacy requests over the API (admin, privacy_officer role
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, JsonFlag
+from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, DefaultConsent, JsonFlag
 from omnix.entrypoints.cli.common import settings_for as _settings
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
@@ -35,6 +36,7 @@ def serve(
         ),
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    default_consent: DefaultConsent = None,
     data_dir: DataDir = DEFAULT_DIR,
 ) -> None:
     """Serve the dashboard (at /) and the REST API (OpenAPI docs at /docs) until interrupted.
@@ -50,6 +52,10 @@ def serve(
     from omnix.domain.errors import ConfigError
 
     settings = _settings(data_dir)
+    if default_consent is not None:
+        settings.profiling_default(default_consent)  # checked: EU mode refuses granted
+        settings = settings.model_copy(update={"default_consent": default_consent})
+        os.environ["OMNIX_DEFAULT_CONSENT"] = default_consent  # for worker processes
     if workers > 1 and settings.embedded():
         raise ConfigError(
             "the embedded DuckDB store belongs to one process: use --workers 1 "
@@ -61,6 +67,14 @@ def serve(
             typer.echo(
                 "note: no API key yet; every /v1 route will answer 401. "
                 "Stop the server and run `omnix keys create --role admin`.",
+                err=True,
+            )
+        if not settings.profiling_default() and not container.consent_service().recorded():
+            typer.echo(
+                "note: no customer has a consent record and the default is denied, so "
+                "personalised views (due lists, recommendations, spending profiles) withhold "
+                "everyone. Record consents (`omnix consent import`) or serve with "
+                "--default-consent granted.",
                 err=True,
             )
         if workers == 1:
