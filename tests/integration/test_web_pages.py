@@ -101,6 +101,10 @@ def test_viewer_sees_aggregates_only(site: Api) -> None:
     client = signed_in(site, Role.VIEWER)
     for path in ("/", "/segments", "/model-health"):
         assert client.get(path).status_code == 200, path
+    day = site.container.views().snapshot_dates()[-1]
+    same = client.get(f"/segments?from={day}&to={day}")  # was a whole-page 400
+    assert same.status_code == 200 and f"({day} is not before {day})" in same.text
+    assert 'id="migration-heading"' in same.text and "Share of net revenue" in same.text
     segment = site.container.views().segments(None)["segments"][0]["segment"]
     page = client.get(f"/segments/{segment}")
     assert page.status_code == 200

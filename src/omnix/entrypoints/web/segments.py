@@ -40,13 +40,15 @@ def segments_page(request: Request) -> HTMLResponse:
     start, end = _date(params.get("from")), _date(params.get("to"))
     if start is None and end is None and len(dates) > 1:
         start, end = dates[-2], dates[-1]
-    migration = None
-    if start and end:
+    migration, problem = None, None
+    if start and end and start >= end:  # said beside the form, not as an error page
+        problem = f"Pick a “From” snapshot before the “To” one ({start} is not before {end})."
+    elif start and end:
         migration = site.cached(("migration", start, end), lambda: views.migration(start, end))
     return site.page(
         "segments.html", "Segments", summary=summary, rows=rows, dates=dates,
         migration=migration, matrix=_matrix(migration), chart=share_chart(rows),
-        start=start, end=end,
+        start=start, end=end, migration_problem=problem,
     )  # fmt: skip
 
 
