@@ -155,6 +155,10 @@ def test_unknown_segments_and_customers_are_errors_not_empty_pages(
             r = a.client.get(path, params=params, headers=h)
             assert r.status_code == 422, (path, r.text)
             assert "Champions" in r.json()["detail"], path  # the names it could have been
+        backwards = a.client.get("/v1/segments/migration", headers=h,
+                                 params={"from": dates[-1], "to": dates[0]})  # fmt: skip
+        assert backwards.status_code == 400 and "must be before" in backwards.json()["detail"]
+        assert "--" not in backwards.json()["detail"]  # no CLI flag names in the API
         unknown = a.client.get("/v1/customers/NOPE/predictions", headers=h)
         assert unknown.status_code == 404 and "NOPE" in unknown.json()["detail"]
         # a known segment whose filtered page is empty is an empty page, as is any rule's name

@@ -103,7 +103,7 @@ class SnapshotService:
         """The transition matrix between two snapshot dates and up to `limit` movers (the
         most valuable first), optionally only from / to one segment."""
         if start >= end:
-            raise ConfigError(f"--from ({start}) must be before --to ({end})")
+            raise ConfigError(f"the from date ({start}) must be before the to date ({end})")
         table = self._table()
         start, end = self.resolve(start), self.resolve(end)
         cells = snap.matrix(table, start, end).to_pyarrow().to_pylist()
