@@ -391,17 +391,24 @@ def day_after_last(tx: Any) -> date:
     return day
 
 
+# How far past the store's last line an analysis may be dated: a live store analysed today
+# may not have sold since the day before yesterday, but an analysis years past the data reads
+# the silence as every customer lapsing (as of 2030 on data ending in 2021, 'Champions' had
+# bought 3,327 days before).
+MAX_DAYS_PAST_DATA = 30
+
+
 def analysis_day(tx: Any, as_of: date | None) -> date:
-    """`as_of`, by default the day after the store's last line. A later day is refused: the
-    data cannot say what customers did after it, and every customer would look lapsed (an
-    analysis as of 2030 on data ending in 2021 stored 'Champions' bought 3,327 days ago)."""
-    latest = day_after_last(tx)
+    """`as_of`, by default the day after the store's last line; refused when more than
+    MAX_DAYS_PAST_DATA days after it."""
+    after = day_after_last(tx)
     if as_of is None:
-        return latest
-    if as_of > latest:
+        return after
+    if (as_of - after).days > MAX_DAYS_PAST_DATA:
         raise ConfigError(
             f"as-of {as_of} is after the data: the store's last line is on "
-            f"{latest - timedelta(days=1)}, so the latest analysis date is {latest}"
+            f"{after - timedelta(days=1)}, and an analysis may be dated at most "
+            f"{MAX_DAYS_PAST_DATA} days past it ({after + timedelta(days=MAX_DAYS_PAST_DATA)})"
         )
     return as_of
 
