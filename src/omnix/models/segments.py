@@ -165,13 +165,17 @@ def rules_from_mapping(data: Mapping[str, Any]) -> tuple[SegmentRule, ...]:
     return rules
 
 
-def _days(days: float) -> str:
-    """Calendar days before the as-of day, as the rhythm sentences count them: a purchase at
-    17:00 the evening before (0.3 days) was yesterday, not today."""
+def days_ago(days: float) -> str:
+    """A recency (days before the as-of midnight) in calendar days, as the rhythm sentences
+    count them: 0.3 (17:00 the evening before) is "yesterday", 2.4 is "3 days ago"."""
     whole = math.ceil(days - 1e-6)
     if whole <= 0:
-        return "bought today"
-    return "bought yesterday" if whole == 1 else f"bought {whole:,} days ago"
+        return "today"
+    return "yesterday" if whole == 1 else f"{whole:,} days ago"
+
+
+def _days(days: float) -> str:
+    return f"bought {days_ago(days)}"
 
 
 def reason(

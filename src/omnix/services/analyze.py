@@ -144,7 +144,7 @@ class AnalyzeService:
         return self._report(state, clock.seconds)
 
     def check_day(self, as_of: date) -> None:
-        """Refuse an analysis date after the data now, before a run is queued for it."""
+        """Refuse an analysis date too far past the data now, before a run is queued for it."""
         analysis_day(self.warehouse.ibis().table("transactions"), as_of)
 
     def _rhythms(self, state: _Run, clock: _Clock) -> None:

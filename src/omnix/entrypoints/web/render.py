@@ -161,12 +161,12 @@ def due_words(expected: Any, as_of: Any, days_overdue: Any = 0) -> str:
 
 
 def days_ago(value: Any) -> str:
-    """A recency in days before the as-of day, in calendar days as the rhythm sentences
-    count them: 0.3 -> "yesterday", 2.4 -> "3 days ago"."""
+    """A recency in calendar days, as the segment reasons say it: 2.4 -> "3 days ago"."""
     if _missing(value):
         return "–"
-    n = math.ceil(float(value) - 1e-6)
-    return "today" if n <= 0 else "yesterday" if n == 1 else f"{n:,} days ago"
+    from omnix.models.segments import days_ago as words
+
+    return words(float(value))
 
 
 def ago(value: Any) -> str:

@@ -48,7 +48,8 @@ def _public(job: Job) -> AnalysisRun:
     **secured(
         Role.ANALYST,
         conflict="another run is queued or running",
-        bad_request="as_of is after the store's data, or the settings refuse the consent default",
+        bad_request="as_of is over 30 days past the store's data, or the consent default is "
+        "refused",
     ),
 )
 def start_analysis_run(wired: Wired, body: AnalysisRunCreate) -> AnalysisRun:
@@ -56,7 +57,7 @@ def start_analysis_run(wired: Wired, body: AnalysisRunCreate) -> AnalysisRun:
     snapshot) in the background; poll the returned run for progress. One run at a time."""
     wired.settings.profiling_default(body.default_consent)  # EU mode refuses granted: 400 now
     if body.as_of is not None:
-        wired.analyze_service().check_day(body.as_of)  # a day after the data: 400 now
+        wired.analyze_service().check_day(body.as_of)  # too far past the data: 400 now
     params = body.model_dump(mode="json", exclude_none=True)
     return _public(wired.job_runner().start(params))
 
