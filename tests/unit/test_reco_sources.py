@@ -52,6 +52,21 @@ def test_collaborative_proposes_what_similar_customers_buy() -> None:
     assert cf.score(np.array([0]), np.array([2]))[0] > cf.score(np.array([0]), np.array([5]))[0]
 
 
+def test_a_one_product_catalogue_fits_instead_of_failing() -> None:
+    """CDNOW holds one product: 64 factors for a rank-1 matrix made implicit's solver return
+    NaN ("ModelFitError: NaN encountered in factors") and `recommend --all` exit 70. The
+    factors are now capped at the item count (at this many customers the old fit failed)."""
+    n = 23_570
+    k = np.minimum(np.random.default_rng(0).geometric(0.5, n), 200)  # baskets per customer
+    customer = np.repeat(np.arange(n), k)
+    basket = np.concatenate([np.arange(x) for x in k])
+    h = Baskets(customer, basket, np.zeros(customer.size, np.int64), 30.0 * basket, n, 1)
+    cf = CollaborativeSource().fit(h)
+    assert cf.user_factors_.shape == (n, 1) and cf.item_factors_.shape == (1, 1)
+    assert np.isfinite(cf.user_factors_).all() and np.isfinite(cf.item_factors_).all()
+    assert np.isfinite(cf.score(np.arange(5), np.zeros(5, np.int64))).all()
+
+
 def test_customers_folded_in_get_the_exact_least_squares_factors() -> None:
     """With more customers than max_fit_customers, those left out of the fit are folded in
     by conjugate gradient: the factors implicit's exact (Cholesky) fold-in gives."""
@@ -121,6 +136,15 @@ def test_complements_learn_support_confidence_and_lift() -> None:
     basket = sparse.csr_array(([1.0], ([0], [0])), shape=(1, 4))
     found = comp.for_baskets(basket, np.array([0]))
     assert found.item.tolist() == [1] and found.evidence.tolist() == [0]
+
+
+def test_complements_without_any_rule_propose_nothing() -> None:
+    """One product (CDNOW): no rule, and the basket lookup of no rows raised "truth value of
+    an array ... is ambiguous", which `recommend --all` reported as too little history."""
+    h = baskets([(c, b, 0, float(b)) for c in range(3) for b in range(6)], 3, 1)
+    comp = ComplementSource(min_count=2).fit(h)
+    found = comp.for_baskets(last_baskets(h), np.arange(3))
+    assert comp.rules_.antecedent.size == 0 and found.customer.size == 0
 
 
 def test_last_baskets_hold_only_the_newest_basket() -> None:

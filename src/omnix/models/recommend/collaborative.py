@@ -74,15 +74,18 @@ class CollaborativeSource:
         if active.size > self.max_fit_customers:
             rng = np.random.default_rng(self.random_state)
             fit_on = np.sort(rng.choice(active, self.max_fit_customers, replace=False))
+        # no more factors than items: the matrix has no higher rank, and a surplus left
+        # implicit's solver dividing by zero (NaN factors: CDNOW's one-product catalogue)
+        factors = max(1, min(self.factors, weights.shape[1]))
         # implicit warns when BLAS runs threads of its own beside its OpenMP loop
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization,
+                factors=factors, regularization=self.regularization,
                 iterations=self.iterations, random_state=self.random_state,
                 num_threads=self.n_threads,
             )  # fmt: skip
             model.fit(weights[fit_on], show_progress=False)
-            self.user_factors_ = np.zeros((counts.shape[0], self.factors), dtype=np.float64)
+            self.user_factors_ = np.zeros((counts.shape[0], factors), dtype=np.float64)
             self.user_factors_[fit_on] = model.user_factors
             others = np.setdiff1d(active, fit_on, assume_unique=True)
             if others.size:  # fold the others in: each one's least-squares solve

@@ -112,6 +112,8 @@ class ComplementSource:
         per item the best confidence from any basket item, which is the evidence."""
         self._require()
         rows = expand_max(basket, self.confidence_, customers)
+        if not rows.customer.size:  # no rules (one product): SciPy's empty fancy index is
+            return rows  # a sparse 0 x 0 matrix, which `> 0` cannot turn into a mask
         in_basket = np.asarray(basket[rows.customer, rows.item]).ravel() > 0
         return rows.take(np.flatnonzero(~in_basket))
 
