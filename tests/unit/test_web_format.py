@@ -166,3 +166,32 @@ def test_a_share_changes_in_points_not_percent() -> None:
     text = card.render(k=rate)
     assert "up +6.0 points" in text and "83.2 %" in text and "before: 77.2 %" in text
     assert "up +20.0 %" in card.render(k=Kpi("customers", "Customers", 120, 100, "count"))
+
+
+def test_unknown_revenue_shows_why_and_draws_no_revenue_chart() -> None:
+    """Data without prices: a KPI card with no value says why instead of "no earlier figure",
+    and neither the monthly revenue chart nor the revenue-share chart is drawn."""
+    import datetime as dt
+
+    from omnix.entrypoints.web.overview import overview_charts
+    from omnix.entrypoints.web.segments import share_chart
+    from omnix.services.dashboard import Kpi, Overview
+
+    card = render.environment().from_string(
+        '{% from "molecules/kpi_card.html" import kpi_card %}{{ kpi_card(k, "vs before") }}'
+    )
+    note = "unknown: the data holds no prices"
+    text = card.render(k=Kpi("net_revenue", "Net revenue", None, None, "currency", note))
+    assert note in text and "no earlier figure" not in text and "vs before" not in text
+    months = [
+        {"month": dt.date(2024, m, 1), "net_revenue": None, "orders": 3, "customers": 2}
+        for m in (1, 2)
+    ]
+    data = Overview(dt.date(2024, 3, 1), 30, [], months, None, None)
+    assert [c.title for c in overview_charts(data)] == ["Active customers by month"]
+    priced = [{**m, "net_revenue": 10.0} for m in months]
+    charts = overview_charts(Overview(dt.date(2024, 3, 1), 30, [], priced, None, None))
+    assert [c.title for c in charts] == ["Net revenue by month", "Active customers by month"]
+    rows = [{"segment": "Loyal", "share": 1.0, "revenue_share": None}]
+    assert share_chart(rows) is None
+    assert share_chart([{**rows[0], "revenue_share": 1.0}]) is not None

@@ -13,7 +13,7 @@ from typing import Any
 import ibis
 from ibis import _
 
-from omnix.analytics.overview import customer_lines, with_amount
+from omnix.analytics.overview import customer_lines, with_amount, with_priced_amount
 from omnix.domain import contract as c
 
 Table = Any  # ibis.Table
@@ -22,18 +22,20 @@ Table = Any  # ibis.Table
 def period_kpis(tx: Table, start: datetime, end: datetime) -> Table:
     """One row for [start, end): `customers` (bought at least once before `end`),
     `active_customers` (bought in the period), `returning_customers` (active and had bought
-    before `start`), `orders`, `net_revenue` (currency) in the period.
+    before `start`), `orders`, `net_revenue` (currency) in the period: 0 for a quiet period,
+    NULL (unknown) when no line before `end` has a price.
 
     >>> # period_kpis(tx, datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC))
     """
-    lines = with_amount(customer_lines(tx))
+    lines = with_priced_amount(customer_lines(tx))
     lines = lines.filter(lines[c.TS] < end)
     in_period = lines[c.TS] >= start
+    priced = lines[c.UNIT_PRICE].notnull().any()
     totals = lines.aggregate(
         customers=_[c.CUSTOMER_ID].nunique(),
         active_customers=_[c.CUSTOMER_ID].nunique(where=in_period),
         orders=_[c.ORDER_ID].nunique(where=in_period),
-        net_revenue=_.amount.sum(where=in_period).fill_null(0.0),
+        net_revenue=ibis.ifelse(priced, _.amount.sum(where=in_period).fill_null(0.0), None),
     )
     per_customer = lines.group_by(c.CUSTOMER_ID).aggregate(
         first_ts=_[c.TS].min(), last_ts=_[c.TS].max()

@@ -27,8 +27,16 @@ def customer_lines(tx: Table) -> Table:
 
 
 def with_amount(tx: Table) -> Table:
-    """Adds `amount` = quantity x unit_price (negative for returns; 0 when no price)."""
+    """Adds `amount` = quantity x unit_price (negative for returns; 0 when no price): what
+    per-customer models sum. Reports of revenue sum `priced_amount` instead."""
     return tx.mutate(amount=(tx[c.QUANTITY] * tx[c.UNIT_PRICE].fill_null(0)))
+
+
+def with_priced_amount(tx: Table) -> Table:
+    """Adds `amount` = quantity x unit_price, NULL on a line without a price: a sum of it is
+    NULL (unknown) for a group none of whose lines has a price. Data without prices (the
+    Instacart export) has no revenue to report, which is not a revenue of 0."""
+    return tx.mutate(amount=tx[c.QUANTITY] * tx[c.UNIT_PRICE])
 
 
 def store_overview(tx: Table) -> Table:
@@ -49,8 +57,9 @@ def store_overview(tx: Table) -> Table:
 
 
 def business_summary(tx: Table) -> Table:
-    """One row of netted KPIs over customer lines: revenue, orders, basket value, repeat share."""
-    lines = with_amount(customer_lines(tx))
+    """One row of netted KPIs over customer lines: revenue, orders, basket value, repeat share.
+    The revenue figures are NULL when no line has a price."""
+    lines = with_priced_amount(customer_lines(tx))
     per_customer = lines.group_by(c.CUSTOMER_ID).aggregate(
         orders=_[c.ORDER_ID].nunique(), revenue=_.amount.sum()
     )
@@ -74,8 +83,9 @@ def business_summary(tx: Table) -> Table:
 
 
 def monthly(tx: Table) -> Table:
-    """Net revenue, orders and active customers per calendar month (UTC)."""
-    lines = with_amount(customer_lines(tx))
+    """Net revenue (NULL for a month without a priced line), orders and active customers per
+    calendar month (UTC)."""
+    lines = with_priced_amount(customer_lines(tx))
     lines = lines.mutate(month=lines[c.TS].truncate("M"))
     return (
         lines.group_by("month")
@@ -90,7 +100,7 @@ def monthly(tx: Table) -> Table:
 
 def top_products(tx: Table, n: int = 10) -> Table:
     """Best sellers by net units, with net revenue and the number of distinct buyers."""
-    lines = with_amount(customer_lines(tx))
+    lines = with_priced_amount(customer_lines(tx))
     name = lines[c.PRODUCT_NAME].max()
     return (
         lines.group_by(c.PRODUCT_ID)

@@ -138,13 +138,15 @@ class DashboardService:
     def _predicted(self, day: date | None) -> float | None:
         """Expected net revenue in the 30 days after a snapshot (currency): per customer,
         BG/NBD's expected purchases in 90 days / 3 x their average order value. The
-        expectation is concave in time, so a third of 90 days slightly understates 30."""
+        expectation is concave in time, so a third of 90 days slightly understates 30. None
+        when the snapshot's customers spent nothing priced (data without prices)."""
         if day is None:
             return None
         rows = snap.on(self._snapshots(), day).filter(ibis._.orders > 0)
         value = (rows.expected_purchases_90d / 3.0) * (rows.net_revenue / rows.orders)
-        total = value.sum().to_pyarrow().as_py()
-        return float(total) if total is not None else None
+        sums = rows.aggregate(total=value.sum(), spent=rows.net_revenue.sum())
+        total, spent = _row(sums).values()
+        return float(total) if total is not None and spent else None
 
     # ------------------------------------------------------------------ segments
     def members(self, query: MemberQuery, day: date | None = None) -> MemberPage:
@@ -193,8 +195,8 @@ class DashboardService:
     # ------------------------------------------------------------------ one customer
     def purchases(self, customer_id: str, limit: int = 500) -> list[dict[str, Any]]:
         """The customer's orders, newest first: order_id, ts, lines, units and net value
-        (currency; returns netted on their own lines)."""
-        lines = overview.with_amount(overview.customer_lines(self._tx()))
+        (currency; returns netted on their own lines; None for an order without prices)."""
+        lines = overview.with_priced_amount(overview.customer_lines(self._tx()))
         mine = lines.filter(lines[c.CUSTOMER_ID] == customer_id)
         orders = mine.group_by(c.ORDER_ID).aggregate(
             ts=ibis._[c.TS].min(),
@@ -237,17 +239,19 @@ def _kpis(
     previous_snapshot: date | None,
 ) -> list[Kpi]:
     since = f"vs snapshot of {previous_snapshot}" if previous_snapshot else "one snapshot so far"
+    unpriced = now["net_revenue"] is None  # no line has a price: revenue is unknown, not 0
+    no_prices = "unknown: the data holds no prices"
     return [
         Kpi("customers", "Customers", now["customers"], before["customers"], "count",
             "bought at least once"),
         Kpi("active_customers", "Active customers", now["active_customers"],
             before["active_customers"], "count", "bought in the period"),
         Kpi("net_revenue", "Net revenue", now["net_revenue"], before["net_revenue"], "currency",
-            "returns netted"),
+            no_prices if unpriced else "returns netted"),
         Kpi("repeat_rate", "Repeat rate",
             _share(now["returning_customers"], now["active_customers"]),
             _share(before["returning_customers"], before["active_customers"]), "share",
             "active customers who had bought before"),
         Kpi("predicted_revenue_30d", "Predicted revenue, next 30 days", predicted[0],
-            predicted[1], "currency", since),
+            predicted[1], "currency", no_prices if unpriced else since),
     ]  # fmt: skip

@@ -88,8 +88,8 @@ class GroupSummary:
     description: str
     customers: int
     customer_share: float
-    revenue: float
-    revenue_share: float
+    revenue: float | None  # None with no revenue at all (data without prices)
+    revenue_share: float | None
     avg_clv: float | None
     avg_churn_risk: float | None
     cluster_id: int | None = None
@@ -330,11 +330,12 @@ class _Groups:
 
     def summary(self, members: Any, name: str, description: str) -> GroupSummary:
         n, total = int(members.sum()), float(self.revenue.sum())
-        revenue = float(self.revenue[members].sum())
+        # no revenue at all (data without prices): the group's revenue and share are unknown
+        revenue = float(self.revenue[members].sum()) if total else None
         return GroupSummary(
             name=name, description=description, customers=n,
             customer_share=n / max(len(self.revenue), 1), revenue=revenue,
-            revenue_share=revenue / total if total else 0.0,
+            revenue_share=revenue / total if revenue is not None else None,
             avg_clv=_mean(self.value[members]),
             avg_churn_risk=_mean(self.churn[members]),
         )  # fmt: skip

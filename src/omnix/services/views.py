@@ -160,12 +160,14 @@ class Views:
             "snapshot_date": view["snapshot_date"],
             "clv": row.get("clv"),
             "p_alive": row.get("p_alive"),
-            "churn_risk": row.get("churn_risk_90d"),
+            "churn_risk_90d": row.get("churn_risk_90d"),
+            "churn_risk": row.get("churn_risk_90d"),  # the deprecated name of the API's v1
             "expected_purchases_90d": row.get("expected_purchases_90d"),
             "segment": row.get("segment"),
             "history": [
                 {
                     **{k: h.get(k) for k in (SNAPSHOT_DATE, "segment", "clv", "p_alive")},
+                    "churn_risk_90d": h.get("churn_risk_90d"),
                     "churn_risk": h.get("churn_risk_90d"),
                 }
                 for h in view["history"]
@@ -200,7 +202,8 @@ class Views:
         day = self.snapshots().resolve(day)
         rows = snap.on(self._snapshots(), day)
         total = rows.count().to_pyarrow().as_py()
-        revenue = rows.net_revenue.sum().to_pyarrow().as_py() or 0.0
+        # None when the customers spent nothing priced (data without prices): no revenue to share
+        revenue = rows.net_revenue.sum().to_pyarrow().as_py() or None
         return {
             "snapshot_date": day.isoformat(),
             "customers": total,
@@ -253,7 +256,7 @@ def _narrow(rows: Any, where: CustomerFilter) -> Any:
     return rows
 
 
-def _groups(rows: Any, key: str, total: int, revenue: float) -> list[dict[str, Any]]:
+def _groups(rows: Any, key: str, total: int, revenue: float | None) -> list[dict[str, Any]]:
     grouped: list[dict[str, Any]] = (
         rows.group_by(key)
         .aggregate(
@@ -269,5 +272,8 @@ def _groups(rows: Any, key: str, total: int, revenue: float) -> list[dict[str, A
     )
     for g in grouped:
         g["share"] = g["customers"] / total if total else 0.0
-        g["revenue_share"] = (g["net_revenue"] or 0.0) / revenue if revenue else 0.0
+        if revenue is None:
+            g["net_revenue"] = g["revenue_share"] = None
+        else:
+            g["revenue_share"] = (g["net_revenue"] or 0.0) / revenue
     return grouped

@@ -211,6 +211,11 @@ class Customer360(BaseModel):
     profile: CustomerHabits
 
 
+# /value called it churn_risk while every other resource says churn_risk_90d (snapshots,
+# members, predictions): both are sent until a v2 drops the old name
+_CHURN_RISK_RENAMED = "deprecated: the same figure as churn_risk_90d, the name the others use"
+
+
 class ValuePoint(BaseModel):
     model_config = example(
         {
@@ -218,14 +223,19 @@ class ValuePoint(BaseModel):
             "segment": "Champions",
             "clv": 812.4,
             "p_alive": 0.97,
-            "churn_risk": 0.02,
+            "churn_risk_90d": 0.02,
         }
     )
     snapshot_date: dt.date
     segment: str | None = None
     clv: float | None = None
     p_alive: float | None = None
-    churn_risk: float | None = None
+    churn_risk_90d: float | None = Field(
+        default=None, description="P(no purchase in the next 90 days)"
+    )
+    churn_risk: float | None = Field(
+        default=None, deprecated=_CHURN_RISK_RENAMED, description=_CHURN_RISK_RENAMED
+    )
 
 
 class CustomerValue(BaseModel):
@@ -239,7 +249,7 @@ class CustomerValue(BaseModel):
             "snapshot_date": "2025-12-01",
             "clv": 812.4,
             "p_alive": 0.97,
-            "churn_risk": 0.02,
+            "churn_risk_90d": 0.02,
             "expected_purchases_90d": 11.2,
             "segment": "Champions",
             "history": [
@@ -248,7 +258,7 @@ class CustomerValue(BaseModel):
                     "segment": "Champions",
                     "clv": 812.4,
                     "p_alive": 0.97,
-                    "churn_risk": 0.02,
+                    "churn_risk_90d": 0.02,
                 }
             ],
         }
@@ -257,7 +267,12 @@ class CustomerValue(BaseModel):
     snapshot_date: dt.date
     clv: float | None = None
     p_alive: float | None = None
-    churn_risk: float | None = None
+    churn_risk_90d: float | None = Field(
+        default=None, description="P(no purchase in the next 90 days)"
+    )
+    churn_risk: float | None = Field(
+        default=None, deprecated=_CHURN_RISK_RENAMED, description=_CHURN_RISK_RENAMED
+    )
     expected_purchases_90d: float | None = None
     segment: str | None = None
     history: list[ValuePoint]
@@ -368,8 +383,12 @@ class Group(BaseModel):
     key: str
     customers: int
     share: float
-    net_revenue: float | None = None
-    revenue_share: float
+    net_revenue: float | None = Field(
+        default=None, description="null when the data holds no prices (revenue unknown)"
+    )
+    revenue_share: float | None = Field(
+        default=None, description="of the snapshot's net revenue; null without prices"
+    )
     avg_clv: float | None = None
     avg_p_alive: float | None = None
     avg_churn_risk: float | None = Field(

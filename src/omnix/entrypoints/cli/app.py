@@ -295,6 +295,8 @@ def _print_analysis(analysis: Any, as_json: bool) -> None:
         analysis.top_products,
         ("product_id", "product_name", "net_units", "net_revenue", "buyers"),
     )
+    if analysis.business["net_revenue"] is None:
+        typer.echo("Revenue is unknown: no line in the store has a price.")
 
 
 @app.command("clv-report")

@@ -350,8 +350,14 @@ def print_segments(report: Any) -> None:
     out_console.print(clusters)
     for g in report.clusters:
         out_console.print(f"- {g.cluster_id} {g.name}: {g.description}")
+    unpriced = any(g.revenue_share is None for g in report.segments)
     out_console.print(
-        "revenue = share of net revenue; CLV = mean discounted value (BG/NBD x Gamma-Gamma); "
+        (
+            "revenue = n/a: the data holds no prices"
+            if unpriced
+            else "revenue = share of net revenue"
+        )
+        + "; CLV = mean discounted value (BG/NBD x Gamma-Gamma); "
         "churn risk = mean P(no purchase in the next 90 days) (BG/NBD for repeat buyers, "
         "Pareto/NBD for one-time buyers)."
     )

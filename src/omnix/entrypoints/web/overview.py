@@ -31,16 +31,7 @@ def overview_charts(data: Overview) -> list[charts.Chart]:
         m["label"] = _month(m)
     if not months:
         return []
-    best = max(months, key=lambda m: m["net_revenue"] or 0.0)
     last = months[-1]
-    revenue = charts.time_series(
-        "Net revenue by month",
-        months, "label", "net_revenue", "Month", "Net revenue",
-        f"Net revenue per calendar month over {len(months)} months: highest in "
-        f"{_month(best)} ({money(best['net_revenue'])}); {money(last['net_revenue'])} in "
-        f"{_month(last)}, the latest (possibly partial) month.",
-        y_format="money",
-    )  # fmt: skip
     top = max(months, key=lambda m: m["customers"] or 0)
     active = charts.time_series(
         "Active customers by month",
@@ -48,6 +39,17 @@ def overview_charts(data: Overview) -> list[charts.Chart]:
         f"Customers with at least one purchase per calendar month: most in {_month(top)} "
         f"({number(top['customers'])}); {number(last['customers'])} in {_month(last)}.",
         mark="bar",
+    )  # fmt: skip
+    if all(m["net_revenue"] is None for m in months):
+        return [active]  # data without prices: no revenue to draw
+    best = max(months, key=lambda m: m["net_revenue"] or 0.0)
+    revenue = charts.time_series(
+        "Net revenue by month",
+        months, "label", "net_revenue", "Month", "Net revenue",
+        f"Net revenue per calendar month over {len(months)} months: highest in "
+        f"{_month(best)} ({money(best['net_revenue'])}); {money(last['net_revenue'])} in "
+        f"{_month(last)}, the latest (possibly partial) month.",
+        y_format="money",
     )  # fmt: skip
     return [revenue, active]
 

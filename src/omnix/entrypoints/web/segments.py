@@ -90,8 +90,8 @@ def member_query(request: Request, segment: str | None) -> MemberQuery:
 
 
 def share_chart(rows: list[dict[str, Any]]) -> charts.Chart | None:
-    if not rows:
-        return None
+    if not rows or any(r["revenue_share"] is None for r in rows):
+        return None  # none, or data without prices: no revenue to share
     data = [{"segment": r["segment"], "revenue_share": r["revenue_share"]} for r in rows]
     top = max(rows, key=lambda r: r["revenue_share"])
     return charts.bars(
