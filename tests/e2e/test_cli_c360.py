@@ -164,3 +164,13 @@ def test_an_analysis_date_after_the_data_is_refused(store: str) -> None:
     # a live store analysed today may not have sold for a few days: that is accepted
     recent = omnix("segments", "--as-of", "2025-09-10", "--json", "--data-dir", store)
     assert recent.returncode == 0, recent.stderr
+
+
+def test_consent_given_after_the_snapshot_is_named(store: str) -> None:
+    """C000002 said no before the analyses (above), then yes: the profile said "consent
+    does not cover profiling", which was no longer true; it now says what to run."""
+    granted = omnix("consent", "set", "C000002", "--purpose", "profiling", "--granted",
+                    "--data-dir", store)  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    text = omnix("profile", "C000002", "--data-dir", store, "--default-consent", "granted")
+    assert "consent came after it" in text.stdout and "omnix analyze" in text.stdout

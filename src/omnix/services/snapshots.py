@@ -125,7 +125,9 @@ class SnapshotService:
 
     def gated(self, day: date) -> Any:
         """The snapshot rows of `day` with spending fields blanked for every customer whose
-        consent does not cover profiling now (an Ibis table)."""
+        consent does not cover profiling now (an Ibis table). `profiling_consent`: the
+        profile is shown (consent then and now); `profiling_consent_now`: consent now, so a
+        customer who consented after the snapshot gets a profile at the next analysis."""
         rows = snap.on(self._table(), day)
         allowed = permitted(self.warehouse, Purpose.PROFILING, self.default_consent, rows)
         joined = rows.left_join(allowed.mutate(consent_now=ibis.literal(True)), c.CUSTOMER_ID)
@@ -134,7 +136,8 @@ class SnapshotService:
             name: ibis.ifelse(ok, joined[name], ibis.null(joined[name].type()))
             for name in SPENDING_COLUMNS
         }
-        return joined.mutate(profiling_consent=ok, **blanked).drop(
+        now = joined.consent_now.fill_null(False)
+        return joined.mutate(profiling_consent=ok, profiling_consent_now=now, **blanked).drop(
             f"{c.CUSTOMER_ID}_right", "consent_now"
         )
 

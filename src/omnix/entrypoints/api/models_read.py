@@ -118,6 +118,11 @@ class CustomerSnapshot(BaseModel):
     due_14d: int | None = None
     next_due_days: float | None = None
     profiling_consent: bool | None = None
+    profiling_consent_now: bool | None = Field(
+        default=None,
+        description="profiling consent now: true with profiling_consent false means consent "
+        "came after this snapshot (the next analysis adds the spending fields)",
+    )
     price_tier_index: float | None = None
     private_label_share: float | None = None
     promo_sensitivity: float | None = None

@@ -465,6 +465,11 @@ def print_profile(view: dict[str, Any]) -> None:
         from omnix.domain.snapshots import SPENDING_COLUMNS
 
         print_mapping("Spending profile", {k: row.get(k) for k in SPENDING_COLUMNS})
+    elif row.get("profiling_consent_now"):
+        out_console.print(
+            "Spending profile: not in this snapshot (profiling consent came after it); "
+            "run `omnix analyze` to produce it."
+        )
     else:
         out_console.print("Spending profile: not produced (consent does not cover profiling).")
     print_rows("Over time", view["history"], ("snapshot_date", "segment", "cluster_id", "clv",
