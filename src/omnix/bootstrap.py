@@ -110,7 +110,7 @@ class Container:
 
         return EventService(
             cast(Any, self.here()), self.view_cache(), self._pseudonymize_key(),
-            self.settings.anonymous_policy,
+            self.settings.anonymous_policy, self.settings.secret_key.get_secret_value(),
         )  # fmt: skip
 
     def privacy_service(self) -> PrivacyService:
@@ -172,9 +172,11 @@ class Container:
         def open_source(path: Path, null_values: tuple[str, ...]) -> Any:
             return SourceFile(path, null_values)
 
+        store = self.here()
         return IngestService(
-            self.here(), open_source, self.settings.data_dir, self._pseudonymize_key()
-        )
+            store, open_source, self.settings.data_dir, self._pseudonymize_key(),
+            self.settings.secret_key.get_secret_value(), cast(Any, store),
+        )  # fmt: skip
 
     def analyse_service(self) -> AnalyseService:
         from omnix.services.analyse import AnalyseService  # imports Ibis: only when asked

@@ -88,6 +88,23 @@ def test_events_are_pseudonymized_with_a_key(api_store: StoreRef) -> None:
     assert doc["row_counts"]["transactions"] == 1  # export by the source id finds the pseudonym
 
 
+def test_events_of_an_erased_customer_are_rejected_without_content(api_store: StoreRef) -> None:
+    """After an erasure, a purchase event for that customer must not bring them back."""
+    with api(api_store) as a:
+        officer, h = a.auth(Role.PRIVACY_OFFICER), a.auth(Role.INGEST)
+        assert a.client.delete("/v1/privacy/customers/C000005", headers=officer).status_code == 200
+        batch = [_event("e1"), _event("e2", " C000005 "), _event("e3", "C000006")]
+        r = a.client.post("/v1/events", json={"events": batch}, headers=h).json()
+        assert (r["received"], r["stored"], r["rejected"]) == (3, 1, 2)
+        assert {x["reason"] for x in r["rejects"]} == {"erased_customer"}
+        assert a.client.get("/v1/customers/C000005", headers=a.auth()).status_code == 404
+    assert query(api_store, "SELECT count(*) FROM transactions WHERE customer_id = 'C000005'") == [
+        (0,)
+    ]
+    kept = query(api_store, "SELECT reason, raw FROM rejects WHERE source_file = 'api-events'")
+    assert kept == [("erased_customer", None), ("erased_customer", None)]
+
+
 def test_paging_visits_every_customer_once(api_template: StoreRef) -> None:
     with api(api_template) as a:
         seen: list[str] = []

@@ -7,12 +7,14 @@ as data; adapters compile them to SQL for the engine that runs the load.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from omnix.domain import contract as c
+from omnix.domain.access import keyed_hash
 from omnix.domain.errors import MappingError
 
 
@@ -39,6 +41,8 @@ class RejectReason(StrEnum):
     """Why a row was not stored. Checked in this order; the first that applies is reported."""
 
     MALFORMED_ROW = "malformed_row"  # a CSV line with the wrong number of fields
+    # the customer was erased (GDPR Art. 17) before: the row is counted, its content not kept
+    ERASED_CUSTOMER = "erased_customer"
     MISSING_ORDER_ID = "missing_order_id"
     MISSING_PRODUCT_ID = "missing_product_id"
     MISSING_TS = "missing_ts"
@@ -51,6 +55,21 @@ class RejectReason(StrEnum):
     NEGATIVE_UNIT_PRICE = "negative_unit_price"
     MISSING_KEY = "missing_key"  # products/customers tables: no key value
     DUPLICATE_KEY = "duplicate_key"  # products/customers tables: key repeated within a file
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedCustomers:
+    """The customers erased so far, as the erasure log knows them: keyed hashes of their
+    source ids (`access.keyed_hash(secret, id, "erasure")`), never the ids. Ingest rejects a
+    new file's lines of these customers, so a nightly full re-import does not bring an erased
+    customer back; the rejected row keeps its number and reason, not its content."""
+
+    secret: str
+    hashes: frozenset[str]
+
+    def among(self, ids: Iterable[str]) -> list[str]:
+        """The ids (trimmed source ids) that belong to an erased customer."""
+        return [i for i in ids if keyed_hash(self.secret, i, "erasure") in self.hashes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +127,7 @@ class IngestOptions:
     non_product_pattern: str | None = None
     ts_format: str | None = None  # strptime format for non-ISO timestamps, e.g. %d/%m/%Y %H:%M
     pseudonymize_key: str | None = None  # store customer ids as HMAC-SHA256(key, id)
+    erased: ErasedCustomers | None = None  # their lines are rejected (transactions only)
 
     def effective_mapping(self) -> dict[str, str]:
         merged = dict(self.preset.mapping) if self.preset else {}

@@ -150,6 +150,9 @@ class EventStore(Protocol):
         `rejects` (message_id, reason, detail, raw) whose message ids were never seen, and
         remember every new message id. Returns the ids that had been seen before."""
 
+    def erased_subjects(self) -> frozenset[str]:
+        """The erasure log's subject hashes: the events of these customers are rejected."""
+
 
 class PersonalData(Protocol):
     """Everything the store holds about given customers, table by table: the privacy
@@ -166,6 +169,9 @@ class PersonalData(Protocol):
         personal data in it) to the erasure log, in one transaction; rows deleted per table."""
 
     def erasures(self, limit: int) -> list[dict[str, Any]]: ...
+
+    def erased_subjects(self) -> frozenset[str]:
+        """The erasure log's subject hashes: ingest rejects these customers' new lines."""
 
 
 # (kind, ids) of a change another process committed: customers | all | snapshot | keys

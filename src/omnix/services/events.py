@@ -2,10 +2,11 @@
 
 A batch is checked event by event with the contract's rules (`domain/events.check`); good
 events become transaction lines, bad ones go to the rejects table with their raw JSON and a
-reason, and the store remembers every message id, so a retried message (in a later batch or
-twice in one) is reported as a duplicate and stored once. Lines are marked like a file's:
-negative quantity = return; `line_seq` numbers repeats of a product within an order in the
-batch. Hot views of the customers concerned are dropped from the cache.
+reason (an erased customer's event without its content: it stays erased), and the store
+remembers every message id, so a retried message (in a later batch or twice in one) is
+reported as a duplicate and stored once. Lines are marked like a file's: negative quantity =
+return; `line_seq` numbers repeats of a product within an order in the batch. Hot views of
+the customers concerned are dropped from the cache.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow as pa
 
 from omnix.domain import contract as c
 from omnix.domain.events import EVENTS_SOURCE, EventOutcome, Rejected, check, parse_ts
-from omnix.domain.ingest import AnonymousPolicy, RejectReason
+from omnix.domain.ingest import AnonymousPolicy, ErasedCustomers, RejectReason
 from omnix.domain.ports import EventStore, ViewCache
 from omnix.domain.pseudonym import pseudonym
 
@@ -35,6 +36,7 @@ class EventService:
     cache: ViewCache
     pseudonymize_key: str | None = None
     anonymous: AnonymousPolicy = AnonymousPolicy.KEEP
+    secret: str | None = None  # OMNIX_SECRET_KEY: recognises erased customers' events
 
     def ingest(self, events: list[dict[str, Any]]) -> EventOutcome:
         """Store a batch (dicts with message_id and the contract's columns, ts as ISO 8601
@@ -50,9 +52,16 @@ class EventService:
             else:
                 firsts[mid] = event
         good: list[dict[str, Any]] = []
-        bad: list[tuple[int, dict[str, Any], Rejected]] = []
+        bad: list[tuple[int, dict[str, Any] | None, Rejected]] = []
+        erased = self._erased()
         for row, event in enumerate(firsts.values(), start=1):
             line = self._line(event)
+            if erased and erased.among([str(event.get(c.CUSTOMER_ID) or "").strip()]):
+                # an erased customer: counted, and nothing of the event kept
+                bad.append(
+                    (row, None, Rejected(line["message_id"], RejectReason.ERASED_CUSTOMER, ""))
+                )
+                continue
             problem = check(line, now) or self._anonymous(line)
             if problem:
                 raw = {**event, c.CUSTOMER_ID: line[c.CUSTOMER_ID]}  # pseudonymized too
@@ -94,6 +103,12 @@ class EventService:
         line[c.ATTRIBUTES] = json.dumps(attributes) if attributes else None
         return line
 
+    def _erased(self) -> ErasedCustomers | None:
+        if not self.secret:
+            return None
+        hashes = self.store.erased_subjects()
+        return ErasedCustomers(self.secret, hashes) if hashes else None
+
     def _anonymous(self, line: dict[str, Any]) -> tuple[RejectReason, str] | None:
         if line[c.CUSTOMER_ID] is None and self.anonymous is AnonymousPolicy.REJECT:
             return RejectReason.MISSING_CUSTOMER_ID, ""
@@ -124,7 +139,7 @@ def _lines_table(lines: list[dict[str, Any]], source: str) -> pa.Table:
     return pa.table(columns)
 
 
-def _rejects_table(bad: list[tuple[int, dict[str, Any], Rejected]], source: str) -> pa.Table:
+def _rejects_table(bad: list[tuple[int, dict[str, Any] | None, Rejected]], source: str) -> pa.Table:
     return pa.table({
         "message_id": pa.array([r.message_id for _, _, r in bad], pa.string()),
         "source_id": pa.array([source] * len(bad), pa.string()),
@@ -132,5 +147,7 @@ def _rejects_table(bad: list[tuple[int, dict[str, Any], Rejected]], source: str)
         "row_number": pa.array([row for row, _, _ in bad], pa.int64()),
         "reason": pa.array([r.reason.value for _, _, r in bad], pa.string()),
         "detail": pa.array([r.detail for _, _, r in bad], pa.string()),
-        "raw": pa.array([json.dumps(e, default=str) for _, e, _ in bad], pa.string()),
+        "raw": pa.array(
+            [None if e is None else json.dumps(e, default=str) for _, e, _ in bad], pa.string()
+        ),
     })  # fmt: skip

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import structlog
 
-from omnix.domain.ingest import IngestOptions, IngestSummary, plan_columns, rejects_path
-from omnix.domain.ports import LoadProgress, SourceOpener, Warehouse
+from omnix.domain.contract import Kind
+from omnix.domain.ingest import (
+    ErasedCustomers,
+    IngestOptions,
+    IngestSummary,
+    plan_columns,
+    rejects_path,
+)
+from omnix.domain.ports import LoadProgress, PersonalData, SourceOpener, Warehouse
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +30,9 @@ class IngestService:
     open_source: SourceOpener
     data_dir: Path
     pseudonymize_key: str | None = None  # OMNIX_PSEUDONYMIZE_KEY: applied to every file
+    # OMNIX_SECRET_KEY and the erasure log: lines of customers erased before are rejected
+    secret: str | None = None
+    personal: PersonalData | None = None
 
     def ingest(
         self,
@@ -37,6 +47,10 @@ class IngestService:
         """
         if self.pseudonymize_key and not options.pseudonymize_key:
             options = replace(options, pseudonymize_key=self.pseudonymize_key)
+        if self.secret and self.personal is not None and options.kind is Kind.TRANSACTIONS:
+            hashes = self.personal.erased_subjects()
+            if hashes:
+                options = replace(options, erased=ErasedCustomers(self.secret, hashes))
         sources = [self.open_source(p, options.effective_null_values()) for p in paths]
         plans = [plan_columns(list(s.info.columns), options) for s in sources]
         summaries = []

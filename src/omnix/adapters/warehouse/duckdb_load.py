@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -30,6 +30,7 @@ from omnix.adapters.sources import ROW_NUMBER_COL, Malformed, Staged
 from omnix.adapters.warehouse import validation as v
 from omnix.domain import contract as c
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary, RejectReason
+from omnix.domain.pseudonym import pseudonym
 
 log = structlog.get_logger(__name__)
 
@@ -53,17 +54,23 @@ class Scan:
     is_product: str
 
 
-def scan_for(staged: Staged, plan: ColumnPlan, options: IngestOptions) -> Scan:
+def raw_relation(staged: Staged) -> str:
+    """The staged file as SQL, each row with its 1-based number (ROW_NUMBER_COL)."""
     path = v.lit(str(staged.path))
     if staged.row_number_col is None:
-        raw = (
+        return (
             f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {v.q(ROW_NUMBER_COL)}"
             f" FROM read_parquet({path}, file_row_number = true)) AS src"
         )
-    else:
-        raw = f"read_parquet({path}) AS src"
+    return f"read_parquet({path}) AS src"
+
+
+def scan_for(
+    staged: Staged, plan: ColumnPlan, options: IngestOptions, erased: Sequence[str] = ()
+) -> Scan:
+    raw = raw_relation(staged)
     schema = staged.schema.append(pa.field(ROW_NUMBER_COL, pa.int64()))
-    validated = v.build_select(plan, schema, options, raw)
+    validated = v.build_select(plan, schema, options, raw, erased)
     prefix = options.effective_cancellation_prefix()
     pattern = options.effective_non_product_pattern()
     return Scan(
@@ -104,7 +111,24 @@ class FileLoad:
         self.options = options
         self.source_id = source_id
         self.progress = progress
-        self.scan = scan_for(staged, plan, options) if staged.rows else None
+        self.scan = scan_for(staged, plan, options, self._erased()) if staged.rows else None
+
+    def _erased(self) -> list[str]:
+        """Customer ids (as they will be stored) of erased customers in this file: one scan
+        of its distinct customer ids, only when some customer was ever erased."""
+        erased = self.options.erased
+        if erased is None or not erased.hashes or self.options.kind is not c.Kind.TRANSACTIONS:
+            return []
+        schema = self.staged.schema
+        expr = v.customer_id_expr(self.plan, schema)
+        if expr is None:
+            return []
+        rows = self.con.execute(
+            f"SELECT DISTINCT {expr} AS id FROM {raw_relation(self.staged)} WHERE id IS NOT NULL"
+        ).fetchall()
+        found = erased.among(str(r[0]) for r in rows)
+        key = self.options.pseudonymize_key
+        return [pseudonym(key, i) for i in found] if key else found
 
     def run(self, summary: IngestSummary, source_name: str) -> None:
         counts, inserted = self._count_and_store()

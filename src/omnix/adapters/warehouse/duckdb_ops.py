@@ -264,6 +264,10 @@ class OperationalTables:
             self.con.execute("CHECKPOINT")
         return deleted
 
+    def erased_subjects(self) -> frozenset[str]:
+        rows = self.con.execute(f"SELECT DISTINCT subject_hash FROM {ERASURES}").fetchall()
+        return frozenset(str(r[0]) for r in rows)
+
     def erasures(self, limit: int) -> list[dict[str, Any]]:
         rel = self.con.execute(
             f"SELECT * FROM {ERASURES} ORDER BY erased_at DESC LIMIT ?", [int(limit)]

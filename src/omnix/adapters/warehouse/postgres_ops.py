@@ -286,6 +286,11 @@ class PostgresOperational:
             self.con.execute(f"VACUUM {', '.join(touched)}".encode())
         return deleted
 
+    def erased_subjects(self) -> frozenset[str]:
+        with self.con.cursor() as cur:
+            cur.execute(f"SELECT DISTINCT subject_hash FROM {ERASURES}")
+            return frozenset(str(r[0]) for r in cur.fetchall())
+
     def erasures(self, limit: int) -> list[dict[str, Any]]:
         with self.con.cursor() as cur:
             cur.execute(f"SELECT * FROM {ERASURES} ORDER BY erased_at DESC LIMIT %s", (int(limit),))

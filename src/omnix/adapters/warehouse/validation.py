@@ -8,6 +8,7 @@ DuckDB and PostgreSQL share where possible; engine-specific bits are marked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -56,6 +57,7 @@ class Check:
     reason: str
     condition: str  # SQL over the inner select's columns
     detail: str = "NULL"
+    keep_raw: bool = True  # False: the rejected row's content is not kept (erased customers)
 
 
 # Identifiers are trimmed (" 123" and "123" are one customer); free text is kept as given.
@@ -74,6 +76,15 @@ def _clean_string(src: str, arrow_type: pa.DataType, is_id: bool = True) -> str:
     if is_id:
         text = f"trim({text})"
     return f"NULLIF({text}, '')"
+
+
+def customer_id_expr(plan: ColumnPlan, schema: pa.Schema) -> str | None:
+    """The cleaned source customer id of a raw row, before any pseudonymization (None when
+    the file has no customer id column)."""
+    src = plan.mapped.get(c.CUSTOMER_ID)
+    if src is None:
+        return None
+    return _clean_string(q(src), schema.field(src).type, is_id=True)
 
 
 def order_id_expr(plan: ColumnPlan, schema: pa.Schema) -> str:
@@ -108,9 +119,15 @@ class Validated:
 
 
 def build_select(
-    plan: ColumnPlan, schema: pa.Schema, options: IngestOptions, batch: str
+    plan: ColumnPlan,
+    schema: pa.Schema,
+    options: IngestOptions,
+    batch: str,
+    erased: Sequence[str] = (),
 ) -> Validated:
-    """The validating SELECT over the raw relation `batch` (rows with ROW_NUMBER_COL)."""
+    """The validating SELECT over the raw relation `batch` (rows with ROW_NUMBER_COL).
+    `erased`: customer ids as stored (pseudonyms when pseudonymizing) of erased customers
+    found in the file; their rows are rejected first, without their content."""
     contract = c.CONTRACTS[options.kind]
     inner: list[str] = [f"{q(ROW_NUMBER_COL)} AS rn"]
     checks: list[Check] = []
@@ -149,6 +166,11 @@ def build_select(
     # Source columns pass through (no copy) so the raw row is built only for rejected rows.
     inner += [f"{q(s)} AS {q('__src_' + s)}" for s in plan.source_columns]
     checks = _checks(options)
+    if erased:
+        listed = ", ".join(lit(i) for i in erased)
+        erasure = Check(RejectReason.ERASED_CUSTOMER, f"{q(c.CUSTOMER_ID)} IN ({listed})",
+                        keep_raw=False)  # fmt: skip
+        checks.insert(0, erasure)
     check_no = "CASE " + " ".join(f"WHEN {k.condition} THEN {i}" for i, k in enumerate(checks))
     details = " ".join(f"WHEN {i} THEN {k.detail}" for i, k in enumerate(checks))
     reasons = [k.reason for k in checks]
@@ -159,11 +181,19 @@ def build_select(
     select = (
         f"SELECT {cols}, check_no, ([{names}])[check_no + 1] AS reason, "
         f"CASE check_no {details} END AS detail, "
-        f"CASE WHEN check_no IS NOT NULL THEN {_raw_json(plan)} END AS raw "
+        f"CASE WHEN {_keeps_raw(checks)} THEN {_raw_json(plan)} END AS raw "
         f"FROM (SELECT *, {check_no} END AS check_no "
         f"FROM (SELECT {', '.join(inner)} FROM {batch}) AS typed) AS checked"
     )
     return Validated(select, reasons)
+
+
+def _keeps_raw(checks: list[Check]) -> str:
+    """SQL: the row was rejected by a check whose rows keep their content."""
+    hidden = [str(i) for i, k in enumerate(checks) if not k.keep_raw]
+    if not hidden:
+        return "check_no IS NOT NULL"
+    return f"check_no IS NOT NULL AND check_no NOT IN ({', '.join(hidden)})"
 
 
 def _raw_json(plan: ColumnPlan) -> str:

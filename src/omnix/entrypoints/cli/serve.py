@@ -238,7 +238,8 @@ def privacy_erase(
     as_json: JsonFlag = False,
 ) -> None:
     """Erase every row about a customer from every table and rejects file (GDPR Art. 17);
-    an audit record without personal data is kept. Cannot be undone.
+    an audit record without personal data is kept, and later ingests reject the customer's
+    lines (reason erased_customer). Cannot be undone.
 
     Example: omnix privacy erase C000042 --yes
     """
@@ -262,6 +263,7 @@ def privacy_erase(
         return
     counts = ", ".join(f"{t} {n}" for t, n in report.rows_deleted.items() if n)
     typer.echo(f"erased {report.total} rows ({counts}); audit record {report.erasure_id}")
+    typer.echo("Later ingests and events reject this customer's lines (erased_customer).")
 
 
 def openapi_cmd(
