@@ -15,7 +15,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from omnix.domain import contract as c
-from omnix.domain.errors import ConfigError, MappingError, SourceNotFoundError
+from omnix.domain.errors import ConfigError, InputError, MappingError, SourceNotFoundError
 from omnix.domain.ingest import (
     AnonymousPolicy,
     ExtraColumns,
@@ -442,3 +442,34 @@ def test_header_only_and_all_malformed_files(tmp_path: Path, store: StoreRef) ->
     assert bad.reject_reasons == {"malformed_row": 2}
     assert query(data, "SELECT row_number FROM rejects ORDER BY 1") == [(1,), (2,)]
     assert not list((data / ".tmp").glob("stage-*"))
+
+
+def test_exports_with_a_byte_order_mark_or_old_line_ends_ingest(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """Excel's "CSV UTF-8" starts with a byte order mark, which was read as part of the
+    first column's name ("lacks required column customer_id; it has \\ufeffcustomer_id"); a
+    file with CR-only line ends (old Mac exports) stopped with "unexpected Error: new-line
+    character seen in unquoted field". Both now ingest like a plain file."""
+    rows = ["c1,o1,2025-01-06 10:00,p1,2,1.5,UK", "c2,o2,2025-01-07 10:00,p2,1,3.0,UK"]
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\n".join(rows) + "\n").encode())
+    mac = tmp_path / "mac.csv"
+    later = [r.replace(",o", ",m") for r in rows]  # other orders: not duplicates of bom.csv
+    mac.write_bytes((HEADER.replace("\n", "\r") + "\r".join(later) + "\r").encode())
+    for path in (bom, mac):
+        (summary,) = ingest(store, path)
+        assert (summary.read, summary.stored, summary.rejected) == (2, 2, 0), path.name
+    got = query(store, "SELECT order_id, customer_id, quantity FROM transactions ORDER BY 1")
+    assert got == [("m1", "c1", 2.0), ("m2", "c2", 1.0), ("o1", "c1", 2.0), ("o2", "c2", 1.0)]
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_what_to_do(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """A Latin-1 export ("Caf\\xe9") stopped with "unexpected ArrowInvalid ... exit 70"."""
+    path = tmp_path / "latin.csv"
+    path.write_bytes((HEADER + "c1,o1,2025-01-06 10:00,Caf").encode() + b"\xe9,1,1,UK\n")
+    with pytest.raises(InputError, match=r"not UTF-8 text.*iconv"):
+        ingest(store, path)
+    assert query(store, "SELECT count(*) FROM transactions") == [(0,)]

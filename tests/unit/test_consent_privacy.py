@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,21 @@ def test_no_output_column_names_or_keys_on_a_protected_attribute() -> None:
     assert flagged == {}
     assert set(PROTECTED_TERMS) == {"health", "religion", "ethnicity", "sexual_orientation",
                                     "politics"}  # fmt: skip
+
+
+def test_consent_files_that_cannot_be_read_say_why(tmp_path: Path) -> None:
+    """An empty file stopped with "unexpected ArrowInvalid: Empty CSV file" (exit 70); a
+    wrong header reported "row 2: missing customer_id" as if one row lacked a value."""
+    from omnix.services.consent import _read
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: cannot read as CSV"):
+        _read(empty)
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("cust,purpose,granted\nA,profiling,true\n")
+    with pytest.raises(InputError, match=r"no customer_id column .*it has cust, purpose"):
+        _read(wrong)
+    good = tmp_path / "good.csv"
+    good.write_text("customer_id,purpose,granted\n007,profiling,true\n")
+    assert _read(good) == [{"customer_id": "007", "purpose": "profiling", "granted": True}]

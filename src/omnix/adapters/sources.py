@@ -314,8 +314,15 @@ def _sniff_csv(path: Path, compression: str | None) -> tuple[str, list[str]]:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
+    # newline="": the csv module then reads CR-only line ends (old Mac exports) as Arrow does
+    try:
+        header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter))
+    except csv.Error as err:
+        raise InputError(f"{path.name}: cannot read the CSV header ({err})") from None
+    # a UTF-8 byte order mark (Excel's "CSV UTF-8") is no part of the first column's name
     columns = [h.strip() for h in header]
+    if columns:
+        columns[0] = columns[0].removeprefix("\ufeff").strip()
     if len(set(columns)) != len(columns) or any(not h for h in columns):
         raise InputError(f"{path.name}: header has empty or repeated column names: {header}")
     return delimiter, columns
@@ -336,20 +343,24 @@ def _csv_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[Sou
 
     raw = pa.OSFile(str(info.path), "rb")
     stream = pa.CompressedInputStream(raw, info.compression) if info.compression else raw
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(
-            delimiter=info.delimiter or ",", invalid_row_handler=on_invalid
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(info.columns, pa.string()),
-            null_values=list(null_values),
-            strings_can_be_null=True,
-        ),
-    )
     next_row = 1
     try:
+        # opening reads the first block already: its errors are the file's too
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                use_threads=False, block_size=CSV_BLOCK_BYTES,
+                column_names=list(info.columns), skip_rows=1,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=info.delimiter or ",", invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(info.columns, pa.string()),
+                null_values=list(null_values),
+                strings_can_be_null=True,
+            ),
+        )  # fmt: skip
         for batch in reader:
             skipped = sorted(m.row_number for m in pending if m.row_number >= next_row)
             numbers = _row_numbers(next_row, batch.num_rows, skipped)
@@ -360,6 +371,11 @@ def _csv_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[Sou
                 raise InputError(f"{info.path.name}: header and data disagree on column count")
             yield SourceBatch(batch, numbers, malformed, _tell(raw))
     except pa.ArrowInvalid as err:
+        if "invalid UTF8" in str(err):
+            raise InputError(
+                f"{info.path.name} is not UTF-8 text ({err}); re-save it as UTF-8, e.g. "
+                f"iconv -f latin1 -t utf-8 {info.path.name} > utf8.csv"
+            ) from None
         raise InputError(f"{info.path.name}: cannot parse CSV ({err})") from None
     finally:
         stream.close()

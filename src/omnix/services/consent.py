@@ -89,7 +89,16 @@ def _read(path: Path) -> list[dict[str, Any]]:
         import pyarrow.csv as pcsv
 
         options = pcsv.ConvertOptions(column_types={"customer_id": pa.string()})
-        table = pcsv.read_csv(path, convert_options=options)
+        try:
+            table = pcsv.read_csv(path, convert_options=options)
+        except pa.ArrowInvalid as err:  # empty, not UTF-8, ragged rows
+            raise InputError(f"{path.name}: cannot read as CSV ({err})") from None
+        missing = {"customer_id", "purpose", "granted"} - set(table.column_names)
+        if missing:
+            raise InputError(
+                f"{path.name}: no {', '.join(sorted(missing))} column (it has "
+                f"{', '.join(table.column_names)}); the header is customer_id,purpose,granted"
+            )
         rows: list[dict[str, Any]] = table.to_pylist()
         return rows
     if suffix in {".jsonl", ".ndjson"}:
