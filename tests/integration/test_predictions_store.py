@@ -201,3 +201,25 @@ def test_trimming_the_engines_memory_keeps_its_limit(tmp_path: Path) -> None:
         before = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
         container.warehouse.trim_memory()
         assert store.con.execute("SELECT current_setting('memory_limit')").fetchall() == before
+
+
+def test_due_after_an_analysis_too_short_to_predict_says_so(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """Two weeks of history: analyze stores a snapshot but no predictions. `omnix due` then
+    said "the store holds no predictions yet: run `omnix analyze`", sending the user in a
+    loop; it now names the analysis and why it stored none."""
+    rows = "\n".join(
+        f"{who},o{who}{k},2025-01-{1 + k * 6 + n:02d} 10:00,MILK,1,1.0"
+        for n, who in enumerate("AB") for k in range(3)
+    )  # fmt: skip
+    path = tmp_path / "short.csv"
+    path.write_text("customer_id,order_id,ts,product_id,quantity,unit_price\n" + rows + "\n")
+    ingest(store, path)
+    with opened(data_dir=store) as container:
+        with pytest.raises(NotFoundError, match="no predictions yet"):
+            container.prediction_service(default_consent="granted").due()
+        report = container.analyze_service(default_consent="granted").run(None)
+        assert report.predictions == 0 and report.snapshot_rows == 2
+        with pytest.raises(NotFoundError, match=r"as of 2025-01-15 stored no predictions"):
+            container.prediction_service(default_consent="granted").due()

@@ -69,6 +69,20 @@ class PredictionService:
         rows = found.order_by(SNAPSHOT_DATE).to_pyarrow().to_pylist()
         return {r[SNAPSHOT_DATE]: r["horizon"] for r in rows if r[SNAPSHOT_DATE] is not None}
 
+    def _check_any(self, horizons: dict[date, int | None]) -> None:
+        """No predictions after an analysis that stored none (a history too short to
+        calibrate on): say so, rather than send the user to run the analysis again."""
+        if horizons:
+            return
+        analysed = SnapshotService(self.warehouse).dates()
+        if analysed:
+            raise NotFoundError(
+                f"the analysis as of {analysed[-1]} stored no predictions: the history is too "
+                "short to calibrate them (it needs purchases before an earlier cut of the "
+                "horizon); "
+                "ingest more history, then run `omnix analyze` again"
+            )
+
     def due(
         self,
         within_days: int | None = 7,
@@ -95,6 +109,7 @@ class PredictionService:
         # three queries (dates with horizons, both counts, the page): Ibis compiles each in
         # ~40 ms here, more than the store takes to run it
         horizons = self._horizons()
+        self._check_any(horizons)
         day = pick_date(day, list(horizons), "predictions")
         con = self.warehouse.ibis()
         rows = pred.due(
