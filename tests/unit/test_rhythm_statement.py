@@ -54,6 +54,22 @@ def test_overdue_is_said() -> None:
     )
 
 
+def test_a_long_lapsed_rhythm_says_its_forecast_is_conditional() -> None:
+    """CDNOW: "about every 10 days ...; last bought 545 days ago ..., 539 days overdue; next
+    expected around Mon 6 Jul" read as a confident forecast for a customer gone 18 months.
+    From three intervals overdue the date is said as what it is (P(buy) says how likely)."""
+    gone = pair(cycle_days=10.0, as_of=date(2027, 5, 20), days_overdue=539)
+    assert gone.statement().endswith(
+        "539 days overdue; if still buying it, next expected around Thu 27 Nov."
+    )
+    edge = pair(as_of=date(2025, 12, 12), days_overdue=15)  # 3 intervals of 5 days
+    assert "; if still buying it, next expected" in edge.statement()
+    assert "; next expected" in pair(as_of=date(2025, 12, 11), days_overdue=14).statement()
+    once = pair(purchases=1, cycle_days=91.0, as_of=date(2026, 11, 22), days_overdue=274)
+    assert once.statement().endswith("274 days overdue; if still buying it, next expected "
+                                     "around Thu 27 Nov.")  # fmt: skip
+
+
 def test_a_smaller_last_purchase_is_said_with_its_overdue_days() -> None:
     """Online Retail II: "about every 45 days ...; last bought 9 days ago, 8 days later than
     usual" contradicted itself; the last purchase (1 unit of the usual 49) lasts 1 day."""
@@ -109,6 +125,7 @@ def test_vectorized_statements_equal_the_domain_sentence() -> None:
     high = interval * rng.uniform(1.0, 2.5, n)
     since = rng.integers(0, 90, n)
     overdue = np.where(rng.random(n) < 0.3, rng.integers(1, 40, n), 0)
+    overdue = np.where(rng.random(n) < 0.1, rng.integers(40, 400, n), overdue)  # lapsed too
     last = 20_000 + rng.integers(0, 400, n)
     expected = last + since + rng.integers(0, 30, n)
     names = [f"Item {i}" for i in range(n)]

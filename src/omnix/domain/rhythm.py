@@ -8,7 +8,9 @@ or, when the last purchase was of an unusual size and has run out:
 Buys Lunch Bag about every 45 days (usually 10 to 91); last bought 9 days ago (1 unit,
 usually 49), 8 days overdue; next expected around Fri 10 Dec.
 
-and for a product bought once, whose cycle is what its buyers typically take:
+(overdue by three intervals or more, the forecast is said as what it is: "...; if still buying
+it, next expected around ..."), and for a product bought once, whose cycle is what its buyers
+typically take:
 
 Bought Alarm Clock once, 9 days ago; typically rebought about every 40 days; next expected
 around Sun 9 Jan.
@@ -24,6 +26,9 @@ from datetime import date
 
 # the last purchase's size is named when it is outside this band around the usual size
 SIZE_BAND = (0.8, 1.25)
+# overdue by this many of its intervals, a rhythm has likely lapsed: the forecast date is then
+# said as what it is, the date if the customer still buys the product (P(buy) says how likely)
+LAPSED_INTERVALS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,7 @@ class PairRhythm:
             )
             if self.days_overdue > 0:
                 text += f", {days(self.days_overdue)} overdue"
-            return text + f"; next expected around {when(self.expected_next)}."
+            return text + self._next()
         text = f"Buys {name} about every {days(self.interval_days)}"
         if self.usual_low is not None and self.usual_high is not None:
             low, high = round(self.usual_low), round(self.usual_high)
@@ -85,7 +90,14 @@ class PairRhythm:
             text += f" ({units(self.last_units)}, usually {usual})"
         if self.days_overdue > 0:  # past what the last purchase lasts
             text += f", {days(self.days_overdue)} overdue"
-        return text + f"; next expected around {when(self.expected_next)}."
+        return text + self._next()
+
+    def _next(self) -> str:
+        lapsed = self.days_overdue >= LAPSED_INTERVALS * self.interval_days
+        lead = (
+            "; if still buying it, next expected around " if lapsed else "; next expected around "
+        )
+        return f"{lead}{when(self.expected_next)}."
 
 
 def unusual_size(last: float, usual: float) -> bool:

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from omnix.domain.rhythm import SIZE_BAND
+from omnix.domain.rhythm import LAPSED_INTERVALS, SIZE_BAND
 
 _WEEKDAYS = np.array(["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"])  # 1970-01-01 = Thu
 _MONTHS = np.array(
@@ -87,13 +87,18 @@ def statements(
         "",
     )
     every, expected = _days(_round(interval_days)), _when(expected_next_day)
+    lead = pc.if_else(
+        pa.array(days_overdue >= LAPSED_INTERVALS * interval_days),
+        "; if still buying it, next expected around ",
+        "; next expected around ",
+    )
     pieces = [
         "Buys ", names, " about every ", every, usual, "; last bought ", since, size, late,
-        "; next expected around ", expected, ".",
+        lead, expected, ".",
     ]  # fmt: skip
     once = [
         "Bought ", names, " once, ", since, "; typically rebought about every ", every, late,
-        "; next expected around ", expected, ".",
+        lead, expected, ".",
     ]  # fmt: skip
     return pc.if_else(
         pa.array(purchases <= 1),
