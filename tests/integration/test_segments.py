@@ -182,6 +182,26 @@ def test_preferred_weekday_and_hour_are_the_retailers_local_time(
         habits("Mars/Olympus")
 
 
+def test_dates_without_a_time_of_day_give_no_preferred_hour(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """CDNOW holds dates only: every customer's "preferred hour" was 0 (midnight). A customer
+    whose every order is at 00:00:00 now has none; one order with a time is enough."""
+    rows = [
+        "D,o1,2025-01-06,MILK,1,1.0", "D,o2,2025-01-13,MILK,1,1.0",
+        "T,o3,2025-01-06,MILK,1,1.0", "T,o4,2025-01-14 18:30,MILK,1,1.0",
+        "T,o5,2025-01-21 18:45,MILK,1,1.0",
+    ]  # fmt: skip
+    header = "customer_id,order_id,ts,product_id,quantity,unit_price\n"
+    ingest(store, write(tmp_path / "d.csv", header + "\n".join(rows) + "\n"))
+    as_of = datetime.datetime(2025, 2, 1, tzinfo=UTC)
+    with opened(data_dir=store) as container:
+        tx = container.warehouse.ibis().table("transactions")
+        got = {r["customer_id"]: r for r in profiles(tx, as_of).to_pyarrow().to_pylist()}
+    assert got["D"]["preferred_hour"] is None and got["D"]["preferred_weekday"] == 0
+    assert got["T"]["preferred_hour"] == 18
+
+
 def test_regularity_comes_from_the_rhythm_engine(tmp_path: Path, store: StoreRef) -> None:
     """One computation: the profile's regularity is the purchase-weighted rhythm regularity
     of the products bought on >= 3 days; without one, the rhythm model's prior, never 0."""

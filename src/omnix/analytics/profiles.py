@@ -15,6 +15,7 @@ the preferred weekday and hour, which are the retailer's local time):
   `typical_gap_days` is their median. (The profile's `regularity` comes from the rhythm engine,
   not from these gaps: services/rhythms.py joins it.)
 - `preferred_weekday` (0 = Monday) and `preferred_hour` (0..23) in the retailer's time zone
+  (the hour is NULL for a customer whose every order is at 00:00:00: dates without a time)
   (`timezone`, an IANA name such as Europe/London, default UTC; daylight saving applied): the
   most frequent over orders, ties to the earliest. `main_channel` / `main_store` likewise,
   with the share of orders; `channel_mix` / `store_mix` list every channel / store with its
@@ -182,8 +183,11 @@ def habits(tx: Table, as_of: datetime, timezone: str = "UTC") -> Table:
     channel and store, and the channel and store mix."""
     rows = orders(tx, as_of)
     local = local_time(rows.ts, timezone)
-    rows = rows.mutate(weekday=local.day_of_week.index(), hour=local.hour())
-    keys = rows.select(KEY).distinct()
+    # a date without a time of day is read as midnight: a customer all of whose orders are
+    # at 00:00:00 has no known hour (CDNOW's "preferred hour 0"), not a habit of midnight
+    midnight = (local.hour() == 0) & (local.minute() == 0) & (local.second() == 0)
+    rows = rows.mutate(weekday=local.day_of_week.index(), hour=local.hour(), timed=~midnight)
+    keys = rows.group_by(KEY).aggregate(timed=_.timed.any())
     out = keys
     for column, name, mix in (("weekday", "preferred_weekday", None),
                               ("hour", "preferred_hour", None),
@@ -191,7 +195,10 @@ def habits(tx: Table, as_of: datetime, timezone: str = "UTC") -> Table:
                               ("store", "main_store", "store_mix")):  # fmt: skip
         mode = _mode(rows, column, name, mix)
         out = out.left_join(mode, KEY).drop(f"{KEY}_right")
-    return out.drop(["preferred_weekday_share", "preferred_hour_share"])
+    hour = ibis.ifelse(out.timed, out.preferred_hour, ibis.null(out.preferred_hour.type()))
+    return out.mutate(preferred_hour=hour).drop(
+        ["timed", "preferred_weekday_share", "preferred_hour_share"]
+    )
 
 
 def category_mix(tx: Table, as_of: datetime, top: int = TOP_CATEGORIES) -> Table:
