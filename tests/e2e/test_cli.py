@@ -373,3 +373,30 @@ def test_text_too_wide_for_80_columns_is_folded_not_cut(monkeypatch: pytest.Monk
     body = [line.split("│") for line in text.splitlines() if line.startswith("│")]
     assert "".join(cells[1].strip() for cells in body) == row["name"]
     assert "".join(cells[2].strip() for cells in body) == row["kind"]
+
+
+def test_a_migration_matrix_keeps_its_numbers_whole_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CDNOW's 10 x 10 matrix at 80 columns showed cells as "1…" and "2.…": the segment names
+    would not wrap, so the numbers were cut. Names fold now; no number is cut."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from omnix.entrypoints.cli import render
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(render, "out_console", console)
+    names = ["Champions", "Loyal", "Potential Loyalist", "Promising", "Need Attention",
+             "About to Sleep", "Can't Lose Them", "At Risk", "Hibernating", "Lost"]  # fmt: skip
+    cells = [
+        {"from_segment": a, "to_segment": b, "customers": 1000 + 37 * i + j, "revenue": 5.0}
+        for i, a in enumerate(names) for j, b in enumerate(names)
+    ]  # fmt: skip
+    report = SimpleNamespace(from_date="1998-01-01", to_date="1998-07-01", segments=names,
+                             cells=cells, moved=10, customers=100, movers=[])  # fmt: skip
+    render.print_migration(report)
+    text = console.export_text()
+    assert _widest(text) <= 80 and "…" not in text
+    assert "1.3k" in text and "Potential" in text and "Loyalist" in text

@@ -426,13 +426,18 @@ def print_migration(report: Any) -> None:
     cols = [n for n in report.segments if any(k[1] == n for k in cells)]
     number = {name: k + 1 for k, name in enumerate(report.segments)}
     for what, key in (("customers", "customers"), ("revenue between the dates", "revenue")):
+        grid = [
+            [_compact(v) if (v := cells.get((a, b), {}).get(key)) else "" for b in cols]
+            for a in rows
+        ]
         table = Table(title=f"Segment migration {report.from_date} -> {report.to_date}: {what}")
-        table.add_column("from \\ to", no_wrap=True)
-        for name in cols:
-            table.add_column(str(number[name]), justify="right", no_wrap=True)
-        for a in rows:
-            values = [cells.get((a, b), {}).get(key) for b in cols]
-            shown = [_compact(v) if v else "" for v in values]
+        # numbers are never cut ("1…" could not be read in 80 columns): each column is as
+        # wide as its widest cell, and the segment names fold instead
+        table.add_column("from \\ to", overflow="fold")
+        for k, name in enumerate(cols):
+            width = max([len(str(number[name]))] + [len(line[k]) for line in grid])
+            table.add_column(str(number[name]), justify="right", no_wrap=True, min_width=width)
+        for a, shown in zip(rows, grid, strict=True):
             table.add_row(f"{number[a]} {a}", *shown)
         out_console.print(table)
     out_console.print(
