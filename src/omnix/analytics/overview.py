@@ -28,7 +28,7 @@ def customer_lines(tx: Table) -> Table:
 
 def with_amount(tx: Table) -> Table:
     """Adds `amount` = quantity x unit_price (negative for returns; 0 when no price): what
-    per-customer models sum. Reports of revenue sum `priced_amount` instead."""
+    per-customer models sum. Reports of revenue use `with_priced_amount` instead."""
     return tx.mutate(amount=(tx[c.QUANTITY] * tx[c.UNIT_PRICE].fill_null(0)))
 
 

@@ -15,9 +15,9 @@ the preferred weekday and hour, which are the retailer's local time):
   `typical_gap_days` is their median. (The profile's `regularity` comes from the rhythm engine,
   not from these gaps: services/rhythms.py joins it.)
 - `preferred_weekday` (0 = Monday) and `preferred_hour` (0..23) in the retailer's time zone
-  (the hour is NULL for a customer whose every order is at 00:00:00: dates without a time)
   (`timezone`, an IANA name such as Europe/London, default UTC; daylight saving applied): the
-  most frequent over orders, ties to the earliest. `main_channel` / `main_store` likewise,
+  most frequent over orders, ties to the earliest; no hour for a customer whose every order
+  is at 00:00:00 (dates without a time of day). `main_channel` / `main_store` likewise,
   with the share of orders; `channel_mix` / `store_mix` list every channel / store with its
   share of the customer's orders, most frequent first ("store 75%, online 25%").
 - Category mix: `top_category_1..3` by purchase spend with `top_category_k_share` of the

@@ -79,8 +79,7 @@ class PredictionService:
             raise NotFoundError(
                 f"the analysis as of {analysed[-1]} stored no predictions: the history is too "
                 "short to calibrate them (it needs purchases before an earlier cut of the "
-                "horizon); "
-                "ingest more history, then run `omnix analyze` again"
+                "horizon); ingest more history, then run `omnix analyze` again"
             )
 
     def due(
