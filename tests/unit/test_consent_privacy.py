@@ -121,3 +121,12 @@ def test_consent_files_that_cannot_be_read_say_why(tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     good.write_text("customer_id,purpose,granted\n007,profiling,true\n")
     assert _read(good) == [{"customer_id": "007", "purpose": "profiling", "granted": True}]
+
+
+def test_analytics_is_opt_out_and_the_other_purposes_follow_the_default() -> None:
+    from omnix.domain.consent import purpose_default
+
+    assert purpose_default(Purpose.ANALYTICS, False) is True
+    for purpose in (Purpose.PROFILING, Purpose.PERSONALIZATION, Purpose.AI_INSIGHTS):
+        assert purpose_default(purpose, False) is False
+        assert purpose_default(purpose, True) is True

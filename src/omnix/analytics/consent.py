@@ -38,3 +38,9 @@ def permitted(customers: Table, consents: Table, purpose: Purpose, default: bool
     """The customer_ids of `customers` whose consent covers `purpose`."""
     rows = with_consent(customers, consents, purpose, default)
     return rows.filter(rows.granted).select(c.CUSTOMER_ID)
+
+
+def objected(consents: Table, purpose: Purpose) -> Table:
+    """(customer_id): customers whose latest record for `purpose` is a denial."""
+    rows = latest(consents, purpose)
+    return rows.filter(~rows.granted).select(c.CUSTOMER_ID)

@@ -26,6 +26,17 @@ class Purpose(StrEnum):
     AI_INSIGHTS = "ai_insights"  # the person's facts sent to a language model
 
 
+# Analytics (segments, lifetime value, churn, rhythms) rests on the retailer's legitimate
+# interest (GDPR Art. 6(1)(f)): granted unless the customer objects (Art. 21), whatever the
+# configured default. The other purposes follow the default (opt-in in EU mode).
+OPT_OUT = frozenset({Purpose.ANALYTICS})
+
+
+def purpose_default(purpose: Purpose, default: bool) -> bool:
+    """What a customer without a record for `purpose` counts as."""
+    return True if purpose in OPT_OUT else default
+
+
 class DefaultConsent(StrEnum):
     GRANTED = "granted"
     DENIED = "denied"

@@ -34,7 +34,7 @@ from omnix.domain.consent import Purpose
 from omnix.domain.ports import Warehouse
 from omnix.domain.privacy import sensitive_categories
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS
-from omnix.services.consent import permitted
+from omnix.services.consent import analysable, permitted
 from omnix.services.predict import load_history
 from omnix.services.rhythms import calibrated_run, customer_table, due_predictions
 from omnix.services.segments import SegmentReport, SegmentService, analysis_day
@@ -166,7 +166,7 @@ class AnalyzeService:
 
     def _spending(self, state: _Run, clock: _Clock) -> None:
         clock("spending")
-        tx = self.warehouse.ibis().table("transactions")
+        tx = analysable(self.warehouse)  # not customers who objected to analytics
         moment = datetime(state.as_of.year, state.as_of.month, state.as_of.day, tzinfo=UTC)
         categories = tx.select(c.CATEGORY).distinct().to_pyarrow()[c.CATEGORY].to_pylist()
         state.excluded = sensitive_categories(str(v) for v in categories if v is not None)

@@ -44,6 +44,7 @@ from omnix.models.clv import (
     ParetoNBDModel,
     clv,
 )
+from omnix.services.consent import analysable
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -146,7 +147,7 @@ class ClvService:
 
     def fetch(self, calibration_end: date, holdout_end: date) -> Summary:
         """The per-customer RFM summary from the store, in model time units."""
-        tx = self.warehouse.ibis().table("transactions")
+        tx = analysable(self.warehouse)  # not customers who objected to analytics
         expr = rfm.rfm_summary(tx, calibration_end, holdout_end, self.options.recent_days)
         table = expr.drop(c.CUSTOMER_ID).to_pyarrow()
 

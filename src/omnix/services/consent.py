@@ -18,7 +18,7 @@ import pyarrow as pa
 from omnix.analytics import consent as rules
 from omnix.analytics.overview import customer_lines
 from omnix.domain import contract as c
-from omnix.domain.consent import ConsentRecord, Purpose, parse_purpose
+from omnix.domain.consent import ConsentRecord, Purpose, parse_purpose, purpose_default
 from omnix.domain.errors import InputError, SourceNotFoundError, UnsupportedFormatError
 from omnix.domain.ports import Warehouse
 
@@ -47,7 +47,22 @@ def permitted(
     con = warehouse.ibis()
     if customers is None:
         customers = customer_lines(con.table("transactions")).select(c.CUSTOMER_ID)
-    return rules.permitted(customers, con.table(rules.CONSENTS), purpose, default)
+    granted = purpose_default(purpose, default)
+    return rules.permitted(customers, con.table(rules.CONSENTS), purpose, granted)
+
+
+def analysable(warehouse: Warehouse) -> Any:
+    """The transactions per-customer analytics read (segments, lifetime value, churn,
+    rhythms, predictions): every line but those of customers who objected to analytics (their
+    latest `analytics` record is a denial; without one they count as granted, see
+    `domain.consent.OPT_OUT`). Store-level figures (revenue, product statistics) read every
+    line: they are the retailer's books, as anonymous lines are. An Ibis table."""
+    con = warehouse.ibis()
+    tx = con.table("transactions")
+    gone = rules.objected(con.table(rules.CONSENTS), Purpose.ANALYTICS)
+    if not gone.count().to_pyarrow().as_py():  # the usual case: no join for nobody
+        return tx
+    return tx.anti_join(gone, c.CUSTOMER_ID)
 
 
 @dataclass(slots=True)

@@ -35,6 +35,7 @@ from omnix.models.baskets import IntArray
 from omnix.models.next_need import NextNeedModel, NextNeedPredictions
 from omnix.models.ranks import rank_within
 from omnix.models.rhythm import expected_day, forecast
+from omnix.services.consent import analysable
 from omnix.services.encode import (
     EncodedHistory,
     category_codes,
@@ -77,7 +78,7 @@ class StoreHistory:
 def load_history(warehouse: Warehouse, as_of: date) -> StoreHistory:
     """Purchases strictly before `as_of`, as integer-coded baskets (one query each)."""
     start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
-    tx = warehouse.ibis().table("transactions")
+    tx = analysable(warehouse)  # not customers who objected to analytics
     history = bt.history_baskets(tx, start).to_pyarrow()
     if history.num_rows == 0:
         raise EmptyStoreError(f"no purchases before {as_of}: ingest data or pick a later --as-of")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from omnix.domain.access import keyed_hash
-from omnix.domain.consent import Purpose
+from omnix.domain.consent import Purpose, purpose_default
 from omnix.domain.errors import InputError, NotFoundError
 from omnix.domain.ingest import rejects_path
 from omnix.domain.ports import PersonalData, ViewCache
@@ -130,7 +130,8 @@ class PrivacyService:
         for purpose in Purpose:
             rows = [r for r in log if r["purpose"] == purpose.value]
             if not rows:
-                out[purpose.value] = _decision(self.default_consent, True, None, None)
+                default = purpose_default(purpose, self.default_consent)
+                out[purpose.value] = _decision(default, True, None, None)
                 continue
             latest = max(rows, key=lambda r: (str(r["recorded_at"]), not r["granted"]))
             out[purpose.value] = _decision(

@@ -51,6 +51,7 @@ from omnix.models.segments import (
     rules_from_mapping,
 )
 from omnix.services.clv import DAYS_PER_MONTH, ClvOptions
+from omnix.services.consent import analysable
 from omnix.services.rhythms import customer_table, store_rhythms
 
 log = structlog.get_logger(__name__)
@@ -153,8 +154,8 @@ class SegmentService:
         timings: dict[str, float] = {}
         prof.check_timezone(self.timezone)
         with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
-            tx = self.warehouse.ibis().table("transactions")
-            as_of = analysis_day(tx, as_of)
+            as_of = analysis_day(self.warehouse.ibis().table("transactions"), as_of)
+            tx = analysable(self.warehouse)  # not customers who objected to analytics
             if rhythms is None:
                 on_stage("rhythms")
                 started = time.perf_counter()

@@ -1,0 +1,48 @@
+"""A customer who objects to analytics (their latest `analytics` consent is a denial) is left
+out of every per-customer analysis: snapshot, segments, predictions, the CLV fit. Analytics
+rests on legitimate interest: without a record a customer counts as granted, whatever the
+default for the opt-in purposes. Store-level figures (the retailer's books) keep their lines."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+
+from omnix.domain.consent import Purpose
+from omnix.domain.errors import NotFoundError
+from omnix.services.consent import analysable
+from tests.backends import BACKENDS
+from tests.integration.helpers import generated_store, opened, query
+
+AS_OF = datetime.date(2025, 8, 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_objection_to_analytics_leaves_the_customer_out(tmp_path: Path, backend: str) -> None:
+    with generated_store(backend, tmp_path) as store:
+        who = query(store, "SELECT min(customer_id) FROM transactions")[0][0]
+        lines = query(store, "SELECT count(*) FROM transactions WHERE customer_id = ?", (who,))
+        with opened(data_dir=store) as container:
+            total = analysable(container.warehouse).count().to_pyarrow().as_py()
+            container.consent_service().set(who, Purpose.ANALYTICS, granted=False)
+            kept = analysable(container.warehouse).count().to_pyarrow().as_py()
+            report = container.analyze_service().run(AS_OF)  # default consent: denied
+            summary = container.analyse_service().analyse()
+            privacy = container.privacy_service()
+            mine, other = privacy.consents(who), privacy.consents("C999999")
+            with pytest.raises(NotFoundError):
+                container.snapshot_service().customer(who)
+        assert kept == total - lines[0][0]
+        ids = {r[0] for r in query(store, "SELECT customer_id FROM customer_snapshots")}
+        assert who not in ids and len(ids) == report.customers > 0
+        predicted = {r[0] for r in query(store, "SELECT DISTINCT customer_id FROM predictions")}
+        assert predicted and who not in predicted
+        everyone = query(store, "SELECT count(DISTINCT customer_id) FROM transactions")[0][0]
+        assert summary.business["customers"] == everyone  # the books keep their lines
+        assert mine["purposes"]["analytics"]["granted"] is False
+        # analytics is opt-out: granted by default although the default consent is denied
+        assert other["purposes"]["analytics"] == {"granted": True, "by_default": True,
+                                                 "recorded_at": None, "source": None}  # fmt: skip
+        assert other["purposes"]["profiling"]["granted"] is False
