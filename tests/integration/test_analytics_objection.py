@@ -32,8 +32,10 @@ def test_an_objection_to_analytics_leaves_the_customer_out(tmp_path: Path, backe
             summary = container.analyse_service().analyse()
             privacy = container.privacy_service()
             mine, other = privacy.consents(who), privacy.consents("C999999")
-            with pytest.raises(NotFoundError):
+            with pytest.raises(NotFoundError, match="objected to analytics"):
                 container.snapshot_service().customer(who)
+            with pytest.raises(NotFoundError, match="objected to analytics"):
+                container.customer_service().rhythms(who, AS_OF)
         assert kept == total - lines[0][0]
         ids = {r[0] for r in query(store, "SELECT customer_id FROM customer_snapshots")}
         assert who not in ids and len(ids) == report.customers > 0

@@ -65,6 +65,13 @@ def analysable(warehouse: Warehouse) -> Any:
     return tx.anti_join(gone, c.CUSTOMER_ID)
 
 
+def objected_to_analytics(warehouse: Warehouse, customer_id: str) -> bool:
+    """Whether the customer's latest analytics decision is a denial (see `analysable`)."""
+    gone = rules.objected(warehouse.ibis().table(rules.CONSENTS), Purpose.ANALYTICS)
+    found = gone.filter(gone[c.CUSTOMER_ID] == customer_id).count().to_pyarrow().as_py()
+    return bool(found)
+
+
 @dataclass(slots=True)
 class ConsentService:
     warehouse: Warehouse

@@ -19,6 +19,7 @@ from omnix.domain.errors import NotFoundError
 from omnix.domain.ports import Warehouse
 from omnix.domain.rhythm import PairRhythm
 from omnix.models.rhythm import forecast
+from omnix.services.consent import objected_to_analytics
 from omnix.services.encode import codes
 from omnix.services.predict import load_history
 from omnix.services.rhythms import rhythm_run
@@ -43,6 +44,10 @@ class CustomerService:
         h = load_history(self.warehouse, as_of)
         (code,) = codes(pa.array([customer_id]), h.encoded.customers)
         if code < 0:
+            if objected_to_analytics(self.warehouse, customer_id):
+                raise NotFoundError(
+                    f"customer {customer_id!r} objected to analytics: no rhythms are computed"
+                )
             raise NotFoundError(f"no purchases of customer {customer_id!r} before {as_of}")
         run = rhythm_run(h, HORIZON_DAYS, forecast_all=False)  # one customer's rows below
         pairs, est = run.pairs, run.rhythm

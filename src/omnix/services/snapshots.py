@@ -30,7 +30,7 @@ from omnix.domain.snapshots import (
     pick_date,
 )
 from omnix.models.segments import DEFAULT_RULES
-from omnix.services.consent import permitted
+from omnix.services.consent import objected_to_analytics, permitted
 
 PROFILE_KEYS = (
     "orders", "net_revenue", "avg_basket_value", "tenure_days", "recency_days",
@@ -160,6 +160,10 @@ class SnapshotService:
         day = self.resolve(day)
         row = self.gated(day).filter(_is(customer_id)).to_pyarrow().to_pylist()
         if not row:
+            if objected_to_analytics(self.warehouse, customer_id):
+                raise NotFoundError(
+                    f"customer {customer_id!r} objected to analytics: not in any new snapshot"
+                )
             raise NotFoundError(f"customer {customer_id!r} is not in the snapshot of {day}")
         history = (
             self._table().filter(_is(customer_id))
