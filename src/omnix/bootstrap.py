@@ -242,7 +242,7 @@ class Container:
     def consent_service(self) -> ConsentService:
         from omnix.services.consent import ConsentService
 
-        return ConsentService(self.here())
+        return ConsentService(self.here(), self._pseudonymize_key())
 
     def analyze_service(
         self,

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from omnix.domain import contract as c
 from omnix.domain.consent import Purpose
 from omnix.domain.errors import NotFoundError
+from omnix.domain.ingest import IngestOptions
+from omnix.domain.pseudonym import pseudonym
 from omnix.services.consent import analysable
-from tests.backends import BACKENDS
+from tests.backends import BACKENDS, StoreRef
 from tests.integration.helpers import generated_store, opened, query
 
 AS_OF = datetime.date(2025, 8, 1)
@@ -48,3 +51,28 @@ def test_an_objection_to_analytics_leaves_the_customer_out(tmp_path: Path, backe
         assert other["purposes"]["analytics"] == {"granted": True, "by_default": True,
                                                  "recorded_at": None, "source": None}  # fmt: skip
         assert other["purposes"]["profiling"]["granted"] is False
+
+
+def test_consent_given_by_the_retailers_id_reaches_pseudonymized_lines(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """With OMNIX_PSEUDONYMIZE_KEY the lines carry HMAC pseudonyms; a decision recorded by the
+    retailer's id was stored under that id and matched no line, so a denial changed nothing
+    (under a granted default the customer was still profiled). It is now stored under the
+    pseudonym, as the lines are."""
+    key = "p" * 40
+    rows = "\n".join(f"{who},o{who}{k},2025-01-{1 + 7 * k:02d} 10:00,MILK,1,1.0"
+                     for who in ("A", "B") for k in range(3))  # fmt: skip
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,order_id,ts,product_id,quantity,unit_price\n" + rows + "\n")
+    with opened(store=store, pseudonymize_key=key) as container:
+        container.ingest_service().ingest([path], IngestOptions())
+        consents = container.consent_service()
+        consents.set("A", Purpose.PROFILING, granted=False)
+        consents.set("A", Purpose.ANALYTICS, granted=False)
+        profiled = consents.permitted(Purpose.PROFILING, True).to_pyarrow()[c.CUSTOMER_ID]
+        left = analysable(container.warehouse).to_pyarrow()[c.CUSTOMER_ID].to_pylist()
+        shown = container.privacy_service().consents("A")["purposes"]
+    assert profiled.to_pylist() == [pseudonym(key, "B")]
+    assert set(left) == {pseudonym(key, "B")}
+    assert shown["profiling"]["granted"] is False and shown["analytics"]["granted"] is False

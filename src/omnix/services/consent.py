@@ -8,7 +8,7 @@ for a purpose filters on it, so a withdrawal recorded here reaches all of them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from omnix.domain import contract as c
 from omnix.domain.consent import ConsentRecord, Purpose, parse_purpose, purpose_default
 from omnix.domain.errors import InputError, SourceNotFoundError, UnsupportedFormatError
 from omnix.domain.ports import Warehouse
+from omnix.domain.pseudonym import pseudonym
 
 _TRUE = {"true", "1", "yes", "y", "granted", "t"}
 _FALSE = {"false", "0", "no", "n", "denied", "f"}
@@ -75,6 +76,9 @@ def objected_to_analytics(warehouse: Warehouse, customer_id: str) -> bool:
 @dataclass(slots=True)
 class ConsentService:
     warehouse: Warehouse
+    # OMNIX_PSEUDONYMIZE_KEY: decisions are stored under the id the lines carry (the
+    # pseudonym), or a consent given by the retailer's id would match no stored line
+    pseudonymize_key: str | None = None
 
     def set(
         self, customer_id: str, purpose: Purpose, granted: bool, source: str = "cli"
@@ -82,7 +86,8 @@ class ConsentService:
         """Record one decision, now."""
         if not customer_id.strip():
             raise InputError("a consent needs a customer id")
-        record = ConsentRecord(customer_id, purpose, granted, datetime.now(UTC), source)
+        stored = self._stored_id(customer_id)
+        record = ConsentRecord(stored, purpose, granted, datetime.now(UTC), source)
         self.warehouse.record_consents(_table([record]))
         return record
 
@@ -92,7 +97,12 @@ class ConsentService:
         rows = _read(path)
         now = datetime.now(UTC)
         records = [_record(row, k + 2, path.name, now) for k, row in enumerate(rows)]
-        return self.warehouse.record_consents(_table(records))
+        stored = [replace(r, customer_id=self._stored_id(r.customer_id)) for r in records]
+        return self.warehouse.record_consents(_table(stored))
+
+    def _stored_id(self, customer_id: str) -> str:
+        key = self.pseudonymize_key
+        return pseudonym(key, customer_id.strip()) if key else customer_id
 
     def permitted(self, purpose: Purpose, default: bool) -> Any:
         return permitted(self.warehouse, purpose, default)
