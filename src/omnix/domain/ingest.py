@@ -67,6 +67,11 @@ class ErasedCustomers:
     secret: str
     hashes: frozenset[str]
 
+    @classmethod
+    def known(cls, secret: str | None, hashes: frozenset[str]) -> ErasedCustomers | None:
+        """The erased customers to recognise, or None when there are none (or no secret)."""
+        return cls(secret, hashes) if secret and hashes else None
+
     def among(self, ids: Iterable[str]) -> list[str]:
         """The ids (trimmed source ids) that belong to an erased customer."""
         return [i for i in ids if keyed_hash(self.secret, i, "erasure") in self.hashes]

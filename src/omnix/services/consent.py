@@ -58,9 +58,8 @@ def analysable(warehouse: Warehouse) -> Any:
     latest `analytics` record is a denial; without one they count as granted, see
     `domain.consent.OPT_OUT`). Store-level figures (revenue, product statistics) read every
     line: they are the retailer's books, as anonymous lines are. An Ibis table."""
-    con = warehouse.ibis()
-    tx = con.table("transactions")
-    gone = rules.objected(con.table(rules.CONSENTS), Purpose.ANALYTICS)
+    tx = warehouse.ibis().table("transactions")
+    gone = _objectors(warehouse)
     if not gone.count().to_pyarrow().as_py():  # the usual case: no join for nobody
         return tx
     return tx.anti_join(gone, c.CUSTOMER_ID)
@@ -68,9 +67,13 @@ def analysable(warehouse: Warehouse) -> Any:
 
 def objected_to_analytics(warehouse: Warehouse, customer_id: str) -> bool:
     """Whether the customer's latest analytics decision is a denial (see `analysable`)."""
-    gone = rules.objected(warehouse.ibis().table(rules.CONSENTS), Purpose.ANALYTICS)
+    gone = _objectors(warehouse)
     found = gone.filter(gone[c.CUSTOMER_ID] == customer_id).count().to_pyarrow().as_py()
     return bool(found)
+
+
+def _objectors(warehouse: Warehouse) -> Any:
+    return rules.objected(warehouse.ibis().table(rules.CONSENTS), Purpose.ANALYTICS)
 
 
 @dataclass(slots=True)

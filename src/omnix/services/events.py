@@ -106,8 +106,7 @@ class EventService:
     def _erased(self) -> ErasedCustomers | None:
         if not self.secret:
             return None
-        hashes = self.store.erased_subjects()
-        return ErasedCustomers(self.secret, hashes) if hashes else None
+        return ErasedCustomers.known(self.secret, self.store.erased_subjects())
 
     def _anonymous(self, line: dict[str, Any]) -> tuple[RejectReason, str] | None:
         if line[c.CUSTOMER_ID] is None and self.anonymous is AnonymousPolicy.REJECT:

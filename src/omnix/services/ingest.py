@@ -48,9 +48,8 @@ class IngestService:
         if self.pseudonymize_key and not options.pseudonymize_key:
             options = replace(options, pseudonymize_key=self.pseudonymize_key)
         if self.secret and self.personal is not None and options.kind is Kind.TRANSACTIONS:
-            hashes = self.personal.erased_subjects()
-            if hashes:
-                options = replace(options, erased=ErasedCustomers(self.secret, hashes))
+            erased = ErasedCustomers.known(self.secret, self.personal.erased_subjects())
+            options = replace(options, erased=erased)
         sources = [self.open_source(p, options.effective_null_values()) for p in paths]
         plans = [plan_columns(list(s.info.columns), options) for s in sources]
         summaries = []

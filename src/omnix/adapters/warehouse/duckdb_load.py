@@ -117,7 +117,7 @@ class FileLoad:
         """Customer ids (as they will be stored) of erased customers in this file: one scan
         of its distinct customer ids, only when some customer was ever erased."""
         erased = self.options.erased
-        if erased is None or not erased.hashes or self.options.kind is not c.Kind.TRANSACTIONS:
+        if erased is None or self.options.kind is not c.Kind.TRANSACTIONS:
             return []
         schema = self.staged.schema
         expr = v.customer_id_expr(self.plan, schema)
