@@ -317,8 +317,10 @@ class Container:
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-def open_warehouse(settings: Settings) -> Warehouse:
-    """Pick the warehouse adapter by URL scheme; import it only when chosen."""
+def open_warehouse(settings: Settings, *, create: bool = True) -> Warehouse:
+    """Pick the warehouse adapter by URL scheme; import it only when chosen. Without
+    `create`, an embedded store that does not exist yet is an error (a server database
+    always exists: opening it migrates its schema)."""
     url = settings.store_url()
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -331,6 +333,7 @@ def open_warehouse(settings: Settings) -> Warehouse:
             path,
             memory_limit=settings.memory_limit,
             threads=settings.threads,
+            create=create,
         )
     if scheme in POSTGRES_SCHEMES:
         try:
@@ -349,6 +352,8 @@ def open_warehouse(settings: Settings) -> Warehouse:
     )
 
 
-def bootstrap(settings: Settings) -> Container:
+def bootstrap(settings: Settings, *, create: bool = True) -> Container:
+    """The container over the configured store; `create=False` for commands that only read
+    what was ingested (see `open_warehouse`)."""
     settings.check_secrets()
-    return Container(settings, open_warehouse(settings))
+    return Container(settings, open_warehouse(settings, create=create))

@@ -148,6 +148,23 @@ def test_status_on_an_empty_directory_says_what_to_do(tmp_path: Path) -> None:
     assert "omnix ingest" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["status"], ["segments"], ["due"], ["profile", "k1"], ["privacy", "export", "k1"]],
+)
+def test_a_reading_command_on_a_mistyped_data_dir_creates_nothing(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """A typo in --data-dir used to create a new empty store there and answer from it
+    ("0 lines", "no snapshot yet") as if the real one were empty."""
+    typo = tmp_path / "omnix-dta"
+    result = omnix(*args, "--data-dir", str(typo))
+    assert result.returncode == 4, result.stderr
+    assert f"no store at {typo / 'omnix.duckdb'}" in result.stderr
+    assert "--data-dir" in result.stderr
+    assert not typo.exists()
+
+
 def test_ingest_json_summary_and_status(tmp_path: Path) -> None:
     src = tmp_path / "t.csv"
     src.write_text(

@@ -108,13 +108,21 @@ class DuckDBStore(OperationalTables):
         read_only: bool = False,
         memory_limit: str = "1GB",
         threads: int | None = None,
+        create: bool = True,
     ) -> DuckDBStore:
+        """Open (with `create`, make) the store at `path`. A read-only open, or one with
+        `create` false, refuses a path that holds no store and creates nothing there: a
+        mistyped --data-dir on a reading command would otherwise answer from a new empty
+        store as if nothing had been ingested."""
+        if (read_only or not create) and not path.exists():
+            raise StoreError(
+                f"no store at {path}: check --data-dir (or OMNIX_DATA_DIR), "
+                "or run `omnix ingest FILE` to create one"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB creates its spill directory but not missing parents: a query that spills
         # right after opening (no ingest has made .tmp yet) failed with an IO error
         (path.parent / ".tmp").mkdir(exist_ok=True)
-        if read_only and not path.exists():
-            raise StoreError(f"no store at {path} yet: run `omnix ingest` first")
         config: dict[str, Any] = {
             "memory_limit": memory_limit,
             "temp_directory": str(path.parent / ".tmp" / "duckdb"),

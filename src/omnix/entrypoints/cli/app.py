@@ -233,7 +233,7 @@ def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
 
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         wh = container.warehouse
         counts = wh.table_counts()
@@ -273,7 +273,7 @@ def summary(
     """
     from omnix.bootstrap import bootstrap
 
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         analysis = container.analyse_service().analyse(top)
     finally:
@@ -331,7 +331,7 @@ def clv_report(
     cal = _parse_date(calibration_end, "--calibration-end")
     hold = _parse_date(holdout_end, "--holdout-end")
     options = ClvOptions(months=months, monthly_discount=monthly_discount, margin=margin)
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         with render.spinner("fitting lifetime-value models", _progress_enabled(as_json)):
             report = container.clv_service(options).report(cal, hold)

@@ -68,7 +68,7 @@ def analyze(
     day = parse_date(as_of, "--as-of") if as_of else None
     settings = _settings(data_dir)
     options = segment_options(settings, k_min, k_max, rules)
-    container = bootstrap(settings)
+    container = bootstrap(settings, create=False)
     try:
         service = container.analyze_service(options, default_consent, horizon_days, top)
         with render.stage_progress(STAGES, _progress_enabled(as_json)) as on_stage:
@@ -98,7 +98,7 @@ def profile(
     from omnix.entrypoints.cli import render
 
     when = parse_date(day, "--date") if day else None
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         view = container.snapshot_service(default_consent).customer(customer_id, when)
     finally:
@@ -144,7 +144,7 @@ def due(
     from omnix.entrypoints.cli import render
 
     when = parse_date(day, "--date") if day else None
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         page = container.prediction_service(default_consent).due(
             within, when, category, segment, limit, offset,
@@ -178,7 +178,7 @@ def export_profiles(
     from omnix.entrypoints.cli import render
 
     when = parse_date(day, "--date") if day else None
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         summary = container.snapshot_service(default_consent).export(out, when)
     finally:

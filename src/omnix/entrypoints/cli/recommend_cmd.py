@@ -97,7 +97,7 @@ def recommend(
     if customer_id is None:
         raise ConfigError("give a CUSTOMER_ID, or --all --as-of DAY --out FILE")
     ctx = _context(context)
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         service = container.recommend_service(encoder, default_consent)
         result = service.recommend(customer_id, k, ctx)
@@ -122,7 +122,7 @@ def _all(
     from omnix.entrypoints.cli import render
     from omnix.services.predict import write_table
 
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         with render.spinner("Recommending", _progress_enabled(as_json)) as stage:
             service = container.recommend_service(*how)
@@ -167,7 +167,7 @@ def backtest_recommend(data_dir: Path, day: Any, horizon_days: int, k: int, as_j
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
 
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         with render.spinner("Backtesting recommendations", _progress_enabled(as_json)):
             report = container.recommend_backtest().run(day, horizon_days, k)

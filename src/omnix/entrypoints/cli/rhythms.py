@@ -50,7 +50,7 @@ def backtest(
 
         backtest_recommend(data_dir, day, horizon_days, k, as_json)
         return
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         report = container.backtest_service().run(day, horizon_days, k)
     finally:
@@ -106,7 +106,7 @@ def predict(
 
     day = _parse_date(as_of, "--as-of")
     keep = _parse_top(top)
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         with render.spinner("Predicting", _progress_enabled(as_json)) as stage:
             service = container.predict_service()
@@ -161,7 +161,7 @@ def customer(
     from omnix.entrypoints.cli import render
 
     day = _parse_date(as_of, "--as-of") if as_of else None
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         as_of_day, pairs = container.customer_service().rhythms(customer_id, day, min_purchases)
         try:

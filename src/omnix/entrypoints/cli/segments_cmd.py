@@ -69,7 +69,7 @@ def segments(
     day = parse_date(as_of, "--as-of") if as_of else None
     settings = _settings(data_dir)
     options = segment_options(settings, k_min, k_max, rules)
-    container = bootstrap(settings)
+    container = bootstrap(settings, create=False)
     try:
         with render.spinner("profiling and segmenting customers", _progress_enabled(as_json)):
             report = container.segment_service(options).report(day)
@@ -104,7 +104,7 @@ def migration(
     from omnix.entrypoints.cli import render
 
     start, end = parse_date(from_, "--from"), parse_date(to, "--to")
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         report = container.snapshot_service("denied").migration(
             start, end, movers, from_segment, to_segment

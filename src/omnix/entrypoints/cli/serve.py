@@ -162,7 +162,7 @@ def keys_list(data_dir: DataDir = DEFAULT_DIR, as_json: JsonFlag = False) -> Non
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
 
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         rows = [_key_dict(k) for k in container.keys_service().list()]
     finally:
@@ -186,7 +186,7 @@ def keys_revoke(
     """
     from omnix.bootstrap import bootstrap
 
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         record = container.keys_service().revoke(key_id)
     finally:
@@ -215,7 +215,7 @@ def privacy_export(
     """
     from omnix.bootstrap import bootstrap
 
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         document = container.privacy_service().export(customer_id)
     finally:
@@ -250,7 +250,7 @@ def privacy_erase(
         if not sys.stdin.isatty():
             raise ConfigError("erasure cannot be undone: pass --yes to confirm")
         typer.confirm(f"Erase everything about {customer_id}? This cannot be undone", abort=True)
-    container = bootstrap(_settings(data_dir))
+    container = bootstrap(_settings(data_dir), create=False)
     try:
         report = container.privacy_service().erase(customer_id, requested_by="cli")
     finally:
