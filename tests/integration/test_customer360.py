@@ -144,7 +144,12 @@ def assert_same(got: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]) -> 
             assert gv == (pytest.approx(ev, rel=1e-6) if isinstance(ev, float) else ev)
 
 
+def runs_of(data: Path, command: str) -> int:
+    return int(query(data, f"SELECT count(*) FROM runs WHERE command = '{command}'")[0][0])
+
+
 def test_snapshot_is_idempotent_and_complete(generated: Path) -> None:
+    segment_runs = runs_of(generated, "segments")
     first = analyze(generated, datetime.date(2025, 6, 1), "granted")
     rows = snapshot(generated, "2025-06-01")
     assert len(rows) == first.customers == first.snapshot_rows == first.profiled > 250
@@ -164,6 +169,8 @@ def test_snapshot_is_idempotent_and_complete(generated: Path) -> None:
     runs = query(generated, "SELECT detail FROM runs WHERE command = 'analyze' "
                             "AND status = 'ok'")  # fmt: skip
     assert len(runs) == 2 and '"spending"' in runs[0][0]
+    # an analysis is one run: its segments stage used to be listed as a second one
+    assert runs_of(generated, "segments") == segment_runs
 
 
 def test_snapshot_carries_each_customers_rhythms(generated: Path) -> None:

@@ -160,7 +160,7 @@ class AnalyzeService:
 
     def _segments(self, state: _Run, clock: _Clock) -> None:
         previous = self._previous_centroids()
-        state.report = self.segments.report(
+        state.report = self.segments.compute(
             state.as_of, previous, on_stage=clock, rhythms=state.rhythms
         )
 

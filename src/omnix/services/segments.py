@@ -147,27 +147,39 @@ class SegmentService:
         rhythms: pa.Table | None = None,
     ) -> SegmentReport:
         """Segments and clusters of every customer with a purchase before `as_of` (default:
-        the day after the store's last line). `previous_centroids` keeps cluster ids stable;
-        `rhythms`: the per-customer rhythm table (services/rhythms.customer_table) when the
-        caller has it, else it is computed here; `on_stage` hears "rhythms" (only then),
-        "profiles", "segments", "clv" and "clusters" as each starts."""
+        the day after the store's last line), recorded as a "segments" run. `previous_centroids`
+        keeps cluster ids stable; `rhythms`: the per-customer rhythm table
+        (services/rhythms.customer_table) when the caller has it, else it is computed here;
+        `on_stage` hears "rhythms" (only then), "profiles", "segments", "clv" and "clusters"
+        as each starts."""
+        with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
+            return self.compute(as_of, previous_centroids, on_stage, rhythms)
+
+    def compute(
+        self,
+        as_of: date | None = None,
+        previous_centroids: FloatArray | None = None,
+        on_stage: StageHook = _quiet,
+        rhythms: pa.Table | None = None,
+    ) -> SegmentReport:
+        """What `report` computes, without a run of its own: for a caller whose run this is
+        part of (`omnix analyze`; `omnix status` listed each analysis twice)."""
         timings: dict[str, float] = {}
         prof.check_timezone(self.timezone)
-        with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
-            as_of = analysis_day(self.warehouse.ibis().table("transactions"), as_of)
-            tx = analysable(self.warehouse)  # not customers who objected to analytics
-            if rhythms is None:
-                on_stage("rhythms")
-                started = time.perf_counter()
-                rhythms = customer_table(store_rhythms(self.warehouse, as_of))
-                timings["rhythms"] = time.perf_counter() - started
-            on_stage("profiles")
+        as_of = analysis_day(self.warehouse.ibis().table("transactions"), as_of)
+        tx = analysable(self.warehouse)  # not customers who objected to analytics
+        if rhythms is None:
+            on_stage("rhythms")
             started = time.perf_counter()
-            table, categories, currency = self._fetch(tx, as_of, rhythms)
-            timings["profiles"] = time.perf_counter() - started
-            report = self._analyse(
-                table, categories, currency, as_of, previous_centroids, timings, on_stage
-            )
+            rhythms = customer_table(store_rhythms(self.warehouse, as_of))
+            timings["rhythms"] = time.perf_counter() - started
+        on_stage("profiles")
+        started = time.perf_counter()
+        table, categories, currency = self._fetch(tx, as_of, rhythms)
+        timings["profiles"] = time.perf_counter() - started
+        report = self._analyse(
+            table, categories, currency, as_of, previous_centroids, timings, on_stage
+        )
         report.seconds = {k: round(v, 3) for k, v in timings.items()}
         return report
 
