@@ -47,14 +47,32 @@ def test_consent_set_and_import(store: str, tmp_path: Path) -> None:
                    "--data-dir", store, "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["granted"] is False
+    assert json.loads(result.stdout)["known_customer"] is True
     file = tmp_path / "c.jsonl"
     lines = [
         '{"customer_id": "C000003", "purpose": "profiling", "granted": false}',
         '{"customer_id": "C000004", "purpose": "ai_insights", "granted": true}',
+        '{"customer_id": "C0000004", "purpose": "ai_insights", "granted": true}',
     ]
     file.write_text("\n".join(lines) + "\n")
     result = omnix("consent", "import", str(file), "--data-dir", store, "--json")
-    assert result.returncode == 0 and json.loads(result.stdout)["recorded"] == 2
+    assert result.returncode == 0
+    assert json.loads(result.stdout) | {"file": ""} == {
+        "recorded": 3,
+        "unknown_customers": 1,
+        "file": "",
+    }
+    text = omnix("consent", "import", str(file), "--data-dir", store)
+    assert "1 of its customer ids have no purchase in the store" in text.stderr
+    # an id the store holds no line of (a typo, or a sign-up before a first purchase) is
+    # recorded, and said so: it succeeded silently
+    typo = omnix("consent", "set", "C00002", "--purpose", "profiling", "--denied",
+                 "--data-dir", store)  # fmt: skip
+    assert typo.returncode == 0, typo.stderr
+    assert "the store holds no purchase of C00002" in typo.stderr
+    as_json = omnix("consent", "set", "C00002", "--purpose", "profiling", "--denied",
+                    "--data-dir", store, "--json")  # fmt: skip
+    assert json.loads(as_json.stdout)["known_customer"] is False
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,purpose,granted\nC1,marketing,true\n")
     result = omnix("consent", "import", str(bad), "--data-dir", store)

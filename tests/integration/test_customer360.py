@@ -107,7 +107,9 @@ def test_consent_log_latest_record_wins(spend_store: Path, tmp_path: Path) -> No
         consent.set("B", Purpose.PROFILING, False)  # withdrawn
         consent.set("C", Purpose.ANALYTICS, True)  # another purpose
         file = write(tmp_path / "c.csv", "customer_id,purpose,granted\nD,profiling,no\n")
-        assert consent.import_file(file) == 1
+        assert consent.import_file(file).recorded == 1
+        assert consent.import_file(file).unknown_customers == 0
+        assert consent.without_lines(["A", "Z", "Z", "a"]) == ["Z", "a"]
 
         def ids(default: bool) -> set[str]:
             expr = permitted(container.warehouse, Purpose.PROFILING, default)

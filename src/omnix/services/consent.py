@@ -76,6 +76,12 @@ def _objectors(warehouse: Warehouse) -> Any:
     return rules.objected(warehouse.ibis().table(rules.CONSENTS), Purpose.ANALYTICS)
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentImport:
+    recorded: int
+    unknown_customers: int  # decisions for ids the store holds no line of (yet)
+
+
 @dataclass(slots=True)
 class ConsentService:
     warehouse: Warehouse
@@ -94,14 +100,30 @@ class ConsentService:
         self.warehouse.record_consents(_table([record]))
         return record
 
-    def import_file(self, path: Path) -> int:
+    def import_file(self, path: Path) -> ConsentImport:
         """Append the decisions of a CSV or JSON Lines file with customer_id, purpose, granted
         (and optional recorded_at, ISO 8601; default now). All rows or none are stored."""
         rows = _read(path)
         now = datetime.now(UTC)
         records = [_record(row, k + 2, path.name, now) for k, row in enumerate(rows)]
         stored = [replace(r, customer_id=self._stored_id(r.customer_id)) for r in records]
-        return self.warehouse.record_consents(_table(stored))
+        recorded = self.warehouse.record_consents(_table(stored))
+        return ConsentImport(recorded, len(self.without_lines([r.customer_id for r in stored])))
+
+    def without_lines(self, stored_ids: list[str]) -> list[str]:
+        """Those of `stored_ids` (as stored: pseudonyms when pseudonymizing) with no line in
+        the store. Their decisions are kept and apply to lines ingested later, which is
+        right for a sign-up before a first purchase; a mistyped id looks the same, so the
+        entry points say so instead of succeeding silently."""
+        import ibis
+
+        given = sorted(set(stored_ids))
+        if not given:
+            return []
+        tx = self.warehouse.ibis().table("transactions")
+        ids = ibis.memtable({c.CUSTOMER_ID: given}, schema={c.CUSTOMER_ID: "string"})
+        missing = ids.anti_join(tx, ids[c.CUSTOMER_ID] == tx[c.CUSTOMER_ID])
+        return sorted(missing.to_pyarrow()[c.CUSTOMER_ID].to_pylist())
 
     def _stored_id(self, customer_id: str) -> str:
         key = self.pseudonymize_key

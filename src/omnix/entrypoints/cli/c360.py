@@ -205,13 +205,20 @@ def consent_import(
 
     container = bootstrap(_settings(data_dir))
     try:
-        n = container.consent_service().import_file(file)
+        result = container.consent_service().import_file(file)
     finally:
         container.close()
+    n, unknown = result.recorded, result.unknown_customers
     if as_json:
-        typer.echo(json.dumps({"recorded": n, "file": str(file)}))
+        typer.echo(json.dumps({"recorded": n, "unknown_customers": unknown, "file": str(file)}))
         return
     render.out_console.print(f"Recorded {n:,} consent decisions from {file.name}.")
+    if unknown:
+        render.err_console.print(
+            f"note: {unknown:,} of its customer ids have no purchase in the store; their "
+            "decisions are kept and apply to lines ingested later (check the ids if that is "
+            "unexpected)."
+        )
 
 
 @consent_app.command("set")
@@ -235,7 +242,9 @@ def consent_set(
     chosen = parse_purpose(purpose)
     container = bootstrap(_settings(data_dir))
     try:
-        record = container.consent_service().set(customer_id, chosen, granted)
+        consents = container.consent_service()
+        record = consents.set(customer_id, chosen, granted)
+        known = not consents.without_lines([record.customer_id])
     finally:
         container.close()
     payload = {
@@ -243,9 +252,15 @@ def consent_set(
         "purpose": record.purpose.value,
         "granted": record.granted,
         "recorded_at": record.recorded_at.isoformat(),
+        "known_customer": known,
     }
     if as_json:
         typer.echo(json.dumps(payload))
         return
     verb = "granted" if record.granted else "denied"
     render.out_console.print(f"{customer_id}: {record.purpose.value} {verb}.")
+    if not known:
+        render.err_console.print(
+            f"note: the store holds no purchase of {customer_id}; the decision is kept and "
+            "applies to their lines when they are ingested (check the id if that is unexpected)."
+        )
