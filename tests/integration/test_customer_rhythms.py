@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from omnix.domain.errors import NotFoundError
+from omnix.domain.errors import EmptyStoreError, NotFoundError
 from omnix.domain.rhythm import PairRhythm
 from tests.backends import StoreRef
 from tests.integration.helpers import ingest, opened, write
@@ -64,6 +64,12 @@ def test_unknown_customer_is_a_clear_error(tmp_path: Path, store: StoreRef) -> N
     ingest(data, write(tmp_path / "t.csv", ROWS))
     with pytest.raises(NotFoundError, match="no purchases of customer 'nobody'"):
         rhythms(data, "nobody", None)
+
+
+def test_an_empty_store_is_an_empty_store_error(store: StoreRef) -> None:
+    """As every other command says it (exit 4), not "not found" (exit 3)."""
+    with pytest.raises(EmptyStoreError, match="no transactions yet"):
+        rhythms(store, "c1", None)
 
 
 def test_a_return_comes_off_the_purchase_it_undoes(tmp_path: Path, store: StoreRef) -> None:

@@ -9,12 +9,11 @@ from `omnix predict`, not from this view.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
 
-from omnix.domain import contract as c
 from omnix.domain.errors import NotFoundError
 from omnix.domain.ports import Warehouse
 from omnix.domain.rhythm import PairRhythm
@@ -23,6 +22,7 @@ from omnix.services.consent import objected_to_analytics
 from omnix.services.encode import codes
 from omnix.services.predict import load_history
 from omnix.services.rhythms import rhythm_run
+from omnix.services.segments import day_after_last
 
 EPOCH = date(1970, 1, 1)
 HORIZON_DAYS = 30.0
@@ -40,7 +40,7 @@ class CustomerService:
         as_of defaults to the day after the store's last line, so historical data reads
         naturally. Sorted by the next expected purchase.
         """
-        as_of = as_of or self._day_after_last_line()
+        as_of = as_of or day_after_last(self.warehouse.ibis().table("transactions"))
         h = load_history(self.warehouse, as_of)
         (code,) = codes(pa.array([customer_id]), h.encoded.customers)
         if code < 0:
@@ -75,11 +75,3 @@ class CustomerService:
                 )
             )
         return as_of, sorted(out, key=lambda r: (r.expected_next, r.product_id))
-
-    def _day_after_last_line(self) -> date:
-        tx = self.warehouse.ibis().table("transactions")
-        last = tx[c.TS].max().to_pyarrow().as_py()
-        if last is None:
-            raise NotFoundError("the store holds no transactions yet: run `omnix ingest`")
-        day: date = last.astimezone(UTC).date() + timedelta(days=1)
-        return day
