@@ -473,3 +473,28 @@ def test_a_file_that_is_not_utf8_is_refused_with_what_to_do(
     with pytest.raises(InputError, match=r"not UTF-8 text.*iconv"):
         ingest(store, path)
     assert query(store, "SELECT count(*) FROM transactions") == [(0,)]
+
+
+def test_an_unclosed_quote_that_swallows_rows_is_rejected_with_them(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """A value opened with a quote and never closed made the parser read to the end of the
+    file: 4 data lines read as 2, the last two stored inside o2's product name, and the
+    summary balanced. The swallowing row is now rejected with every swallowed line in its
+    raw text; a quoted value that only spans two lines stays a value."""
+    header = "customer_id,order_id,ts,product_id,product_name\n"
+    rows = [
+        'c1,o1,2025-01-01,p1,"Oat drink\nunsweetened"',  # a two-line value, correctly quoted
+        'c1,o2,2025-01-02,p2,"Bread',  # never closed
+        "c2,o3,2025-01-03,p1,Milk",
+        "c2,o4,2025-01-04,p1,Milk",
+    ]
+    (summary,) = ingest(store, write(tmp_path / "q.csv", header + "\n".join(rows) + "\n"))
+    assert (summary.read, summary.stored, summary.rejected) == (2, 1, 1)
+    assert summary.reject_reasons == {"malformed_row": 1}
+    stored = query(store, "SELECT order_id, product_name FROM transactions")
+    assert stored == [("o1", "Oat drink\nunsweetened")]
+    ((number, detail, raw),) = query(store, "SELECT row_number, detail, raw FROM rejects")
+    assert number == 2
+    assert "'product_name' runs over 2 more line(s)" in detail and "unclosed quote" in detail
+    assert "c2,o3,2025-01-03,p1,Milk" in raw and "c2,o4,2025-01-04,p1,Milk" in raw
