@@ -417,3 +417,30 @@ def test_a_migration_matrix_keeps_its_numbers_whole_at_80_columns(
     text = console.export_text()
     assert _widest(text) <= 80 and "…" not in text
     assert "1.3k" in text and "Potential" in text and "Loyalist" in text
+
+
+def test_segment_tables_keep_their_numbers_whole_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the median CLV beside the mean, the unwrapping segment names cut shares to
+    "21.…" and headers to "CLV 1…" at 80 columns; names fold now."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from omnix.entrypoints.cli import render
+    from omnix.services.segments import GroupSummary
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(render, "out_console", console)
+    group = GroupSummary("Potential Loyalist", "", 123_456, 0.214, 1e6, 0.374, 12_345.0, 0.842,
+                         median_clv=9_876.0)  # fmt: skip
+    cluster = GroupSummary("Big baskets · irregular", "big baskets", 123_456, 0.214, 1e6,
+                           0.374, 12_345.0, 0.842, cluster_id=1, median_clv=9_876.0)  # fmt: skip
+    report = SimpleNamespace(customers=1_234_567, as_of="2026-11-30", currency="EUR",
+                             clv_months=12, k=3, segments=[group], clusters=[cluster])  # fmt: skip
+    render.print_segments(report)
+    text = console.export_text()
+    assert _widest(text) <= 80 and "…" not in text
+    for whole in ("123,456", "21.4%", "37.4%", "€12,345", "€9,876", "84.2%", "CLV 12m", "median"):
+        assert whole in text

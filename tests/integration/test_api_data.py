@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pytest import approx
+
 from omnix.domain.access import Role
 from omnix.domain.pseudonym import pseudonym
 from omnix.models.segments import DEFAULT_RULES
@@ -154,6 +156,17 @@ def test_customer_views_and_segments(api_template: StoreRef) -> None:
         champions = summary["segments"][0]["key"]
         members = a.client.get(f"/v1/segments/{champions}/members", headers=h).json()
         assert {m["segment"] for m in members["items"]} == {champions}
+        # the median beside the mean: a few large customers can carry a group's mean
+        snapshots = a.container.warehouse.ibis().table("customer_snapshots")
+        day = dt.date.fromisoformat(summary["snapshot_date"])
+        for group in summary["segments"]:
+            mine = snapshots.filter(
+                (snapshots.snapshot_date == day) & (snapshots.segment == group["key"])
+            )
+            clvs = sorted(v for v in mine.clv.to_pyarrow().to_pylist() if v is not None)
+            n = len(clvs)
+            median = (clvs[(n - 1) // 2] + clvs[n // 2]) / 2 if n else None
+            assert group["median_clv"] == (median if median is None else approx(median))
 
 
 def test_unknown_segments_and_customers_are_errors_not_empty_pages(

@@ -267,6 +267,14 @@ def test_every_customer_gets_one_segment_a_reason_and_a_value(generated: Any) ->
     assert all(r.endswith(s) for r, s in zip(reasons, table["segment"].to_pylist(), strict=True))
     assert "(R=" in reasons[0] and "spent €" in reasons[0]
     assert all(g.avg_clv is not None and g.avg_clv >= 0 for g in report.segments if g.customers)
+    clv, names = table["clv"].to_numpy(zero_copy_only=False), table["segment"].to_pylist()
+    for g in report.segments + report.clusters:
+        if g.cluster_id is None:
+            mine = clv[[n == g.name for n in names]]
+        else:
+            mine = clv[table["cluster_id"].to_numpy(zero_copy_only=False) == g.cluster_id]
+        mine = mine[np.isfinite(mine)]
+        assert g.median_clv == (pytest.approx(float(np.median(mine))) if mine.size else None)
     lost = next(g for g in report.segments if g.name == "Lost")
     champions = next(g for g in report.segments if g.name == "Champions")
     assert lost.avg_churn_risk is not None and champions.avg_churn_risk is not None

@@ -81,9 +81,10 @@ class SegmentOptions:
 
 @dataclass(slots=True)
 class GroupSummary:
-    """One segment or cluster: size, revenue share, mean CLV (currency, `clv.months` months)
-    and mean churn risk (P(no purchase in the next 90 days), 0..1; None when no CLV model
-    could be fitted)."""
+    """One segment or cluster: size, revenue share, mean and median CLV (currency, `clv.months`
+    months; the median because a few very large customers can make a group's mean the
+    highest of all) and mean churn risk (P(no purchase in the next 90 days), 0..1; None when
+    no CLV model could be fitted)."""
 
     name: str
     description: str
@@ -93,6 +94,7 @@ class GroupSummary:
     revenue_share: float | None
     avg_clv: float | None
     avg_churn_risk: float | None
+    median_clv: float | None = None
     cluster_id: int | None = None
     segment: str | None = None
     segment_share: float | None = None
@@ -351,6 +353,7 @@ class _Groups:
             revenue_share=revenue / total if revenue is not None else None,
             avg_clv=_mean(self.value[members]),
             avg_churn_risk=_mean(self.churn[members]),
+            median_clv=_median(self.value[members]),
         )  # fmt: skip
 
 
@@ -384,6 +387,11 @@ def _per_customer(
 def _mean(values: FloatArray) -> float | None:
     known = values[np.isfinite(values)]
     return float(known.mean()) if known.size else None
+
+
+def _median(values: FloatArray) -> float | None:
+    known = values[np.isfinite(values)]
+    return float(np.median(known)) if known.size else None
 
 
 def _columns(table: pa.Table) -> dict[str, FloatArray]:

@@ -263,6 +263,7 @@ def _groups(rows: Any, key: str, total: int, revenue: float | None) -> list[dict
             customers=ibis._.count(),
             net_revenue=ibis._.net_revenue.sum(),
             avg_clv=ibis._.clv.mean(),
+            median_clv=ibis._.clv.median(),
             avg_p_alive=ibis._.p_alive.mean(),
             avg_churn_risk=ibis._.churn_risk_90d.mean(),
         )

@@ -381,6 +381,7 @@ class Group(BaseModel):
             "net_revenue": 210500.0,
             "revenue_share": 0.41,
             "avg_clv": 702.3,
+            "median_clv": 455.0,
             "avg_p_alive": 0.96,
             "avg_churn_risk": 0.05,
         }
@@ -395,6 +396,10 @@ class Group(BaseModel):
         default=None, description="of the snapshot's net revenue; null without prices"
     )
     avg_clv: float | None = None
+    median_clv: float | None = Field(
+        default=None,
+        description="median CLV: a few very large customers can make avg_clv misleading",
+    )
     avg_p_alive: float | None = None
     avg_churn_risk: float | None = Field(
         default=None, description="mean P(no purchase in the next 90 days)"
@@ -416,6 +421,7 @@ class SegmentSummary(BaseModel):
                     "net_revenue": 190000.0,
                     "revenue_share": 0.37,
                     "avg_clv": 512.0,
+                    "median_clv": 301.5,
                     "avg_p_alive": 0.9,
                     "avg_churn_risk": 0.12,
                 }

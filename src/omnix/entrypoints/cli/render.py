@@ -329,9 +329,9 @@ def print_segments(report: Any) -> None:
     from omnix.models.segments import currency_prefix
 
     cur = currency_prefix(report.currency)
-    heads = ("customers", "share", "revenue", f"CLV {report.clv_months}m", "churn risk")
+    heads = ("customers", "share", "revenue", f"CLV {report.clv_months}m", "median", "churn risk")
     table = Table(title=f"RFM segments, {report.customers:,} customers, as of {report.as_of}")
-    table.add_column("segment", no_wrap=True)
+    table.add_column("segment", overflow="fold")  # wraps: the numbers stay whole at 80
     for col in heads:
         table.add_column(col, justify="right", no_wrap=True)
     for g in report.segments:
@@ -357,7 +357,7 @@ def print_segments(report: Any) -> None:
             if unpriced
             else "revenue = share of net revenue"
         )
-        + "; CLV = mean discounted value (BG/NBD x Gamma-Gamma); "
+        + "; CLV = mean discounted value (BG/NBD x Gamma-Gamma), median beside it; "
         "churn risk = mean P(no purchase in the next 90 days) (BG/NBD for repeat buyers, "
         "Pareto/NBD for one-time buyers)."
     )
@@ -366,7 +366,7 @@ def print_segments(report: Any) -> None:
 def _group_cells(g: Any, cur: str) -> tuple[str, ...]:
     return (
         f"{g.customers:,}", _pct(g.customer_share), _pct(g.revenue_share),
-        _money(g.avg_clv, cur), _pct(g.avg_churn_risk),
+        _money(g.avg_clv, cur), _money(g.median_clv, cur), _pct(g.avg_churn_risk),
     )  # fmt: skip
 
 
