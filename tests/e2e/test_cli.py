@@ -272,6 +272,12 @@ def test_customer_command_prints_rhythms_in_words(tmp_path: Path) -> None:
     missing = omnix("customer", "nobody", "--data-dir", data)
     assert missing.returncode == 3
     assert "no purchases of customer 'nobody'" in missing.stderr
+    by_category = omnix("customer", "C000003", "--level", "category", "--data-dir", data, "--json")
+    assert by_category.returncode == 0, by_category.stderr
+    categories = json.loads(by_category.stdout)
+    assert categories["level"] == "category" and categories["rhythms"]
+    assert "category" in categories["rhythms"][0] and "product_id" not in categories["rhythms"][0]
+    assert omnix("customer", "C000003", "--level", "brand", "--data-dir", data).returncode == 2
 
 
 def test_predict_writes_the_contract_file(tmp_path: Path) -> None:

@@ -150,6 +150,13 @@ def test_customer_views_and_segments(api_template: StoreRef) -> None:
         best = max(regular, key=lambda c: c["orders"] or 0)["customer_id"]
         rhythms = a.client.get(f"/v1/customers/{best}/rhythms", headers=h).json()
         assert rhythms["rhythms"] and rhythms["rhythms"][0]["statement"].startswith("Buys ")
+        by_category = a.client.get(
+            f"/v1/customers/{best}/rhythms", params={"level": "category"}, headers=h
+        ).json()  # cached apart from the product view
+        assert by_category["level"] == "category" and by_category["rhythms"]
+        assert {r["product_id"] for r in by_category["rhythms"]} == {None}
+        for r in by_category["rhythms"]:
+            assert r["category"] and r["category"] in r["statement"]
         summary = a.client.get("/v1/segments", headers=a.auth(Role.VIEWER)).json()
         assert sum(s["customers"] for s in summary["segments"]) == summary["customers"]
         assert abs(sum(s["share"] for s in summary["clusters"]) - 1) < 1e-9

@@ -85,3 +85,36 @@ c3,o3,2025-11-21 09:00,milk,Whole Milk 1L,1
     assert milk.purchases == 3
     assert milk.units_per_purchase == pytest.approx(1.0)  # 2 - 1 kept on Nov 1
     assert milk.cycle_days == pytest.approx(10.0, rel=0.01)  # not 20 days / 3 units
+
+
+# Milk and oat drink on alternate trips five days apart: each product every 10 days, dairy
+# (any product) every 5.
+CATEGORY_ROWS = """customer_id,order_id,ts,product_id,product_name,category,quantity
+c1,o1,2025-11-01 09:00,milk,Whole Milk 1L,dairy,1
+c1,o2,2025-11-06 09:00,oat,Oat Drink 1L,dairy,1
+c1,o3,2025-11-11 09:00,milk,Whole Milk 1L,dairy,1
+c1,o4,2025-11-16 09:00,oat,Oat Drink 1L,dairy,1
+c1,o5,2025-11-21 09:00,milk,Whole Milk 1L,dairy,1
+c1,o5,2025-11-21 09:00,bread,Bread,bakery,1
+c2,o6,2025-11-23 09:00,milk,Whole Milk 1L,dairy,1
+"""
+
+
+def test_category_rhythms_count_any_product_of_the_category(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    ingest(store, write(tmp_path / "t.csv", CATEGORY_ROWS))
+    with opened(data_dir=store) as container:
+        service = container.customer_service()
+        _, products = service.rhythms("c1", date(2025, 11, 24))
+        _, categories = service.rhythms("c1", date(2025, 11, 24), level="category")
+        view = container.views().rhythms("c1", date(2025, 11, 24), level="category")
+    assert {p.product_id for p in products} == {"milk", "oat"}
+    assert all(p.interval_days > 8 for p in products)  # each product every 10 days
+    (dairy,) = categories  # bread (bakery) was bought once
+    assert (dairy.product_id, dairy.product_name, dairy.purchases) == ("dairy", "dairy", 5)
+    assert 4.5 < dairy.interval_days < 6
+    assert dairy.statement().startswith("Buys dairy about every 5 days")
+    assert view["level"] == "category"
+    (row,) = view["rhythms"]
+    assert (row["category"], row["product_id"], row["product_name"]) == ("dairy", None, None)

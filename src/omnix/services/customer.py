@@ -20,7 +20,7 @@ from omnix.domain.rhythm import PairRhythm
 from omnix.models.rhythm import forecast
 from omnix.services.consent import objected_to_analytics
 from omnix.services.encode import codes
-from omnix.services.predict import load_history
+from omnix.services.predict import Level, load_history
 from omnix.services.rhythms import rhythm_run
 from omnix.services.segments import day_after_last
 
@@ -33,15 +33,23 @@ class CustomerService:
     warehouse: Warehouse
 
     def rhythms(
-        self, customer_id: str, as_of: date | None = None, min_purchases: int = 2
+        self,
+        customer_id: str,
+        as_of: date | None = None,
+        min_purchases: int = 2,
+        level: Level = "product",
     ) -> tuple[date, list[PairRhythm]]:
         """Rhythms of every product the customer bought on >= min_purchases days before as_of.
 
         as_of defaults to the day after the store's last line, so historical data reads
-        naturally. Sorted by the next expected purchase.
+        naturally. Sorted by the next expected purchase. level="category": rhythms of each
+        category (milk of any brand), as `omnix predict --level category` models them; each
+        rhythm's product_id and product_name are then the category's name.
         """
         as_of = as_of or day_after_last(self.warehouse.ibis().table("transactions"))
         h = load_history(self.warehouse, as_of)
+        if level == "category":
+            h = h.by_category()
         (code,) = codes(pa.array([customer_id]), h.encoded.customers)
         if code < 0:
             if objected_to_analytics(self.warehouse, customer_id):

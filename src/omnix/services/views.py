@@ -28,6 +28,7 @@ from omnix.domain.errors import InputError, NotFoundError
 from omnix.domain.ports import ViewCache, Warehouse
 from omnix.domain.snapshots import SNAPSHOT_DATE, SNAPSHOTS, SPENDING_COLUMNS
 from omnix.services.customer import CustomerService
+from omnix.services.predict import Level
 from omnix.services.snapshots import PROFILE_KEYS, MigrationReport, SnapshotService
 
 LIST_COLUMNS = (
@@ -184,14 +185,19 @@ class Views:
             raise NotFoundError(f"customer {customer_id!r} is not in the snapshot of {day}")
         return {"customer_id": customer_id, "snapshot_date": day.isoformat(), **found[0]}
 
-    def rhythms(self, customer_id: str, as_of: date | None = None) -> dict[str, Any]:
-        """Per product the customer buys again: cycle, range, regularity, next date, words."""
-        day, rows = CustomerService(self.warehouse).rhythms(customer_id, as_of)
-        return {
-            "customer_id": customer_id,
-            "as_of": day.isoformat(),
-            "rhythms": [asdict(r) | {"statement": r.statement()} for r in rows],
-        }
+    def rhythms(
+        self, customer_id: str, as_of: date | None = None, level: Level = "product"
+    ) -> dict[str, Any]:
+        """Per product (or category) the customer buys again: cycle, range, regularity, next
+        date, words. At category level a rhythm names its `category`; product_id and
+        product_name are null."""
+        day, rows = CustomerService(self.warehouse).rhythms(customer_id, as_of, level=level)
+        out = [asdict(r) | {"statement": r.statement()} for r in rows]
+        if level == "category":
+            out = [r | {"category": r["product_id"], "product_id": None, "product_name": None}
+                   for r in out]  # fmt: skip
+        return {"customer_id": customer_id, "as_of": day.isoformat(), "level": level,
+                "rhythms": out}  # fmt: skip
 
     # ------------------------------------------------------------------ segments
     def snapshot_dates(self) -> list[date]:

@@ -7,7 +7,7 @@ in the store's currency, days as numbers of days, probabilities 0..1.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -336,8 +336,9 @@ class Rhythm(BaseModel):
         }
     )
     customer_id: str
-    product_id: str
+    product_id: str | None = Field(description="null at level=category")
     product_name: str | None = None
+    category: str | None = Field(default=None, description="set at level=category only")
     purchases: int
     units_per_purchase: float
     cycle_days: float
@@ -362,6 +363,7 @@ class CustomerRhythms(BaseModel):
     )
     customer_id: str
     as_of: dt.date
+    level: Literal["product", "category"] = "product"
     rhythms: list[Rhythm]
 
 

@@ -148,6 +148,10 @@ def customer(
     min_purchases: Annotated[
         int, typer.Option(min=2, help="Products bought at least this often.")
     ] = 2,
+    level: Annotated[
+        str,
+        typer.Option(help="product, or category: rhythms of a category (milk of any brand)."),
+    ] = "product",
     data_dir: DataDir = _DEFAULT_DIR,
     as_json: JsonFlag = False,
 ) -> None:
@@ -155,25 +159,35 @@ def customer(
     profile; after `omnix analyze`), then their buying rhythms product by product in words.
 
     Example: omnix customer C000042 --as-of 2026-11-22
+
+    Example: omnix customer C000042 --level category   (dairy of any brand, bread ...)
     """
     from omnix.bootstrap import bootstrap
     from omnix.domain.errors import NotFoundError
     from omnix.entrypoints.cli import render
 
     day = _parse_date(as_of, "--as-of") if as_of else None
+    chosen = _level(level)
     container = bootstrap(_settings(data_dir), create=False)
     try:
-        as_of_day, pairs = container.customer_service().rhythms(customer_id, day, min_purchases)
+        as_of_day, pairs = container.customer_service().rhythms(
+            customer_id, day, min_purchases, chosen
+        )
         try:
             view: dict[str, object] | None = container.snapshot_service().customer(customer_id)
         except NotFoundError as missing:
             view, why = None, str(missing)
     finally:
         container.close()
-    rows = [
-        {
-            "product_id": p.product_id,
-            "product_name": p.product_name,
+    item: dict[str, str | None]
+    rows: list[dict[str, object]] = []
+    for p in pairs:
+        item = (
+            {"category": p.product_id}
+            if chosen == "category"
+            else {"product_id": p.product_id, "product_name": p.product_name}
+        )
+        rows.append(item | {
             "purchases": p.purchases,
             "every_days": round(p.interval_days, 1),
             "usual_days": (
@@ -187,13 +201,11 @@ def customer(
             "expected_next": p.expected_next,
             "days_overdue": p.days_overdue,
             "statement": p.statement(),
-        }
-        for p in pairs
-    ]
+        })  # fmt: skip
     if as_json:
         payload = {
-            "customer_id": customer_id, "as_of": as_of_day.isoformat(), "rhythms": rows,
-            "profile": view,
+            "customer_id": customer_id, "as_of": as_of_day.isoformat(), "level": chosen,
+            "rhythms": rows, "profile": view,
         }  # fmt: skip
         typer.echo(json.dumps(payload, default=str))
         return
@@ -201,7 +213,8 @@ def customer(
         render.print_profile(view)
     else:
         render.out_console.print(f"No 360 view: {why}")
-    cols = ["product_name", "purchases", "every_days", "usual_days", "last_purchase",
+    name = "category" if chosen == "category" else "product_name"
+    cols = [name, "purchases", "every_days", "usual_days", "last_purchase",
             "expected_next", "days_overdue"]  # fmt: skip
     render.print_rows(f"Customer {customer_id} as of {as_of_day}", rows, cols)
     for row in rows[:10]:

@@ -9,7 +9,7 @@ request-time context, over RecommendService) and `GET /v1/predictions/due-soon` 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -111,17 +111,22 @@ def get_customer_rhythms(
     wired: Wired,
     customer_id: CustomerId,
     as_of: Annotated[dt.date | None, Query(description="default: day after the last line")] = None,
+    level: Annotated[
+        Literal["product", "category"],
+        Query(description="category: rhythms of each category (milk of any brand)"),
+    ] = "product",
 ) -> Response:
-    """Per product bought on two days or more: cycle, usual range, regularity, last and next
-    expected purchase, in numbers and words. Fits the rhythm model on the store's history
-    (seconds on a large store for the first read; cached per customer afterwards)."""
+    """Per product (or, with level=category, per category) bought on two days or more:
+    cycle, usual range, regularity, last and next expected purchase, in numbers and words.
+    Fits the rhythm model on the store's history (seconds on a large store for the first
+    read; cached per customer afterwards)."""
     views = wired.views()
-    key = f"rhythms:{as_of}"
+    key = f"rhythms:{as_of}" if level == "product" else f"rhythms:{as_of}:{level}"
     body = views.cached(
         customer_id,
         key,
         lambda: (
-            CustomerRhythms.model_validate(views.rhythms(customer_id, as_of))
+            CustomerRhythms.model_validate(views.rhythms(customer_id, as_of, level))
             .model_dump_json()
             .encode()
         ),
