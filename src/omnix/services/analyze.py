@@ -160,8 +160,8 @@ class AnalyzeService:
 
     def _segments(self, state: _Run, clock: _Clock) -> None:
         previous = self._previous_centroids()
-        state.report = self.segments.compute(
-            state.as_of, previous, on_stage=clock, rhythms=state.rhythms
+        state.report = self.segments.report(
+            state.as_of, previous, on_stage=clock, rhythms=state.rhythms, own_run=False
         )
 
     def _spending(self, state: _Run, clock: _Clock) -> None:

@@ -147,25 +147,18 @@ class SegmentService:
         previous_centroids: FloatArray | None = None,
         on_stage: StageHook = _quiet,
         rhythms: pa.Table | None = None,
+        own_run: bool = True,
     ) -> SegmentReport:
         """Segments and clusters of every customer with a purchase before `as_of` (default:
-        the day after the store's last line), recorded as a "segments" run. `previous_centroids`
-        keeps cluster ids stable; `rhythms`: the per-customer rhythm table
-        (services/rhythms.customer_table) when the caller has it, else it is computed here;
-        `on_stage` hears "rhythms" (only then), "profiles", "segments", "clv" and "clusters"
-        as each starts."""
-        with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
-            return self.compute(as_of, previous_centroids, on_stage, rhythms)
-
-    def compute(
-        self,
-        as_of: date | None = None,
-        previous_centroids: FloatArray | None = None,
-        on_stage: StageHook = _quiet,
-        rhythms: pa.Table | None = None,
-    ) -> SegmentReport:
-        """What `report` computes, without a run of its own: for a caller whose run this is
-        part of (`omnix analyze`; `omnix status` listed each analysis twice)."""
+        the day after the store's last line), recorded as a "segments" run unless `own_run`
+        is false (a caller whose run this is part of: `omnix analyze`, which `omnix status`
+        listed twice). `previous_centroids` keeps cluster ids stable; `rhythms`: the
+        per-customer rhythm table (services/rhythms.customer_table) when the caller has it,
+        else it is computed here; `on_stage` hears "rhythms" (only then), "profiles",
+        "segments", "clv" and "clusters" as each starts."""
+        if own_run:
+            with self.warehouse.run("segments", {"as_of": str(as_of) if as_of else None}):
+                return self.report(as_of, previous_centroids, on_stage, rhythms, own_run=False)
         timings: dict[str, float] = {}
         prof.check_timezone(self.timezone)
         as_of = analysis_day(self.warehouse.ibis().table("transactions"), as_of)
