@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from omnix.domain.contract import Kind
 from omnix.domain.ingest import IngestOptions
 from tests.backends import StoreRef
 from tests.integration.helpers import opened, query, write
@@ -71,3 +72,66 @@ def test_an_erasure_rejects_only_that_customer(tmp_path: Path, store: StoreRef) 
         (s,) = ingest.ingest([write(tmp_path / "f.csv", without_b)], IngestOptions())
     assert (s.read, s.stored, s.rejected, s.reject_reasons) == (3, 3, 0, {})
     assert query(store, "SELECT count(*) FROM erasures") == [(1,)]
+
+
+CUSTOMERS = """customer_id,postcode,full_name
+A,SW1A 1AA,Alice Example
+B,EC1A 1BB,Bob Example
+"""
+
+
+def test_a_customers_file_does_not_bring_an_erased_record_back(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """Re-importing the customers table restored A's record: name, postcode and all."""
+    records, lines = write(tmp_path / "c.csv", CUSTOMERS), write(tmp_path / "t.csv", FIRST)
+    kind = IngestOptions(kind=Kind.CUSTOMERS)
+    with opened(store=store) as container:
+        ingest = container.ingest_service()
+        ingest.ingest([records], kind)
+        ingest.ingest([lines], IngestOptions())
+        container.privacy_service().erase("A")
+        (again,) = ingest.ingest([records], kind)
+    assert (again.read, again.stored, again.rejected) == (2, 1, 1)
+    assert again.reject_reasons == {"erased_customer": 1}
+    assert query(store, "SELECT customer_id FROM customers") == [("B",)]
+    assert query(store, "SELECT raw FROM rejects WHERE reason = 'erased_customer'") == [(None,)]
+    assert not any("Alice" in p.read_text() for p in (store / "rejects").glob("*.csv"))
+
+
+def test_an_erased_customers_malformed_line_keeps_no_content(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """A's line with one field too many came back as a malformed_row with its full text."""
+    with_bad = FIRST + "A,o9,2025-01-08 10:00,MILK,1,1.0,a@example.com\n"
+    path = write(tmp_path / "t.csv", with_bad)
+    with opened(store=store) as container:
+        ingest = container.ingest_service()
+        (first,) = ingest.ingest([path], IngestOptions())
+        container.privacy_service().erase("A")
+        (again,) = ingest.ingest([path], IngestOptions())
+    assert first.reject_reasons == {"malformed_row": 1}
+    assert (again.read, again.stored, again.rejected) == (4, 1, 3)
+    assert again.reject_reasons == {"erased_customer": 3}
+    rejects = query(store, "SELECT reason, row_number, detail, raw FROM rejects ORDER BY 2")
+    assert rejects == [("erased_customer", n, None, None) for n in (1, 2, 4)]
+    assert not any("example.com" in p.read_text() for p in (store / "rejects").glob("*.csv"))
+
+
+def test_an_id_written_as_a_float_is_the_erased_customer(tmp_path: Path, store: StoreRef) -> None:
+    """An export through pandas writes 13078 as "13078.0": after erasing 13078 such a line,
+    and such an event, were stored as a new customer "13078.0"."""
+    numbered = FIRST.replace("A,", "13078,")
+    as_float = "customer_id,order_id,ts,product_id,quantity,unit_price\n" \
+               "13078.0,g1,2025-03-01 10:00,MILK,1,1.0\n"  # fmt: skip
+    with opened(store=store) as container:
+        ingest = container.ingest_service()
+        ingest.ingest([write(tmp_path / "n.csv", numbered)], IngestOptions())
+        container.privacy_service().erase("13078")
+        (later,) = ingest.ingest([write(tmp_path / "f.csv", as_float)], IngestOptions())
+        event = {"message_id": "m1", "customer_id": "13078.0", "order_id": "e1",
+                 "ts": "2025-03-02T10:00:00Z", "product_id": "MILK"}  # fmt: skip
+        posted = container.event_service().ingest([event])
+    assert later.reject_reasons == {"erased_customer": 1} and later.stored == 0
+    assert posted.stored == 0 and posted.rejected == 1
+    assert query(store, "SELECT DISTINCT customer_id FROM transactions") == [("B",)]

@@ -177,6 +177,13 @@ CONTRACTS: Final[dict[Kind, TableContract]] = {
     Kind.CUSTOMERS: CUSTOMERS,
 }
 
+
+def names_customers(kind: Kind) -> bool:
+    """Whether a table of this kind holds customer ids (transactions, customer records):
+    what erasure, consent and pseudonymization reach."""
+    return CUSTOMER_ID in CONTRACTS[kind].names
+
+
 # Stored transaction columns, in table order: the contract plus what omnix adds.
 STORED_TRANSACTION_COLUMNS: Final = (
     *TRANSACTIONS.names,

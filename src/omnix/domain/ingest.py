@@ -73,8 +73,25 @@ class ErasedCustomers:
         return cls(secret, hashes) if secret and hashes else None
 
     def among(self, ids: Iterable[str]) -> list[str]:
-        """The ids (trimmed source ids) that belong to an erased customer."""
-        return [i for i in ids if keyed_hash(self.secret, i, "erasure") in self.hashes]
+        """The ids (trimmed source ids) that belong to an erased customer: as written, or
+        read as a whole number ("13085.0", a float id exported through pandas, is 13085, as
+        erasure matches rejected rows and ingest reads a float column)."""
+        return [i for i in ids if self.erased(i)]
+
+    def erased(self, source_id: str) -> bool:
+        return any(
+            keyed_hash(self.secret, form, "erasure") in self.hashes
+            for form in {source_id, whole_number_id(source_id)}
+        )
+
+
+_FLOAT_ZERO = re.compile(r"\.0+$")
+
+
+def whole_number_id(text: str) -> str:
+    """An id as a whole number when it was written as one with zero decimals: "13085.0" ->
+    "13085" (pandas writes integer ids of a column with gaps as floats)."""
+    return _FLOAT_ZERO.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 
-from omnix.domain.contract import Kind
+from omnix.domain.contract import names_customers
 from omnix.domain.ingest import (
     ErasedCustomers,
     IngestOptions,
@@ -47,7 +47,7 @@ class IngestService:
         """
         if self.pseudonymize_key and not options.pseudonymize_key:
             options = replace(options, pseudonymize_key=self.pseudonymize_key)
-        if self.secret and self.personal is not None and options.kind is Kind.TRANSACTIONS:
+        if self.secret and self.personal is not None and names_customers(options.kind):
             erased = ErasedCustomers.known(self.secret, self.personal.erased_subjects())
             options = replace(options, erased=erased)
         sources = [self.open_source(p, options.effective_null_values()) for p in paths]

@@ -28,6 +28,7 @@ import structlog
 
 from omnix.adapters.sources import ROW_NUMBER_COL, Malformed, Staged
 from omnix.adapters.warehouse import validation as v
+from omnix.adapters.warehouse.records import raw_fields
 from omnix.domain import contract as c
 from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary, RejectReason
 from omnix.domain.pseudonym import pseudonym
@@ -115,9 +116,11 @@ class FileLoad:
 
     def _erased(self) -> list[str]:
         """Customer ids (as they will be stored) of erased customers in this file: one scan
-        of its distinct customer ids, only when some customer was ever erased."""
+        of its distinct customer ids, only when some customer was ever erased. Transactions
+        and customer records alike: a re-imported customers file brought an erased
+        customer's name and phone back."""
         erased = self.options.erased
-        if erased is None or self.options.kind is not c.Kind.TRANSACTIONS:
+        if erased is None or not c.names_customers(self.options.kind):
             return []
         schema = self.staged.schema
         expr = v.customer_id_expr(self.plan, schema)
@@ -133,13 +136,18 @@ class FileLoad:
     def run(self, summary: IngestSummary, source_name: str) -> None:
         counts, inserted = self._count_and_store()
         self.con.execute("DELETE FROM rejects WHERE source_id = ?", [self.source_id])
-        self._store_malformed(self.staged.malformed, source_name)
+        malformed, of_erased = self._split_erased(self.staged.malformed)
+        self._store_malformed(malformed, source_name)
+        self._store_malformed(of_erased, source_name, RejectReason.ERASED_CUSTOMER)
         if counts.reasons:
             with self._watch("rejects"):
                 self._store_rejects(source_name)
         summary.reject_reasons = dict(counts.reasons)
-        if self.staged.malformed:
-            summary.reject_reasons[RejectReason.MALFORMED_ROW.value] = len(self.staged.malformed)
+        for reason, rows in ((RejectReason.MALFORMED_ROW, malformed),
+                             (RejectReason.ERASED_CUSTOMER, of_erased)):  # fmt: skip
+            if rows:
+                seen = summary.reject_reasons.get(reason.value, 0)
+                summary.reject_reasons[reason.value] = seen + len(rows)
         summary.rejected = sum(summary.reject_reasons.values())
         summary.stored = counts.good
         summary.read = summary.stored + summary.rejected
@@ -237,18 +245,38 @@ class FileLoad:
             [self.source_id, source_name],
         )
 
-    def _store_malformed(self, malformed: list[Malformed], source_name: str) -> None:
+    def _split_erased(self, malformed: list[Malformed]) -> tuple[list[Malformed], list[Malformed]]:
+        """(malformed lines, those of them that name an erased customer). A line the parser
+        could not split into the file's columns is matched field by field, as erasure matches
+        rejected rows: an erased customer's malformed line came back with its full text."""
+        erased = self.options.erased
+        if erased is None or not malformed or not c.names_customers(self.options.kind):
+            return malformed, []
+        named = [bool(erased.among(raw_fields(m.text))) for m in malformed]
+        return (
+            [m for m, hit in zip(malformed, named, strict=True) if not hit],
+            [m for m, hit in zip(malformed, named, strict=True) if hit],
+        )
+
+    def _store_malformed(
+        self,
+        malformed: list[Malformed],
+        source_name: str,
+        reason: RejectReason = RejectReason.MALFORMED_ROW,
+    ) -> None:
+        """Store malformed lines as rejects; an erased customer's without detail or text."""
         if not malformed:
             return
         n = len(malformed)
+        keep = reason is RejectReason.MALFORMED_ROW
         table = pa.table(
             {
                 "source_id": [self.source_id] * n,
                 "source_file": [source_name] * n,
                 "row_number": pa.array([m.row_number for m in malformed], pa.int64()),
-                "reason": [RejectReason.MALFORMED_ROW.value] * n,
-                "detail": [m.detail for m in malformed],
-                "raw": [m.text for m in malformed],
+                "reason": [reason.value] * n,
+                "detail": pa.array([m.detail if keep else None for m in malformed], pa.string()),
+                "raw": pa.array([m.text if keep else None for m in malformed], pa.string()),
             }
         )
         self.con.register("_omnix_malformed", table)

@@ -15,10 +15,10 @@ import re
 from datetime import datetime
 from typing import Any
 
+from omnix.domain.ingest import whole_number_id
 from omnix.domain.jobs import Job, JobStatus
 
 _DELIMITERS = re.compile(r"[,;\t|]")
-_FLOAT_ZERO = re.compile(r"\.0+$")
 
 
 def raw_fields(raw: str | None) -> list[str]:
@@ -39,7 +39,7 @@ def raw_fields(raw: str | None) -> list[str]:
             ]
     if values is None:
         values = _DELIMITERS.split(raw)
-    return [_FLOAT_ZERO.sub("", str(v).strip().strip('"')) for v in values]
+    return [whole_number_id(str(v).strip().strip('"')) for v in values]
 
 
 def job_record(job: Job) -> str:
