@@ -16,6 +16,7 @@ from omnix.domain.errors import NotFoundError
 from omnix.domain.ingest import IngestOptions
 from omnix.domain.pseudonym import pseudonym
 from omnix.services.consent import analysable
+from omnix.services.views import CustomerFilter
 from tests.backends import BACKENDS, StoreRef
 from tests.integration.helpers import generated_store, opened, query
 
@@ -76,3 +77,30 @@ def test_consent_given_by_the_retailers_id_reaches_pseudonymized_lines(
     assert profiled.to_pylist() == [pseudonym(key, "B")]
     assert set(left) == {pseudonym(key, "B")}
     assert shown["profiling"]["granted"] is False and shown["analytics"]["granted"] is False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_objection_takes_effect_before_the_next_analysis(tmp_path: Path, backend: str) -> None:
+    """After an objection only the rhythm view refused the customer; stored predictions, due
+    lists, personal recommendations and the 360 from the last snapshot still used them until
+    the next `omnix analyze`."""
+    with generated_store(backend, tmp_path) as store, opened(data_dir=store) as container:
+        container.analyze_service(default_consent="granted").run(AS_OF)
+        due = container.prediction_service(default_consent="granted")
+        who = due.due(None, limit=1).rows[0][c.CUSTOMER_ID]
+        reco = container.recommend_service("tfidf", default_consent="granted")
+        reco.precompute(AS_OF)
+        assert reco.recommend(who).personalized
+        container.consent_service().set(who, Purpose.ANALYTICS, granted=False)
+        mine = due.due(None, customer_id=who)
+        everyone = due.due(None, limit=1000)
+        after = reco.recommend(who)
+        listed = container.views().customers(CustomerFilter(q=who)).items
+        with pytest.raises(NotFoundError, match="objected to analytics"):
+            container.snapshot_service().customer(who)
+        exported = container.snapshot_service().export(tmp_path / "p.csv")
+    assert (mine.total, mine.rows) == (0, []) and mine.withheld > 0
+    assert who not in {r[c.CUSTOMER_ID] for r in everyone.rows}
+    assert not after.personalized and after.basis == "popular"
+    assert who not in {r[c.CUSTOMER_ID] for r in listed}
+    assert who not in (tmp_path / "p.csv").read_text() and exported.rows > 0

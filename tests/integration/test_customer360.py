@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -294,3 +295,20 @@ def test_migration_matrix_by_hand(tmp_path: Path, store: StoreRef) -> None:
     assert report.segments == ["(new)", "Champions", "Loyal", "New", "At Risk", "Lost", "(gone)"]
     assert [m["customer_id"] for m in report.movers] == ["Y", "U", "W", "V"]  # by June revenue
     assert [m["customer_id"] for m in only.movers] == ["Y", "U"]
+
+
+def test_no_protected_category_describes_a_customer_or_a_segment(spend_store: Path) -> None:
+    """C's top category was "Pharmacy & Health" (5.0 of pills against 4.0 of bread) in the
+    profile, the snapshot and the customer page, even with profiling denied; a segment's
+    categories named it too. Only the spending profile left it out."""
+    with opened(data_dir=spend_store) as container:
+        container.analyze_service(default_consent="denied").run(datetime.date(2025, 2, 1))
+        view = container.snapshot_service().customer("C")
+        live = container.views().customer("C")
+        segment = view["snapshot"]["segment"]
+        categories = container.dashboard_service().top_categories(segment)
+    assert view["profile"]["top_category_1"] == "bakery"
+    assert view["profile"]["top_category_2"] is None  # pills are no category to describe C
+    text = json.dumps([view, live, categories], default=str)
+    assert "Pharmacy" not in text and "Health" not in text
+    assert {r["category"] for r in categories} <= {"bakery", "dairy", "wine"}

@@ -35,9 +35,15 @@ def with_consent(customers: Table, consents: Table, purpose: Purpose, default: b
 
 
 def permitted(customers: Table, consents: Table, purpose: Purpose, default: bool) -> Table:
-    """The customer_ids of `customers` whose consent covers `purpose`."""
+    """The customer_ids of `customers` whose consent covers `purpose`. Profiling,
+    personalization and AI insights all use what analytics derived, so a customer who
+    objected to analytics is permitted none of them, whatever their record for the purpose
+    (stored predictions and recommendations stopped only at the next analysis before)."""
     rows = with_consent(customers, consents, purpose, default)
-    return rows.filter(rows.granted).select(c.CUSTOMER_ID)
+    allowed = rows.filter(rows.granted).select(c.CUSTOMER_ID)
+    if purpose is Purpose.ANALYTICS:
+        return allowed
+    return allowed.anti_join(objected(consents, Purpose.ANALYTICS), c.CUSTOMER_ID)
 
 
 def objected(consents: Table, purpose: Purpose) -> Table:

@@ -81,6 +81,18 @@ def latest_decision(records: Iterable[Mapping[str, Any]], purpose: Purpose) -> b
     return all(bool(r["granted"]) for r in rows if r["recorded_at"] == latest)
 
 
+def covers(records: Iterable[Mapping[str, Any]], purpose: Purpose, default: bool) -> bool:
+    """Whether one customer's consent log rows cover `purpose` now: the latest record, else
+    the purpose's default; and an objection to analytics covers no other purpose either
+    (profiling, personalization and AI insights use what analytics derived), as
+    `analytics/consent.permitted` decides for many customers."""
+    rows = list(records)
+    if purpose is not Purpose.ANALYTICS and latest_decision(rows, Purpose.ANALYTICS) is False:
+        return False
+    granted = latest_decision(rows, purpose)
+    return purpose_default(purpose, default) if granted is None else granted
+
+
 def parse_purpose(value: str) -> Purpose:
     try:
         return Purpose(value.strip().lower())

@@ -21,6 +21,7 @@ from omnix.domain import contract as c
 from omnix.domain.consent import ConsentRecord, Purpose, parse_purpose, purpose_default
 from omnix.domain.errors import InputError, SourceNotFoundError, UnsupportedFormatError
 from omnix.domain.ports import Warehouse
+from omnix.domain.privacy import sensitive_categories
 from omnix.domain.pseudonym import pseudonym
 
 _TRUE = {"true", "1", "yes", "y", "granted", "t"}
@@ -58,11 +59,36 @@ def analysable(warehouse: Warehouse) -> Any:
     latest `analytics` record is a denial; without one they count as granted, see
     `domain.consent.OPT_OUT`). Store-level figures (revenue, product statistics) read every
     line: they are the retailer's books, as anonymous lines are. An Ibis table."""
-    tx = warehouse.ibis().table("transactions")
+    return without_objectors(warehouse, warehouse.ibis().table("transactions"))
+
+
+def without_objectors(warehouse: Warehouse, rows: Any) -> Any:
+    """`rows` (an Ibis table with customer_id) without the customers who objected to
+    analytics: for reads of what an earlier analysis stored about each person (snapshot rows
+    listed, shown or exported), so an objection takes effect at once, not at the next run."""
     gone = _objectors(warehouse)
     if not gone.count().to_pyarrow().as_py():  # the usual case: no join for nobody
+        return rows
+    return rows.anti_join(gone, c.CUSTOMER_ID)
+
+
+def describable(warehouse: Warehouse, tx: Any | None = None) -> Any:
+    """`tx` (default: every line) with a protected category (`domain.privacy`: health,
+    religion, ethnicity ...) read as no category, for whatever describes a customer or a group
+    of them: a profile's top categories, the category shares clusters are built on, a
+    segment's categories. A customer's top category was "Health/Pregnancy" even with profiling
+    denied; the spending profile already left such categories out. Store-level figures keep
+    them. One query of the store's distinct categories; no change when none is protected."""
+    import ibis
+
+    lines = warehouse.ibis().table("transactions")
+    tx = lines if tx is None else tx
+    names = lines.select(c.CATEGORY).distinct().to_pyarrow()[c.CATEGORY].to_pylist()
+    protected = sensitive_categories(str(n) for n in names if n is not None)
+    if not protected:
         return tx
-    return tx.anti_join(gone, c.CUSTOMER_ID)
+    masked = ibis.ifelse(tx[c.CATEGORY].isin(protected), ibis.null("string"), tx[c.CATEGORY])
+    return tx.mutate(**{c.CATEGORY: masked})
 
 
 def objected_to_analytics(warehouse: Warehouse, customer_id: str) -> bool:

@@ -21,6 +21,7 @@ from omnix.domain import contract as c
 from omnix.domain.errors import EmptyStoreError, InputError
 from omnix.domain.ports import Warehouse
 from omnix.domain.snapshots import SNAPSHOTS
+from omnix.services.consent import describable, without_objectors
 from omnix.services.snapshots import SnapshotService
 
 PERIOD_DAYS: Final = 30
@@ -153,7 +154,7 @@ class DashboardService:
         """One page of a snapshot's customers (latest by default), narrowed and sorted."""
         query = query.checked()
         day = self.snapshots().resolve(day)
-        rows = snap.on(self._snapshots(), day)
+        rows = without_objectors(self.warehouse, snap.on(self._snapshots(), day))
         if query.segment:
             rows = rows.filter(rows.segment == query.segment)
         if query.q:
@@ -181,7 +182,9 @@ class DashboardService:
         members = snap.on(self._snapshots(), day).filter(ibis._.segment == segment)
         end = _midnight(day)
         start = end - timedelta(days=CATEGORY_DAYS)
-        expr = kpis.category_mix(self._tx(), members, start, end, n)
+        # a group's categories describe its members: no protected category (2 buyers of
+        # "Health/Pregnancy" made it a segment's top category, pointing at individuals)
+        expr = kpis.category_mix(describable(self.warehouse, self._tx()), members, start, end, n)
         rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
         return rows
 

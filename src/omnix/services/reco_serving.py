@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from omnix.analytics import consent as consent_rules
 from omnix.domain import recommend as reco
-from omnix.domain.consent import Purpose, latest_decision
+from omnix.domain.consent import Purpose, covers
 from omnix.domain.errors import NotFoundError
 from omnix.domain.ports import Warehouse
 from omnix.models.recommend import rerank
@@ -90,8 +90,7 @@ class Serving:
     # ---------------------------------------------------------------- per request
     def permitted(self, customer_id: str) -> bool:
         rows = self.warehouse.customer_rows(consent_rules.CONSENTS, customer_id)
-        granted = latest_decision(rows, Purpose.PERSONALIZATION)
-        return self.default_consent if granted is None else granted
+        return covers(rows, Purpose.PERSONALIZATION, self.default_consent)
 
     def _attrs(self, products: np.ndarray[Any, Any]) -> tuple[Any, Any, Any]:
         rows = np.array([self.product_row.get(p, -1) for p in products.tolist()], dtype=np.int64)

@@ -51,7 +51,7 @@ from omnix.models.segments import (
     rules_from_mapping,
 )
 from omnix.services.clv import DAYS_PER_MONTH, ClvOptions
-from omnix.services.consent import analysable
+from omnix.services.consent import analysable, describable
 from omnix.services.rhythms import customer_table, store_rhythms
 
 log = structlog.get_logger(__name__)
@@ -162,7 +162,8 @@ class SegmentService:
         timings: dict[str, float] = {}
         prof.check_timezone(self.timezone)
         as_of = analysis_day(self.warehouse.ibis().table("transactions"), as_of)
-        tx = analysable(self.warehouse)  # not customers who objected to analytics
+        # not customers who objected to analytics; no protected category describes anyone
+        tx = describable(self.warehouse, analysable(self.warehouse))
         if rhythms is None:
             on_stage("rhythms")
             started = time.perf_counter()

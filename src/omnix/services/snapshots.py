@@ -30,7 +30,12 @@ from omnix.domain.snapshots import (
     pick_date,
 )
 from omnix.models.segments import DEFAULT_RULES
-from omnix.services.consent import objected_to_analytics, permitted
+from omnix.services.consent import (
+    describable,
+    objected_to_analytics,
+    permitted,
+    without_objectors,
+)
 
 PROFILE_KEYS = (
     "orders", "net_revenue", "avg_basket_value", "tenure_days", "recency_days",
@@ -128,7 +133,8 @@ class SnapshotService:
         consent does not cover profiling now (an Ibis table). `profiling_consent`: the
         profile is shown (consent then and now); `profiling_consent_now`: consent now, so a
         customer who consented after the snapshot gets a profile at the next analysis."""
-        rows = snap.on(self._table(), day)
+        # an objection to analytics since the snapshot takes the customer out at once
+        rows = without_objectors(self.warehouse, snap.on(self._table(), day))
         allowed = permitted(self.warehouse, Purpose.PROFILING, self.default_consent, rows)
         joined = rows.left_join(allowed.mutate(consent_now=ibis.literal(True)), c.CUSTOMER_ID)
         ok = joined.consent_now.fill_null(False) & joined.profiling_consent.fill_null(False)
@@ -182,7 +188,7 @@ class SnapshotService:
     def _live(self, customer_id: str, day: date) -> dict[str, Any]:
         """The profile columns that need no other customer (price tier does: see the
         snapshot's price_tier_index instead)."""
-        tx = self.warehouse.ibis().table("transactions")
+        tx = describable(self.warehouse)  # no protected category among top categories
         moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
         mine = tx.filter(_is(customer_id))
         rows = prof.profiles(mine, moment, timezone=self.timezone).to_pyarrow().to_pylist()

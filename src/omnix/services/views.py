@@ -27,6 +27,7 @@ from omnix.domain import contract as c
 from omnix.domain.errors import InputError, NotFoundError
 from omnix.domain.ports import ViewCache, Warehouse
 from omnix.domain.snapshots import SNAPSHOT_DATE, SNAPSHOTS, SPENDING_COLUMNS
+from omnix.services.consent import describable, without_objectors
 from omnix.services.customer import CustomerService
 from omnix.services.predict import Level
 from omnix.services.snapshots import PROFILE_KEYS, MigrationReport, SnapshotService
@@ -89,7 +90,7 @@ class Views:
         if cursor:
             day, after = decode_cursor(cursor)
         day = self.snapshots().resolve(day)
-        rows = snap.on(self._snapshots(), day)
+        rows = without_objectors(self.warehouse, snap.on(self._snapshots(), day))
         rows = _narrow(rows, where)
         if after is not None:
             rows = rows.filter(rows[c.CUSTOMER_ID] > after)
@@ -138,7 +139,7 @@ class Views:
         )
         for h in past.order_by([c.CUSTOMER_ID, SNAPSHOT_DATE]).to_pyarrow().to_pylist():
             history.setdefault(h.pop(c.CUSTOMER_ID), []).append(h)
-        tx = self.warehouse.ibis().table("transactions")
+        tx = describable(self.warehouse)  # no protected category among top categories
         moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
         habits = prof.profiles(tx.filter(tx[c.CUSTOMER_ID] <= last), moment)
         live = {
