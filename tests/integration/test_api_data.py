@@ -150,6 +150,8 @@ def test_customer_views_and_segments(api_template: StoreRef) -> None:
         best = max(regular, key=lambda c: c["orders"] or 0)["customer_id"]
         rhythms = a.client.get(f"/v1/customers/{best}/rhythms", headers=h).json()
         assert rhythms["rhythms"] and rhythms["rhythms"][0]["statement"].startswith("Buys ")
+        for r in rhythms["rhythms"]:  # cycle_days is per unit; the statement says the interval
+            assert r["interval_days"] == approx(r["cycle_days"] * r["units_per_purchase"])
         by_category = a.client.get(
             f"/v1/customers/{best}/rhythms", params={"level": "category"}, headers=h
         ).json()  # cached apart from the product view

@@ -193,7 +193,8 @@ class Views:
         date, words. At category level a rhythm names its `category`; product_id and
         product_name are null."""
         day, rows = CustomerService(self.warehouse).rhythms(customer_id, as_of, level=level)
-        out = [asdict(r) | {"statement": r.statement()} for r in rows]
+        out = [asdict(r) | {"interval_days": r.interval_days, "statement": r.statement()}
+               for r in rows]  # fmt: skip
         if level == "category":
             out = [r | {"category": r["product_id"], "product_id": None, "product_name": None}
                    for r in out]  # fmt: skip

@@ -323,6 +323,7 @@ class Rhythm(BaseModel):
             "purchases": 21,
             "units_per_purchase": 1.0,
             "cycle_days": 5.1,
+            "interval_days": 5.1,
             "usual_low": 4.0,
             "usual_high": 6.3,
             "regularity": 0.78,
@@ -341,7 +342,13 @@ class Rhythm(BaseModel):
     category: str | None = Field(default=None, description="set at level=category only")
     purchases: int
     units_per_purchase: float
-    cycle_days: float
+    cycle_days: float = Field(
+        description="days ONE unit lasts; a purchase of the usual size lasts interval_days"
+    )
+    interval_days: float = Field(
+        description="days between purchases of the usual size (cycle_days x "
+        "units_per_purchase): what the statement's 'about every N days' says"
+    )
     usual_low: float | None = None
     usual_high: float | None = None
     regularity: float | None = None
