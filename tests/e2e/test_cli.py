@@ -450,3 +450,22 @@ def test_segment_tables_keep_their_numbers_whole_at_80_columns(
     assert _widest(text) <= 80 and "…" not in text
     for whole in ("123,456", "21.4%", "37.4%", "€12,345", "€9,876", "84.2%", "CLV 12m", "median"):
         assert whole in text
+
+
+def test_privacy_erase_can_compact_the_store(tmp_path: Path) -> None:
+    src = tmp_path / "t.csv"
+    src.write_text("customer_id,order_id,ts,product_id,product_name\n"
+                   "k1,b1,2024-03-01,a1,Zanzibar Tea\nk2,b2,2024-03-02,a2,Milk\n")  # fmt: skip
+    data = str(tmp_path / "d")
+    assert omnix("ingest", str(src), "--data-dir", data).returncode == 0
+    plain = omnix("privacy", "erase", "k1", "--yes", "--data-dir", data)
+    assert plain.returncode == 0, plain.stderr
+    assert "until `omnix privacy compact`" in plain.stdout
+    compacted = omnix("privacy", "compact", "--data-dir", data, "--json")
+    assert compacted.returncode == 0, compacted.stderr
+    assert set(json.loads(compacted.stdout)) == {"bytes_before", "bytes_after"}
+    assert b"Zanzibar" not in (tmp_path / "d" / "omnix.duckdb").read_bytes()
+    both = omnix("privacy", "erase", "k2", "--yes", "--compact", "--data-dir", data)
+    assert both.returncode == 0 and "compacted:" in both.stdout
+    status = json.loads(omnix("status", "--data-dir", data, "--json").stdout)
+    assert status["tables"]["transactions"] == 0

@@ -173,6 +173,10 @@ class PersonalData(Protocol):
     def erased_subjects(self) -> frozenset[str]:
         """The erasure log's subject hashes: ingest rejects these customers' new lines."""
 
+    def compact(self) -> dict[str, int]:
+        """Rewrite the store's files so deleted rows (an erasure's) leave no bytes behind;
+        {"bytes_before", "bytes_after"}."""
+
 
 # (kind, ids) of a change another process committed: customers | all | snapshot | keys
 ChangeHandler = Callable[[str, list[str]], None]

@@ -76,6 +76,37 @@ def describe_holder(message: str) -> str:
     return f"PID {pid} ({cmd[:120]})"
 
 
+def _connect(
+    path: Path, read_only: bool, memory_limit: str, threads: int | None
+) -> duckdb.DuckDBPyConnection:
+    config: dict[str, Any] = {
+        "memory_limit": memory_limit,
+        "temp_directory": str(path.parent / ".tmp" / "duckdb"),
+        "preserve_insertion_order": False,
+    }
+    if threads:
+        config["threads"] = threads
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as err:
+        if "lock" in str(err).lower():
+            raise StoreLockedError(
+                f"the store {path} is in use by {describe_holder(str(err))}; "
+                "wait for it to finish or stop it"
+            ) from None
+        raise StoreError(f"cannot open the store {path}: {err}") from None
+    # lets a second thread read query_progress(), without DuckDB printing its own bar
+    for setting in ("enable_progress_bar = true", "enable_progress_bar_print = false",
+                    "progress_bar_time = 0"):  # fmt: skip
+        con.execute(f"SET {setting}")
+    return con
+
+
+def _compacted(path: Path) -> Path:
+    """Where `compact` writes the new file before it replaces the store's."""
+    return path.with_name(path.name + ".compact")
+
+
 class DuckDBStore(OperationalTables):
     """The embedded warehouse. Open it with `DuckDBStore.open(path)`; close when done.
 
@@ -89,16 +120,18 @@ class DuckDBStore(OperationalTables):
         path: Path,
         lock: threading.RLock | None = None,
         memory_limit: str = "1GB",
+        threads: int | None = None,
     ) -> None:
         self.con = con
         self.path = path
         self.lock = lock or threading.RLock()
         self.memory_limit = memory_limit
+        self.threads = threads
         self._ibis: Any = None
 
     def for_thread(self) -> DuckDBStore:
         """A handle for another thread: a cursor on the same database, the same write lock."""
-        return DuckDBStore(self.con.cursor(), self.path, self.lock, self.memory_limit)
+        return DuckDBStore(self.con.cursor(), self.path, self.lock, self.memory_limit, self.threads)
 
     @classmethod
     def open(
@@ -123,31 +156,38 @@ class DuckDBStore(OperationalTables):
         # DuckDB creates its spill directory but not missing parents: a query that spills
         # right after opening (no ingest has made .tmp yet) failed with an IO error
         (path.parent / ".tmp").mkdir(exist_ok=True)
-        config: dict[str, Any] = {
-            "memory_limit": memory_limit,
-            "temp_directory": str(path.parent / ".tmp" / "duckdb"),
-            "preserve_insertion_order": False,
-        }
-        if threads:
-            config["threads"] = threads
-        try:
-            con = duckdb.connect(str(path), read_only=read_only, config=config)
-        except duckdb.IOException as err:
-            if "lock" in str(err).lower():
-                raise StoreLockedError(
-                    f"the store {path} is in use by {describe_holder(str(err))}; "
-                    "wait for it to finish or stop it"
-                ) from None
-            raise StoreError(f"cannot open the store {path}: {err}") from None
-        # lets a second thread read query_progress(), without DuckDB printing its own bar
-        for setting in ("enable_progress_bar = true", "enable_progress_bar_print = false",
-                        "progress_bar_time = 0"):  # fmt: skip
-            con.execute(f"SET {setting}")
-        store = cls(con, path, memory_limit=memory_limit)
+        con = _connect(path, read_only, memory_limit, threads)
+        store = cls(con, path, memory_limit=memory_limit, threads=threads)
         if not read_only:
             store.migrate()
             store.remove_stale_stages()
+            _compacted(path).unlink(missing_ok=True)  # left by a killed `privacy compact`
         return store
+
+    @_serialised
+    def compact(self) -> dict[str, int]:
+        """Rewrite the database file with only the rows it holds now. DuckDB reuses the
+        blocks of deleted rows but does not clear them, so an erased customer's name stayed
+        readable in the file (`strings omnix.duckdb`) until new data happened to overwrite
+        it. Every table is copied into a new file (COPY FROM DATABASE: schema, constraints
+        and rows), which then replaces the old one atomically: a killed process leaves the
+        old file or the new one. Needs the only handle on the store (`omnix privacy
+        compact`; a running server holds the file). Sizes in bytes, before and after."""
+        before = self.path.stat().st_size
+        target = _compacted(self.path)
+        target.unlink(missing_ok=True)
+        ((database,),) = self.con.execute("SELECT current_database()").fetchall()
+        self.con.execute("CHECKPOINT")
+        self.con.execute(f"ATTACH {v.lit(str(target))} AS omnix_compacted")
+        try:
+            self.con.execute(f"COPY FROM DATABASE {v.q(database)} TO omnix_compacted")
+        finally:
+            self.con.execute("DETACH omnix_compacted")
+        self.con.close()
+        target.replace(self.path)
+        self.con = _connect(self.path, False, self.memory_limit, self.threads)
+        self._ibis = None
+        return {"bytes_before": before, "bytes_after": self.path.stat().st_size}
 
     @property
     def tmp_dir(self) -> Path:

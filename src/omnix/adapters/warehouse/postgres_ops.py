@@ -286,6 +286,18 @@ class PostgresOperational:
             self.con.execute(f"VACUUM {', '.join(touched)}".encode())
         return deleted
 
+    def compact(self) -> dict[str, int]:
+        """VACUUM FULL of every table of customer data: each is rewritten into new files and
+        the old ones are removed, so deleted rows' bytes leave the tables (plain VACUUM, run
+        after each erasure, only marks their space free). Takes each table's exclusive lock
+        while it is rewritten: readers wait. Sizes in bytes, before and after."""
+        tables = [t for t, _ in self.customer_tables()]
+        size = " + ".join(f"pg_total_relation_size('{t}')" for t in tables)
+        ((before,),) = self.con.execute(f"SELECT {size}".encode()).fetchall()
+        self.con.execute(f"VACUUM FULL {', '.join(tables)}".encode())
+        ((after,),) = self.con.execute(f"SELECT {size}".encode()).fetchall()
+        return {"bytes_before": int(before), "bytes_after": int(after)}
+
     def erased_subjects(self) -> frozenset[str]:
         with self.con.cursor() as cur:
             cur.execute(f"SELECT DISTINCT subject_hash FROM {ERASURES}")

@@ -234,14 +234,19 @@ def privacy_export(
 def privacy_erase(
     customer_id: Annotated[str, typer.Argument(help="The customer's id as ingested.")],
     yes: Annotated[bool, typer.Option("--yes", help="Erase without asking.")] = False,
+    compact: Annotated[
+        bool, typer.Option("--compact", help="Then rewrite the store's files (privacy compact).")
+    ] = False,
     data_dir: DataDir = DEFAULT_DIR,
     as_json: JsonFlag = False,
 ) -> None:
     """Erase every row about a customer from every table and rejects file (GDPR Art. 17);
     an audit record without personal data is kept, and later ingests reject the customer's
-    lines (reason erased_customer). Cannot be undone.
+    lines (reason erased_customer). Cannot be undone. The deleted rows' bytes stay in the
+    store's free space until `omnix privacy compact` (or --compact) rewrites its files; files
+    you wrote with --out (predict, recommend --all, export profiles) are yours to delete.
 
-    Example: omnix privacy erase C000042 --yes
+    Example: omnix privacy erase C000042 --yes --compact
     """
     from omnix.bootstrap import bootstrap
     from omnix.domain.errors import ConfigError
@@ -252,18 +257,53 @@ def privacy_erase(
         typer.confirm(f"Erase everything about {customer_id}? This cannot be undone", abort=True)
     container = bootstrap(_settings(data_dir), create=False)
     try:
-        report = container.privacy_service().erase(customer_id, requested_by="cli")
+        privacy = container.privacy_service()
+        report = privacy.erase(customer_id, requested_by="cli")
+        sizes = privacy.compact() if compact else None
     finally:
         container.close()
     payload = {"erasure_id": report.erasure_id, "subject_hash": report.subject_hash,
                "erased_at": report.erased_at, "rows_deleted": report.rows_deleted,
-               "files_rewritten": report.files_rewritten}  # fmt: skip
+               "files_rewritten": report.files_rewritten, "compacted": sizes}  # fmt: skip
     if as_json:
         typer.echo(json.dumps(payload))
         return
     counts = ", ".join(f"{t} {n}" for t, n in report.rows_deleted.items() if n)
     typer.echo(f"erased {report.total} rows ({counts}); audit record {report.erasure_id}")
     typer.echo("Later ingests and events reject this customer's lines (erased_customer).")
+    if sizes is None:
+        typer.echo(
+            "Their bytes stay in the store's free space until `omnix privacy compact`; files "
+            "you wrote with --out or export are yours to delete."
+        )
+    else:
+        typer.echo(_compacted(sizes))
+
+
+@privacy_app.command("compact")
+def privacy_compact(data_dir: DataDir = DEFAULT_DIR, as_json: JsonFlag = False) -> None:
+    """Rewrite the store's files so erased (deleted) rows leave no bytes behind: the embedded
+    store copies every table into a new database file that replaces the old one (stop any
+    `omnix serve` on it first); PostgreSQL runs VACUUM FULL on its customer tables.
+
+    Example: omnix privacy compact
+    """
+    from omnix.bootstrap import bootstrap
+
+    container = bootstrap(_settings(data_dir), create=False)
+    try:
+        sizes = container.privacy_service().compact()
+    finally:
+        container.close()
+    if as_json:
+        typer.echo(json.dumps(sizes))
+        return
+    typer.echo(_compacted(sizes))
+
+
+def _compacted(sizes: dict[str, int]) -> str:
+    mb = {k: v / 1e6 for k, v in sizes.items()}
+    return f"compacted: {mb['bytes_before']:,.1f} MB -> {mb['bytes_after']:,.1f} MB"
 
 
 def openapi_cmd(
