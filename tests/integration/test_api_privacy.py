@@ -88,6 +88,11 @@ def test_erasure_leaves_nothing_in_any_table_or_rejects_file(api_store: StoreRef
         assert mine.status_code == 404  # no predictions and no such customer any more
         reco = a.client.post(f"/v1/customers/{WHO}/recommendations", headers=a.auth()).json()
         assert reco["personalized"] is False and reco["items"]  # everyone's popular items
+        # the consents of an erased customer are the defaults: the answer says why
+        consents = a.client.get(f"/v1/privacy/customers/{WHO}/consents", headers=officer)
+        assert consents.json()["erased"] is True and consents.json()["log"] == []
+        other = a.client.get(f"/v1/privacy/customers/{NEIGHBOUR}/consents", headers=officer)
+        assert other.json()["erased"] is False
         log = a.client.get("/v1/privacy/erasures", headers=officer).json()["items"]
         assert [e["erasure_id"] for e in log] == [record["erasure_id"]]
         assert (

@@ -128,7 +128,8 @@ class PrivacyService:
         ids = self.subject_ids(customer_id)
         log = [_plain(r) for r in self.store.rows_about("consents", "customer_id", ids)]
         log.sort(key=lambda r: str(r["recorded_at"]))
-        return {"customer_id": customer_id, "purposes": self._consent_now(log), "log": log}
+        return {"customer_id": customer_id, "purposes": self._consent_now(log), "log": log,
+                "erased": bool(self.was_erased(customer_id))}  # fmt: skip
 
     def _consent_now(self, log: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

@@ -319,11 +319,17 @@ class CustomerConsents(BaseModel):
                 for p in Purpose
             },
             "log": [],
+            "erased": False,
         }
     )
     customer_id: str
     purposes: dict[str, ConsentDecision]
     log: list[ConsentRecordOut]
+    erased: bool = Field(
+        default=False,
+        description="the customer was erased: the decisions shown are the defaults, and "
+        "later ingests and events reject their lines",
+    )
 
 
 class CustomerExport(BaseModel):
