@@ -223,6 +223,9 @@ def _recommendations_after_the_page(site: Api) -> None:
     assert '<th scope="col">Why</th>' in panel.text or "Nothing to recommend" in panel.text
     again = client.get(f"/customers/{customer}")  # built once: now part of the page
     assert 'id="reco-panel"' in again.text and 'id="reco-slot"' not in again.text
+    # no page for an id the snapshot does not hold (unknown, or erased), as for the customer
+    assert client.get("/customers/NOPE999/recommendations").status_code == 404
+    assert site.container.views().cache.get("NOPE999", "web-recommendations") is None
     viewer = signed_in(site, Role.VIEWER)
     assert viewer.get(f"/customers/{customer}/recommendations").status_code == 403
 
