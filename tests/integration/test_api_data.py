@@ -247,6 +247,7 @@ def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
         r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
         assert r.status_code == 200, r.text
         assert (r.json()["read"], r.json()["inserted"], r.json()["balanced"]) == (1, 1, True)
+        assert r.json()["source"] == "more_sales.csv"  # not the server's upload path
         again = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
         assert (again.json()["inserted"], again.json()["duplicates"]) == (0, 1)
         odd = {"file": ("notes.docx", b"hello", "application/octet-stream")}

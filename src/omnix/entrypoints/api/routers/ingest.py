@@ -84,7 +84,8 @@ def ingest_file(
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     wired.view_cache().clear()
-    return IngestResult.model_validate(summary.to_dict())
+    # the file's own name, not where the server kept it meanwhile (uploads/<uuid>/...)
+    return IngestResult.model_validate(summary.to_dict() | {"source": path.name})
 
 
 def _safe_name(name: str | None) -> str:
