@@ -192,3 +192,9 @@ def test_consent_given_after_the_snapshot_is_named(store: str) -> None:
     assert granted.returncode == 0, granted.stderr
     text = omnix("profile", "C000002", "--data-dir", store, "--default-consent", "granted")
     assert "consent came after it" in text.stdout and "omnix analyze" in text.stdout
+    # the export says so too: it reported fewer profiled customers without a word
+    out = str(Path(store) / "p.csv")
+    args = ("export", "profiles", "--out", out, "--data-dir", store, "--default-consent", "granted")
+    summary = json.loads(omnix(*args, "--json").stdout)
+    assert summary["awaiting_analysis"] == 1
+    assert "1 customer consents to profiling now" in omnix(*args).stderr

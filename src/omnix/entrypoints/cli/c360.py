@@ -187,6 +187,14 @@ def export_profiles(
         typer.echo(json.dumps(asdict(summary)))
         return
     render.print_mapping(f"Exported {out}", asdict(summary))
+    if n := summary.awaiting_analysis:
+        who = "1 customer consents" if n == 1 else f"{n:,} customers consent"
+        render.err_console.print(
+            f"note: {who} to profiling now but the "
+            f"snapshot of {summary.snapshot_date} holds no spending profile for them (it was "
+            "analysed before they consented, or with consent denied by default): run "
+            "`omnix analyze` to add them."
+        )
 
 
 @consent_app.command("import")
