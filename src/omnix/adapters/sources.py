@@ -399,10 +399,7 @@ def _split_swallowed(
     its buffers (about 1.5 ms per million values)."""
     import pyarrow.compute as pc
 
-    suspect = [
-        i for i, col in enumerate(batch.columns)
-        if col.null_count < len(col) and _has_line_break(col)
-    ]  # fmt: skip
+    suspect = [i for i, col in enumerate(batch.columns) if _has_line_break(col)]
     if not suspect:
         return batch, numbers
     row = "[^\r\n]*" + f"(?:{re.escape(delimiter)}[^\r\n]*){{{batch.num_columns - 1}}}"

@@ -158,14 +158,16 @@ class SnapshotService:
             raise UnsupportedFormatError(f"export to .parquet or .csv, got {out.name}")
         day = self.resolve(day)
         rows = self.gated(day).rename(cluster="cluster_id")
-        table = rows.select(*EXPORT_COLUMNS).order_by(c.CUSTOMER_ID).to_pyarrow()
+        import pyarrow.compute as pc
+
+        # one read: the export's columns plus whether each is waiting for the next analysis
+        waits = rows.profiling_consent_now & ~rows.profiling_consent
+        pulled = rows.select(*EXPORT_COLUMNS, waits=waits).order_by(c.CUSTOMER_ID).to_pyarrow()
+        waiting = int(pc.sum(pulled["waits"]).as_py() or 0)
+        table = pulled.drop_columns(["waits"])
         _write(table, out, suffix)
         profiled = table.num_rows - table["price_tier_index"].null_count
-        waiting = rows.filter(rows.profiling_consent_now & ~rows.profiling_consent).count()
-        return ExportSummary(
-            str(out), day.isoformat(), table.num_rows, profiled,
-            int(waiting.to_pyarrow().as_py()),
-        )  # fmt: skip
+        return ExportSummary(str(out), day.isoformat(), table.num_rows, profiled, waiting)
 
     def customer(self, customer_id: str, day: date | None = None) -> dict[str, Any]:
         """One customer's 360 view: the snapshot row, segment history over every snapshot and

@@ -179,10 +179,9 @@ def customer(
             view, why = None, str(missing)
     finally:
         container.close()
-    item: dict[str, str | None]
     rows: list[dict[str, object]] = []
     for p in pairs:
-        item = (
+        item: dict[str, object] = (
             {"category": p.product_id}
             if chosen == "category"
             else {"product_id": p.product_id, "product_name": p.product_name}

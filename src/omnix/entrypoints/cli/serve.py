@@ -277,7 +277,7 @@ def privacy_erase(
             "you wrote with --out or export are yours to delete."
         )
     else:
-        typer.echo(_compacted(sizes))
+        typer.echo(_sizes_line(sizes))
 
 
 @privacy_app.command("compact")
@@ -298,10 +298,10 @@ def privacy_compact(data_dir: DataDir = DEFAULT_DIR, as_json: JsonFlag = False) 
     if as_json:
         typer.echo(json.dumps(sizes))
         return
-    typer.echo(_compacted(sizes))
+    typer.echo(_sizes_line(sizes))
 
 
-def _compacted(sizes: dict[str, int]) -> str:
+def _sizes_line(sizes: dict[str, int]) -> str:
     mb = {k: v / 1e6 for k, v in sizes.items()}
     return f"compacted: {mb['bytes_before']:,.1f} MB -> {mb['bytes_after']:,.1f} MB"
 

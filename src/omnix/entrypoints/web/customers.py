@@ -68,9 +68,7 @@ def _analytics(site: Site, customer_id: str) -> dict[str, Any]:
         raw = views.cached(customer_id, view, lambda: json.dumps(build(), default=str).encode())
         return json.loads(raw)
 
-    # the API's cached 360 (warmed in bulk at start and after each analysis run)
-    raw = views.cached(customer_id, "360", lambda: serialise_360(views.customer(customer_id)))
-    profile = json.loads(raw)
+    profile = json.loads(_the_360(views, customer_id))
     rhythms = built("web-rhythm-rows", lambda: _rhythms(site, customer_id))
     orders = built("web-orders", lambda: site.wired.dashboard_service().purchases(customer_id))
     # recommendations are the slowest part of a first view: shown here when already built,
@@ -95,7 +93,7 @@ def recommendations_page(request: Request, customer_id: CustomerId) -> HTMLRespo
     views = site.wired.views()
     # the page of a customer the snapshot holds, as the customer page is: an unknown or
     # erased id was answered with everyone's popular items and cached under that id
-    views.cached(customer_id, "360", lambda: serialise_360(views.customer(customer_id)))
+    _the_360(views, customer_id)
 
     def build() -> bytes:
         found = site.wired.recommend_service().recommend(customer_id, RECOMMENDED)
@@ -106,6 +104,15 @@ def recommendations_page(request: Request, customer_id: CustomerId) -> HTMLRespo
         "recommendations.html", f"Recommended for customer {customer_id}",
         customer_id=customer_id, recommended=recommended,
     )  # fmt: skip
+
+
+def _the_360(views: Any, customer_id: str) -> bytes:
+    """The API's cached 360 (warmed in bulk at start and after each analysis run); NotFound
+    for a customer the latest snapshot does not hold."""
+    raw: bytes = views.cached(
+        customer_id, "360", lambda: serialise_360(views.customer(customer_id))
+    )
+    return raw
 
 
 def _rhythms(site: Site, customer_id: str) -> list[dict[str, Any]]:
