@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from structlog.testing import capture_logs
 
+from omnix.adapters.warehouse.duckdb_load import POSITION
 from omnix.domain import contract as c
 from omnix.domain.errors import ConfigError, InputError, MappingError, SourceNotFoundError
 from omnix.domain.ingest import (
@@ -27,6 +28,8 @@ from tests.backends import StoreRef
 from tests.integration.helpers import ingest, opened, query, write
 
 HEADER = "customer_id,order_id,ts,product_id,quantity,unit_price,Country\n"
+# every line's position within its order, as written or derived (both engines)
+POSITIONS = f"SELECT order_id, {POSITION} AS p FROM transactions"
 
 # One row per reject reason, each failing exactly one rule, plus good rows around them.
 BAD_ROWS = {
@@ -81,7 +84,7 @@ def test_stored_lines_are_typed_and_marked(tmp_path: Path, store: StoreRef) -> N
     assert (s.anonymous, s.returns) == (1, 1)
     rows = query(
         data,
-        "SELECT order_id, product_id, quantity, line_type, line_seq, attributes->>'Country', "
+        f"SELECT order_id, product_id, quantity, line_type, {POSITION}, attributes->>'Country', "
         "customer_id FROM transactions ORDER BY row_number",
     )
     assert rows[0] == ("g1", "p1", 2.0, "sale", 1, "UK", "c1")
@@ -120,9 +123,7 @@ def test_same_product_twice_in_an_order_is_two_lines(tmp_path: Path, store: Stor
     text = HEADER + "c1,o1,2024-01-01,p1,1,1,UK\nc1,o1,2024-01-01,p1,1,1,UK\n"
     (s,) = ingest(data, write(tmp_path / "t.csv", text))
     assert (s.stored, s.inserted) == (2, 2)
-    assert query(data, "SELECT array_agg(line_seq ORDER BY line_seq) FROM transactions") == [
-        ([1, 2],)
-    ]
+    assert query(data, f"SELECT array_agg(p ORDER BY p) FROM ({POSITIONS}) AS s") == [([1, 2],)]
 
 
 def test_padded_order_ids_give_the_positions_and_identity_of_clean_ones(
@@ -143,13 +144,55 @@ def test_padded_order_ids_give_the_positions_and_identity_of_clean_ones(
     (first,) = ingest(store, padded)
     assert (first.stored, first.inserted) == (4, 4)
     positions = (
-        "SELECT order_id, array_agg(line_seq ORDER BY line_seq) FROM transactions "
-        "GROUP BY 1 ORDER BY 1"
+        f"SELECT order_id, array_agg(p ORDER BY p) FROM ({POSITIONS}) AS s GROUP BY 1 ORDER BY 1"
     )
     assert query(store, positions) == [("g1", [1, 2, 3]), ("g2", [1])]
     (again,) = ingest(store, clean)
     assert (again.stored, again.inserted, again.duplicates) == (4, 0, 4)
     assert query(store, positions) == [("g1", [1, 2, 3]), ("g2", [1])]
+
+
+def test_an_order_whose_first_row_was_rejected_keeps_its_positions(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """Positions count from an order's first row in the file, rejected or not: the export
+    corrected later (row 1 now good) adds that one line and repeats the other three."""
+    bad = [
+        "c1,o1,2024-01-01,p0,1,-2,UK",  # negative price: rejected
+        "c1,o1,2024-01-01,p1,1,1,UK",
+        "c1,o1,2024-01-01,p2,1,1,UK",
+        "c2,o2,2024-01-02,p1,1,1,UK",
+    ]
+    (first,) = ingest(store, write(tmp_path / "bad.csv", HEADER + "\n".join(bad)))
+    assert (first.stored, first.rejected) == (3, 1)
+    positions = f"SELECT order_id, array_agg(p ORDER BY p) FROM ({POSITIONS}) AS s GROUP BY 1"
+    assert sorted(query(store, positions)) == [("o1", [2, 3]), ("o2", [1])]
+    fixed = write(tmp_path / "fixed.csv", HEADER + "\n".join(bad).replace(",-2,", ",2,"))
+    (again,) = ingest(store, fixed)
+    assert (again.stored, again.inserted, again.duplicates) == (4, 1, 3)
+    assert sorted(query(store, positions)) == [("o1", [1, 2, 3]), ("o2", [1])]
+
+
+def test_a_first_file_stores_derived_positions_that_later_files_match(tmp_path: Path) -> None:
+    """Into an empty DuckDB store a file's positions are derived, not computed (line_seq
+    NULL); the next file that repeats some of its orders writes them and matches them."""
+    rows = [f"c{i % 3},o{i // 3},2024-01-0{1 + i % 5} 10:00,p{i % 2},1,1.0,UK" for i in range(30)]
+    data = tmp_path / "data"
+    ingest(data, write(tmp_path / "a.csv", HEADER + "\n".join(rows[:18])))
+    assert query(data, "SELECT count(*) FILTER (WHERE line_seq IS NULL) FROM transactions") == [
+        (18,)
+    ]
+    assert sorted(
+        query(data, f"SELECT order_id, p FROM ({POSITIONS}) AS s WHERE order_id = 'o1'")
+    ) == [("o1", 1), ("o1", 2), ("o1", 3)]
+    (b,) = ingest(data, write(tmp_path / "b.csv", HEADER + "\n".join(rows[9:])))
+    assert (b.inserted, b.duplicates) == (12, 9)
+    written = (
+        "SELECT DISTINCT order_id FROM transactions JOIN sources USING (source_id) "
+        "WHERE line_seq IS NOT NULL AND name = 'a.csv'"
+    )
+    assert sorted(o for (o,) in query(data, written)) == ["o3", "o4", "o5"]
+    assert query(data, f"SELECT count(DISTINCT (order_id, p)) FROM ({POSITIONS}) AS s") == [(30,)]
 
 
 def test_line_id_defines_identity_when_given(tmp_path: Path, store: StoreRef) -> None:
@@ -266,7 +309,13 @@ def test_one_pass_and_counting_pass_agree(tmp_path: Path) -> None:
         with capture_logs() as logs:
             summaries += ingest(tmp_path / data, source, **options)
         phases.append([e["phase"] for e in logs if e["event"] == "load phase"])
-    assert phases == [["store", "count"], ["validate", "store"], ["store", "validate", "rejects"]]
+    # positions: the re-run first writes the derived positions of the lines it repeats; the
+    # bad file's order o4 starts with its rejected row (o4 has no other line: nothing to write)
+    assert phases == [
+        ["store", "count"],
+        ["validate", "positions", "store"],
+        ["store", "validate", "rejects", "positions"],
+    ]
     first, again, counted = summaries
 
     def marks(s: IngestSummary) -> tuple[int, ...]:

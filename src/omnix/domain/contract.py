@@ -24,7 +24,9 @@ Columns omnix adds when it stores a line::
     line_seq     int          with order_id and product_id the line's identity when line_id
                               is absent. From a file: the line's position within its order
                               (its row minus the order's first row, plus 1); from an event
-                              batch: the occurrence of this product within its order (1, 2 ...)
+                              batch: the occurrence of this product within its order (1, 2 ...).
+                              The embedded store may hold NULL: derived from row_number until
+                              a later file repeats the order (adapters/warehouse/duckdb_load)
     line_type    str          sale | return | cancellation
     is_product   bool         False for postage, fees and other non-product lines
     attributes   JSON | None  extra source columns the contract does not name

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnix.adapters.warehouse.duckdb_load import POSITION, settle_positions
 from omnix.adapters.warehouse.records import job_from, job_record
 from omnix.adapters.warehouse.schema import (
     API_KEYS,
@@ -237,7 +238,17 @@ class OperationalTables:
 
     def rows_about(self, table: str, how: str, ids: Sequence[str]) -> list[dict[str, Any]]:
         where = _about(how)
-        rel = self.con.execute(f"SELECT * FROM {_known(self, table)} WHERE {where}", [list(ids)])
+        if table == c.TRANSACTIONS.name:  # positions as written or derived, over whole orders
+            rel = self.con.execute(
+                f"SELECT * REPLACE ({POSITION} AS {c.LINE_SEQ}) FROM transactions "
+                f"WHERE {c.ORDER_ID} IN (SELECT {c.ORDER_ID} FROM transactions WHERE {where}) "
+                f"QUALIFY {where}",
+                [list(ids), list(ids)],
+            )
+        else:
+            rel = self.con.execute(
+                f"SELECT * FROM {_known(self, table)} WHERE {where}", [list(ids)]
+            )
         cols = [d[0] for d in rel.description]
         return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
 
@@ -246,6 +257,14 @@ class OperationalTables:
         with self.lock:
             self.con.execute("BEGIN TRANSACTION")
             try:
+                # the lines that stay in an order keep their positions (duckdb_load)
+                settle_positions(
+                    self.con,
+                    f"SELECT {c.ORDER_ID} FROM transactions WHERE {_about(BY_COLUMN)}",
+                    [list(ids), list(ids)],
+                    f"{c.CUSTOMER_ID} IS NULL OR NOT ({_about(BY_COLUMN)})",
+                    rewrite=True,
+                )
                 for table, how in self.customer_tables():
                     rows = self.con.execute(
                         f"DELETE FROM {table} WHERE {_about(how)}", [list(ids)]

@@ -264,6 +264,7 @@ class DuckDBStore(OperationalTables):
                     options,
                     info.source_id,
                     progress.phase if progress else None,
+                    derive_positions=True,
                 )
                 load.run(summary, info.path.name)
                 summary.seconds = time.perf_counter() - started

@@ -88,6 +88,8 @@ STEPS: Final[tuple[Step, ...]] = (
          both(create(PREDICTIONS), add_columns(SNAPSHOTS, [n for n, _ in SNAPSHOT_COLUMNS]))),
     Step(7, "churn risk over 90 days in customer snapshots",
          add_columns(SNAPSHOTS, ["churn_risk_90d"])),
+    Step(8, "a line's position may be derived from its row (line_seq NULL)",
+         lambda dialect: ["ALTER TABLE transactions ALTER COLUMN line_seq DROP NOT NULL"]),
 )  # fmt: skip
 LATEST: Final = STEPS[-1].version
 

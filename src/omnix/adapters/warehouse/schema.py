@@ -130,7 +130,7 @@ TRANSACTIONS = Table(
     c.TRANSACTIONS.name,
     _contract(
         c.TRANSACTIONS,
-        Column(c.LINE_SEQ, INT32, True),
+        Column(c.LINE_SEQ, INT32),  # NULL: derived (duckdb_load.POSITION)
         Column(c.LINE_TYPE, S, True),
         Column(c.IS_PRODUCT, B, True),
         Column(c.ATTRIBUTES, J),
