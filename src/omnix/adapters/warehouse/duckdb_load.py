@@ -339,10 +339,11 @@ class FileLoad:
             identified += f" QUALIFY line_id IS NULL OR {first_of_id}"
         names = ", ".join(v.q(n) for n in c.TRANSACTIONS.names)
         if stored_before:
+            orders = f"SELECT {order} FROM {s.raw}"
             if has_derived_positions(self.con):
                 with self._watch("positions"):
-                    settle_positions(self.con, f"SELECT {order} FROM {s.raw}")
-            identified = _not_stored(identified, has_line_ids)
+                    settle_positions(self.con, orders)
+            identified = _not_stored(identified, has_line_ids, orders)
         sql = (
             f"INSERT INTO transactions SELECT {names}, line_seq, {line_type}, {s.is_product}, "
             f"attributes, {v.lit(self.source_id)}, rn FROM ({identified}) AS s"
@@ -503,13 +504,21 @@ def settle_positions(
         con.execute("DROP TABLE _omnix_settled")
 
 
-def _not_stored(identified: str, has_line_ids: bool) -> str:
+def _not_stored(identified: str, has_line_ids: bool, orders: str) -> str:
     """The identified lines that are not stored yet, by line identity: `line_id` when a line
     has one, else its position. Written as anti-joins: `NOT EXISTS` was decorrelated into a
     materialized copy of every incoming line plus a mark join (re-ingesting 10.6M lines:
-    29 CPU s, 3.3 GB spilled)."""
+    29 CPU s, 3.3 GB spilled).
+
+    By position, only the stored lines of the file's `orders` (SQL giving order ids) are
+    compared: the anti-join's hash table held every stored line before. A new 10.6M-line
+    file into a 10.6M-line store: 13.8-15.8 s against 27-33 s; 10,000 new lines 1.5 against
+    1.7 s; the same file again, where every order is stored, 12.1-12.7 s against 10.5-11.8."""
+    stored = (
+        f"(SELECT order_id, product_id, line_seq FROM transactions WHERE order_id IN ({orders}))"
+    )
     by_position = (
-        f"SELECT s.* FROM ({identified}) AS s ANTI JOIN transactions AS t "
+        f"SELECT s.* FROM ({identified}) AS s ANTI JOIN {stored} AS t "
         "ON t.order_id = s.order_id AND t.product_id = s.product_id AND t.line_seq = s.line_seq"
     )
     if not has_line_ids:
