@@ -467,9 +467,7 @@ def settle_positions(
 
     Written once rather than derived in every comparison: re-ingesting the whole 10.6M-line
     file over its derived positions took 19-21 s writing them against 11-12 s with written
-    ones, and the same 16-18 s (in a faster spell) deriving them in the anti-join, every time.
-    Lines whose orders a file does not repeat keep NULL, which also keeps them out of the
-    anti-join's hash table: a second, new 10.6M-line file went in in 13.6-15 s against 27-30."""
+    ones, and about as long deriving them in the anti-join, but every time."""
     if not has_derived_positions(con):
         return
     heads = (
