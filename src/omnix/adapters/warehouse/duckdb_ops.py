@@ -24,7 +24,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from omnix.adapters.warehouse.duckdb_load import POSITION, settle_positions
+from omnix.adapters.warehouse.duckdb_load import (
+    POSITION,
+    has_derived_positions,
+    settle_positions,
+)
 from omnix.adapters.warehouse.records import job_from, job_record
 from omnix.adapters.warehouse.schema import (
     API_KEYS,
@@ -257,14 +261,14 @@ class OperationalTables:
         with self.lock:
             self.con.execute("BEGIN TRANSACTION")
             try:
-                # the lines that stay in an order keep their positions (duckdb_load)
-                settle_positions(
-                    self.con,
-                    f"SELECT {c.ORDER_ID} FROM transactions WHERE {_about(BY_COLUMN)}",
-                    [list(ids), list(ids)],
-                    f"{c.CUSTOMER_ID} IS NULL OR NOT ({_about(BY_COLUMN)})",
-                    rewrite=True,
-                )
+                if has_derived_positions(self.con):  # lines that stay keep their positions
+                    settle_positions(
+                        self.con,
+                        f"SELECT {c.ORDER_ID} FROM transactions WHERE {_about(BY_COLUMN)}",
+                        [list(ids), list(ids)],
+                        f"{c.CUSTOMER_ID} IS NULL OR NOT ({_about(BY_COLUMN)})",
+                        rewrite=True,
+                    )
                 for table, how in self.customer_tables():
                     rows = self.con.execute(
                         f"DELETE FROM {table} WHERE {_about(how)}", [list(ids)]
