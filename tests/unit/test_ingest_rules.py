@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from omnix.adapters.sources import Format, _row_numbers, detect
+from omnix.adapters.sources import Format, _int64_array, _row_numbers, detect
 from omnix.domain import contract as c
 from omnix.domain.errors import MappingError, UnsupportedFormatError
 from omnix.domain.ingest import (
@@ -121,3 +122,14 @@ def test_row_numbers_skip_malformed_lines() -> None:
     assert _row_numbers(1, 4, [2, 4]).tolist() == [1, 3, 5, 6]
     assert _row_numbers(10, 3, []).tolist() == [10, 11, 12]
     assert _row_numbers(1, 0, [1]).dtype == np.int64
+
+
+def test_row_numbers_become_an_int64_arrow_column_without_a_copy() -> None:
+    numbers = _row_numbers(1, 4, [2, 4])
+    column = _int64_array(numbers)
+    assert column.type == pa.int64()
+    assert column.to_pylist() == [1, 3, 5, 6]
+    assert column.null_count == 0
+    assert column.buffers()[1].address == numbers.ctypes.data  # the same memory
+    # a strided view or another integer type is copied into a contiguous int64 buffer
+    assert _int64_array(np.arange(10, dtype=np.int32)[::3]).to_pylist() == [0, 3, 6, 9]
