@@ -20,6 +20,8 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,21 @@ def machine() -> str:
     return (
         f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, Python {platform.python_version()}"
     )
+
+
+def host_speed() -> float:
+    """Seconds for a pure-Python loop of 10^7 additions at module level (`python -c`, the form
+    every note and DECISIONS_LOG entry quotes): how fast this host is right now.
+
+    The shared host runs in spells (the loop 0.47-0.55 s fast, 0.6-0.8 s medium, over 1 s slow)
+    that move every benchmark by up to 3x and that no load average or steal counter shows;
+    numbers compare only within a spell, so benchmarks record this beside them."""
+    loop = (
+        "import time\nt = time.perf_counter()\ns = 0\nfor i in range(10**7): s += i\n"
+        "print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", loop], capture_output=True, text=True, check=True)
+    return round(float(out.stdout), 3)
 
 
 def timed(fn: Any) -> tuple[Any, float]:

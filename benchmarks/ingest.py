@@ -7,6 +7,9 @@ user sees, start-up included. Peak RSS is the child's maximum resident set (getr
     .venv/bin/python benchmarks/ingest.py --lines 1000000 --formats parquet
     .venv/bin/python benchmarks/ingest.py --repeat 3     # median of 3 interleaved rounds
 
+Each run records the host's speed just before it (`host_loop_seconds`, clv.host_speed): the
+shared host runs in spells that move the numbers by up to 3x.
+
 Results go to benchmarks/results/ingest.json and print as a Markdown table for the README.
 """
 
@@ -109,6 +112,8 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     mid["wall_seconds_min"] = ordered[0]["wall_seconds"]
     mid["cpu_seconds_median"] = sorted(r["cpu_seconds"] for r in runs)[len(runs) // 2]
     mid["peak_rss_mb_max"] = max(r["peak_rss_mb"] for r in runs)
+    loops = [r["host_loop_seconds"] for r in runs]
+    mid["host_loop_seconds_range"] = [min(loops), max(loops)]
     return mid
 
 
@@ -122,9 +127,12 @@ def main() -> None:
     args = parser.parse_args()
     cases = [(lines, fmt, dataset(lines, fmt)) for lines in args.lines for fmt in args.formats]
     runs: dict[tuple[int, str], list[dict[str, float]]] = {}
+    from clv import host_speed, machine  # benchmarks/clv.py
+
     for _ in range(args.repeat):  # rounds interleave the cases: neighbours' load hits all alike
         for lines, fmt, source in cases:
-            result = run_ingest(source)
+            speed = host_speed()  # the host's spell just before the run
+            result = {**run_ingest(source), "host_loop_seconds": speed}
             runs.setdefault((lines, fmt), []).append(result)
             print(json.dumps({"format": fmt, **result}), flush=True)
     rows = []
@@ -132,11 +140,17 @@ def main() -> None:
         size = {"format": fmt, "file_mb": round(source.stat().st_size / 2**20)}
         rows.append({**size, **median_run(runs[(lines, fmt)])})
     RESULTS.mkdir(parents=True, exist_ok=True)
-    from clv import machine  # benchmarks/clv.py
-
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "runs": rows}
+    loops = [r["host_loop_seconds"] for rs in runs.values() for r in rs]
+    report = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "host_loop_seconds": [min(loops), max(loops)],
+        "runs": rows,
+    }
     (RESULTS / "ingest.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nMachine: {report['machine']}\n")
+    print(f"\nMachine: {report['machine']}")
+    low, high = report["host_loop_seconds"]
+    print(f"Host speed: a Python loop of 10^7 additions {low}-{high} s before the runs\n")
     print("| format | lines | file MB | seconds (wall) | lines/s | CPU s | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
