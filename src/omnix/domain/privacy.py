@@ -4,7 +4,9 @@ The spending profile describes what is bought, never who the person is. Categori
 points at health, religion, ethnicity, sexual life or orientation, or political views are left
 out of every spending measure and list, so a profile can neither show nor be driven by them.
 The terms are matched as word prefixes, case-insensitively ("pharmacy" matches "Pharmacy &
-Health"). See docs/DECISIONS_LOG.md (GDPR Art. 22 and Recital 71).
+Health"). Recommendations offer such products only to customers who bought them before
+(services/recommend.OwnPurchasesOnly): never inferred from other customers or similar products.
+See docs/DECISIONS_LOG.md (GDPR Art. 22 and Recital 71).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Same protocol and population as the next-basket backtest (services/backtest.py):
 the cutoff, each evaluated customer's first order in the window as truth. Every method is scored
 on recall, NDCG and PHR at k over the whole basket, over its repeat items (bought before the
 cutoff) and over its explore items (never bought), plus catalogue coverage and intra-list
-diversity (cosine distance of the product-text vectors).
+diversity (cosine distance of the product-text vectors). The last row is the blend as it is
+served: products of a protected category only to customers who bought them
+(services/recommend.OwnPurchasesOnly).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from omnix.models.baselines import TIFUKNN, PTopFreq
 from omnix.models.recommend.blend import BlendRecommender
 from omnix.models.recommend.candidates import pair_keys
 from omnix.services.backtest import BacktestService, Protocol, encode
-from omnix.services.encode import codes, day_number, encode_history
-from omnix.services.recommend import product_texts, product_vectors
+from omnix.services.encode import category_names, codes, day_number, encode_history
+from omnix.services.recommend import OwnPurchasesOnly, product_texts, product_vectors
 
 SINGLE_SOURCES = ("replenishment", "collaborative", "content", "segment", "complements")
+SERVED = "omnix blend, protected own-only"  # the blend under the protected-category rule
 
 
 @dataclass(slots=True)
@@ -113,6 +116,11 @@ class RecommendBacktest:
                 report.methods.append(score_lists(f"source: {source}", rec, p, split, vectors))
             rec = blend.recommend(p.customers, k)
             report.methods.append(score_lists("omnix blend", rec, p, split, vectors))
+            # what is served: protected categories' products only to their buyers
+            names = category_names(tables["categories"])
+            own = OwnPurchasesOnly.of(p.history, p.item_category, names)
+            rec = own.top_k(blend, p.customers, k)
+            report.methods.append(score_lists(SERVED, rec, p, split, vectors))
             lap("blend score")
         report.seconds = t
         return report

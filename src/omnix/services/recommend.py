@@ -33,7 +33,10 @@ from omnix.domain import recommend as reco
 from omnix.domain.consent import Purpose
 from omnix.domain.errors import EmptyStoreError
 from omnix.domain.ports import TextEncoder, Warehouse
+from omnix.domain.privacy import protected_attribute
 from omnix.domain.snapshots import SNAPSHOT_DATE, SNAPSHOTS
+from omnix.models.baselines import top_k_per_customer
+from omnix.models.baskets import Baskets, IntArray
 from omnix.models.next_need import idle_cores
 from omnix.models.recommend.blend import BlendCandidates, BlendRecommender
 from omnix.models.recommend.candidates import Scored, top_per_customer
@@ -156,13 +159,59 @@ def _permitted_mask(warehouse: Warehouse, h: StoreHistory, default: bool) -> np.
     return mask
 
 
+@dataclass(frozen=True, slots=True)
+class OwnPurchasesOnly:
+    """Products of a protected category (`domain.privacy`: health, religion, ethnicity, sexual
+    life, politics) are recommended to a customer only when they bought that very product
+    before ("buy it again" reads their own history). Never inferred: not from other customers
+    (collaborative, popular, segment, complements) nor from similar products (content), which
+    would tell a customer, and whoever sends the campaign, what omnix guessed about them."""
+
+    item: np.ndarray[Any, np.dtype[np.bool_]]  # per item code: its category is protected
+    bought: np.ndarray[Any, Any]  # customer * n_items + item of protected purchases
+
+    @classmethod
+    def of(cls, b: Baskets, item_category: IntArray, category_names: pa.Array) -> OwnPurchasesOnly:
+        """From a history, its items' category codes and the names of the codes (code k >= 1
+        is category_names[k - 1], 0 = none)."""
+        flagged = [False] + [n is not None and protected_attribute(str(n)) is not None
+                             for n in category_names.to_pylist()]  # fmt: skip
+        item = np.asarray(flagged, dtype=bool)[item_category]
+        mine = item[b.item]
+        key = b.customer[mine].astype(np.int64) * b.n_items + b.item[mine]
+        return cls(item, np.unique(key))
+
+    def withheld(self, customer: np.ndarray[Any, Any], item: np.ndarray[Any, Any]) -> Any:
+        """Per (customer, item) row: a protected product this customer never bought."""
+        out = self.item[item]
+        rows = np.flatnonzero(out)
+        key = customer[rows].astype(np.int64) * self.item.size + item[rows]
+        out[rows] = ~np.isin(key, self.bought)
+        return out
+
+    def top_k(self, model: BlendRecommender, customers: IntArray, k: int) -> IntArray:
+        """The blend's top k item codes per customer under this rule, padded with popular
+        products that are not protected: (n, k), as `BlendRecommender.recommend` gives them."""
+        cand = model.predict(customers)
+        ok = np.flatnonzero(~self.withheld(cand.customer, cand.item))
+        ranking = model.ranking_[~self.item[model.ranking_]]
+        return top_k_per_customer(cand.customer[ok], cand.item[ok], cand.score[ok], customers, k,
+                                  ranking)  # fmt: skip
+
+
 def _candidate_table(
-    model: BlendRecommender, h: StoreHistory, cand: BlendCandidates, keep: int
+    model: BlendRecommender,
+    h: StoreHistory,
+    cand: BlendCandidates,
+    keep: int,
+    own: OwnPurchasesOnly | None = None,
 ) -> pa.Table:
-    """Each customer's `keep` best candidates as stored rows, with reasons."""
-    best = top_per_customer(
-        Scored(cand.customer, cand.item, cand.score, np.arange(cand.customer.size)), keep
-    )
+    """Each customer's `keep` best candidates as stored rows, with reasons; `own`: protected
+    products only where the customer bought them (a zero score leaves a row out)."""
+    score = cand.score
+    if own is not None:
+        score = np.where(own.withheld(cand.customer, cand.item), 0.0, score)
+    best = top_per_customer(Scored(cand.customer, cand.item, score, np.arange(score.size)), keep)
     rows = best.evidence
     cu, it = cand.customer[rows], cand.item[rows]
     source = pa.array(cand.source[rows].astype(str))
@@ -191,6 +240,7 @@ def score_candidates(
     who: np.ndarray[Any, Any],
     keep: int = KEEP,
     workers: int | None = None,
+    own: OwnPurchasesOnly | None = None,
 ) -> pa.Table:
     """The stored candidate rows of customers `who` (sorted codes), at most `_CHUNK`
     customers at a time on `workers` threads (default: the idle cores; a single chunk gives
@@ -199,7 +249,7 @@ def score_candidates(
     and the ranker's trees release the GIL, so two chunks score side by side; each worker
     keeps to one OpenMP and one BLAS thread so they do not oversubscribe the cores, and only
     `workers` chunks' intermediate arrays are alive at once. The rows come out in chunk
-    order, as one thread gives them."""
+    order, as one thread gives them. `own`: see `_candidate_table`."""
     if not who.size:
         return _empty_candidates()
     cores = workers or idle_cores()  # sampled once: each sample waits 0.2 s
@@ -208,13 +258,13 @@ def score_candidates(
     starts = range(0, who.size, size)
     if cores <= 1 or len(starts) == 1:  # the ranker's own threads use the cores
         return pa.concat_tables([
-            _candidate_table(model, h, model.predict(who[s : s + size], cores), keep)
+            _candidate_table(model, h, model.predict(who[s : s + size], cores), keep, own)
             for s in starts
         ])  # fmt: skip
 
     def chunk(s: int) -> pa.Table:
         with threadpool_limits(1, user_api="openmp"):  # OpenMP settings are per thread
-            return _candidate_table(model, h, model.predict(who[s : s + size], 1), keep)
+            return _candidate_table(model, h, model.predict(who[s : s + size], 1), keep, own)
 
     # BLAS (OpenBLAS) threads are one process-wide setting: set once, around every worker
     threads = min(cores, len(starts))
@@ -223,19 +273,27 @@ def score_candidates(
 
 
 def _model_tables(
-    model: BlendRecommender, h: StoreHistory, products: pa.Table, lifts: pa.Table
+    model: BlendRecommender,
+    h: StoreHistory,
+    products: pa.Table,
+    lifts: pa.Table,
+    own: OwnPurchasesOnly,
 ) -> dict[str, pa.Table]:
+    """The tables a request reads besides its customer's candidates. Popular lists and
+    complements hold no protected product (`own`): they would be inferred for whoever gets
+    them."""
     src = model.sources_
     seg = src.segment
     n_groups = seg.popularity_.shape[0] - 1
     groups, items, scores = [], [], []
     for g in [*range(n_groups), None]:
-        it, sc = seg.popular(g, POPULAR_KEEP)
-        keep = sc > 0
-        groups.append(np.full(int(keep.sum()), -1 if g is None else g))
+        it, sc = seg.popular(g, POPULAR_KEEP + int(own.item.sum()))
+        keep = np.flatnonzero((sc > 0) & ~own.item[it])[:POPULAR_KEEP]
+        groups.append(np.full(keep.size, -1 if g is None else g))
         items.append(it[keep])
         scores.append(sc[keep])
     r = src.complements.rules_
+    ok = np.flatnonzero(~own.item[r.consequent])
     ids = h.encoded.items
     has = np.flatnonzero(np.bincount(h.encoded.baskets.customer,
                                      minlength=h.encoded.baskets.n_customers) > 0)  # fmt: skip
@@ -251,9 +309,9 @@ def _model_tables(
             "score": np.concatenate(scores),
         }),
         reco.RULES: pa.table({
-            "antecedent": pc.take(ids, pa.array(r.antecedent)),
-            "consequent": pc.take(ids, pa.array(r.consequent)),
-            "support": r.support, "confidence": r.confidence, "lift": r.lift,
+            "antecedent": pc.take(ids, pa.array(r.antecedent[ok])),
+            "consequent": pc.take(ids, pa.array(r.consequent[ok])),
+            "support": r.support[ok], "confidence": r.confidence[ok], "lift": r.lift[ok],
         }),
         reco.CONTEXT: lifts,
     }  # fmt: skip
@@ -321,12 +379,13 @@ class RecommendService:
             b = h.encoded.baskets
             has = np.bincount(b.customer, minlength=b.n_customers) > 0
             who = np.flatnonzero(has & allowed)
-            table = score_candidates(model, h, who, keep)
+            own = OwnPurchasesOnly.of(h.encoded.baskets, h.item_category, h.category_names)
+            table = score_candidates(model, h, who, keep, own=own)
             lap("score")
             note("storing")
             start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
             lifts = ra.context_lifts(self.warehouse.ibis().table("transactions"), start)
-            tables = _model_tables(model, h, products, lifts.to_pyarrow())
+            tables = _model_tables(model, h, products, lifts.to_pyarrow(), own)
             tables[reco.CANDIDATES] = table
             self.warehouse.write_recommendations(as_of, tables, packed)
             lap("store")
