@@ -432,7 +432,7 @@ def test_text_too_wide_for_80_columns_is_folded_not_cut(monkeypatch: pytest.Monk
     assert _widest(text) <= 80 and "…" not in text
     body = [line.split("│") for line in text.splitlines() if line.startswith("│")]
     assert "".join(cells[1].strip() for cells in body) == row["name"]
-    assert "".join(cells[2].strip() for cells in body) == row["kind"]
+    assert body[0][2].strip() == row["kind"]  # a single word stays on one line
 
 
 def test_a_migration_matrix_keeps_its_numbers_whole_at_80_columns(

@@ -181,9 +181,11 @@ class OwnPurchasesOnly:
         key = b.customer[mine].astype(np.int64) * b.n_items + b.item[mine]
         return cls(item, np.unique(key))
 
-    def withheld(self, customer: np.ndarray[Any, Any], item: np.ndarray[Any, Any]) -> Any:
+    def withheld(
+        self, customer: np.ndarray[Any, Any], item: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Per (customer, item) row: a protected product this customer never bought."""
-        out = self.item[item]
+        out: np.ndarray[Any, np.dtype[np.bool_]] = self.item[item]
         rows = np.flatnonzero(out)
         key = customer[rows].astype(np.int64) * self.item.size + item[rows]
         out[rows] = ~np.isin(key, self.bought)
