@@ -189,6 +189,22 @@ def test_ingest_json_summary_and_status(tmp_path: Path) -> None:
     assert "read 2 = stored 1 + rejected 1 (balanced)" in text.stdout
 
 
+def test_ingest_suggests_the_decimal_comma_option_then_reads_with_it(tmp_path: Path) -> None:
+    src = tmp_path / "verkauf.csv"
+    src.write_text("Kunde;Bon;Zeit;Artikel;Preis\nk1;b1;01.03.2024 10:00;a1;1.299,90\n")
+    data = str(tmp_path / "d")
+    maps = ["--map", "Kunde=customer_id", "--map", "Bon=order_id", "--map", "Zeit=ts"]
+    maps += ["--map", "Artikel=product_id", "--map", "Preis=unit_price"]
+    maps += ["--ts-format", "%d.%m.%Y %H:%M", "--data-dir", data]
+    first = omnix("ingest", str(src), *maps)
+    assert "rejected 1" in first.stdout and "hint:" in first.stdout
+    assert "--decimal-comma" in first.stdout
+    again = json.loads(omnix("ingest", str(src), *maps, "--decimal-comma", "--json").stdout)
+    assert (again["inserted"], again["rejected"], again["hints"]) == (1, 0, [])
+    status = json.loads(omnix("status", "--data-dir", data, "--json").stdout)
+    assert status["tables"]["transactions"] == 1
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_clean_ingest_does_not_import_pandas(tmp_path: Path, fmt: str) -> None:
     """pandas costs 0.25-0.3 s and about 35 MB to import; nothing on the path of a clean

@@ -250,10 +250,20 @@ def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
         assert r.json()["source"] == "more_sales.csv"  # not the server's upload path
         again = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
         assert (again.json()["inserted"], again.json()["duplicates"]) == (0, 1)
+        eu = "customer_id;order_id;ts;product_id;unit_price\nC000009;U2;2025-04-02;P00002;1,25\n"
+        files = {"file": ("eu.csv", eu.encode(), "text/csv")}
+        r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
+        assert r.json()["rejected"] == 1 and "--decimal-comma" in r.json()["hints"][0]
+        r = a.client.post("/v1/ingest/files", files=files, data={"decimal_comma": "true"},
+                          headers=a.auth(Role.INGEST))  # fmt: skip
+        assert (r.json()["inserted"], r.json()["rejected"], r.json()["hints"]) == (1, 0, [])
         odd = {"file": ("notes.docx", b"hello", "application/octet-stream")}
         r = a.client.post("/v1/ingest/files", files=odd, headers=a.auth(Role.INGEST))
         assert r.status_code == 415 and r.json()["type"] == "/problems/unsupported-format"
     assert not any((api_store / "uploads").iterdir())  # uploads are not kept
+    assert query(api_store, "SELECT unit_price FROM transactions WHERE order_id = 'U2'") == [
+        (1.25,)
+    ]
 
 
 def test_metrics_report_latency_stages_and_model_quality(api_template: StoreRef) -> None:

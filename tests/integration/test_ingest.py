@@ -262,6 +262,60 @@ def test_custom_timestamp_format(tmp_path: Path, store: StoreRef) -> None:
     )
 
 
+EU_HEADER = "customer_id;order_id;ts;product_id;quantity;unit_price\n"
+
+
+def test_decimal_comma_numbers_are_rejected_with_a_hint_then_read_with_the_option(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """A continental-European export: ';' between fields, ',' before the decimals, '.' between
+    thousands. Without the option its comma numbers are rejected (never misread) and the
+    summary names the option; with it the same file stores every line."""
+    text = EU_HEADER + (
+        "c0;o0;2024-01-01;p0;3;2\n"  # the same under both readings
+        "c1;o1;2024-01-01;p1;2;1,50\n"
+        "c1;o1;2024-01-01;p2;1;1.234,5\n"
+        "c2;o2;2024-01-02;p1;-1;0,99\n"
+        "c2;o3;2024-01-02;p3;1,5;2\n"  # a fractional quantity (kg)
+    )
+    path = write(tmp_path / "eu.csv", text)
+    (plain,) = ingest(store, path)
+    assert (plain.read, plain.stored, plain.rejected) == (5, 1, 4)
+    assert plain.reject_reasons == {"invalid_unit_price": 3, "invalid_quantity": 1}
+    (hint,) = plain.hints
+    assert "4 rejected number(s)" in hint and "'0,99'" in hint and "--decimal-comma" in hint
+
+    (eu,) = ingest(store, path, decimal_comma=True)
+    assert (eu.read, eu.stored, eu.inserted, eu.duplicates, eu.rejected) == (5, 5, 4, 1, 0)
+    assert eu.hints == [] and eu.to_dict()["hints"] == []
+    rows = query(store, "SELECT order_id, product_id, quantity, unit_price FROM transactions")
+    assert {(o, p): (qty, price) for o, p, qty, price in rows} == {
+        ("o0", "p0"): (3.0, 2.0),
+        ("o1", "p1"): (2.0, 1.5),
+        ("o1", "p2"): (1.0, 1234.5),
+        ("o2", "p1"): (-1.0, 0.99),
+        ("o3", "p3"): (1.5, 2.0),
+    }
+    assert query(store, "SELECT count(*) FROM rejects")[0][0] == 0
+
+
+def test_decimal_comma_reading_is_strict(tmp_path: Path, store: StoreRef) -> None:
+    """Under the decimal comma a dot only groups thousands: "1.5" or "12.34,5" is not a
+    number (rejected with its reason), never read as 15 or 1234.5."""
+    prices = {"g1": " 2,5 ", "g2": "+3,0", "g3": "-1.000.000", "g4": "7",
+              "b1": "1.5", "b2": "1,2,3", "b3": "12.34,5", "b4": "1.23", "b5": "2,5e3"}  # fmt: skip
+    text = EU_HEADER + "".join(f"c1;{o};2024-01-01;p1;1;{v}\n" for o, v in prices.items())
+    (s,) = ingest(store, write(tmp_path / "eu.csv", text), decimal_comma=True)
+    assert s.reject_reasons == {"invalid_unit_price": 5, "negative_unit_price": 1}
+    stored = dict(query(store, "SELECT order_id, unit_price FROM transactions"))
+    assert stored == {"g1": 2.5, "g2": 3.0, "g4": 7.0}
+    details = dict(query(store, "SELECT row_number, detail FROM rejects"))
+    assert sorted(details.values()) == sorted(
+        ["-1.000.000", "1.5", "1,2,3", "12.34,5", "1.23", "2,5e3"]
+    )
+    assert s.hints == []  # the option is on: nothing to suggest
+
+
 def test_cancellations_and_non_product_rule(tmp_path: Path, store: StoreRef) -> None:
     data = store
     text = HEADER + (

@@ -105,6 +105,7 @@ class Preset:
     null_values: tuple[str, ...] = ("",)
     cancellation_prefix: str | None = None  # order ids starting with it are cancellations
     non_product_pattern: str | None = None  # product ids matching it are fees, postage ...
+    decimal_comma: bool = False  # numbers written as 1.234,50 (see IngestOptions)
 
 
 PRESETS: dict[str, Preset] = {
@@ -148,6 +149,10 @@ class IngestOptions:
     cancellation_prefix: str | None = None
     non_product_pattern: str | None = None
     ts_format: str | None = None  # strptime format for non-ISO timestamps, e.g. %d/%m/%Y %H:%M
+    # Text numbers use a decimal comma, as in most of continental Europe: "1,50" and
+    # "1.234,50" (dots group thousands). Strict: "1.5" is then not a number (rejected with
+    # its reason), never silently read as 15. Numbers typed in the file (Parquet) are as given.
+    decimal_comma: bool = False
     pseudonymize_key: str | None = None  # store customer ids as HMAC-SHA256(key, id)
     erased: ErasedCustomers | None = None  # their lines are rejected (transactions only)
 
@@ -169,6 +174,9 @@ class IngestOptions:
         if self.cancellation_prefix is not None:
             return self.cancellation_prefix or None
         return self.preset.cancellation_prefix if self.preset else None
+
+    def effective_decimal_comma(self) -> bool:
+        return self.decimal_comma or bool(self.preset and self.preset.decimal_comma)
 
     def effective_non_product_pattern(self) -> str | None:
         if self.non_product_pattern is not None:
@@ -280,6 +288,7 @@ class IngestSummary:
     extra_columns: list[str] = field(default_factory=list)
     extra_columns_kept: bool = True
     seconds: float = 0.0
+    hints: list[str] = field(default_factory=list)  # what an option might fix, in words
 
     @property
     def balanced(self) -> bool:
@@ -306,7 +315,19 @@ class IngestSummary:
             "extra_columns_kept": self.extra_columns_kept,
             "balanced": self.balanced,
             "seconds": round(self.seconds, 3),
+            "hints": list(self.hints),
         }
+
+
+# A rejected text number that a decimal comma would explain: "1,50", "-1.234,5".
+LOOKS_DECIMAL_COMMA = r"[+-]?[0-9]+(\.[0-9]{3})*,[0-9]+"
+
+
+def decimal_comma_hint(count: int, example: str) -> str:
+    return (
+        f"{count:,} rejected number(s) are written with a comma, e.g. {example!r}: if the file "
+        "uses decimal commas, ingest it again with the decimal comma option (--decimal-comma)"
+    )
 
 
 def rejects_path(data_dir: Path, source_name: str, source_id: str) -> Path:

@@ -41,7 +41,14 @@ from omnix.adapters.sources import ROW_NUMBER_COL, Malformed, Staged
 from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.records import raw_fields
 from omnix.domain import contract as c
-from omnix.domain.ingest import ColumnPlan, IngestOptions, IngestSummary, RejectReason
+from omnix.domain.ingest import (
+    LOOKS_DECIMAL_COMMA,
+    ColumnPlan,
+    IngestOptions,
+    IngestSummary,
+    RejectReason,
+    decimal_comma_hint,
+)
 from omnix.domain.pseudonym import pseudonym
 
 log = structlog.get_logger(__name__)
@@ -180,6 +187,23 @@ class FileLoad:
         summary.cancellations, summary.non_product = counts.cancellations, counts.non_product
         summary.inserted = inserted
         summary.duplicates = summary.stored - inserted
+        summary.hints = self._hints(summary.reject_reasons)
+
+    def _hints(self, reasons: dict[str, int]) -> list[str]:
+        """A word on rejected numbers that the decimal comma option would have read."""
+        if self.options.effective_decimal_comma():
+            return []
+        columns = c.CONTRACTS[self.options.kind].columns
+        numeric = [f"invalid_{col.name}" for col in columns if col.dtype is c.DType.FLOAT]
+        numeric = [reason for reason in numeric if reasons.get(reason)]
+        if not numeric:
+            return []
+        ((n, example),) = self.con.execute(
+            "SELECT count(*), min(detail) FROM rejects WHERE source_id = ? "
+            "AND list_contains(?, reason) AND regexp_full_match(detail, ?)",
+            [self.source_id, numeric, LOOKS_DECIMAL_COMMA],
+        ).fetchall()
+        return [decimal_comma_hint(int(n), str(example))] if n else []
 
     def _count_and_store(self) -> tuple[Counts, int]:
         """Count the file's rows by outcome and store its good lines: (counts, inserted).

@@ -106,8 +106,19 @@ def _parse_ts(
     return parsed
 
 
-def _parse_float(src: str) -> str:
-    return f"TRY_CAST({src} AS DOUBLE)"
+# A number written with a decimal comma: digits, or digits grouped by dots in threes, then
+# an optional comma and decimals ("-1.234,50"). Anything else is not a number.
+DECIMAL_COMMA_NUMBER = r"[+-]?([0-9]+|[0-9]{1,3}(\.[0-9]{3})+)(,[0-9]+)?"
+
+
+def _parse_float(src: str, decimal_comma: bool = False) -> str:
+    if not decimal_comma:
+        return f"TRY_CAST({src} AS DOUBLE)"
+    plain = f"replace(replace({src}, '.', ''), ',', '.')"
+    return (
+        f"CASE WHEN regexp_full_match({src}, {lit(DECIMAL_COMMA_NUMBER)}) "
+        f"THEN TRY_CAST({plain} AS DOUBLE) END"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +168,8 @@ def build_select(
             numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
             numeric = numeric or pa.types.is_decimal(arrow_type)
             clean = src if numeric else _clean_string(src, arrow_type)
-            parsed = f"CAST({src} AS DOUBLE)" if numeric else _parse_float(clean)
+            decimal_comma = options.effective_decimal_comma()
+            parsed = f"CAST({src} AS DOUBLE)" if numeric else _parse_float(clean, decimal_comma)
             if col.name == c.QUANTITY:
                 parsed = f"COALESCE({parsed}, CASE WHEN {clean} IS NULL THEN 1.0 END)"
             inner.append(f"{parsed} AS {q(col.name)}")

@@ -102,6 +102,7 @@ class IngestResult(BaseModel):
             "extra_columns_kept": True,
             "seconds": 0.41,
             "balanced": True,
+            "hints": [],
         }
     )
     source: str
@@ -120,6 +121,10 @@ class IngestResult(BaseModel):
     extra_columns_kept: bool
     seconds: float
     balanced: bool
+    hints: list[str] = Field(
+        default_factory=list,
+        description="What an option might fix, e.g. numbers rejected for a decimal comma",
+    )
 
 
 class PurchaseEvent(BaseModel):

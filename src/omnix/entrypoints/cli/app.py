@@ -116,6 +116,12 @@ def ingest(
     ts_format: Annotated[
         str | None, typer.Option(help="strptime format for non-ISO timestamps, e.g. %d/%m/%Y.")
     ] = None,
+    decimal_comma: Annotated[
+        bool,
+        typer.Option(
+            "--decimal-comma", help="Numbers in the text use a decimal comma: 1,50 or 1.234,50."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Load files into the store, idempotently; bad rows go to a rejects file with a reason.
@@ -123,6 +129,8 @@ def ingest(
     Example: omnix ingest sales.csv.gz --map Invoice=order_id --map Sku=product_id
 
     Example: omnix ingest online_retail_II.csv.gz --preset online-retail-ii --json
+
+    Example: omnix ingest verkauf.csv --decimal-comma --ts-format "%d.%m.%Y %H:%M"
     """
     from omnix.bootstrap import bootstrap
     from omnix.domain.ingest import (
@@ -147,6 +155,7 @@ def ingest(
         cancellation_prefix=cancel_prefix,
         non_product_pattern=non_product,
         ts_format=ts_format,
+        decimal_comma=decimal_comma,
     )
     container = bootstrap(settings)
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -151,6 +152,8 @@ def print_ingest(summaries: Sequence[IngestSummary]) -> None:
             reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s.reject_reasons.items()))
             out_console.print(f"  - rejected: {reasons}")
             out_console.print(f"  - rejects file: {s.rejects_file}", soft_wrap=True)
+        for hint in s.hints:
+            out_console.print(f"  - [yellow]hint:[/] {escape(hint)}")
 
 
 def fmt(value: Any, key: str = "") -> str:

@@ -57,6 +57,7 @@ def ingest_file(
     non_product: Annotated[str | None, Form(max_length=500)] = None,
     cancel_prefix: Annotated[str | None, Form(max_length=20)] = None,
     ts_format: Annotated[str | None, Form(max_length=64)] = None,
+    decimal_comma: Annotated[bool, Form(description="text numbers as 1,50 or 1.234,50")] = False,
 ) -> IngestResult:
     """Load one file like `omnix ingest`: idempotent (lines already stored count as
     duplicates), atomic, nothing dropped silently (read = stored + rejected; rejected rows
@@ -73,6 +74,7 @@ def ingest_file(
         cancellation_prefix=cancel_prefix,
         non_product_pattern=non_product,
         ts_format=ts_format,
+        decimal_comma=decimal_comma,
     )
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
