@@ -316,6 +316,24 @@ def test_decimal_comma_reading_is_strict(tmp_path: Path, store: StoreRef) -> Non
     assert s.hints == []  # the option is on: nothing to suggest
 
 
+def test_rejected_timestamps_hint_at_the_ts_format_that_reads_them(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    uk = HEADER + "c1,o1,25/12/2024 18:30,p1,1,1,UK\nc1,o2,3/1/2024 08:05,p1,1,1,UK\n"
+    (s,) = ingest(store, write(tmp_path / "uk.csv", uk))
+    assert s.reject_reasons == {"invalid_ts": 2}
+    (hint,) = s.hints
+    assert "2 rejected timestamp(s)" in hint and "'25/12/2024 18:30'" in hint
+    assert hint.endswith("--ts-format '%d/%m/%Y %H:%M'")  # day first: the 25th settles it
+    either = HEADER + "c1,o3,12/11/2024,p1,1,1,UK\n"
+    (s,) = ingest(store, write(tmp_path / "either.csv", either))
+    assert "'%d/%m/%Y' or '%m/%d/%Y'" in s.hints[0] and "check which" in s.hints[0]
+    (s,) = ingest(store, write(tmp_path / "uk2.csv", uk + "c1,o4,junk,p1,1,1,UK\n"))
+    assert s.hints == []  # no layout reads every one of them: nothing to suggest
+    (s,) = ingest(store, write(tmp_path / "uk3.csv", uk), ts_format="%d/%m/%Y %H:%M")
+    assert (s.stored, s.hints) == (2, [])
+
+
 def test_cancellations_and_non_product_rule(tmp_path: Path, store: StoreRef) -> None:
     data = store
     text = HEADER + (

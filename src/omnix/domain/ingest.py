@@ -330,6 +330,26 @@ def decimal_comma_hint(count: int, example: str) -> str:
     )
 
 
+# Timestamp layouts tried on a file's rejected timestamps, to name the --ts-format that
+# reads them (day-first and month-first both, when the values allow either).
+TS_FORMAT_GUESSES: tuple[str, ...] = tuple(
+    f"{date}{time}"
+    for date in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d",
+                 "%d/%m/%y", "%m/%d/%y", "%d.%m.%y")
+    for time in (" %H:%M", " %H:%M:%S", "")
+)  # fmt: skip
+
+
+def ts_format_hint(count: int, example: str, formats: list[str]) -> str:
+    """What to tell about `count` rejected timestamps that every one of `formats` reads."""
+    said = " or ".join(f"'{f}'" for f in formats)
+    which = "" if len(formats) == 1 else " (the values fit either: check which the file uses)"
+    return (
+        f"{count:,} rejected timestamp(s) are not ISO 8601, e.g. {example!r}: they read as "
+        f"--ts-format {said}{which}"
+    )
+
+
 def rejects_path(data_dir: Path, source_name: str, source_id: str) -> Path:
     """Rejects file for one source, beside the store: <data>/rejects/<name>.<id8>.rejects.csv."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", source_name)

@@ -43,11 +43,13 @@ from omnix.adapters.warehouse.records import raw_fields
 from omnix.domain import contract as c
 from omnix.domain.ingest import (
     LOOKS_DECIMAL_COMMA,
+    TS_FORMAT_GUESSES,
     ColumnPlan,
     IngestOptions,
     IngestSummary,
     RejectReason,
     decimal_comma_hint,
+    ts_format_hint,
 )
 from omnix.domain.pseudonym import pseudonym
 
@@ -190,20 +192,42 @@ class FileLoad:
         summary.hints = self._hints(summary.reject_reasons)
 
     def _hints(self, reasons: dict[str, int]) -> list[str]:
-        """A word on rejected numbers that the decimal comma option would have read."""
+        """A word on rejected rows that an option would have read: numbers with a decimal
+        comma, timestamps in a layout that --ts-format names."""
+        return [h for h in (self._decimal_comma_hint(reasons), self._ts_hint(reasons)) if h]
+
+    def _decimal_comma_hint(self, reasons: dict[str, int]) -> str | None:
         if self.options.effective_decimal_comma():
-            return []
+            return None
         columns = c.CONTRACTS[self.options.kind].columns
         numeric = [f"invalid_{col.name}" for col in columns if col.dtype is c.DType.FLOAT]
         numeric = [reason for reason in numeric if reasons.get(reason)]
         if not numeric:
-            return []
+            return None
         ((n, example),) = self.con.execute(
             "SELECT count(*), min(detail) FROM rejects WHERE source_id = ? "
             "AND list_contains(?, reason) AND regexp_full_match(detail, ?)",
             [self.source_id, numeric, LOOKS_DECIMAL_COMMA],
         ).fetchall()
-        return [decimal_comma_hint(int(n), str(example))] if n else []
+        return decimal_comma_hint(int(n), str(example)) if n else None
+
+    def _ts_hint(self, reasons: dict[str, int], sample: int = 10_000) -> str | None:
+        """The layouts (TS_FORMAT_GUESSES) that read every sampled rejected timestamp as a
+        date from 1900 on; none when --ts-format was given."""
+        count = reasons.get(RejectReason.INVALID_TS.value, 0)
+        if self.options.ts_format or not count:
+            return None
+        fits = ", ".join(
+            f"count(*) FILTER (WHERE year(try_strptime(detail, {v.lit(f)})) >= 1900)"
+            for f in TS_FORMAT_GUESSES
+        )
+        ((n, example, *read),) = self.con.execute(
+            f"SELECT count(*), min(detail), {fits} FROM (SELECT detail FROM rejects "
+            "WHERE source_id = ? AND reason = ? LIMIT ?) AS s",
+            [self.source_id, RejectReason.INVALID_TS.value, sample],
+        ).fetchall()
+        formats = [f for f, k in zip(TS_FORMAT_GUESSES, read, strict=True) if n and k == n]
+        return ts_format_hint(count, str(example), formats) if formats else None
 
     def _count_and_store(self) -> tuple[Counts, int]:
         """Count the file's rows by outcome and store its good lines: (counts, inserted).
