@@ -169,8 +169,8 @@ class Container:
         from omnix.adapters.sources import SourceFile
         from omnix.services.ingest import IngestService
 
-        def open_source(path: Path, null_values: tuple[str, ...]) -> Any:
-            return SourceFile(path, null_values)
+        def open_source(path: Path, null_values: tuple[str, ...], encoding: str) -> Any:
+            return SourceFile(path, null_values, encoding)
 
         store = self.here()
         return IngestService(

@@ -257,12 +257,22 @@ def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
         r = a.client.post("/v1/ingest/files", files=files, data={"decimal_comma": "true"},
                           headers=a.auth(Role.INGEST))  # fmt: skip
         assert (r.json()["inserted"], r.json()["rejected"], r.json()["hints"]) == (1, 0, [])
+        excel = "customer_id,order_id,ts,product_id,product_name\nC000009,U3,2025-04-02,P9,Café\n"
+        files = {"file": ("excel.csv", excel.encode("cp1252"), "text/csv")}
+        r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
+        assert r.status_code == 422 and "--encoding cp1252" in r.text
+        r = a.client.post("/v1/ingest/files", files=files, data={"encoding": "cp1252"},
+                          headers=a.auth(Role.INGEST))  # fmt: skip
+        assert r.json()["inserted"] == 1, r.text
         odd = {"file": ("notes.docx", b"hello", "application/octet-stream")}
         r = a.client.post("/v1/ingest/files", files=odd, headers=a.auth(Role.INGEST))
         assert r.status_code == 415 and r.json()["type"] == "/problems/unsupported-format"
     assert not any((api_store / "uploads").iterdir())  # uploads are not kept
     assert query(api_store, "SELECT unit_price FROM transactions WHERE order_id = 'U2'") == [
         (1.25,)
+    ]
+    assert query(api_store, "SELECT product_name FROM transactions WHERE order_id = 'U3'") == [
+        ("Café",)
     ]
 
 

@@ -591,9 +591,34 @@ def test_a_file_that_is_not_utf8_is_refused_with_what_to_do(
     """A Latin-1 export ("Caf\\xe9") stopped with "unexpected ArrowInvalid ... exit 70"."""
     path = tmp_path / "latin.csv"
     path.write_bytes((HEADER + "c1,o1,2025-01-06 10:00,Caf").encode() + b"\xe9,1,1,UK\n")
-    with pytest.raises(InputError, match=r"not UTF-8 text.*iconv"):
+    with pytest.raises(InputError, match=r"not UTF-8 text.*--encoding cp1252.*iconv"):
         ingest(store, path)
     assert query(store, "SELECT count(*) FROM transactions") == [(0,)]
+
+
+def test_a_named_encoding_reads_a_windows_export(tmp_path: Path, store: StoreRef) -> None:
+    """An Excel export in cp1252 (é, è, the euro sign at 0x80), CSV and JSON Lines alike."""
+    name = "Café crème €"
+    header = "customer_id;order_id;ts;product_id;product_name;unit_price\n"
+    csv_path = tmp_path / "excel.csv"
+    csv_path.write_bytes(f"{header}c1;o1;2025-01-06 10:00;p1;{name};2\n".encode("cp1252"))
+    jsonl = tmp_path / "excel.jsonl"
+    row = {"customer_id": "c2", "order_id": "o2", "ts": "2025-01-07", "product_id": "p1",
+           "product_name": name}  # fmt: skip
+    jsonl.write_bytes((json.dumps(row, ensure_ascii=False) + "\n").encode("cp1252"))
+    (s, j) = ingest(store, csv_path, jsonl, encoding="cp1252")
+    assert (s.stored, j.stored) == (1, 1)
+    assert query(store, "SELECT DISTINCT product_name FROM transactions") == [(name,)]
+
+
+def test_an_unknown_encoding_is_a_clear_error() -> None:
+    from omnix.domain.ingest import text_encoding
+
+    assert text_encoding("Windows-1252") == "cp1252" and text_encoding("UTF8") == "utf-8"
+    with pytest.raises(MappingError, match="unknown encoding 'klingon'"):
+        text_encoding("klingon")
+    with pytest.raises(MappingError, match="not a text encoding"):
+        text_encoding("base64")
 
 
 def test_an_unclosed_quote_that_swallows_rows_is_rejected_with_them(

@@ -139,20 +139,25 @@ class Staged:
 class SourceFile:
     """One input file: `info` describes it, `stage()` readies it for the engine to scan."""
 
-    def __init__(self, path: Path, null_values: tuple[str, ...] = ("",)) -> None:
+    def __init__(
+        self, path: Path, null_values: tuple[str, ...] = ("",), encoding: str = "utf-8"
+    ) -> None:
+        """`encoding`: of a text file (CSV, JSON Lines), as the user names it; never guessed
+        (cp1252 and Latin-1 differ in 27 characters: a wrong guess stores wrong names)."""
         if not path.is_file():
             raise SourceNotFoundError(f"{path}: no such file")
         self.path = path
         self.null_values = null_values
+        self.encoding = encoding
         fmt, compression = detect(path)
         delimiter = None
         total = None
         if fmt is Format.CSV:
-            delimiter, columns = _sniff_csv(path, compression)
+            delimiter, columns = _sniff_csv(path, compression, encoding)
         elif fmt is Format.PARQUET:
             columns, total = _parquet_schema(path)
         else:
-            columns = _jsonl_columns(path, compression)
+            columns = _jsonl_columns(path, compression, encoding)
         self.info = SourceInfo(
             path=path,
             format=fmt,
@@ -201,16 +206,16 @@ class SourceFile:
     def batches(self) -> Iterator[SourceBatch]:
         """Stream a text source (CSV, JSON Lines); Parquet is scanned in place, see stage()."""
         if self.info.format is Format.CSV:
-            return _csv_batches(self.info, self.null_values)
+            return _csv_batches(self.info, self.null_values, self.encoding)
         if self.info.format is Format.JSONL:
-            return _jsonl_batches(self.info, self.null_values)
+            return _jsonl_batches(self.info, self.null_values, self.encoding)
         raise ValueError(f"{self.info.format} sources are staged in place, not streamed")
 
 
-def _open_text_sample(path: Path, compression: str | None) -> str:
+def _open_text_sample(path: Path, compression: str | None, encoding: str = "utf-8") -> str:
     with pa.input_stream(str(path), compression=compression) as stream:
         raw = stream.read(SNIFF_BYTES)
-    text: str = raw.decode("utf-8", errors="replace")
+    text: str = raw.decode(encoding, errors="replace")
     if len(raw) == SNIFF_BYTES and "\n" in text:
         text = text[: text.rfind("\n") + 1]
     return text
@@ -303,9 +308,9 @@ def _write_parquet(
     return rows, malformed, schema
 
 
-def _sniff_csv(path: Path, compression: str | None) -> tuple[str, list[str]]:
+def _sniff_csv(path: Path, compression: str | None, encoding: str) -> tuple[str, list[str]]:
     try:
-        sample = _open_text_sample(path, compression)
+        sample = _open_text_sample(path, compression, encoding)
     except (OSError, pa.ArrowException) as err:
         raise InputError(f"{path.name}: cannot read ({err})") from None
     if not sample.strip():
@@ -328,7 +333,9 @@ def _sniff_csv(path: Path, compression: str | None) -> tuple[str, list[str]]:
     return delimiter, columns
 
 
-def _csv_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[SourceBatch]:
+def _csv_batches(
+    info: SourceInfo, null_values: tuple[str, ...], encoding: str
+) -> Iterator[SourceBatch]:
     from pyarrow import csv as pacsv
 
     ncols = len(info.columns)
@@ -350,7 +357,7 @@ def _csv_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[Sou
             stream,
             read_options=pacsv.ReadOptions(
                 use_threads=False, block_size=CSV_BLOCK_BYTES,
-                column_names=list(info.columns), skip_rows=1,
+                column_names=list(info.columns), skip_rows=1, encoding=encoding,
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=info.delimiter or ",", invalid_row_handler=on_invalid
@@ -374,8 +381,9 @@ def _csv_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[Sou
     except pa.ArrowInvalid as err:
         if "invalid UTF8" in str(err):
             raise InputError(
-                f"{info.path.name} is not UTF-8 text ({err}); re-save it as UTF-8, e.g. "
-                f"iconv -f latin1 -t utf-8 {info.path.name} > utf8.csv"
+                f"{info.path.name} is not UTF-8 text ({err}); name its encoding, e.g. "
+                "--encoding cp1252 for a Windows or Excel export, or re-save it as UTF-8: "
+                f"iconv -f cp1252 -t utf-8 {info.path.name} > utf8.csv"
             ) from None
         raise InputError(f"{info.path.name}: cannot parse CSV ({err})") from None
     finally:
@@ -473,9 +481,11 @@ def _parquet_schema(path: Path) -> tuple[list[str], int]:
     return list(meta.schema_arrow.names), int(meta.metadata.num_rows)
 
 
-def _jsonl_lines(path: Path, compression: str | None) -> Iterator[tuple[int, str]]:
+def _jsonl_lines(
+    path: Path, compression: str | None, encoding: str = "utf-8"
+) -> Iterator[tuple[int, str]]:
     with pa.input_stream(str(path), compression=compression) as stream:
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+        text = io.TextIOWrapper(stream, encoding=encoding, errors="replace")
         number = 0
         for line in text:
             if not line.strip():
@@ -484,10 +494,10 @@ def _jsonl_lines(path: Path, compression: str | None) -> Iterator[tuple[int, str
             yield number, line
 
 
-def _jsonl_columns(path: Path, compression: str | None) -> list[str]:
+def _jsonl_columns(path: Path, compression: str | None, encoding: str) -> list[str]:
     """Union of the keys of all objects, in first-seen order (a first pass over the file)."""
     seen: dict[str, None] = {}
-    for _, line in _jsonl_lines(path, compression):
+    for _, line in _jsonl_lines(path, compression, encoding):
         try:
             obj = json.loads(line)
         except ValueError:
@@ -509,7 +519,9 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def _jsonl_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[SourceBatch]:
+def _jsonl_batches(
+    info: SourceInfo, null_values: tuple[str, ...], encoding: str
+) -> Iterator[SourceBatch]:
     nulls = frozenset(null_values)
     columns = info.columns
     rows: dict[str, list[str | None]] = {c: [] for c in columns}
@@ -525,7 +537,7 @@ def _jsonl_batches(info: SourceInfo, null_values: tuple[str, ...]) -> Iterator[S
         malformed.clear()
         return out
 
-    for number, line in _jsonl_lines(info.path, info.compression):
+    for number, line in _jsonl_lines(info.path, info.compression, encoding):
         try:
             obj = json.loads(line)
         except ValueError as err:

@@ -153,6 +153,7 @@ class IngestOptions:
     # "1.234,50" (dots group thousands). Strict: "1.5" is then not a number (rejected with
     # its reason), never silently read as 15. Numbers typed in the file (Parquet) are as given.
     decimal_comma: bool = False
+    encoding: str = "utf-8"  # of text files (CSV, JSON Lines), e.g. cp1252; never guessed
     pseudonymize_key: str | None = None  # store customer ids as HMAC-SHA256(key, id)
     erased: ErasedCustomers | None = None  # their lines are rejected (transactions only)
 
@@ -210,6 +211,21 @@ def preset_by_name(name: str) -> Preset:
     except KeyError:
         known = ", ".join(sorted(PRESETS))
         raise MappingError(f"unknown preset {name!r} (known: {known})") from None
+
+
+def text_encoding(name: str) -> str:
+    """The Python codec name of an encoding as a user writes it ("CP-1252" -> "cp1252")."""
+    import codecs
+
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise MappingError(
+            f"unknown encoding {name!r} (e.g. utf-8, cp1252 for Windows or Excel, latin-1)"
+        ) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise MappingError(f"{name!r} is not a text encoding")
+    return info.name
 
 
 def validate_pattern(pattern: str | None) -> None:

@@ -215,7 +215,7 @@ class TextEncoder(Protocol):
         """(len(texts) x d) L2-normalised rows, dense float32 or sparse."""
 
 
-SourceOpener = Callable[[Path, tuple[str, ...]], Source]
+SourceOpener = Callable[[Path, tuple[str, ...], str], Source]  # path, null values, encoding
 
 
 class ClusterNamer(Protocol):

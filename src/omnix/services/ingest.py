@@ -50,7 +50,8 @@ class IngestService:
         if self.secret and self.personal is not None and names_customers(options.kind):
             erased = ErasedCustomers.known(self.secret, self.personal.erased_subjects())
             options = replace(options, erased=erased)
-        sources = [self.open_source(p, options.effective_null_values()) for p in paths]
+        nulls = options.effective_null_values()
+        sources = [self.open_source(p, nulls, options.encoding) for p in paths]
         plans = [plan_columns(list(s.info.columns), options) for s in sources]
         summaries = []
         with self.warehouse.run("ingest", {"files": [str(p) for p in paths]}):

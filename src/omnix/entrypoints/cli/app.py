@@ -122,6 +122,9 @@ def ingest(
             "--decimal-comma", help="Numbers in the text use a decimal comma: 1,50 or 1.234,50."
         ),
     ] = False,
+    encoding: Annotated[
+        str, typer.Option(help="Encoding of CSV/JSONL text, e.g. cp1252 for an Excel export.")
+    ] = "utf-8",
     as_json: JsonFlag = False,
 ) -> None:
     """Load files into the store, idempotently; bad rows go to a rejects file with a reason.
@@ -130,7 +133,7 @@ def ingest(
 
     Example: omnix ingest online_retail_II.csv.gz --preset online-retail-ii --json
 
-    Example: omnix ingest verkauf.csv --decimal-comma --ts-format "%d.%m.%Y %H:%M"
+    Example: omnix ingest verkauf.csv --encoding cp1252 --decimal-comma --ts-format "%d.%m.%Y"
     """
     from omnix.bootstrap import bootstrap
     from omnix.domain.ingest import (
@@ -139,6 +142,7 @@ def ingest(
         IngestOptions,
         parse_mapping,
         preset_by_name,
+        text_encoding,
         validate_pattern,
     )
     from omnix.entrypoints.cli import render
@@ -156,6 +160,7 @@ def ingest(
         non_product_pattern=non_product,
         ts_format=ts_format,
         decimal_comma=decimal_comma,
+        encoding=text_encoding(encoding),
     )
     container = bootstrap(settings)
     try:

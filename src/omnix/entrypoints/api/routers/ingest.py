@@ -20,6 +20,7 @@ from omnix.domain.ingest import (
     IngestOptions,
     parse_mapping,
     preset_by_name,
+    text_encoding,
     validate_pattern,
 )
 from omnix.entrypoints.api.deps import Wired, secured, state
@@ -58,6 +59,9 @@ def ingest_file(
     cancel_prefix: Annotated[str | None, Form(max_length=20)] = None,
     ts_format: Annotated[str | None, Form(max_length=64)] = None,
     decimal_comma: Annotated[bool, Form(description="text numbers as 1,50 or 1.234,50")] = False,
+    encoding: Annotated[str, Form(max_length=40, description="of CSV/JSONL, e.g. cp1252")] = (
+        "utf-8"
+    ),
 ) -> IngestResult:
     """Load one file like `omnix ingest`: idempotent (lines already stored count as
     duplicates), atomic, nothing dropped silently (read = stored + rejected; rejected rows
@@ -75,6 +79,7 @@ def ingest_file(
         non_product_pattern=non_product,
         ts_format=ts_format,
         decimal_comma=decimal_comma,
+        encoding=text_encoding(encoding),
     )
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
