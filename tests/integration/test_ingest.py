@@ -611,6 +611,26 @@ def test_a_named_encoding_reads_a_windows_export(tmp_path: Path, store: StoreRef
     assert query(store, "SELECT DISTINCT product_name FROM transactions") == [(name,)]
 
 
+def test_text_invalid_in_its_encoding_is_refused_not_altered(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """JSON Lines were decoded with replacement characters: a Latin-1 "p\xe9" was stored as
+    the id "p\ufffd". A byte cp1252 leaves undefined (0x81) stopped with exit 70."""
+    jsonl = tmp_path / "latin.jsonl"
+    jsonl.write_bytes(
+        b'{"customer_id":"c1","order_id":"o1","ts":"2025-01-06","product_id":"p\xe9"}\n'
+    )
+    with pytest.raises(InputError, match=r"latin.jsonl is not UTF-8 text.*--encoding cp1252"):
+        ingest(store, jsonl)
+    (s,) = ingest(store, jsonl, encoding="latin-1")
+    assert s.stored == 1 and query(store, "SELECT product_id FROM transactions") == [("pé",)]
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(HEADER.encode() + b"c1,o2,2025-01-06,p\x81,1,1,UK\n")
+    with pytest.raises(InputError, match=r"odd.csv is not cp1252 text.*name the encoding"):
+        ingest(store, odd, encoding="cp1252")
+    assert query(store, "SELECT count(*) FROM transactions") == [(1,)]
+
+
 def test_an_unknown_encoding_is_a_clear_error() -> None:
     from omnix.domain.ingest import text_encoding
 

@@ -378,13 +378,11 @@ def _csv_batches(
                 raise InputError(f"{info.path.name}: header and data disagree on column count")
             kept, numbers = _split_swallowed(batch, numbers, info.delimiter or ",", malformed)
             yield SourceBatch(kept, numbers, malformed, _tell(raw))
+    except UnicodeDecodeError as err:  # a named encoding, decoded by Python's codec
+        raise _not_text_in(info.path, encoding, err) from None
     except pa.ArrowInvalid as err:
         if "invalid UTF8" in str(err):
-            raise InputError(
-                f"{info.path.name} is not UTF-8 text ({err}); name its encoding, e.g. "
-                "--encoding cp1252 for a Windows or Excel export, or re-save it as UTF-8: "
-                f"iconv -f cp1252 -t utf-8 {info.path.name} > utf8.csv"
-            ) from None
+            raise _not_text_in(info.path, encoding, err) from None
         raise InputError(f"{info.path.name}: cannot parse CSV ({err})") from None
     finally:
         stream.close()
@@ -392,6 +390,22 @@ def _csv_batches(
     if pending:
         empty = pa.RecordBatch.from_pydict({c: pa.array([], pa.string()) for c in info.columns})
         yield SourceBatch(empty, np.empty(0, np.int64), list(pending), info.size)
+
+
+def _not_text_in(path: Path, encoding: str, err: Exception) -> InputError:
+    """A text file that is not valid in its encoding: refused whole, saying what to do
+    (a replacement character in a stored id or name would be a silent change)."""
+    if encoding != "utf-8":
+        return InputError(
+            f"{path.name} is not {encoding} text ({err}); name the encoding it was written in "
+            "with --encoding, or re-save it as UTF-8"
+        )
+    suffix = path.suffixes[0] if path.suffixes else ".csv"
+    return InputError(
+        f"{path.name} is not UTF-8 text ({err}); name its encoding, e.g. --encoding cp1252 "
+        f"for a Windows or Excel export, or re-save it as UTF-8: "
+        f"iconv -f cp1252 -t utf-8 {path.name} > utf8{suffix}"
+    )
 
 
 def _split_swallowed(
@@ -485,13 +499,16 @@ def _jsonl_lines(
     path: Path, compression: str | None, encoding: str = "utf-8"
 ) -> Iterator[tuple[int, str]]:
     with pa.input_stream(str(path), compression=compression) as stream:
-        text = io.TextIOWrapper(stream, encoding=encoding, errors="replace")
+        text = io.TextIOWrapper(stream, encoding=encoding)
         number = 0
-        for line in text:
-            if not line.strip():
-                continue
-            number += 1
-            yield number, line
+        try:
+            for line in text:
+                if not line.strip():
+                    continue
+                number += 1
+                yield number, line
+        except UnicodeDecodeError as err:
+            raise _not_text_in(path, encoding, err) from None
 
 
 def _jsonl_columns(path: Path, compression: str | None, encoding: str) -> list[str]:

@@ -105,7 +105,6 @@ class Preset:
     null_values: tuple[str, ...] = ("",)
     cancellation_prefix: str | None = None  # order ids starting with it are cancellations
     non_product_pattern: str | None = None  # product ids matching it are fees, postage ...
-    decimal_comma: bool = False  # numbers written as 1.234,50 (see IngestOptions)
 
 
 PRESETS: dict[str, Preset] = {
@@ -176,9 +175,6 @@ class IngestOptions:
             return self.cancellation_prefix or None
         return self.preset.cancellation_prefix if self.preset else None
 
-    def effective_decimal_comma(self) -> bool:
-        return self.decimal_comma or bool(self.preset and self.preset.decimal_comma)
-
     def effective_non_product_pattern(self) -> str | None:
         if self.non_product_pattern is not None:
             return self.non_product_pattern or None
@@ -214,7 +210,7 @@ def preset_by_name(name: str) -> Preset:
 
 
 def text_encoding(name: str) -> str:
-    """The Python codec name of an encoding as a user writes it ("CP-1252" -> "cp1252")."""
+    """The Python codec name of an encoding as a user writes it ("Windows-1252" -> "cp1252")."""
     import codecs
 
     try:

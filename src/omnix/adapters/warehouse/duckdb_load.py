@@ -197,7 +197,7 @@ class FileLoad:
         return [h for h in (self._decimal_comma_hint(reasons), self._ts_hint(reasons)) if h]
 
     def _decimal_comma_hint(self, reasons: dict[str, int]) -> str | None:
-        if self.options.effective_decimal_comma():
+        if self.options.decimal_comma:
             return None
         columns = c.CONTRACTS[self.options.kind].columns
         numeric = [f"invalid_{col.name}" for col in columns if col.dtype is c.DType.FLOAT]

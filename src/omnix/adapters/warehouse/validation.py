@@ -168,8 +168,9 @@ def build_select(
             numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
             numeric = numeric or pa.types.is_decimal(arrow_type)
             clean = src if numeric else _clean_string(src, arrow_type)
-            decimal_comma = options.effective_decimal_comma()
-            parsed = f"CAST({src} AS DOUBLE)" if numeric else _parse_float(clean, decimal_comma)
+            parsed = (
+                f"CAST({src} AS DOUBLE)" if numeric else _parse_float(clean, options.decimal_comma)
+            )
             if col.name == c.QUANTITY:
                 parsed = f"COALESCE({parsed}, CASE WHEN {clean} IS NULL THEN 1.0 END)"
             inner.append(f"{parsed} AS {q(col.name)}")
