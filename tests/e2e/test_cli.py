@@ -205,6 +205,25 @@ def test_ingest_suggests_the_decimal_comma_option_then_reads_with_it(tmp_path: P
     assert status["tables"]["transactions"] == 1
 
 
+def test_sources_lists_files_and_takes_one_out(tmp_path: Path) -> None:
+    src = tmp_path / "shop.csv"
+    src.write_text("customer_id,order_id,ts,product_id,Qty\nc1,o1,2024-03-01,a1,3\n")
+    data = str(tmp_path / "d")
+    first = omnix("ingest", str(src), "--data-dir", data)
+    assert "'Qty' looks like quantity" in first.stdout
+    listed = json.loads(omnix("sources", "list", "--data-dir", data, "--json").stdout)
+    assert [(r["name"], r["stored"]) for r in listed] == [("shop.csv", 1)]
+    unconfirmed = omnix("sources", "remove", "shop.csv", "--data-dir", data)
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    removed = omnix("sources", "remove", listed[0]["source_id"][:8], "--data-dir", data, "--yes")
+    assert removed.returncode == 0 and "transactions 1" in removed.stdout
+    again = omnix("ingest", str(src), "--map", "Qty=quantity", "--data-dir", data, "--json")
+    assert (json.loads(again.stdout)["inserted"], json.loads(again.stdout)["hints"]) == (1, [])
+    status = json.loads(omnix("status", "--data-dir", data, "--json").stdout)
+    assert status["tables"]["transactions"] == 1
+    assert [r["command"] for r in status["runs"][:2]] == ["ingest", "sources remove"]
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_clean_ingest_does_not_import_pandas(tmp_path: Path, fmt: str) -> None:
     """pandas costs 0.25-0.3 s and about 35 MB to import; nothing on the path of a clean

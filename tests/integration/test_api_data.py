@@ -264,6 +264,19 @@ def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
         r = a.client.post("/v1/ingest/files", files=files, data={"encoding": "cp1252"},
                           headers=a.auth(Role.INGEST))  # fmt: skip
         assert r.json()["inserted"] == 1, r.text
+        listed = a.client.get("/v1/sources", headers=a.auth(Role.INGEST)).json()["items"]
+        assert [f["name"] for f in listed[:3]] == ["excel.csv", "eu.csv", "more_sales.csv"]
+        assert "path" not in listed[0]  # where the server kept the upload is its own business
+        assert a.client.get("/v1/sources", headers=a.auth(Role.VIEWER)).status_code == 403
+        gone = a.client.delete(f"/v1/sources/{listed[0]['source_id'][:8]}",
+                               headers=a.auth(Role.INGEST))  # fmt: skip
+        assert gone.status_code == 200 and gone.json()["deleted"]["transactions"] == 1
+        again = a.client.delete(f"/v1/sources/{listed[0]['source_id']}",
+                                headers=a.auth(Role.INGEST))  # fmt: skip
+        assert again.status_code == 404 and again.json()["type"] == "/problems/not-found"
+        r = a.client.post("/v1/ingest/files", files=files, data={"encoding": "cp1252"},
+                          headers=a.auth(Role.INGEST))  # fmt: skip
+        assert r.json()["inserted"] == 1, r.text  # taken out, it loads again
         odd = {"file": ("notes.docx", b"hello", "application/octet-stream")}
         r = a.client.post("/v1/ingest/files", files=odd, headers=a.auth(Role.INGEST))
         assert r.status_code == 415 and r.json()["type"] == "/problems/unsupported-format"

@@ -16,7 +16,13 @@ from structlog.testing import capture_logs
 
 from omnix.adapters.warehouse.duckdb_load import POSITION
 from omnix.domain import contract as c
-from omnix.domain.errors import ConfigError, InputError, MappingError, SourceNotFoundError
+from omnix.domain.errors import (
+    ConfigError,
+    InputError,
+    MappingError,
+    NotFoundError,
+    SourceNotFoundError,
+)
 from omnix.domain.ingest import (
     AnonymousPolicy,
     ExtraColumns,
@@ -629,6 +635,66 @@ def test_text_invalid_in_its_encoding_is_refused_not_altered(
     with pytest.raises(InputError, match=r"odd.csv is not cp1252 text.*name the encoding"):
         ingest(store, odd, encoding="cp1252")
     assert query(store, "SELECT count(*) FROM transactions") == [(1,)]
+
+
+def test_a_file_taken_out_leaves_the_store_as_if_it_never_came(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """`omnix sources remove`: a file's lines, rejects and rejects file go; a later file's
+    line that was a duplicate of it goes too and comes back when that file is ingested again."""
+    a = write(tmp_path / "a.csv", HEADER + "c1,o1,2025-01-06,p1,1,1,UK\n"
+              "c1,o2,2025-01-07,p1,1,1,UK\nc2,,2025-01-07,p1,1,1,UK\n")  # fmt: skip
+    b = write(
+        tmp_path / "b.csv", HEADER + "c1,o2,2025-01-07,p1,1,1,UK\nc3,o3,2025-01-08,p2,2,1,UK\n"
+    )
+    sa, sb = ingest(store, a, b)
+    assert (sa.inserted, sa.rejected, sb.inserted, sb.duplicates) == (2, 1, 1, 1)
+    assert sa.rejects_file is not None and Path(sa.rejects_file).is_file()
+    with opened(store=store) as container:
+        service = container.ingest_service()
+        assert [r["name"] for r in service.sources()] == ["b.csv", "a.csv"]
+        removed = service.remove("a.csv")
+        assert removed["deleted"] == {"transactions": 2, "products": 0, "customers": 0,
+                                      "rejects": 1, "sources": 1}  # fmt: skip
+        with pytest.raises(NotFoundError, match=r"no ingested file 'a\.csv'"):
+            service.remove("a.csv")
+    assert not Path(sa.rejects_file).exists()
+    assert query(store, "SELECT order_id FROM transactions") == [("o3",)]
+    assert query(store, "SELECT count(*) FROM rejects") == [(0,)]
+    (again,) = ingest(store, b)
+    assert (again.inserted, again.duplicates) == (1, 1)
+    (back,) = ingest(store, a)
+    assert (back.inserted, back.duplicates, back.rejected) == (1, 1, 1)
+    orders = query(store, "SELECT order_id, count(*) FROM transactions GROUP BY 1 ORDER BY 1")
+    assert orders == [("o1", 1), ("o2", 1), ("o3", 1)]
+    (tmp_path / "x").mkdir()
+    other = write(tmp_path / "x" / "a.csv", HEADER + "c9,o9,2025-01-09,p1,1,1,UK\n")
+    ingest(store, other)
+    with opened(store=store) as container:
+        with pytest.raises(InputError, match="names 2 ingested files"):
+            container.ingest_service().remove("a.csv")
+        source_id = container.ingest_service().sources()[0]["source_id"]
+        assert container.ingest_service().remove(source_id[:8])["deleted"]["transactions"] == 1
+
+
+def test_extra_columns_that_look_like_contract_columns_are_named(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """ "Customer ID" and "Unit Price" map themselves; "Qty" is only named: a silent
+    quantity of 1 per line is what the hint is there to catch."""
+    text = "Customer ID,Order No,Date,SKU,Qty,Unit Price\nc1,o1,2025-01-06,p1,3,1.5\n"
+    path = write(tmp_path / "shop.csv", text)
+    with pytest.raises(MappingError, match=r"try --map 'Order No=order_id' --map Date=ts"):
+        ingest(store, path)
+    maps = {"Order No": c.ORDER_ID, "Date": c.TS, "SKU": c.PRODUCT_ID}
+    (s,) = ingest(store, path, mapping=maps)
+    assert s.extra_columns == ["Qty"]
+    (hint,) = s.hints
+    assert "'Qty' looks like quantity" in hint and "--map Qty=quantity" in hint
+    assert "omnix sources remove shop.csv" in hint
+    assert query(store, "SELECT customer_id, quantity, unit_price FROM transactions") == [
+        ("c1", 1.0, 1.5)
+    ]
 
 
 def test_an_unknown_encoding_is_a_clear_error() -> None:

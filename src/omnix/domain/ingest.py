@@ -241,12 +241,18 @@ class ColumnPlan:
     mapped: dict[str, str]  # contract column -> source column
     extras: tuple[str, ...]  # source columns kept as attributes (or ignored)
     extras_kept: bool
+    # (source column, contract column): an extra whose name is usual for an unmapped column
+    suggested: tuple[tuple[str, str], ...] = ()
 
 
 def plan_columns(source_columns: list[str], options: IngestOptions) -> ColumnPlan:
-    """Match source columns to the contract: explicit mapping first, then same-name columns.
+    """Match source columns to the contract: explicit mapping first, then same-name columns,
+    then names that differ only in case and separators ("Customer ID", "UNIT_PRICE") when
+    exactly one column does. Extras that look like an unmapped contract column are named in
+    `suggested` (never mapped: "Qty" may be a pack count).
 
-    Missing required columns are a `MappingError` naming what is missing and what the file has.
+    Missing required columns are a `MappingError` naming what is missing, what the file has
+    and what to add to the command.
     """
     contract = c.CONTRACTS[options.kind]
     mapping = options.effective_mapping()
@@ -260,19 +266,105 @@ def plan_columns(source_columns: list[str], options: IngestOptions) -> ColumnPla
         if dst in mapped:
             raise MappingError(f"columns {mapped[dst]!r} and {src!r} both map to {dst!r}")
         mapped[dst] = src
+    free = [s for s in source_columns if s not in mapped.values() and s not in mapping]
+    for dst in contract.names:
+        if dst in mapped or dst in mapping.values():
+            continue
+        same = [s for s in free if _squash(s) == _squash(dst)]
+        if len(same) == 1:
+            mapped[dst] = same[0]
+            free.remove(same[0])
     missing = [col for col in contract.required if col not in mapped]
     if missing:
         raise MappingError(
             f"{options.kind.value} file lacks required column(s) {', '.join(missing)}; "
-            f"it has {', '.join(source_columns)} (use --map SRC=DST or --preset)"
+            f"it has {', '.join(source_columns)} ({_suggest(missing, source_columns, free)})"
         )
     used = set(mapped.values())
     extras = tuple(s for s in source_columns if s not in used)
+    suggested = tuple(
+        (likely, dst)
+        for dst in contract.names
+        if dst not in mapped and (likely := _likely_source(dst, free)) is not None
+    )
     return ColumnPlan(
         source_columns=tuple(source_columns),
         mapped=mapped,
         extras=extras,
         extras_kept=options.extra_columns is ExtraColumns.KEEP,
+        suggested=suggested,
+    )
+
+
+# Names exports commonly give the contract's columns, compared squashed (lower case, letters
+# and digits only; English, German, French): suggestions, never an automatic mapping.
+_USUAL_NAMES: dict[str, frozenset[str]] = {
+    c.CUSTOMER_ID: frozenset({"customer", "customerno", "customernumber", "client", "clientid",
+                              "member", "memberid", "user", "userid", "loyaltyid", "kunde",
+                              "kundennummer", "kundennr"}),
+    c.ORDER_ID: frozenset({"order", "orderno", "ordernumber", "invoice", "invoiceno", "invoiceid",
+                           "receipt", "receiptid", "transaction", "transactionid", "basket",
+                           "basketid", "ticket", "ticketid", "bon", "bonnr", "beleg",
+                           "belegnr", "commande"}),
+    c.TS: frozenset({"timestamp", "date", "datetime", "time", "orderdate", "invoicedate",
+                     "createdat", "purchasedate", "transactiondate", "datum", "zeit"}),
+    c.PRODUCT_ID: frozenset({"product", "productno", "sku", "item", "itemid", "itemno", "article",
+                             "articleid", "stockcode", "ean", "gtin", "upc", "artikel",
+                             "artikelnr", "produit"}),
+    c.PRODUCT_NAME: frozenset({"description", "name", "itemname", "title", "producttitle",
+                               "bezeichnung", "artikelbezeichnung", "libelle"}),
+    c.CATEGORY: frozenset({"department", "productcategory", "kategorie", "warengruppe",
+                           "categorie", "rayon"}),
+    c.BRAND: frozenset({"vendor", "manufacturer", "marke", "hersteller", "marque"}),
+    c.QUANTITY: frozenset({"qty", "units", "pieces", "pcs", "menge", "anzahl", "quantite"}),
+    c.UNIT_PRICE: frozenset({"price", "itemprice", "priceeach", "preis", "einzelpreis", "prix",
+                             "prixunitaire"}),
+    c.CURRENCY: frozenset({"currencycode", "wahrung", "wahrungscode", "devise"}),
+    c.STORE_ID: frozenset({"store", "shop", "shopid", "location", "locationid", "branch",
+                           "filiale", "markt", "magasin"}),
+    c.CHANNEL: frozenset({"saleschannel", "kanal", "vertriebskanal", "canal"}),
+}  # fmt: skip
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+def _likely_source(dst: str, free: list[str]) -> str | None:
+    """The one free column that a usual name (or dst's own, spelled differently) points at."""
+    likely = [s for s in free if _squash(s) in _USUAL_NAMES.get(dst, ())]
+    return likely[0] if len(likely) == 1 else None
+
+
+def _suggest(missing: list[str], columns: list[str], free: list[str]) -> str:
+    """What to add to the command: a preset whose columns the file has, else a --map for each
+    missing column that has one likely source, else the general advice."""
+    import shlex
+
+    have = set(columns)
+    for preset in PRESETS.values():
+        if set(missing) <= {dst for src, dst in preset.mapping.items() if src in have}:
+            return f"try --preset {preset.name}"
+    maps = [
+        f"--map {shlex.quote(f'{src}={dst}')}"
+        for dst in missing
+        if (src := _likely_source(dst, free)) is not None
+    ]
+    return "try " + " ".join(maps) if maps else "use --map SRC=DST or --preset"
+
+
+def mapping_hint(plan: ColumnPlan, source_name: str) -> str | None:
+    """The summary's word on extra columns that look like contract columns left unmapped."""
+    if not plan.suggested:
+        return None
+    import shlex
+
+    pairs = ", ".join(f"{src!r} looks like {dst}" for src, dst in plan.suggested)
+    maps = " ".join(f"--map {shlex.quote(f'{src}={dst}')}" for src, dst in plan.suggested)
+    verb = "kept as attributes" if plan.extras_kept else "ignored"
+    return (
+        f"extra columns {verb}, but {pairs}: if so, take the file out "
+        f"(omnix sources remove {shlex.quote(source_name)} --yes) and ingest it again with {maps}"
     )
 
 

@@ -50,6 +50,12 @@ class Warehouse(Protocol):
 
     def export_rejects(self, source_id: str, path: Path) -> Path: ...
 
+    def remove_source(self, source_id: str) -> dict[str, int]:
+        """Take one ingested file out in one transaction: its lines (or the products or
+        customer records it last wrote), its rejects and its row in `sources`; rows deleted
+        per table."""
+        ...
+
     def run(
         self, command: str, detail: dict[str, Any] | None = None
     ) -> AbstractContextManager[str]: ...

@@ -1,18 +1,21 @@
-"""Use case: ingest files into the store, losing nothing."""
+"""Use cases: ingest files into the store, losing nothing; list and take out ingested files."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from omnix.domain.contract import names_customers
+from omnix.domain.errors import InputError, NotFoundError
 from omnix.domain.ingest import (
     ErasedCustomers,
     IngestOptions,
     IngestSummary,
+    mapping_hint,
     plan_columns,
     rejects_path,
 )
@@ -59,6 +62,8 @@ class IngestService:
                 info = source.info
                 on_progress = progress(info.path, info.size, info.total_rows) if progress else None
                 summary = self.warehouse.load(source, plan, options, on_progress)
+                if (hint := mapping_hint(plan, info.path.name)) is not None:
+                    summary.hints.append(hint)
                 target = rejects_path(self.data_dir.resolve(), info.path.name, info.source_id)
                 if summary.rejected:
                     summary.rejects_file = str(
@@ -69,3 +74,30 @@ class IngestService:
                 log.info("ingested", **summary.to_dict())
                 summaries.append(summary)
         return summaries
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Every ingested file, newest first (the `sources` table)."""
+        return self.warehouse.recent("sources", "last_ingested_at", 0)
+
+    def remove(self, ref: str) -> dict[str, Any]:
+        """Take out the ingested file that `ref` names (its file name, or its source id or
+        the first 8 or more characters of it): its lines or records, its rejects and their
+        file. Lines that a later file also held went in as that file's duplicates, so they
+        leave with this one: ingesting the later file again brings them back."""
+        hits = [
+            row for row in self.sources()
+            if ref in (row["name"], row["source_id"])
+            or (len(ref) >= 8 and str(row["source_id"]).startswith(ref))
+        ]  # fmt: skip
+        if not hits:
+            raise NotFoundError(f"no ingested file {ref!r} (omnix sources lists them)")
+        if len(hits) > 1:
+            ids = ", ".join(str(h["source_id"])[:12] for h in hits)
+            raise InputError(f"{ref!r} names {len(hits)} ingested files; give one's id: {ids}")
+        row = hits[0]
+        with self.warehouse.run("sources remove", {"source_id": row["source_id"]}):
+            deleted = self.warehouse.remove_source(row["source_id"])
+        rejects_path(self.data_dir.resolve(), row["name"], row["source_id"]).unlink(missing_ok=True)
+        log.info("source removed", source=row["name"], source_id=row["source_id"], **deleted)
+        return {"name": row["name"], "source_id": row["source_id"], "kind": row["kind"],
+                "path": row["path"], "deleted": deleted}  # fmt: skip

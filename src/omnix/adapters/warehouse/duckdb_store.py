@@ -24,6 +24,7 @@ import duckdb
 import structlog
 
 from omnix.adapters.sources import SourceFile
+from omnix.adapters.warehouse import schema as s
 from omnix.adapters.warehouse import validation as v
 from omnix.adapters.warehouse.duckdb_load import FileLoad
 from omnix.adapters.warehouse.duckdb_ops import OperationalTables
@@ -332,6 +333,18 @@ class DuckDBStore(OperationalTables):
         )
         tmp.replace(path)
         return path
+
+    @_serialised
+    def remove_source(self, source_id: str) -> dict[str, int]:
+        deleted: dict[str, int] = {}
+        with self.transaction():
+            for table in s.SOURCE_TABLES:
+                rows = self.con.execute(
+                    f"DELETE FROM {table} WHERE source_id = ?", [source_id]
+                ).fetchall()
+                deleted[table] = int(rows[0][0]) if rows else 0
+        self.con.execute("CHECKPOINT")  # the deleted lines leave the write-ahead log now
+        return deleted
 
     # ---------------------------------------------------------------- snapshots, consents
     @_serialised

@@ -188,6 +188,18 @@ class PostgresStore(PostgresOperational):
         tmp.replace(path)
         return path
 
+    def remove_source(self, source_id: str) -> dict[str, int]:
+        from omnix.adapters.warehouse.postgres_load import INGEST_LOCK
+
+        deleted: dict[str, int] = {}
+        with self.writing() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, INGEST_LOCK))
+            for table in s.SOURCE_TABLES:
+                cur.execute(f"DELETE FROM {table} WHERE source_id = %s".encode(), (source_id,))
+                deleted[table] = cur.rowcount
+            announce(cur, "all")  # any customer's lines may have gone
+        return deleted
+
     # ------------------------------------------------------------------ results
     def write_snapshot(self, day: date, rows: Any, predictions: Any | None = None) -> int:
         """Replace the snapshot of `day` with `rows` (pyarrow, SNAPSHOT_COLUMNS) and, when

@@ -45,6 +45,8 @@ TYPES: Final[dict[str, dict[str, str]]] = {
 }  # fmt: skip
 
 API_KEYS, JOBS, EVENT_MESSAGES, ERASURES = "api_keys", "jobs", "event_messages", "erasures"
+# what one ingested file left, by its source_id (`remove_source`); `sources` last
+SOURCE_TABLES: Final = ("transactions", "products", "customers", "rejects", "sources")
 REJECTS = "rejects"
 MIGRATIONS = "schema_migrations"
 

@@ -127,6 +127,62 @@ class IngestResult(BaseModel):
     )
 
 
+class IngestedFile(BaseModel):
+    """One ingested file (`omnix sources list`): what its last ingest counted."""
+
+    model_config = example(
+        {
+            "source_id": "6192db62b2c4f3e1a0d9c8b7a6f5e4d3",
+            "name": "sales-2025-12.csv",
+            "kind": "transactions",
+            "format": "csv",
+            "size": 1480213,
+            "read": 10000,
+            "stored": 9998,
+            "inserted": 9998,
+            "duplicates": 0,
+            "rejected": 2,
+            "first_ingested_at": "2026-01-02T06:00:00Z",
+            "last_ingested_at": "2026-01-02T06:00:00Z",
+        }
+    )
+    source_id: str = Field(description="the file's content fingerprint")
+    name: str
+    kind: str
+    format: str
+    size: int
+    read: int
+    stored: int
+    inserted: int
+    duplicates: int
+    rejected: int
+    first_ingested_at: dt.datetime
+    last_ingested_at: dt.datetime
+
+
+class IngestedFileList(BaseModel):
+    model_config = example({"items": [example_of(IngestedFile)]})
+    items: list[IngestedFile]
+
+
+class RemovedFile(BaseModel):
+    """An ingested file taken out: rows deleted per table, in one transaction."""
+
+    model_config = example(
+        {
+            "source_id": "6192db62b2c4f3e1a0d9c8b7a6f5e4d3",
+            "name": "sales-2025-12.csv",
+            "kind": "transactions",
+            "deleted": {"transactions": 9998, "products": 0, "customers": 0, "rejects": 2,
+                        "sources": 1},
+        }
+    )  # fmt: skip
+    source_id: str
+    name: str
+    kind: str
+    deleted: dict[str, int]
+
+
 class PurchaseEvent(BaseModel):
     """One order line. `ts`: ISO 8601 (naive = UTC). Rule violations reject only this event
     (see `rejects` in the result); a wrong JSON type refuses the batch."""

@@ -20,7 +20,7 @@ import typer
 
 from omnix.domain import contract as c
 from omnix.domain.errors import OmnixError
-from omnix.entrypoints.cli import c360, recommend_cmd, rhythms, segments_cmd, serve
+from omnix.entrypoints.cli import c360, recommend_cmd, rhythms, segments_cmd, serve, sources_cmd
 from omnix.entrypoints.cli.common import DEFAULT_DIR as _DEFAULT_DIR
 from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
@@ -447,6 +447,7 @@ app.command("backtest")(rhythms.backtest)
 app.command("predict")(rhythms.predict)
 app.command("customer")(rhythms.customer)
 app.add_typer(segments_cmd.app, name="segments")
+app.add_typer(sources_cmd.app, name="sources")
 app.command("analyze")(c360.analyze)
 app.command("profile")(c360.profile)
 app.command("due")(c360.due)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -183,7 +183,7 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, (str, bool, dict, list, tuple))
 
 
-def _one_short_word(cells: Iterable[str]) -> bool:
+def _one_short_word(cells: list[str]) -> bool:
     """Every cell a single word of at most 14 characters (a kind, a status, a channel)."""
     return all(len(cell) <= 14 and " " not in cell for cell in cells)
 
@@ -207,7 +207,7 @@ def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str
     table = Table(title=title)
     for col in columns:
         first = next((row[col] for row in rows if row.get(col) is not None), None)
-        if _is_text(first) and _one_short_word(fmt(row.get(col), col) for row in rows):
+        if _is_text(first) and _one_short_word([fmt(row.get(col), col) for row in rows]):
             # a word such as "transactions" stays whole ("transaction" over "s" read badly)
             table.add_column(col.replace("_", " "), no_wrap=True)
         elif _is_text(first):  # folded where too narrow, never cut off: a file name is kept in full

@@ -28,7 +28,10 @@ from omnix.entrypoints.api.models_ops import (
     EventBatch,
     EventBatchResult,
     EventReject,
+    IngestedFile,
+    IngestedFileList,
     IngestResult,
+    RemovedFile,
 )
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -93,6 +96,34 @@ def ingest_file(
     wired.view_cache().clear()
     # the file's own name, not where the server kept it meanwhile (uploads/<uuid>/...)
     return IngestResult.model_validate(summary.to_dict() | {"source": path.name})
+
+
+@router.get("/sources", response_model=IngestedFileList, **secured(Role.INGEST))
+def list_sources(wired: Wired) -> IngestedFileList:
+    """Every ingested file, newest first, with what its last ingest counted."""
+    rows = wired.ingest_service().sources()
+    return IngestedFileList(items=[IngestedFile.model_validate(r) for r in rows])
+
+
+@router.delete(
+    "/sources/{source_id}",
+    response_model=RemovedFile,
+    **secured(
+        Role.INGEST,
+        not_found="no ingested file with this id",
+        invalid="the id prefix names more than one file",
+    ),
+)
+def remove_source(wired: Wired, source_id: str) -> RemovedFile:
+    """Take an ingested file out, like `omnix sources remove`: its lines (a products or
+    customers file: the records it last wrote), its rejects and their file, in one
+    transaction; `source_id` whole or its first 8+ characters. Lines a later file also held
+    leave with it (they went in as that file's duplicates): upload that file again to bring
+    them back. Stored snapshots, predictions and recommendations change with the next
+    analysis run."""
+    removed = wired.ingest_service().remove(source_id)
+    wired.view_cache().clear()
+    return RemovedFile.model_validate(removed)
 
 
 def _safe_name(name: str | None) -> str:
