@@ -39,6 +39,18 @@ def settings_for(data_dir: Path) -> Any:
     return Settings(**overrides)
 
 
+def confirm_or_refuse(yes: bool, cannot: str, question: str) -> None:
+    """Go on after --yes or the person's yes at a terminal; without a terminal, refuse
+    (exit 2) saying what `cannot` be undone, since nobody can answer the question."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        from omnix.domain.errors import ConfigError
+
+        raise ConfigError(f"{cannot} cannot be undone: pass --yes to confirm")
+    typer.confirm(question, abort=True)
+
+
 def progress_enabled(as_json: bool) -> bool:
     return not as_json and sys.stderr.isatty()
 

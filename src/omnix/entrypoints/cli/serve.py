@@ -15,7 +15,13 @@ from typing import Annotated, Any
 
 import typer
 
-from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, DefaultConsent, JsonFlag
+from omnix.entrypoints.cli.common import (
+    DEFAULT_DIR,
+    DataDir,
+    DefaultConsent,
+    JsonFlag,
+    confirm_or_refuse,
+)
 from omnix.entrypoints.cli.common import settings_for as _settings
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
@@ -249,12 +255,9 @@ def privacy_erase(
     Example: omnix privacy erase C000042 --yes --compact
     """
     from omnix.bootstrap import bootstrap
-    from omnix.domain.errors import ConfigError
 
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ConfigError("erasure cannot be undone: pass --yes to confirm")
-        typer.confirm(f"Erase everything about {customer_id}? This cannot be undone", abort=True)
+    question = f"Erase everything about {customer_id}? This cannot be undone"
+    confirm_or_refuse(yes, "erasure", question)
     container = bootstrap(_settings(data_dir), create=False)
     try:
         privacy = container.privacy_service()

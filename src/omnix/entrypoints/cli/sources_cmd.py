@@ -4,12 +4,11 @@ ingested with the wrong mapping or options: re-ingesting it would only find dupl
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 import typer
 
-from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, JsonFlag
+from omnix.entrypoints.cli.common import DEFAULT_DIR, DataDir, JsonFlag, confirm_or_refuse
 from omnix.entrypoints.cli.common import settings_for as _settings
 
 app = typer.Typer(help="Ingested files: list them, take one out.", no_args_is_help=True)
@@ -58,12 +57,8 @@ def sources_remove(
     Example: omnix sources remove sales-2025-12.csv --yes
     """
     from omnix.bootstrap import bootstrap
-    from omnix.domain.errors import ConfigError
 
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ConfigError("removing a file's lines cannot be undone: pass --yes to confirm")
-        typer.confirm(f"Take {ref} and all its lines out of the store?", abort=True)
+    confirm_or_refuse(yes, "removing a file's lines", f"Take {ref} and its lines out?")
     container = bootstrap(_settings(data_dir), create=False)
     try:
         removed = container.ingest_service().remove(ref)
