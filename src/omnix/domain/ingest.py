@@ -7,6 +7,7 @@ as data; adapters compile them to SQL for the engine that runs the load.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -331,7 +332,8 @@ def _squash(name: str) -> str:
 
 
 def _likely_source(dst: str, free: list[str]) -> str | None:
-    """The one free column that a usual name (or dst's own, spelled differently) points at."""
+    """The one free column whose name is usual for `dst` (_USUAL_NAMES); names that are
+    dst's own, spelled differently, were mapped already (plan_columns)."""
     likely = [s for s in free if _squash(s) in _USUAL_NAMES.get(dst, ())]
     return likely[0] if len(likely) == 1 else None
 
@@ -339,28 +341,25 @@ def _likely_source(dst: str, free: list[str]) -> str | None:
 def _suggest(missing: list[str], columns: list[str], free: list[str]) -> str:
     """What to add to the command: a preset whose columns the file has, else a --map for each
     missing column that has one likely source, else the general advice."""
-    import shlex
-
     have = set(columns)
     for preset in PRESETS.values():
         if set(missing) <= {dst for src, dst in preset.mapping.items() if src in have}:
             return f"try --preset {preset.name}"
-    maps = [
-        f"--map {shlex.quote(f'{src}={dst}')}"
-        for dst in missing
-        if (src := _likely_source(dst, free)) is not None
-    ]
+    maps = [_map_flag(src, dst) for dst in missing if (src := _likely_source(dst, free))]
     return "try " + " ".join(maps) if maps else "use --map SRC=DST or --preset"
+
+
+def _map_flag(src: str, dst: str) -> str:
+    """The --map flag as a shell takes it: --map 'Order No=order_id'."""
+    return f"--map {shlex.quote(f'{src}={dst}')}"
 
 
 def mapping_hint(plan: ColumnPlan, source_name: str) -> str | None:
     """The summary's word on extra columns that look like contract columns left unmapped."""
     if not plan.suggested:
         return None
-    import shlex
-
     pairs = ", ".join(f"{src!r} looks like {dst}" for src, dst in plan.suggested)
-    maps = " ".join(f"--map {shlex.quote(f'{src}={dst}')}" for src, dst in plan.suggested)
+    maps = " ".join(_map_flag(src, dst) for src, dst in plan.suggested)
     verb = "kept as attributes" if plan.extras_kept else "ignored"
     return (
         f"extra columns {verb}, but {pairs}: if so, take the file out "
