@@ -205,6 +205,23 @@ def test_ingest_suggests_the_decimal_comma_option_then_reads_with_it(tmp_path: P
     assert status["tables"]["transactions"] == 1
 
 
+def test_ingest_reads_a_us_export_with_grouping_and_currency_signs(tmp_path: Path) -> None:
+    src = tmp_path / "orders-us.csv"
+    src.write_text(
+        "customer_id,order_id,ts,product_id,unit_price\n"
+        'c1,o1,2024-03-01,tv,"$1,299.00"\nc1,o1,2024-03-01,cable,€9.99\n'
+    )
+    data = ["--data-dir", str(tmp_path / "d")]
+    first = omnix("ingest", str(src), *data)
+    assert "rejected 2" in first.stdout
+    assert "--thousands-comma" in first.stdout and "--currency-signs" in first.stdout
+    both = omnix("ingest", str(src), *data, "--thousands-comma", "--decimal-comma")
+    assert both.returncode == 3 and "exclude each other" in both.stderr  # bad input
+    again = omnix("ingest", str(src), *data, "--thousands-comma", "--currency-signs", "--json")
+    summary = json.loads(again.stdout)
+    assert (summary["inserted"], summary["rejected"], summary["hints"]) == (2, 0, [])
+
+
 def test_sources_lists_files_and_takes_one_out(tmp_path: Path) -> None:
     src = tmp_path / "shop.csv"
     src.write_text("customer_id,order_id,ts,product_id,Qty\nc1,o1,2024-03-01,a1,3\n")

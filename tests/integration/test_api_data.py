@@ -257,6 +257,17 @@ def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
         r = a.client.post("/v1/ingest/files", files=files, data={"decimal_comma": "true"},
                           headers=a.auth(Role.INGEST))  # fmt: skip
         assert (r.json()["inserted"], r.json()["rejected"], r.json()["hints"]) == (1, 0, [])
+        us = 'customer_id,order_id,ts,product_id,unit_price\nC000009,U4,2025-04-02,P7,"$1,250.50"\n'
+        files = {"file": ("us.csv", us.encode(), "text/csv")}
+        both = {"thousands_comma": "true", "decimal_comma": "true"}
+        r = a.client.post("/v1/ingest/files", files=files, data=both, headers=a.auth(Role.INGEST))
+        assert r.status_code == 422 and "exclude each other" in r.text
+        r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
+        assert r.json()["rejected"] == 1 and "--currency-signs" in " ".join(r.json()["hints"])
+        us_options = {"thousands_comma": "true", "currency_signs": "true"}
+        r = a.client.post("/v1/ingest/files", files=files, data=us_options,
+                          headers=a.auth(Role.INGEST))  # fmt: skip
+        assert (r.json()["inserted"], r.json()["rejected"], r.json()["hints"]) == (1, 0, [])
         excel = "customer_id,order_id,ts,product_id,product_name\nC000009,U3,2025-04-02,P9,Café\n"
         files = {"file": ("excel.csv", excel.encode("cp1252"), "text/csv")}
         r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
@@ -265,7 +276,7 @@ def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
                           headers=a.auth(Role.INGEST))  # fmt: skip
         assert r.json()["inserted"] == 1, r.text
         listed = a.client.get("/v1/sources", headers=a.auth(Role.INGEST)).json()["items"]
-        assert [f["name"] for f in listed[:3]] == ["excel.csv", "eu.csv", "more_sales.csv"]
+        assert [f["name"] for f in listed[:3]] == ["excel.csv", "us.csv", "eu.csv"]
         assert "path" not in listed[0]  # where the server kept the upload is its own business
         assert a.client.get("/v1/sources", headers=a.auth(Role.VIEWER)).status_code == 403
         gone = a.client.delete(f"/v1/sources/{listed[0]['source_id'][:8]}",

@@ -28,6 +28,7 @@ from omnix.domain.ingest import (
     ExtraColumns,
     IngestOptions,
     IngestSummary,
+    NumberFormat,
     preset_by_name,
 )
 from tests.backends import StoreRef
@@ -291,7 +292,7 @@ def test_decimal_comma_numbers_are_rejected_with_a_hint_then_read_with_the_optio
     (hint,) = plain.hints
     assert "4 rejected number(s)" in hint and "'0,99'" in hint and "--decimal-comma" in hint
 
-    (eu,) = ingest(store, path, decimal_comma=True)
+    (eu,) = ingest(store, path, number_format=NumberFormat.DECIMAL_COMMA)
     assert (eu.read, eu.stored, eu.inserted, eu.duplicates, eu.rejected) == (5, 5, 4, 1, 0)
     assert eu.hints == [] and eu.to_dict()["hints"] == []
     rows = query(store, "SELECT order_id, product_id, quantity, unit_price FROM transactions")
@@ -311,7 +312,7 @@ def test_decimal_comma_reading_is_strict(tmp_path: Path, store: StoreRef) -> Non
     prices = {"g1": " 2,5 ", "g2": "+3,0", "g3": "-1.000.000", "g4": "7",
               "b1": "1.5", "b2": "1,2,3", "b3": "12.34,5", "b4": "1.23", "b5": "2,5e3"}  # fmt: skip
     text = EU_HEADER + "".join(f"c1;{o};2024-01-01;p1;1;{v}\n" for o, v in prices.items())
-    (s,) = ingest(store, write(tmp_path / "eu.csv", text), decimal_comma=True)
+    (s,) = ingest(store, write(tmp_path / "eu.csv", text), number_format=NumberFormat.DECIMAL_COMMA)
     assert s.reject_reasons == {"invalid_unit_price": 5, "negative_unit_price": 1}
     stored = dict(query(store, "SELECT order_id, unit_price FROM transactions"))
     assert stored == {"g1": 2.5, "g2": 3.0, "g4": 7.0}
@@ -320,6 +321,127 @@ def test_decimal_comma_reading_is_strict(tmp_path: Path, store: StoreRef) -> Non
         ["-1.000.000", "1.5", "1,2,3", "12.34,5", "1.23", "2,5e3"]
     )
     assert s.hints == []  # the option is on: nothing to suggest
+
+
+US_HEADER = "customer_id,order_id,ts,product_id,quantity,unit_price\n"
+
+
+def test_thousands_comma_numbers_are_rejected_with_a_hint_then_read_with_the_option(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """A US spreadsheet export with grouping on: quoted "1,299.00". Without the option the
+    grouped prices are rejected (never misread as 1.299) and the summary names the option."""
+    text = US_HEADER + (
+        'c1,o1,2024-01-01,p1,1,"1,299.00"\n'
+        'c1,o1,2024-01-01,p2,2,"12,500.5"\n'
+        "c1,o2,2024-01-02,p1,-1,999.99\n"
+        'c2,o3,2024-01-02,p3,"1,200",2\n'  # grouped without decimals: a quantity of 1200
+    )
+    path = write(tmp_path / "us.csv", text)
+    (plain,) = ingest(store, path)
+    assert plain.reject_reasons == {"invalid_unit_price": 2, "invalid_quantity": 1}
+    decimal, thousands = plain.hints  # "1,200" reads either way: both options are named
+    assert "1 rejected number(s)" in decimal and "'1,200'" in decimal
+    assert "--decimal-comma" in decimal
+    assert "2 rejected number(s)" in thousands and "'1,299.00'" in thousands
+    assert "--thousands-comma" in thousands
+
+    (us,) = ingest(store, path, number_format=NumberFormat.THOUSANDS_COMMA)
+    assert (us.read, us.stored, us.inserted, us.rejected, us.hints) == (4, 4, 3, 0, [])
+    rows = query(store, "SELECT order_id, product_id, quantity, unit_price FROM transactions")
+    assert {(o, p): (qty, price) for o, p, qty, price in rows} == {
+        ("o1", "p1"): (1.0, 1299.0),
+        ("o1", "p2"): (2.0, 12500.5),
+        ("o2", "p1"): (-1.0, 999.99),
+        ("o3", "p3"): (1200.0, 2.0),
+    }
+
+
+def test_thousands_comma_reading_is_strict(tmp_path: Path, store: StoreRef) -> None:
+    """Under the thousands comma a comma only groups three digits: "1,5" or "12,34.5" is not
+    a number, and a decimal-comma file read this way is rejected with a hint, not misread."""
+    prices = {"g1": "2.5", "g2": "+1,000,000.25", "g3": "7", "b1": "1,5", "b2": "12,34.5",
+              "b3": "1,2345.0", "b4": "1.234,50", "b5": "1e3"}  # fmt: skip
+    text = US_HEADER + "".join(f'c1,{o},2024-01-01,p1,1,"{v}"\n' for o, v in prices.items())
+    (s,) = ingest(store, write(tmp_path / "us.csv", text),
+                  number_format=NumberFormat.THOUSANDS_COMMA)  # fmt: skip
+    assert s.reject_reasons == {"invalid_unit_price": 5}
+    stored = dict(query(store, "SELECT order_id, unit_price FROM transactions"))
+    assert stored == {"g1": 2.5, "g2": 1000000.25, "g3": 7.0}
+    (hint,) = s.hints
+    assert "--decimal-comma" in hint and "2 rejected number(s)" in hint  # 1,5 and 1.234,50
+
+
+SIGNS_HEADER = "customer_id,order_id,ts,product_id,quantity,unit_price,currency\n"
+
+
+def test_prices_with_currency_signs_are_read_with_the_option(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    """ "$4.99", "4,99 €", "EUR 4.99": without the option rejected with a hint; with it the
+    number is read, an unambiguous sign fills an empty currency, and a sign that names
+    another currency than the line's is rejected as currency_mismatch."""
+    lines = {  # order -> (price, currency)
+        "o1": ("$4.99", ""),  # "$" names several currencies: currency stays empty
+        "o2": ("£3.50", ""),
+        "o3": ("EUR 2.00", ""),
+        "o4": ("2.50\u00a0€", "EUR"),  # the no-break space of a spreadsheet
+        "o5": ("$1.00", "CAD"),  # "$" agrees with any dollar
+        "o6": ("US$10", "usd"),
+        "o7": ("1.25", "GBP"),  # no sign: as without the option
+        "o8": ("€4.99", "USD"),  # contradicts the line's currency
+        "o9": ("$4.99€", ""),  # a sign on each side: not a price
+        "o10": ("4.99 abc", ""),
+        "o11": ("-$1.00", ""),  # the number is read, and a price below zero is rejected
+    }
+    text = SIGNS_HEADER + "".join(
+        f"c1,{o},2024-01-01,p1,1,{price},{cur}\n" for o, (price, cur) in lines.items()
+    )
+    path = write(tmp_path / "signs.csv", text)
+    (plain,) = ingest(store, path)
+    assert plain.reject_reasons == {"invalid_unit_price": 10}
+    (hint,) = plain.hints
+    assert "8 rejected price(s) carry a currency sign" in hint and "--currency-signs" in hint
+
+    (signed,) = ingest(store, path, currency_signs=True)
+    assert signed.reject_reasons == {
+        "currency_mismatch": 1,
+        "invalid_unit_price": 2,
+        "negative_unit_price": 1,
+    }
+    assert (signed.read, signed.stored, signed.inserted, signed.hints) == (11, 7, 6, [])
+    rows = query(store, "SELECT order_id, unit_price, currency FROM transactions")
+    assert {o: (price, cur) for o, price, cur in rows} == {
+        "o1": (4.99, None),
+        "o2": (3.5, "GBP"),
+        "o3": (2.0, "EUR"),
+        "o4": (2.5, "EUR"),
+        "o5": (1.0, "CAD"),
+        "o6": (10.0, "usd"),
+        "o7": (1.25, "GBP"),
+    }
+    details = query(store, "SELECT reason, detail FROM rejects")  # the file's latest
+    assert sorted(details) == [
+        ("currency_mismatch", "€4.99 vs USD"),
+        ("invalid_unit_price", "$4.99€"),
+        ("invalid_unit_price", "4.99 abc"),
+        ("negative_unit_price", "-$1.00"),
+    ]
+
+
+def test_a_currency_sign_fills_the_currency_of_a_file_without_one(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    text = US_HEADER + 'c1,o1,2024-01-01,p1,1,€4.99\nc1,o1,2024-01-01,p2,1,"$1,250.00"\n'
+    path = write(tmp_path / "shop.csv", text)
+    (s,) = ingest(store, path, currency_signs=True)
+    assert s.reject_reasons == {"invalid_unit_price": 1}
+    (hint,) = s.hints  # the sign is read; the grouping still needs its own option
+    assert "'$1,250.00'" in hint and "--thousands-comma" in hint
+    (s,) = ingest(store, path, currency_signs=True, number_format=NumberFormat.THOUSANDS_COMMA)
+    assert (s.stored, s.inserted, s.rejected) == (2, 1, 0)
+    rows = query(store, "SELECT product_id, unit_price, currency FROM transactions")
+    assert sorted(rows) == [("p1", 4.99, "EUR"), ("p2", 1250.0, None)]
 
 
 def test_rejected_timestamps_hint_at_the_ts_format_that_reads_them(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,12 @@ from omnix.adapters.sources import Format, _int64_array, _row_numbers, detect
 from omnix.domain import contract as c
 from omnix.domain.errors import MappingError, UnsupportedFormatError
 from omnix.domain.ingest import (
+    CURRENCY_SIGNS,
+    PRICE_WITH_SIGN,
     IngestOptions,
     IngestSummary,
+    NumberFormat,
+    number_format,
     parse_mapping,
     plan_columns,
     preset_by_name,
@@ -133,3 +138,41 @@ def test_row_numbers_become_an_int64_arrow_column_without_a_copy() -> None:
     assert column.buffers()[1].address == numbers.ctypes.data  # the same memory
     # a strided view or another integer type is copied into a contiguous int64 buffer
     assert _int64_array(np.arange(10, dtype=np.int32)[::3]).to_pylist() == [0, 3, 6, 9]
+
+
+def test_number_formats_exclude_each_other() -> None:
+    with pytest.raises(MappingError, match="exclude each other"):
+        number_format(decimal_comma=True, thousands_comma=True)
+    assert number_format(False, False) is NumberFormat.PLAIN
+    assert number_format(True, False) is NumberFormat.DECIMAL_COMMA
+    assert number_format(False, True) is NumberFormat.THOUSANDS_COMMA
+
+
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [
+        ("$4.99", ("", "$", "4.99", None)),
+        ("-$4.99", ("-", "$", "4.99", None)),
+        ("$-4.99", ("", "$", "-4.99", None)),
+        ("4,99\u00a0€", ("", None, "4,99", "€")),
+        ("EUR 4.99", ("", "EUR", "4.99", None)),
+        ("US$1,299.00", ("", "US$", "1,299.00", None)),  # the longer sign wins over "$"
+        ("kr 12,50", ("", "kr", "12,50", None)),
+        ("4.99", ("", None, "4.99", None)),
+        ("$4.99€", ("", "$", "4.99", "€")),  # matched, and refused for its two signs
+        ("abc4", None),
+        ("eur 4.99", None),  # a code is three capitals
+        ("4.99e3", None),
+        ("$", None),
+    ],
+)
+def test_price_with_sign_pattern(text: str, groups: tuple[str | None, ...] | None) -> None:
+    match = re.fullmatch(PRICE_WITH_SIGN, text)
+    assert (match.groups() if match else None) == groups
+
+
+def test_only_signs_of_one_currency_name_it() -> None:
+    named = {sign: code for sign, code in CURRENCY_SIGNS.items() if code}
+    assert named["€"] == "EUR" and named["£"] == "GBP" and named["R$"] == "BRL"
+    assert {"$", "¥", "kr"} <= {sign for sign, code in CURRENCY_SIGNS.items() if code is None}
+    assert all(re.fullmatch("[A-Z]{3}", code) for code in named.values())

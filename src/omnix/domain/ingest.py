@@ -54,6 +54,8 @@ class RejectReason(StrEnum):
     ZERO_QUANTITY = "zero_quantity"
     INVALID_UNIT_PRICE = "invalid_unit_price"
     NEGATIVE_UNIT_PRICE = "negative_unit_price"
+    # under currency signs: the price's sign names another currency than the line's ("€4.99", USD)
+    CURRENCY_MISMATCH = "currency_mismatch"
     MISSING_KEY = "missing_key"  # products/customers tables: no key value
     DUPLICATE_KEY = "duplicate_key"  # products/customers tables: key repeated within a file
 
@@ -135,6 +137,29 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+class NumberFormat(StrEnum):
+    """How numbers written as text (CSV, JSON Lines) look; numbers typed in the file (Parquet)
+    are as given. The two grouped formats are strict: under the decimal comma "1.5" is not a
+    number (rejected with its reason), never silently read as 15; under the thousands comma
+    "1,5" is not one either."""
+
+    PLAIN = "plain"  # 1234.5, what the engine reads as a number (also 1e3)
+    DECIMAL_COMMA = "decimal-comma"  # 1,50 and 1.234,50: most of continental Europe
+    THOUSANDS_COMMA = "thousands-comma"  # 1,234.50: US/UK spreadsheets with grouping on
+
+
+def number_format(decimal_comma: bool, thousands_comma: bool) -> NumberFormat:
+    """The format the two options name (CLI flags, API form fields)."""
+    if decimal_comma and thousands_comma:
+        raise MappingError(
+            "--decimal-comma and --thousands-comma exclude each other: a file's numbers use "
+            "one of them"
+        )
+    if decimal_comma:
+        return NumberFormat.DECIMAL_COMMA
+    return NumberFormat.THOUSANDS_COMMA if thousands_comma else NumberFormat.PLAIN
+
+
 @dataclass(frozen=True, slots=True)
 class IngestOptions:
     """Everything that shapes one `omnix ingest` run."""
@@ -149,10 +174,10 @@ class IngestOptions:
     cancellation_prefix: str | None = None
     non_product_pattern: str | None = None
     ts_format: str | None = None  # strptime format for non-ISO timestamps, e.g. %d/%m/%Y %H:%M
-    # Text numbers use a decimal comma, as in most of continental Europe: "1,50" and
-    # "1.234,50" (dots group thousands). Strict: "1.5" is then not a number (rejected with
-    # its reason), never silently read as 15. Numbers typed in the file (Parquet) are as given.
-    decimal_comma: bool = False
+    number_format: NumberFormat = NumberFormat.PLAIN  # how text numbers are written
+    # Prices may carry one currency sign or ISO code ("$4.99", "4,99 €", "EUR 4.99"); an
+    # unambiguous one fills an empty currency and must agree with a given one (CURRENCY_SIGNS).
+    currency_signs: bool = False
     encoding: str = "utf-8"  # of text files (CSV, JSON Lines), e.g. cp1252; never guessed
     pseudonymize_key: str | None = None  # store customer ids as HMAC-SHA256(key, id)
     erased: ErasedCustomers | None = None  # their lines are rejected (transactions only)
@@ -430,6 +455,49 @@ def decimal_comma_hint(count: int, example: str) -> str:
     return (
         f"{count:,} rejected number(s) are written with a comma, e.g. {example!r}: if the file "
         "uses decimal commas, ingest it again with the decimal comma option (--decimal-comma)"
+    )
+
+
+# A rejected text number that commas grouping thousands would explain: "1,299.00". Without
+# the decimals ("1,299") it is as likely a decimal comma, which LOOKS_DECIMAL_COMMA names.
+LOOKS_THOUSANDS_COMMA = r"[+-]?[0-9]{1,3}(,[0-9]{3})+\.[0-9]+"
+
+
+def thousands_comma_hint(count: int, example: str) -> str:
+    return (
+        f"{count:,} rejected number(s) group thousands with commas, e.g. {example!r}: ingest "
+        "the file again with the thousands comma option (--thousands-comma)"
+    )
+
+
+# Currency signs a price may carry under `currency_signs`, with the ISO 4217 code each names
+# (None: more than one currency writes it, so it fills nothing and contradicts nothing). Any
+# three capital letters ("EUR 4.99") are read as the code itself.
+CURRENCY_SIGNS: dict[str, str | None] = {
+    "$": None, "¥": None, "kr": None, "C$": None,  # dollars, yen/yuan, crowns, CAD/NIO
+    "€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₺": "TRY", "₽": "RUB", "₪": "ILS",
+    "₫": "VND", "฿": "THB", "₱": "PHP", "₴": "UAH", "₦": "NGN", "₡": "CRC", "₲": "PYG",
+    "₸": "KZT", "₼": "AZN", "₾": "GEL", "zł": "PLN", "Kč": "CZK", "Ft": "HUF", "R$": "BRL",
+    "US$": "USD", "CA$": "CAD", "A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "HK$": "HKD",
+    "S$": "SGD", "MX$": "MXN",
+}  # fmt: skip
+
+_SIGN = "|".join(
+    [re.escape(s) for s in sorted(CURRENCY_SIGNS, key=len, reverse=True)] + ["[A-Z]{3}"]
+)
+# A price with at most a sign before or after its number, matched whole (RE2 and Python):
+# groups 1 minus, 2 sign before, 3 number, 4 sign after. Both signs present: not a price.
+_SPACE = "[ \u00a0\u202f]*"  # spreadsheets put a no-break space between "4,99" and "€"
+PRICE_WITH_SIGN = (
+    rf"([+-]?){_SPACE}(?:({_SIGN}){_SPACE})?([+-]?[.,]?[0-9][0-9.,]*){_SPACE}({_SIGN})?"
+)
+
+
+def currency_sign_hint(count: int, example: str) -> str:
+    return (
+        f"{count:,} rejected price(s) carry a currency sign, e.g. {example!r}: ingest the file "
+        "again with the currency signs option (--currency-signs); a sign such as € also fills "
+        "an empty currency"
     )
 
 

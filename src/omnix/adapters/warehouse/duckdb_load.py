@@ -43,12 +43,16 @@ from omnix.adapters.warehouse.records import raw_fields
 from omnix.domain import contract as c
 from omnix.domain.ingest import (
     LOOKS_DECIMAL_COMMA,
+    LOOKS_THOUSANDS_COMMA,
     TS_FORMAT_GUESSES,
     ColumnPlan,
     IngestOptions,
     IngestSummary,
+    NumberFormat,
     RejectReason,
+    currency_sign_hint,
     decimal_comma_hint,
+    thousands_comma_hint,
     ts_format_hint,
 )
 from omnix.domain.pseudonym import pseudonym
@@ -193,23 +197,46 @@ class FileLoad:
 
     def _hints(self, reasons: dict[str, int]) -> list[str]:
         """A word on rejected rows that an option would have read: numbers with a decimal
-        comma, timestamps in a layout that --ts-format names."""
-        return [h for h in (self._decimal_comma_hint(reasons), self._ts_hint(reasons)) if h]
+        comma or grouped by commas, prices with a currency sign, timestamps in a layout that
+        --ts-format names."""
+        ts = self._ts_hint(reasons)
+        return self._number_hints(reasons) + ([ts] if ts else [])
 
-    def _decimal_comma_hint(self, reasons: dict[str, int]) -> str | None:
-        if self.options.decimal_comma:
-            return None
+    def _number_hints(self, reasons: dict[str, int]) -> list[str]:
+        """Rejected text numbers in a format an option reads (looked at without a currency
+        sign, which has its own option)."""
         columns = c.CONTRACTS[self.options.kind].columns
         numeric = [f"invalid_{col.name}" for col in columns if col.dtype is c.DType.FLOAT]
         numeric = [reason for reason in numeric if reasons.get(reason)]
         if not numeric:
-            return None
-        ((n, example),) = self.con.execute(
-            "SELECT count(*), min(detail) FROM rejects WHERE source_id = ? "
-            "AND list_contains(?, reason) AND regexp_full_match(detail, ?)",
-            [self.source_id, numeric, LOOKS_DECIMAL_COMMA],
+            return []
+        fmt, signed = self.options.number_format, v.SignedPrice.of("detail")
+        price = v.lit(RejectReason.INVALID_UNIT_PRICE.value)
+        looks = [  # (SQL over a rejected number, what to say), for the options not given
+            (f"regexp_full_match(number, {v.lit(LOOKS_DECIMAL_COMMA)})", decimal_comma_hint)
+            if fmt is not NumberFormat.DECIMAL_COMMA else None,
+            (f"regexp_full_match(number, {v.lit(LOOKS_THOUSANDS_COMMA)})", thousands_comma_hint)
+            if fmt is not NumberFormat.THOUSANDS_COMMA else None,
+            (f"reason = {price} AND {signed.sign} IS NOT NULL", currency_sign_hint)
+            if not self.options.currency_signs else None,
+        ]  # fmt: skip
+        asked = [look for look in looks if look]
+        if not asked:
+            return []
+        counted = ", ".join(
+            f"count(*) FILTER (WHERE {cond}), min(detail) FILTER (WHERE {cond})"
+            for cond, _ in asked
+        )
+        ((*found,),) = self.con.execute(
+            f"SELECT {counted} FROM (SELECT reason, detail, {signed.number} AS number "
+            "FROM rejects WHERE source_id = ? AND list_contains(?, reason)) AS r",
+            [self.source_id, numeric],
         ).fetchall()
-        return decimal_comma_hint(int(n), str(example)) if n else None
+        return [
+            say(int(n), str(example))
+            for (_, say), n, example in zip(asked, found[::2], found[1::2], strict=True)
+            if n
+        ]
 
     def _ts_hint(self, reasons: dict[str, int], sample: int = 10_000) -> str | None:
         """The layouts (TS_FORMAT_GUESSES) that read every sampled rejected timestamp as a

@@ -15,7 +15,15 @@ import pyarrow as pa
 
 from omnix.adapters.sources import ROW_NUMBER_COL, TS_NAIVE_COL, TS_UTC_COL
 from omnix.domain import contract as c
-from omnix.domain.ingest import AnonymousPolicy, ColumnPlan, IngestOptions, RejectReason
+from omnix.domain.ingest import (
+    CURRENCY_SIGNS,
+    PRICE_WITH_SIGN,
+    AnonymousPolicy,
+    ColumnPlan,
+    IngestOptions,
+    NumberFormat,
+    RejectReason,
+)
 
 SQL_TYPES = {
     c.DType.STRING: "VARCHAR",
@@ -109,16 +117,53 @@ def _parse_ts(
 # A number written with a decimal comma: digits, or digits grouped by dots in threes, then
 # an optional comma and decimals ("-1.234,50"). Anything else is not a number.
 DECIMAL_COMMA_NUMBER = r"[+-]?([0-9]+|[0-9]{1,3}(\.[0-9]{3})+)(,[0-9]+)?"
+# The same with the roles swapped: "-1,234.50", "1234.5", ".5" is not one.
+THOUSANDS_COMMA_NUMBER = r"[+-]?([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]+)?"
 
 
-def _parse_float(src: str, decimal_comma: bool = False) -> str:
-    if not decimal_comma:
+def _parse_float(src: str, fmt: NumberFormat = NumberFormat.PLAIN) -> str:
+    if fmt is NumberFormat.DECIMAL_COMMA:
+        pattern, plain = DECIMAL_COMMA_NUMBER, f"replace(replace({src}, '.', ''), ',', '.')"
+    elif fmt is NumberFormat.THOUSANDS_COMMA:
+        pattern, plain = THOUSANDS_COMMA_NUMBER, f"replace({src}, ',', '')"
+    else:
         return f"TRY_CAST({src} AS DOUBLE)"
-    plain = f"replace(replace({src}, '.', ''), ',', '.')"
     return (
-        f"CASE WHEN regexp_full_match({src}, {lit(DECIMAL_COMMA_NUMBER)}) "
-        f"THEN TRY_CAST({plain} AS DOUBLE) END"
+        f"CASE WHEN regexp_full_match({src}, {lit(pattern)}) THEN TRY_CAST({plain} AS DOUBLE) END"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPrice:
+    """SQL over a price's text (trimmed, NULL when blank) under `currency_signs`
+    (domain.ingest.PRICE_WITH_SIGN): the number without its currency sign (the text as it is
+    when it has no single sign), the sign (NULL: none, or one on each side) and the ISO code
+    it names (NULL also when several currencies write it)."""
+
+    number: str
+    sign: str
+    currency: str
+
+    @classmethod
+    def of(cls, text: str) -> SignedPrice:
+        parts = f"regexp_extract({text}, {lit('^' + PRICE_WITH_SIGN + '$')}, {_PRICE_PARTS})"
+        minus, before, number, after = (f"{parts}.{name}" for name in _PRICE_PARTS_NAMES)
+        single = (
+            f"regexp_full_match({text}, {lit(PRICE_WITH_SIGN)}) AND ({before} = '' OR {after} = '')"
+        )
+        sign = f"CASE WHEN {single} THEN NULLIF({before} || {after}, '') END"
+        named = " ".join(f"WHEN {lit(s)} THEN {lit(code)}" for s, code in CURRENCY_SIGNS.items()
+                         if code)  # fmt: skip
+        iso = f"CASE WHEN regexp_full_match({sign}, '[A-Z]{{3}}') THEN {sign} END"
+        return cls(
+            number=f"CASE WHEN {single} THEN {minus} || {number} ELSE {text} END",
+            sign=sign,
+            currency=f"CASE {sign} {named} ELSE {iso} END",
+        )
+
+
+_PRICE_PARTS_NAMES = ("minus", "before", "number", "after")
+_PRICE_PARTS = "[" + ", ".join(lit(n) for n in _PRICE_PARTS_NAMES) + "]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,45 +185,21 @@ def build_select(
     `erased`: customer ids as stored (pseudonyms when pseudonymizing) of erased customers
     found in the file; their rows are rejected first, without their content."""
     contract = c.CONTRACTS[options.kind]
+    signed = _signed_price(plan, schema, options)
     inner: list[str] = [f"{q(ROW_NUMBER_COL)} AS rn"]
-    checks: list[Check] = []
     for col in contract.columns:
-        src_name = plan.mapped.get(col.name)
-        if src_name is None:
-            default = "1.0" if col.name == c.QUANTITY else "NULL"
-            inner.append(f"CAST({default} AS {SQL_TYPES[col.dtype]}) AS {q(col.name)}")
-            inner.append(f"NULL AS {q('__raw_' + col.name)}")
-            continue
-        src, arrow_type = q(src_name), schema.field(src_name).type
-        raw = f"__raw_{col.name}"
-        if col.dtype is c.DType.STRING:
-            clean = _clean_string(src, arrow_type, col.name in _ID_COLUMNS)
-            if col.name == c.CUSTOMER_ID and options.pseudonymize_key:
-                clean = hmac_sql(clean, options.pseudonymize_key)
-            inner.append(f"{clean} AS {q(col.name)}")
-            inner.append(f"NULL AS {q(raw)}")
-        elif col.dtype is c.DType.TIMESTAMP:
-            preparsed = TS_NAIVE_COL in schema.names and col.name == c.TS
-            parsed = _parse_ts(src, arrow_type, options.ts_format, preparsed)
-            inner.append(f"{parsed} AS {q(col.name)}")
-            # The source value as it is: cleaned (_ts_text) only where a check or a rejected
-            # row's detail needs it, i.e. for rows whose timestamp did not parse.
-            inner.append(f"{src} AS {q(raw)}")
-        else:
-            numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
-            numeric = numeric or pa.types.is_decimal(arrow_type)
-            clean = src if numeric else _clean_string(src, arrow_type)
-            parsed = (
-                f"CAST({src} AS DOUBLE)" if numeric else _parse_float(clean, options.decimal_comma)
-            )
-            if col.name == c.QUANTITY:
-                parsed = f"COALESCE({parsed}, CASE WHEN {clean} IS NULL THEN 1.0 END)"
-            inner.append(f"{parsed} AS {q(col.name)}")
-            inner.append(f"{clean} AS {q(raw)}")
+        inner += _typed(col, plan, schema, options, signed)
+    if signed:
+        inner.append(f"{signed.currency} AS {q(_PRICE_CURRENCY)}")
     inner.append(f"{_attributes(plan)} AS attributes")
     # Source columns pass through (no copy) so the raw row is built only for rejected rows.
     inner += [f"{q(s)} AS {q('__src_' + s)}" for s in plan.source_columns]
     checks = _checks(options)
+    if signed:
+        price, currency = q(_PRICE_CURRENCY), q(c.CURRENCY)
+        detail = f"{_value(c.UNIT_PRICE)} || ' vs ' || {currency}"
+        mismatch = f"{price} IS NOT NULL AND upper({currency}) <> {price}"
+        checks.append(Check(RejectReason.CURRENCY_MISMATCH, mismatch, detail))
     if erased:
         listed = ", ".join(lit(i) for i in erased)
         erasure = Check(RejectReason.ERASED_CUSTOMER, f"{q(c.CUSTOMER_ID)} IN ({listed})",
@@ -199,6 +220,59 @@ def build_select(
         f"FROM (SELECT {', '.join(inner)} FROM {batch}) AS typed) AS checked"
     )
     return Validated(select, reasons)
+
+
+def _typed(
+    col: c.Column,
+    plan: ColumnPlan,
+    schema: pa.Schema,
+    options: IngestOptions,
+    signed: SignedPrice | None,
+) -> list[str]:
+    """The contract column `col` typed from its source column, and its raw value where a
+    check or a rejected row's detail needs it (`__raw_<name>`)."""
+    src_name, raw = plan.mapped.get(col.name), q(f"__raw_{col.name}")
+    if src_name is None:
+        default = "1.0" if col.name == c.QUANTITY else "NULL"
+        if col.name == c.CURRENCY and signed:
+            default = signed.currency
+        return [f"CAST({default} AS {SQL_TYPES[col.dtype]}) AS {q(col.name)}", f"NULL AS {raw}"]
+    src, arrow_type = q(src_name), schema.field(src_name).type
+    if col.dtype is c.DType.STRING:
+        clean = _clean_string(src, arrow_type, col.name in _ID_COLUMNS)
+        if col.name == c.CUSTOMER_ID and options.pseudonymize_key:
+            clean = hmac_sql(clean, options.pseudonymize_key)
+        if col.name == c.CURRENCY and signed:
+            clean = f"COALESCE({clean}, {signed.currency})"
+        return [f"{clean} AS {q(col.name)}", f"NULL AS {raw}"]
+    if col.dtype is c.DType.TIMESTAMP:
+        preparsed = TS_NAIVE_COL in schema.names and col.name == c.TS
+        parsed = _parse_ts(src, arrow_type, options.ts_format, preparsed)
+        # The source value as it is: cleaned (_ts_text) only where a check or a rejected
+        # row's detail needs it, i.e. for rows whose timestamp did not parse.
+        return [f"{parsed} AS {q(col.name)}", f"{src} AS {raw}"]
+    numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+    numeric = numeric or pa.types.is_decimal(arrow_type)
+    clean = src if numeric else _clean_string(src, arrow_type)
+    text = signed.number if signed and col.name == c.UNIT_PRICE else clean
+    parsed = f"CAST({src} AS DOUBLE)" if numeric else _parse_float(text, options.number_format)
+    if col.name == c.QUANTITY:
+        parsed = f"COALESCE({parsed}, CASE WHEN {clean} IS NULL THEN 1.0 END)"
+    return [f"{parsed} AS {q(col.name)}", f"{clean} AS {raw}"]
+
+
+_PRICE_CURRENCY = "__price_currency"  # the code a price's currency sign names
+
+
+def _signed_price(
+    plan: ColumnPlan, schema: pa.Schema, options: IngestOptions
+) -> SignedPrice | None:
+    """The price read with its currency sign, when the option asks for it and the file's
+    prices are text (a typed number has no sign)."""
+    src = plan.mapped.get(c.UNIT_PRICE)
+    if not options.currency_signs or src is None or not pa.types.is_string(schema.field(src).type):
+        return None
+    return SignedPrice.of(_clean_string(q(src), schema.field(src).type))
 
 
 def _keeps_raw(checks: list[Check]) -> str:

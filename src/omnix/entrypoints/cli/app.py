@@ -122,6 +122,17 @@ def ingest(
             "--decimal-comma", help="Numbers in the text use a decimal comma: 1,50 or 1.234,50."
         ),
     ] = False,
+    thousands_comma: Annotated[
+        bool,
+        typer.Option("--thousands-comma", help="Numbers in the text group thousands: 1,234.50."),
+    ] = False,
+    currency_signs: Annotated[
+        bool,
+        typer.Option(
+            "--currency-signs",
+            help="Prices may carry a currency sign or code: $4.99, 4,99 €, EUR 4.99.",
+        ),
+    ] = False,
     encoding: Annotated[
         str, typer.Option(help="Encoding of CSV/JSONL text, e.g. cp1252 for an Excel export.")
     ] = "utf-8",
@@ -134,12 +145,15 @@ def ingest(
     Example: omnix ingest online_retail_II.csv.gz --preset online-retail-ii --json
 
     Example: omnix ingest verkauf.csv --encoding cp1252 --decimal-comma --ts-format "%d.%m.%Y"
+
+    Example: omnix ingest orders-us.csv --thousands-comma --currency-signs
     """
     from omnix.bootstrap import bootstrap
     from omnix.domain.ingest import (
         AnonymousPolicy,
         ExtraColumns,
         IngestOptions,
+        number_format,
         parse_mapping,
         preset_by_name,
         text_encoding,
@@ -159,7 +173,8 @@ def ingest(
         cancellation_prefix=cancel_prefix,
         non_product_pattern=non_product,
         ts_format=ts_format,
-        decimal_comma=decimal_comma,
+        number_format=number_format(decimal_comma, thousands_comma),
+        currency_signs=currency_signs,
         encoding=text_encoding(encoding),
     )
     container = bootstrap(settings)

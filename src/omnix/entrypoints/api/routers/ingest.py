@@ -18,6 +18,7 @@ from omnix.domain.ingest import (
     AnonymousPolicy,
     ExtraColumns,
     IngestOptions,
+    number_format,
     parse_mapping,
     preset_by_name,
     text_encoding,
@@ -62,6 +63,10 @@ def ingest_file(
     cancel_prefix: Annotated[str | None, Form(max_length=20)] = None,
     ts_format: Annotated[str | None, Form(max_length=64)] = None,
     decimal_comma: Annotated[bool, Form(description="text numbers as 1,50 or 1.234,50")] = False,
+    thousands_comma: Annotated[bool, Form(description="text numbers as 1,234.50")] = False,
+    currency_signs: Annotated[
+        bool, Form(description="prices may carry a currency sign or code: $4.99, 4,99 €")
+    ] = False,
     encoding: Annotated[str, Form(max_length=40, description="of CSV/JSONL, e.g. cp1252")] = (
         "utf-8"
     ),
@@ -81,7 +86,8 @@ def ingest_file(
         cancellation_prefix=cancel_prefix,
         non_product_pattern=non_product,
         ts_format=ts_format,
-        decimal_comma=decimal_comma,
+        number_format=number_format(decimal_comma, thousands_comma),
+        currency_signs=currency_signs,
         encoding=text_encoding(encoding),
     )
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
