@@ -60,6 +60,7 @@ def _segment(server: LiveServer) -> str:
 
 def _pages(server: LiveServer) -> list[tuple[str, str]]:
     customer, segment = _customer(server), _segment(server)
+    source = server.container.ingest_service().sources()[0]["source_id"]
     return [
         ("overview", "/"),
         ("segments", "/segments"),
@@ -69,6 +70,8 @@ def _pages(server: LiveServer) -> list[tuple[str, str]]:
         ("model-health", "/model-health"),
         ("replenishment", "/replenishment"),
         ("replenishment-filtered", f"/replenishment?within=7&segment={segment}&sort=days_overdue"),
+        ("data", "/data"),
+        ("data-remove", f"/data/{source}/remove"),
         ("not-found", "/customers/no-such-customer"),
     ]
 

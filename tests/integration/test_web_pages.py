@@ -76,8 +76,6 @@ def test_bad_keys_and_roles_without_pages_are_refused(site: Api) -> None:
     token = csrf(site.client)
     r = site.client.post("/sign-in", data={"key": "omx_000000000000_nope", "csrf": token})
     assert r.status_code == 401 and "unknown or revoked" in r.text
-    r = site.client.post("/sign-in", data={"key": site.keys[Role.INGEST], "csrf": token})
-    assert r.status_code == 403 and "no dashboard pages" in r.text
 
 
 def test_forms_need_the_session_csrf_token(site: Api) -> None:
@@ -164,6 +162,62 @@ def test_privacy_officer_consent_export_and_erasure(site: Api) -> None:
     assert r.status_code == 200 and "Erased" in r.text
     with pytest.raises(Exception, match="holds nothing"):
         site.container.privacy_service().export(customer)
+
+
+def test_ingest_key_lists_files_downloads_rejects_and_removes_a_file(site: Api) -> None:
+    client = site.client
+    client.cookies.clear()
+    token = csrf(client)
+    r = client.post("/sign-in", data={"key": site.keys[Role.INGEST], "csrf": token, "next": "/"},
+                    follow_redirects=False)  # fmt: skip
+    assert (r.status_code, r.headers["location"]) == (303, "/data")  # its one page
+    page = client.get("/data")
+    assert page.status_code == 200 and 'href="/data"' in page.text
+    assert 'href="/customers"' not in page.text and 'href="/model-health"' not in page.text
+    assert client.get("/").status_code == 403
+    files = site.container.ingest_service().sources()
+    for f in files:
+        assert f["name"] in page.text and f"/data/{f['source_id']}/remove" in page.text
+    with_rejects = next(f for f in files if f["rejected"])
+    csv = client.get(f"/data/{with_rejects['source_id']}/rejects.csv")
+    assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
+    assert csv.text.count("\n") == with_rejects["rejected"] + 1  # header + one row each
+    clean = next((f for f in files if not f["rejected"]), None)
+    if clean:
+        assert client.get(f"/data/{clean['source_id']}/rejects.csv").status_code == 404
+    assert client.get("/data/0123456789abcdef/remove").status_code == 404
+
+    target = next(f for f in files if f["kind"] == "transactions")
+    form = client.get(f"/data/{target['source_id']}/remove")
+    assert form.status_code == 200 and "Type the file's name to confirm" in form.text
+    token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+    path = f"/data/{target['source_id']}/remove"
+    assert client.post(path, data={"confirm": target["name"]}).status_code == 403  # no token
+    r = client.post(path, data={"csrf": token, "confirm": "another.csv"})
+    assert r.status_code == 422 and "name exactly to confirm its removal" in r.text
+    assert target["source_id"] in {
+        f["source_id"] for f in site.container.ingest_service().sources()
+    }
+    r = client.post(path, data={"csrf": token, "confirm": target["name"]})
+    assert r.status_code == 200 and f"Removed {target['name']}" in r.text
+    assert f"{target['stored']:,} rows deleted" in r.text
+    left = site.container.ingest_service().sources()
+    assert target["source_id"] not in {f["source_id"] for f in left}
+    stored = site.container.here().table_counts()["transactions"]
+    assert stored == sum(f["stored"] for f in left if f["kind"] == "transactions")
+
+
+def test_only_ingest_keys_see_the_data_page(site: Api) -> None:
+    for role in (Role.VIEWER, Role.ANALYST, Role.PRIVACY_OFFICER):
+        client = signed_in(site, role)
+        assert client.get("/data").status_code == 403, role
+        assert (
+            'href="/data"'
+            not in client.get(
+                "/model-health" if role != Role.PRIVACY_OFFICER else "/customers"
+            ).text
+        )
+    assert signed_in(site, Role.ADMIN).get("/data").status_code == 200
 
 
 def test_revoked_key_ends_the_session(site: Api) -> None:

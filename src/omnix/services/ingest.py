@@ -79,6 +79,19 @@ class IngestService:
         """Every ingested file, newest first (the `sources` table)."""
         return self.warehouse.recent("sources", "last_ingested_at", 0)
 
+    def source(self, source_id: str) -> dict[str, Any]:
+        """One ingested file by its whole source id."""
+        for row in self.sources():
+            if row["source_id"] == source_id:
+                return row
+        raise NotFoundError(f"no ingested file with the id {source_id!r}")
+
+    def rejects_file(self, source_id: str) -> Path | None:
+        """The rejects file of an ingested file, when its last ingest rejected rows."""
+        row = self.source(source_id)
+        path = rejects_path(self.data_dir.resolve(), row["name"], row["source_id"])
+        return path if row["rejected"] and path.is_file() else None
+
     def remove(self, ref: str) -> dict[str, Any]:
         """Take out the ingested file that `ref` names (its file name, or its source id or
         the first 8 or more characters of it): its lines or records, its rejects and their

@@ -104,6 +104,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     from omnix.entrypoints.web import (
         auth,
         customers,
+        data,
         health,
         overview,
         replenishment,
@@ -127,7 +128,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     app.state.omnix_pages = PageCache()
     pages = APIRouter(lifespan=lifespan, include_in_schema=False)
-    for module in (auth, overview, segments, customers, replenishment, health):
+    for module in (auth, overview, segments, customers, replenishment, health, data):
         pages.include_router(module.router)
     app.include_router(pages)
     app.mount("/static", _Static(packages=[("omnix.entrypoints.web", "static")]), name="static")

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from omnix.domain.access import Role
 from omnix.domain.errors import AccessError, AuthenticationError
 from omnix.entrypoints.web.session import check_csrf, safe_next, sign_in, sign_out
-from omnix.entrypoints.web.site import Site, WebRoute
+from omnix.entrypoints.web.site import Site, WebRoute, first_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 MAX_KEY = 200
@@ -39,8 +39,8 @@ def sign_in_submit(
     except AccessError as err:
         status = 401 if isinstance(err, AuthenticationError) else 403
         return site.page("sign_in.html", "Sign in", status=status, target=target, error=str(err))
-    if target == "/" and not user.may(Role.VIEWER):  # a privacy officer starts at customers
-        target = "/customers"
+    if target == "/" and not user.may(Role.VIEWER):  # e.g. a privacy officer: customers
+        target = first_page(user)
     return RedirectResponse(target, status_code=303)
 
 

@@ -30,7 +30,7 @@ MAX_AGE: Final = 8 * 3600  # seconds
 KEY_ID: Final = "key_id"
 CSRF: Final = "csrf"
 # the roles that have dashboard pages: aggregates (viewer and up) or privacy requests
-DASHBOARD_ROLES: Final = (Role.VIEWER, Role.PRIVACY_OFFICER)
+DASHBOARD_ROLES: Final = (Role.VIEWER, Role.PRIVACY_OFFICER, Role.INGEST)
 
 
 def cookie_secret(secret_key: str) -> str:
@@ -80,7 +80,7 @@ def sign_in(request: Request, keys: KeyService, token: str) -> User:
     if not any(allows(key.role, r) for r in DASHBOARD_ROLES):
         raise PermissionDeniedError(
             f"a {key.role.value} key has no dashboard pages: sign in with a viewer, analyst, "
-            "privacy_officer or admin key"
+            "ingest, privacy_officer or admin key"
         )
     request.session.clear()
     request.session[KEY_ID] = key.key_id

@@ -49,7 +49,13 @@ NAV: Final = (
     NavItem("/customers", "Customers", (Role.ANALYST, Role.PRIVACY_OFFICER)),
     NavItem("/replenishment", "Replenishment", (Role.ANALYST,)),
     NavItem("/model-health", "Model health", (Role.VIEWER,)),
+    NavItem("/data", "Data", (Role.INGEST,)),
 )
+
+
+def first_page(user: User) -> str:
+    """Where a user lands after signing in: the first page of the navigation they may see."""
+    return next((n.path for n in NAV if any(user.may(r) for r in n.roles)), "/")
 
 
 class WebRoute(APIRoute):
