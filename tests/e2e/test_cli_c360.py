@@ -198,3 +198,26 @@ def test_consent_given_after_the_snapshot_is_named(store: str) -> None:
     summary = json.loads(omnix(*args, "--json").stdout)
     assert summary["awaiting_analysis"] == 1
     assert "1 customer consents to profiling now" in omnix(*args).stderr
+
+
+def test_status_says_when_the_store_changed_after_the_analysis(tmp_path: Path) -> None:
+    store = generated_store(tmp_path, 120, 120, 3)
+    status = json.loads(omnix("status", "--data-dir", store, "--json").stdout)
+    assert status["analysis"] is None
+    assert "Not analysed yet" in omnix("status", "--data-dir", store).stdout
+    analysed = omnix("analyze", "--data-dir", store, "--default-consent", "granted")
+    assert analysed.returncode == 0, analysed.stderr
+    status = json.loads(omnix("status", "--data-dir", store, "--json").stdout)
+    lines = status["tables"]["transactions"]
+    assert (status["analysis"]["lines"], status["analysis"]["lines_since"]) == (lines, 0)
+    assert f"over all {lines:,} lines held now" in omnix("status", "--data-dir", store).stdout
+    more = tmp_path / "more.csv"
+    more.write_text("customer_id,order_id,ts,product_id\nC000001,late-1,2025-04-30,P00001\n")
+    assert omnix("ingest", str(more), "--data-dir", store).returncode == 0
+    text = omnix("status", "--data-dir", store).stdout
+    assert "The store holds 1 line more than the latest analysis" in text
+    assert "run omnix analyze" in text
+    removed = omnix("sources", "remove", "more.csv", "--yes", "--data-dir", store)
+    assert removed.returncode == 0, removed.stderr
+    status = json.loads(omnix("status", "--data-dir", store, "--json").stdout)
+    assert status["analysis"]["lines_since"] == 0

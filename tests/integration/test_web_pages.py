@@ -207,6 +207,17 @@ def test_ingest_key_lists_files_downloads_rejects_and_removes_a_file(site: Api) 
     assert stored == sum(f["stored"] for f in left if f["kind"] == "transactions")
 
 
+def test_model_health_says_when_the_store_changed_after_the_analysis(site: Api) -> None:
+    client = signed_in(site, Role.VIEWER)
+    page = client.get("/model-health").text
+    assert "Latest analysis" in page and "than the latest analysis saw" not in page
+    files = site.container.ingest_service().sources()
+    target = next(f for f in files if f["kind"] == "transactions" and f["stored"])
+    site.container.ingest_service().remove(target["source_id"])
+    page = client.get("/model-health").text
+    assert f"The store holds {target['stored']:,} lines fewer than the latest analysis saw" in page
+
+
 def test_only_ingest_keys_see_the_data_page(site: Api) -> None:
     for role in (Role.VIEWER, Role.ANALYST, Role.PRIVACY_OFFICER):
         client = signed_in(site, role)

@@ -136,6 +136,8 @@ class AnalyzeService:
             tx = self.warehouse.ibis().table("transactions")
             state = _Run(analysis_day(tx, as_of))
             detail["as_of"] = state.as_of.isoformat()
+            # the store's size it saw: `model_health.latest_analysis` tells a later change
+            detail["lines"] = int(tx.count().to_pyarrow().as_py())
             for _name, stage in self.stages():
                 stage(state, clock)
             clock.stop()

@@ -4,7 +4,8 @@
   on next-basket ranking and pair probabilities, with each method's reliability table (the
   calibration plot); without one, OMNIX_MODEL_QUALITY_FILE (benchmarks/results/backtest.json
   shape) when configured;
-- data freshness: the last purchase line, the last ingest, the latest snapshot, in days ago;
+- data freshness: the last purchase line, the last ingest, the latest snapshot, in days ago,
+  and how many lines the store gained or lost since the latest analysis;
 - pipeline runs: the latest command runs with their status and seconds per stage.
 """
 
@@ -33,12 +34,47 @@ class Backtest:
     pair_probabilities: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The latest successful `omnix analyze` and the store's lines then and now: snapshots,
+    predictions and recommendations count none of the lines ingested, streamed in or taken
+    out since."""
+
+    finished_at: datetime | None
+    lines: int | None  # None: a run from before omnix recorded it
+    lines_now: int
+
+    @property
+    def lines_since(self) -> int | None:
+        """Lines added (negative: taken out) since the analysis; None when unknown."""
+        return None if self.lines is None else self.lines_now - self.lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"finished_at": self.finished_at, "lines": self.lines,
+                "lines_now": self.lines_now, "lines_since": self.lines_since}  # fmt: skip
+
+
+def latest_analysis(warehouse: Warehouse, lines_now: int | None = None) -> Analysis | None:
+    """None when the store was never analysed; `lines_now`: the transactions count, when
+    the caller has it."""
+    for run in warehouse.recent("runs", "started_at", 0):
+        if run["command"] == "analyze" and run["status"] == "ok":
+            lines = _detail(run).get("lines")
+            if lines_now is None:
+                lines_now = int(warehouse.ibis().table("transactions").count().to_pyarrow().as_py())
+            return Analysis(
+                _utc(run["finished_at"]), None if lines is None else int(lines), lines_now
+            )
+    return None
+
+
 @dataclass(slots=True)
 class Freshness:
     now: datetime
     last_purchase: datetime | None
     last_ingest: datetime | None
     latest_snapshot: date | None
+    analysis: Analysis | None = None
 
     def days_since(self, moment: datetime | date | None) -> float | None:
         if moment is None:
@@ -90,7 +126,8 @@ class ModelHealthService:
         last = con.table("transactions")[c.TS].max().to_pyarrow().as_py()
         ingest = con.table("sources").last_ingested_at.max().to_pyarrow().as_py()
         snap = con.table(SNAPSHOTS)[SNAPSHOT_DATE].max().to_pyarrow().as_py()
-        return Freshness(datetime.now(UTC), _utc(last), _utc(ingest), snap)
+        analysis = latest_analysis(self.warehouse)
+        return Freshness(datetime.now(UTC), _utc(last), _utc(ingest), snap, analysis)
 
     def runs(self, limit: int = RUNS_SHOWN) -> list[Run]:
         out = []

@@ -261,6 +261,7 @@ def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
     """
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
+    from omnix.services.model_health import latest_analysis
 
     container = bootstrap(_settings(data_dir), create=False)
     try:
@@ -269,6 +270,7 @@ def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
         store = container.analyse_service().store_overview()
         sources = wh.recent("sources", "last_ingested_at", 10)
         runs = wh.recent("runs", "started_at", 5)
+        analysis = latest_analysis(wh, counts["transactions"])
     finally:
         container.close()
     payload: dict[str, Any] = {
@@ -277,6 +279,7 @@ def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
         "transactions": store,
         "sources": [{k: s[k] for k in _SOURCE_KEYS} for s in sources],
         "runs": [{k: r[k] for k in ("command", "started_at", "status")} for r in runs],
+        "analysis": analysis.to_dict() if analysis else None,
     }
     if as_json:
         typer.echo(json.dumps(payload, default=str))
@@ -285,6 +288,24 @@ def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
     render.print_mapping(f"Store {payload['store']}", {**rows, **store})
     render.print_rows("Sources", payload["sources"], _SOURCE_KEYS)
     render.print_rows("Last runs", payload["runs"], ("command", "started_at", "status"))
+    render.print_line(_analysis_line(analysis))
+
+
+def _analysis_line(analysis: Any) -> str:
+    """Whether the stored results count every line the store holds now."""
+    if analysis is None:
+        return "Not analysed yet: run omnix analyze."
+    since, at = analysis.lines_since, analysis.finished_at
+    when = f"{at:%Y-%m-%d %H:%M} UTC" if at else "time unknown"
+    if not since:
+        known = "" if since is None else f", over all {analysis.lines_now:,} lines held now"
+        return f"Latest analysis {when}{known}."
+    n = abs(since)
+    change = f"{n:,} line{'s' if n != 1 else ''} {'more' if since > 0 else 'fewer'}"
+    return (
+        f"The store holds {change} than the latest analysis ({when}) saw: segments, "
+        "predictions and recommendations do not count them yet; run omnix analyze."
+    )
 
 
 _SOURCE_KEYS = ("name", "kind", "read", "stored", "rejected", "last_ingested_at")

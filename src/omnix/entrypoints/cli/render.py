@@ -203,6 +203,11 @@ def print_mapping(title: str, data: dict[str, Any]) -> None:
     out_console.print(table)
 
 
+def print_line(text: str) -> None:
+    """One sentence to standard output, as written (no markup, no highlighting)."""
+    out_console.print(text, markup=False, highlight=False)
+
+
 def print_rows(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     table = Table(title=title)
     for col in columns:
