@@ -207,6 +207,30 @@ def test_ingest_key_lists_files_downloads_rejects_and_removes_a_file(site: Api) 
     assert stored == sum(f["stored"] for f in left if f["kind"] == "transactions")
 
 
+def test_ingest_key_adds_a_file_from_the_data_page(site: Api) -> None:
+    client = signed_in(site, Role.INGEST)
+    page = client.get("/data").text
+    assert 'enctype="multipart/form-data"' in page and 'value="decimal-comma"' in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    text = "customer_id;order_id;ts;product_id;unit_price\nC000001;W1;2025-04-02;P00001;1,25\n"
+    text += "C000001;W1;2025-04-02;P00002;2,50\n;W2;no date;P00003;1\n"
+    files = {"file": ("kasse 1.csv", text.encode(), "text/csv")}
+    assert client.post("/data/upload", files=files).status_code == 403  # no CSRF token
+    r = client.post("/data/upload", files=files, data={"csrf": token})
+    assert r.status_code == 200, r.text
+    assert "Read 3 = stored 0 + rejected 3 (balanced)" in r.text
+    assert "invalid unit price" in r.text and "--decimal-comma" in r.text
+    assert "Ingested kasse_1.csv" in r.text
+    link = re.search(r'href="(/data/[0-9a-f]+/rejects\.csv)"', r.text)
+    assert link and client.get(link.group(1)).text.count("\n") == 4  # header + 3 rows
+    r = client.post("/data/upload", files=files, data={"csrf": token, "numbers": "decimal-comma"})
+    assert "Read 3 = stored 2 + rejected 1 (balanced)" in r.text and "rejects.csv" in r.text
+    prices = site.container.here().customer_rows("transactions", "C000001")
+    assert {row["unit_price"] for row in prices if row["order_id"] == "W1"} == {1.25, 2.5}
+    r = client.post("/data/upload", files=files, data={"csrf": token, "encoding": "klingon"})
+    assert r.status_code == 422 and "unknown encoding" in r.text
+
+
 def test_model_health_says_when_the_store_changed_after_the_analysis(site: Api) -> None:
     client = signed_in(site, Role.VIEWER)
     page = client.get("/model-health").text

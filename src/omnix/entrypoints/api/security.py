@@ -39,7 +39,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = structlog.get_logger(__name__)
 KEY_SCOPE: Final = "omnix.key"
 PROTECTED: Final = ("/v1/", "/metrics")
-UPLOAD_PATHS: Final = ("/v1/ingest/files",)
+UPLOAD_PATHS: Final = ("/v1/ingest/files", "/data/upload")  # the dashboard's upload too
 DOCS_PATHS: Final = ("/docs", "/redoc")
 
 

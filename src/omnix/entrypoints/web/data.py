@@ -1,16 +1,20 @@
-"""The data page (ingest role): every ingested file with what its last ingest counted, its
-rejects file to download, and taking a file out again (confirmed by typing its name), as
-`omnix sources` and /v1/sources do."""
+"""The data page (ingest role): adding a file (the upload of /v1/ingest/files with the
+options a spreadsheet export needs), every ingested file with what its last ingest counted,
+its rejects file to download, and taking a file out again (confirmed by typing its name), as
+`omnix ingest`, `omnix sources` and /v1/sources do."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from omnix.domain import contract as c
 from omnix.domain.access import Role
 from omnix.domain.errors import InputError, NotFoundError
+from omnix.domain.ingest import PRESETS, IngestOptions, NumberFormat, preset_by_name, text_encoding
+from omnix.entrypoints.api.routers.ingest import ingest_upload
 from omnix.entrypoints.web.session import check_csrf
 from omnix.entrypoints.web.site import Site, WebRoute
 
@@ -22,7 +26,54 @@ SourceId = Annotated[str, Path(min_length=1, max_length=64, pattern="^[0-9a-f]+$
 def data_page(request: Request) -> HTMLResponse:
     site = Site(request)
     site.require(Role.INGEST)
-    return site.page("data.html", "Data", files=site.wired.ingest_service().sources())
+    return site.page("data.html", "Data", files=site.wired.ingest_service().sources(),
+                     **_form_choices())  # fmt: skip
+
+
+def _form_choices() -> dict[str, Any]:
+    return {
+        "kinds": [(k.value, k.value) for k in c.Kind],
+        "presets": [(p.name, f"{p.name}: {p.description}") for p in PRESETS.values()],
+        "number_formats": [
+            (NumberFormat.PLAIN.value, "1234.50 (a decimal point)"),
+            (NumberFormat.DECIMAL_COMMA.value, "1.234,50 (a decimal comma)"),
+            (NumberFormat.THOUSANDS_COMMA.value, "1,234.50 (commas group thousands)"),
+        ],
+    }
+
+
+@router.post("/data/upload", response_class=HTMLResponse)
+def upload_file(
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[c.Kind, Form()] = c.Kind.TRANSACTIONS,
+    preset: Annotated[str, Form(max_length=100)] = "",
+    numbers: Annotated[NumberFormat, Form()] = NumberFormat.PLAIN,
+    currency_signs: Annotated[bool, Form()] = False,
+    encoding: Annotated[str, Form(max_length=40)] = "utf-8",
+    ts_format: Annotated[str, Form(max_length=64)] = "",
+) -> HTMLResponse:
+    """Ingest one uploaded file with the options a spreadsheet export needs; the page shows
+    its summary (read = stored + rejected, the reasons, the hints)."""
+    site = Site(request)
+    site.require(Role.INGEST)
+    check_csrf(request, csrf)
+    options = IngestOptions(
+        kind=kind,
+        preset=preset_by_name(preset) if preset else None,
+        timezone=site.wired.settings.timezone,
+        anonymous=site.wired.settings.anonymous_policy,
+        ts_format=ts_format.strip() or None,
+        number_format=numbers,
+        currency_signs=currency_signs,
+        encoding=text_encoding(encoding.strip() or "utf-8"),
+    )
+    summary = ingest_upload(site.wired, file, options)
+    files = site.wired.ingest_service().sources()  # newest first: this file's row leads
+    row = next(f for f in files if f["name"] == summary["source"])
+    return site.page("file_ingested.html", f"Ingested {summary['source']}", summary=summary,
+                     source_id=row["source_id"])  # fmt: skip
 
 
 @router.get("/data/{source_id}/rejects.csv")

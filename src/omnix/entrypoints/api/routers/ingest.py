@@ -7,7 +7,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
@@ -34,6 +34,9 @@ from omnix.entrypoints.api.models_ops import (
     IngestResult,
     RemovedFile,
 )
+
+if TYPE_CHECKING:
+    from omnix.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -90,7 +93,14 @@ def ingest_file(
         currency_signs=currency_signs,
         encoding=text_encoding(encoding),
     )
-    folder = settings.data_dir / "uploads" / uuid.uuid4().hex
+    return IngestResult.model_validate(ingest_upload(wired, file, options))
+
+
+def ingest_upload(wired: Container, file: UploadFile, options: IngestOptions) -> dict[str, Any]:
+    """Ingest an uploaded file (the API's and the dashboard's upload): kept under the data
+    directory's uploads/ only while it loads. The summary (`IngestSummary.to_dict`) names
+    the file by its own name, not where the server kept it meanwhile (uploads/<uuid>/...)."""
+    folder = wired.settings.data_dir / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     try:
         path = folder / _safe_name(file.filename)
@@ -100,8 +110,7 @@ def ingest_file(
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     wired.view_cache().clear()
-    # the file's own name, not where the server kept it meanwhile (uploads/<uuid>/...)
-    return IngestResult.model_validate(summary.to_dict() | {"source": path.name})
+    return summary.to_dict() | {"source": path.name}
 
 
 @router.get("/sources", response_model=IngestedFileList, **secured(Role.INGEST))
