@@ -444,6 +444,18 @@ def test_a_currency_sign_fills_the_currency_of_a_file_without_one(
     assert sorted(rows) == [("p1", 4.99, "EUR"), ("p2", 1250.0, None)]
 
 
+def test_a_product_list_with_currency_signs_and_grouped_prices(
+    tmp_path: Path, store: StoreRef
+) -> None:
+    text = "product_id,product_name,unit_price,currency\n"
+    text += 'tv,TV 55","€1.299,00",\nmilk,Milk 1L,"0,99 €",EUR\ntea,Tea,£2,EUR\n'
+    (s,) = ingest(store, write(tmp_path / "catalog.csv", text), kind=c.Kind.PRODUCTS,
+                  currency_signs=True, number_format=NumberFormat.DECIMAL_COMMA)  # fmt: skip
+    assert (s.read, s.stored, s.reject_reasons) == (3, 2, {"currency_mismatch": 1})
+    rows = query(store, "SELECT product_id, unit_price, currency FROM products")
+    assert sorted(rows) == [("milk", 0.99, "EUR"), ("tv", 1299.0, "EUR")]
+
+
 def test_rejected_timestamps_hint_at_the_ts_format_that_reads_them(
     tmp_path: Path, store: StoreRef
 ) -> None:
