@@ -62,6 +62,21 @@ class Health(BaseModel):
     version: str
 
 
+class AnalysisState(BaseModel):
+    """The latest `omnix analyze` and the lines the store held then and holds now."""
+
+    model_config = example(
+        {"finished_at": "2025-12-01T06:10:00Z", "lines": 1080600, "lines_now": 1080627,
+         "lines_since": 27}
+    )  # fmt: skip
+    finished_at: dt.datetime | None = None
+    lines: int | None = Field(None, description="lines the analysis saw (null: not recorded)")
+    lines_now: int
+    lines_since: int | None = Field(
+        None, description="lines added since (negative: taken out); results do not count them"
+    )
+
+
 class Readiness(BaseModel):
     model_config = example(
         {
@@ -71,6 +86,12 @@ class Readiness(BaseModel):
             "latest_snapshot": "2025-12-01",
             "warm_views": 2000,
             "tables": {"transactions": 1080627},
+            "analysis": {
+                "finished_at": "2025-12-01T06:10:00Z",
+                "lines": 1080600,
+                "lines_now": 1080627,
+                "lines_since": 27,
+            },
         }
     )
     status: Literal["ready"]
@@ -79,6 +100,7 @@ class Readiness(BaseModel):
     latest_snapshot: dt.date | None = None
     warm_views: int = Field(description="customers whose 360 the last warm-up cached")
     tables: dict[str, int]
+    analysis: AnalysisState | None = Field(None, description="null: never analysed")
 
 
 class IngestResult(BaseModel):

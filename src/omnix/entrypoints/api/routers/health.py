@@ -11,7 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from omnix import __version__
 from omnix.domain.access import Role
 from omnix.entrypoints.api.deps import public, secured, state
-from omnix.entrypoints.api.models_ops import Health, Readiness
+from omnix.entrypoints.api.models_ops import AnalysisState, Health, Readiness
+from omnix.services.model_health import latest_analysis
 
 router = APIRouter(tags=["health"])
 
@@ -24,13 +25,15 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, **public())
 def readyz(request: Request) -> Readiness:
-    """Readiness: the store is open and answers (503 problem otherwise). Needs no key."""
+    """Readiness: the store is open and answers (503 problem otherwise), its tables, and
+    how many lines it gained or lost since the latest analysis. Needs no key."""
     api = state(request)
     container = api.wired()
     store = container.here()
     counts = store.table_counts()
     meta = {r["key"]: r["value"] for r in store.recent("meta", "key", 0)}
     dates = container.views().snapshot_dates() if counts.get("customer_snapshots") else []
+    analysis = latest_analysis(store, counts["transactions"])
     return Readiness(
         status="ready",
         store=container.settings.store_url().partition("://")[0],
@@ -38,6 +41,7 @@ def readyz(request: Request) -> Readiness:
         latest_snapshot=dates[-1] if dates else None,
         warm_views=api.warmed,
         tables=counts,
+        analysis=AnalysisState.model_validate(analysis.to_dict()) if analysis else None,
     )
 
 
