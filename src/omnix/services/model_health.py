@@ -23,6 +23,7 @@ from omnix.domain.ports import Warehouse
 from omnix.domain.snapshots import SNAPSHOT_DATE, SNAPSHOTS
 
 RUNS_SHOWN: Final = 20
+_RUNS_FIRST_READ: Final = 50
 
 
 @dataclass(slots=True)
@@ -56,16 +57,22 @@ class Analysis:
 
 def latest_analysis(warehouse: Warehouse, lines_now: int | None = None) -> Analysis | None:
     """None when the store was never analysed; `lines_now`: the transactions count, when
-    the caller has it."""
-    for run in warehouse.recent("runs", "started_at", 0):
-        if run["command"] == "analyze" and run["status"] == "ok":
-            lines = _detail(run).get("lines")
-            if lines_now is None:
-                lines_now = int(warehouse.ibis().table("transactions").count().to_pyarrow().as_py())
-            return Analysis(
-                _utc(run["finished_at"]), None if lines is None else int(lines), lines_now
-            )
-    return None
+    the caller has it. Reads the latest runs first (readiness probes call this often), all
+    of them only when no analysis is among those."""
+    latest = warehouse.recent("runs", "started_at", _RUNS_FIRST_READ)
+    run = next((r for r in latest if _is_analysis(r)), None)
+    if run is None and len(latest) == _RUNS_FIRST_READ:
+        run = next((r for r in warehouse.recent("runs", "started_at", 0) if _is_analysis(r)), None)
+    if run is None:
+        return None
+    lines = _detail(run).get("lines")
+    if lines_now is None:
+        lines_now = int(warehouse.ibis().table("transactions").count().to_pyarrow().as_py())
+    return Analysis(_utc(run["finished_at"]), None if lines is None else int(lines), lines_now)
+
+
+def _is_analysis(run: dict[str, Any]) -> bool:
+    return bool(run["command"] == "analyze" and run["status"] == "ok")
 
 
 @dataclass(slots=True)
