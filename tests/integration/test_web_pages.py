@@ -182,9 +182,8 @@ def test_ingest_key_lists_files_downloads_rejects_and_removes_a_file(site: Api) 
     csv = client.get(f"/data/{with_rejects['source_id']}/rejects.csv")
     assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
     assert csv.text.count("\n") == with_rejects["rejected"] + 1  # header + one row each
-    clean = next((f for f in files if not f["rejected"]), None)
-    if clean:
-        assert client.get(f"/data/{clean['source_id']}/rejects.csv").status_code == 404
+    clean = next(f for f in files if not f["rejected"])  # the template's generated files
+    assert client.get(f"/data/{clean['source_id']}/rejects.csv").status_code == 404
     assert client.get("/data/0123456789abcdef/remove").status_code == 404
 
     target = next(f for f in files if f["kind"] == "transactions")

@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +26,9 @@ from omnix.entrypoints.cli.common import DataDir, JsonFlag
 from omnix.entrypoints.cli.common import parse_date as _parse_date
 from omnix.entrypoints.cli.common import progress_enabled as _progress_enabled
 from omnix.entrypoints.cli.common import settings_for as _settings
+
+if TYPE_CHECKING:
+    from omnix.services.model_health import Analysis
 
 app = typer.Typer(
     name="omnix",
@@ -291,7 +294,7 @@ def status(data_dir: DataDir = _DEFAULT_DIR, as_json: JsonFlag = False) -> None:
     render.print_line(_analysis_line(analysis))
 
 
-def _analysis_line(analysis: Any) -> str:
+def _analysis_line(analysis: Analysis | None) -> str:
     """Whether the stored results count every line the store holds now."""
     if analysis is None:
         return "Not analysed yet: run omnix analyze."
