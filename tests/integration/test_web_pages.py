@@ -230,6 +230,28 @@ def test_ingest_key_adds_a_file_from_the_data_page(site: Api) -> None:
     assert r.status_code == 422 and "unknown encoding" in r.text
 
 
+def test_data_page_maps_a_foreign_files_columns(site: Api) -> None:
+    client = signed_in(site, Role.INGEST)
+    page = client.get("/data").text
+    assert '<textarea id="f-mapping" name="mapping"' in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    text = "Kunde,Beleg,Datum,Artikel,Preis\nC000001,M1,2025-04-02,P00001,1.25\n"
+    files = {"file": ("kasse.csv", text.encode(), "text/csv")}
+    r = client.post("/data/upload", files=files, data={"csrf": token})
+    assert r.status_code == 422 and "customer_id" in r.text
+    assert not any(f["name"] == "kasse.csv" for f in site.container.ingest_service().sources())
+    bad = {"csrf": token, "mapping": "Kunde=kunde_id"}
+    r = client.post("/data/upload", files=files, data=bad)
+    assert r.status_code == 422 and "kunde_id&#39; is not a transactions column" in r.text
+    mapping = "Kunde = customer_id\r\nBeleg=order_id\n\n Datum=ts\nArtikel=product_id\n"
+    mapping += "Preis=unit_price"
+    r = client.post("/data/upload", files=files, data={"csrf": token, "mapping": mapping})
+    assert r.status_code == 200, r.text
+    assert "Read 1 = stored 1 + rejected 0 (balanced)" in r.text
+    rows = site.container.here().customer_rows("transactions", "C000001")
+    assert any(row["order_id"] == "M1" and row["unit_price"] == 1.25 for row in rows)
+
+
 def test_model_health_says_when_the_store_changed_after_the_analysis(site: Api) -> None:
     client = signed_in(site, Role.VIEWER)
     page = client.get("/model-health").text

@@ -218,10 +218,10 @@ def parse_mapping(pairs: list[str], kind: c.Kind = c.Kind.TRANSACTIONS) -> dict[
     for pair in pairs:
         src, sep, dst = pair.partition("=")
         if not sep or not src or not dst:
-            raise MappingError(f"--map expects SRC=DST, got {pair!r}")
+            raise MappingError(f"a column mapping is SRC=DST (--map), got {pair!r}")
         if dst not in names:
             raise MappingError(
-                f"--map {pair}: {dst!r} is not a {kind.value} column (one of: {', '.join(names)})"
+                f"{pair}: {dst!r} is not a {kind.value} column (one of: {', '.join(names)})"
             )
         mapping[src] = dst
     return mapping

@@ -13,7 +13,14 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from omnix.domain import contract as c
 from omnix.domain.access import Role
 from omnix.domain.errors import InputError, NotFoundError
-from omnix.domain.ingest import PRESETS, IngestOptions, NumberFormat, preset_by_name, text_encoding
+from omnix.domain.ingest import (
+    PRESETS,
+    IngestOptions,
+    NumberFormat,
+    parse_mapping,
+    preset_by_name,
+    text_encoding,
+)
 from omnix.entrypoints.api.routers.ingest import ingest_upload
 from omnix.entrypoints.web.session import check_csrf
 from omnix.entrypoints.web.site import Site, WebRoute
@@ -49,18 +56,21 @@ def upload_file(
     csrf: Annotated[str, Form(max_length=200)] = "",
     kind: Annotated[c.Kind, Form()] = c.Kind.TRANSACTIONS,
     preset: Annotated[str, Form(max_length=100)] = "",
+    mapping: Annotated[str, Form(max_length=4000)] = "",
     numbers: Annotated[NumberFormat, Form()] = NumberFormat.PLAIN,
     currency_signs: Annotated[bool, Form()] = False,
     encoding: Annotated[str, Form(max_length=40)] = "utf-8",
     ts_format: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
     """Ingest one uploaded file with the options a spreadsheet export needs; the page shows
-    its summary (read = stored + rejected, the reasons, the hints)."""
+    its summary (read = stored + rejected, the reasons, the hints). `mapping`: SRC=DST
+    lines, as `--map` takes them."""
     site = Site(request)
     site.require(Role.INGEST)
     check_csrf(request, csrf)
     options = IngestOptions(
         kind=kind,
+        mapping=parse_mapping(_mapping_lines(mapping), kind),
         preset=preset_by_name(preset) if preset else None,
         timezone=site.wired.settings.timezone,
         anonymous=site.wired.settings.anonymous_policy,
@@ -74,6 +84,17 @@ def upload_file(
     row = next(f for f in files if f["name"] == summary["source"])
     return site.page("file_ingested.html", f"Ingested {summary['source']}", summary=summary,
                      source_id=row["source_id"])  # fmt: skip
+
+
+def _mapping_lines(text: str) -> list[str]:
+    """The form's mapping, one SRC=DST a line, spaces around the names and blank lines
+    dropped: "Invoice = order_id" is Invoice=order_id."""
+    pairs = []
+    for line in text.splitlines():
+        src, sep, dst = line.partition("=")
+        if line.strip():
+            pairs.append(f"{src.strip()}{sep}{dst.strip()}")
+    return pairs
 
 
 @router.get("/data/{source_id}/rejects.csv")
