@@ -49,6 +49,7 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in COMMANDS:
         assert command in result.stdout
+    assert "Start with: omnix demo" in result.stdout  # where a newcomer begins
 
 
 # Renders `--help` for every command and subcommand, read from the app itself (a new one

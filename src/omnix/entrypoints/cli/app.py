@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="omnix",
-    help="Customer analytics for retailers: ingest purchase history, learn rhythms, segment.",
+    help=(
+        "Customer analytics for retailers: ingest purchase history, then learn each customer's"
+        " buying rhythms, segments, lifetime value and churn risk, and recommend what they need"
+        " next; a dashboard and a REST API serve it all.\n\nStart with: omnix demo"
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
