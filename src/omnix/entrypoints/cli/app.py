@@ -324,7 +324,10 @@ def summary(
     top: Annotated[int, typer.Option(min=1, help="How many top products.")] = 10,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run every analysis on the store and print the results.
+    """The business at a glance: net revenue, orders and customers, by month, top products.
+
+    Over the lines of known customers, returns netted. Stores no results (`omnix analyze`
+    runs the models and stores what they find).
 
     Example: omnix summary --top 5
     """
