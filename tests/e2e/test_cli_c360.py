@@ -221,3 +221,16 @@ def test_status_says_when_the_store_changed_after_the_analysis(tmp_path: Path) -
     assert removed.returncode == 0, removed.stderr
     status = json.loads(omnix("status", "--data-dir", store, "--json").stdout)
     assert status["analysis"]["lines_since"] == 0
+    assert status["analysis"]["files_changed"] is False  # the same files as then
+    # one file out and another of the same size in: the count is the same, the data is not
+    assert omnix("ingest", str(more), "--data-dir", store).returncode == 0
+    analysed = omnix("analyze", "--data-dir", store, "--default-consent", "granted")
+    assert analysed.returncode == 0, analysed.stderr
+    assert omnix("sources", "remove", "more.csv", "--yes", "--data-dir", store).returncode == 0
+    swap = tmp_path / "swap.csv"
+    swap.write_text("customer_id,order_id,ts,product_id\nC000002,swap-1,2025-04-30,P00002\n")
+    assert omnix("ingest", str(swap), "--data-dir", store).returncode == 0
+    status = json.loads(omnix("status", "--data-dir", store, "--json").stdout)
+    assert (status["analysis"]["lines_since"], status["analysis"]["files_changed"]) == (0, True)
+    text = omnix("status", "--data-dir", store).stdout
+    assert "Files were added or taken out since the latest analysis" in text

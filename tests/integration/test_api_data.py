@@ -354,12 +354,15 @@ def test_readiness_says_how_many_lines_the_latest_analysis_does_not_count(
         analysis = ready["analysis"]
         assert analysis["lines"] == analysis["lines_now"] == ready["tables"]["transactions"]
         assert analysis["lines_since"] == 0 and analysis["finished_at"]
+        assert analysis["files_changed"] is False
         text = "customer_id,order_id,ts,product_id\nC000001,late-1,2025-04-30,P00001\n"
         files = {"file": ("late.csv", text.encode(), "text/csv")}
         r = a.client.post("/v1/ingest/files", files=files, headers=a.auth(Role.INGEST))
         assert r.json()["inserted"] == 1, r.text
-        assert a.client.get("/readyz").json()["analysis"]["lines_since"] == 1
+        analysis = a.client.get("/readyz").json()["analysis"]
+        assert (analysis["lines_since"], analysis["files_changed"]) == (1, True)
         source = a.client.get("/v1/sources", headers=a.auth(Role.INGEST)).json()["items"][0]
         removed = a.client.delete(f"/v1/sources/{source['source_id']}", headers=a.auth(Role.INGEST))
         assert removed.status_code == 200, removed.text
-        assert a.client.get("/readyz").json()["analysis"]["lines_since"] == 0
+        analysis = a.client.get("/readyz").json()["analysis"]
+        assert (analysis["lines_since"], analysis["files_changed"]) == (0, False)

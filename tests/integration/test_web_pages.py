@@ -261,6 +261,15 @@ def test_model_health_says_when_the_store_changed_after_the_analysis(site: Api) 
     site.container.ingest_service().remove(target["source_id"])
     page = client.get("/model-health").text
     assert f"The store holds {target['stored']:,} lines fewer than the latest analysis saw" in page
+    assert "Files were added or taken out" not in page
+    # an analysis that saw as many lines as now, but other files (one out, one of the same
+    # size in): the page says the files changed
+    lines = site.container.here().table_counts()["transactions"]
+    with site.container.here().run("analyze", {"lines": lines, "files": "0" * 32}):
+        pass
+    page = client.get("/model-health").text
+    assert "than the latest analysis saw" not in page
+    assert "Files were added or taken out since the latest analysis" in page
 
 
 def test_only_ingest_keys_see_the_data_page(site: Api) -> None:

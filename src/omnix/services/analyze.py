@@ -35,6 +35,7 @@ from omnix.domain.ports import Warehouse
 from omnix.domain.privacy import sensitive_categories
 from omnix.domain.snapshots import SNAPSHOT_COLUMNS
 from omnix.services.consent import analysable, permitted
+from omnix.services.model_health import files_fingerprint
 from omnix.services.predict import load_history
 from omnix.services.rhythms import calibrated_run, customer_table, due_predictions
 from omnix.services.segments import SegmentReport, SegmentService, analysis_day
@@ -136,8 +137,10 @@ class AnalyzeService:
             tx = self.warehouse.ibis().table("transactions")
             state = _Run(analysis_day(tx, as_of))
             detail["as_of"] = state.as_of.isoformat()
-            # the store's size it saw: `model_health.latest_analysis` tells a later change
+            # the store's size and files it saw: `model_health.latest_analysis` tells a
+            # later change
             detail["lines"] = int(tx.count().to_pyarrow().as_py())
+            detail["files"] = files_fingerprint(self.warehouse)
             for _name, stage in self.stages():
                 stage(state, clock)
             clock.stop()

@@ -5,12 +5,14 @@
   calibration plot); without one, OMNIX_MODEL_QUALITY_FILE (benchmarks/results/backtest.json
   shape) when configured;
 - data freshness: the last purchase line, the last ingest, the latest snapshot, in days ago,
-  and how many lines the store gained or lost since the latest analysis;
+  and how many lines the store gained or lost, and whether files came or went, since the
+  latest analysis;
 - pipeline runs: the latest command runs with their status and seconds per stage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -37,22 +39,43 @@ class Backtest:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """The latest successful `omnix analyze` and the store's lines then and now: snapshots,
-    predictions and recommendations count none of the lines ingested, streamed in or taken
-    out since."""
+    """The latest successful `omnix analyze` and the store's lines and files then and now:
+    snapshots, predictions and recommendations count none of the lines ingested, streamed in
+    or taken out since, nor the product or customer records of files added since."""
 
     finished_at: datetime | None
     lines: int | None  # None: a run from before omnix recorded it
     lines_now: int
+    files: str | None = None  # `files_fingerprint` then; None: not recorded
+    files_now: str | None = None
 
     @property
     def lines_since(self) -> int | None:
         """Lines added (negative: taken out) since the analysis; None when unknown."""
         return None if self.lines is None else self.lines_now - self.lines
 
+    @property
+    def files_changed(self) -> bool | None:
+        """Whether a file was ingested or taken out since the analysis (its lines may net to
+        no change in the count: one file out, another of the same size in); None: unknown."""
+        return None if self.files is None else self.files != self.files_now
+
     def to_dict(self) -> dict[str, Any]:
         return {"finished_at": self.finished_at, "lines": self.lines,
-                "lines_now": self.lines_now, "lines_since": self.lines_since}  # fmt: skip
+                "lines_now": self.lines_now, "lines_since": self.lines_since,
+                "files_changed": self.files_changed}  # fmt: skip
+
+
+def files_fingerprint(warehouse: Warehouse) -> str:
+    """One digest of the ingested files the store holds lines or records of (their content
+    ids, `sources`): another such file in, or one taken out, changes it; ingesting a file
+    again does not, nor does a file whose every row was rejected."""
+    sources = warehouse.ibis().table("sources")
+    ids = sources.filter(sources.stored > 0).select("source_id").to_pyarrow()["source_id"]
+    digest = hashlib.blake2b(digest_size=16)
+    for source_id in sorted(str(i) for i in ids.to_pylist()):
+        digest.update(source_id.encode() + b"\n")
+    return digest.hexdigest()
 
 
 def latest_analysis(warehouse: Warehouse, lines_now: int | None = None) -> Analysis | None:
@@ -65,10 +88,17 @@ def latest_analysis(warehouse: Warehouse, lines_now: int | None = None) -> Analy
         run = next((r for r in warehouse.recent("runs", "started_at", 0) if _is_analysis(r)), None)
     if run is None:
         return None
-    lines = _detail(run).get("lines")
+    detail = _detail(run)
+    lines, files = detail.get("lines"), detail.get("files")
     if lines_now is None:
         lines_now = int(warehouse.ibis().table("transactions").count().to_pyarrow().as_py())
-    return Analysis(_utc(run["finished_at"]), None if lines is None else int(lines), lines_now)
+    return Analysis(
+        _utc(run["finished_at"]),
+        None if lines is None else int(lines),
+        lines_now,
+        None if files is None else str(files),
+        None if files is None else files_fingerprint(warehouse),
+    )
 
 
 def _is_analysis(run: dict[str, Any]) -> bool:

@@ -63,17 +63,23 @@ class Health(BaseModel):
 
 
 class AnalysisState(BaseModel):
-    """The latest `omnix analyze` and the lines the store held then and holds now."""
+    """The latest `omnix analyze`, the lines the store held then and holds now, and whether
+    files came or went since."""
 
     model_config = example(
         {"finished_at": "2025-12-01T06:10:00Z", "lines": 1080600, "lines_now": 1080627,
-         "lines_since": 27}
+         "lines_since": 27, "files_changed": True}
     )  # fmt: skip
     finished_at: dt.datetime | None = None
     lines: int | None = Field(None, description="lines the analysis saw (null: not recorded)")
     lines_now: int
     lines_since: int | None = Field(
         None, description="lines added since (negative: taken out); results do not count them"
+    )
+    files_changed: bool | None = Field(
+        None,
+        description="a file was ingested or taken out since (null: not recorded); true with "
+        "lines_since 0 when the lines netted out",
     )
 
 
@@ -91,6 +97,7 @@ class Readiness(BaseModel):
                 "lines": 1080600,
                 "lines_now": 1080627,
                 "lines_since": 27,
+                "files_changed": True,
             },
         }
     )

@@ -304,6 +304,11 @@ def _analysis_line(analysis: Analysis | None) -> str:
         return "Not analysed yet: run omnix analyze."
     since, at = analysis.lines_since, analysis.finished_at
     when = f"{at:%Y-%m-%d %H:%M} UTC" if at else "time unknown"
+    if not since and analysis.files_changed:
+        return (
+            f"Files were added or taken out since the latest analysis ({when}): segments, "
+            "predictions and recommendations may not reflect them yet; run omnix analyze."
+        )
     if not since:
         known = "" if since is None else f", over all {analysis.lines_now:,} lines held now"
         return f"Latest analysis {when}{known}."

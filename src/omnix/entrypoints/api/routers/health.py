@@ -26,7 +26,8 @@ def healthz() -> Health:
 @router.get("/readyz", response_model=Readiness, **public())
 def readyz(request: Request) -> Readiness:
     """Readiness: the store is open and answers (503 problem otherwise), its tables, and
-    how many lines it gained or lost since the latest analysis. Needs no key."""
+    how many lines it gained or lost, and whether files came or went, since the latest
+    analysis. Needs no key."""
     api = state(request)
     container = api.wired()
     store = container.here()
