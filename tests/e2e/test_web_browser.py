@@ -58,9 +58,19 @@ def _segment(server: LiveServer) -> str:
     return str(server.container.views().segments(None)["segments"][0]["segment"])
 
 
+def _analysis_run(server: LiveServer) -> str:
+    """The id of a finished analysis run on the served store (one is run the first time)."""
+    runner = server.container.job_runner()
+    if not runner.list(1):
+        runner.start({})
+        runner.wait(300)
+    return runner.list(1)[0].job_id
+
+
 def _pages(server: LiveServer) -> list[tuple[str, str]]:
     customer, segment = _customer(server), _segment(server)
     source = server.container.ingest_service().sources()[0]["source_id"]
+    run = _analysis_run(server)
     return [
         ("overview", "/"),
         ("segments", "/segments"),
@@ -68,6 +78,7 @@ def _pages(server: LiveServer) -> list[tuple[str, str]]:
         ("customers", "/customers"),
         ("customer", f"/customers/{customer}"),
         ("model-health", "/model-health"),
+        ("analysis-run", f"/model-health/analysis-runs/{run}"),
         ("replenishment", "/replenishment"),
         ("replenishment-filtered", f"/replenishment?within=7&segment={segment}&sort=days_overdue"),
         ("data", "/data"),

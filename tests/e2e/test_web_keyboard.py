@@ -159,3 +159,23 @@ def test_keyboard_walk_through_the_replenishment_board(server: LiveServer, page:
     lines = text.strip().splitlines()
     total = page.locator("#board-heading").inner_text().rsplit(": ", 1)[1].replace(",", "")
     assert lines[0].startswith("customer_id,product_id") and len(lines) - 1 == int(total)
+
+
+def test_an_analysis_run_started_by_keyboard_updates_itself(server: LiveServer, page: Any) -> None:
+    page.goto(server.url + "/sign-in")
+    page.fill("#f-key", server.keys[Role.ANALYST])
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/")
+    page.goto(server.url + "/model-health")
+    tab_to(page, lambda f: f["text"] == "Run the analysis now", "the run button")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/model-health/analysis-runs/" in url)
+    assert page.locator("main h1").inner_text() == "Analysis run"
+    # the run region polls and swaps itself: the outcome arrives without a reload, is
+    # announced in the live region, and no swap moves the focus
+    expect(page.locator("#run-state")).to_contain_text("Succeeded", timeout=120_000)
+    expect(page.locator("#live-status")).to_have_text("Analysis run succeeded.")
+    assert page.evaluate("document.activeElement === document.body")
+    assert page.locator("#run-state[hx-trigger]").count() == 0  # the polling stopped
+    stages = str(len(server.container.job_runner().stages))
+    expect(page.locator("#run-progress")).to_have_attribute("value", stages)

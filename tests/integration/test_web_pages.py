@@ -199,6 +199,7 @@ def test_ingest_key_lists_files_downloads_rejects_and_removes_a_file(site: Api) 
     }
     r = client.post(path, data={"csrf": token, "confirm": target["name"]})
     assert r.status_code == 200 and f"Removed {target['name']}" in r.text
+    assert "Run the analysis" not in r.text  # an ingest key may not start one
     assert f"{target['stored']:,} rows deleted" in r.text
     left = site.container.ingest_service().sources()
     assert target["source_id"] not in {f["source_id"] for f in left}
@@ -250,6 +251,11 @@ def test_data_page_maps_a_foreign_files_columns(site: Api) -> None:
     assert "Read 1 = stored 1 + rejected 0 (balanced)" in r.text
     rows = site.container.here().customer_rows("transactions", "C000001")
     assert any(row["order_id"] == "M1" and row["unit_price"] == 1.25 for row in rows)
+    assert "Run the analysis" not in r.text
+    admin = signed_in(site, Role.ADMIN)  # who may also analyse is pointed to the run
+    token = CSRF.search(admin.get("/data").text).group(1)  # type: ignore[union-attr]
+    r = admin.post("/data/upload", files=files, data={"csrf": token, "mapping": mapping})
+    assert r.status_code == 200 and 'href="/model-health#analyse-heading"' in r.text
 
 
 def test_model_health_says_when_the_store_changed_after_the_analysis(site: Api) -> None:
@@ -270,6 +276,50 @@ def test_model_health_says_when_the_store_changed_after_the_analysis(site: Api) 
     page = client.get("/model-health").text
     assert "than the latest analysis saw" not in page
     assert "Files were added or taken out since the latest analysis" in page
+
+
+def test_analyst_runs_follows_and_cancels_the_analysis_from_model_health(site: Api) -> None:
+    import datetime as dt
+
+    from omnix.domain.jobs import Job, JobStatus
+
+    assert "Run the analysis now" not in signed_in(site, Role.VIEWER).get("/model-health").text
+    client = signed_in(site, Role.ANALYST)
+    page = client.get("/model-health").text
+    assert "Run the analysis now" in page and 'action="/model-health/analysis-runs"' in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    assert client.post("/model-health/analysis-runs").status_code == 403  # no CSRF token
+    # a run another server process has open: followed, not started twice, cancellable
+    runner, store = site.container.job_runner(), site.container.here()
+    other = Job("0f" * 16, "analyze", JobStatus.QUEUED, dt.datetime.now(dt.UTC),
+                stages=list(runner.stages))  # fmt: skip
+    assert store.create_job(other)
+    page = client.get("/model-health").text
+    assert "An analysis run is queued" in page and "Run the analysis now" not in page
+    run_page = client.get(f"/model-health/analysis-runs/{other.job_id}").text
+    n = len(runner.stages)
+    assert 'hx-trigger="every 2s"' in run_page and f"0 of {n} stages done" in run_page
+    assert "Cancel the run" in run_page
+    path = f"/model-health/analysis-runs/{other.job_id}/cancel"
+    assert client.post(path).status_code == 403
+    r = client.post(path, data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303 and store.cancel_requested(other.job_id)
+    assert "cancel requested" in client.get(r.headers["location"]).text
+    assert runner.recover() == 1  # that process is gone: its run is marked failed
+    # a run of its own: started, then its page tells the outcome and stops polling
+    r = client.post("/model-health/analysis-runs", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    job_id = r.headers["location"].rsplit("/", 1)[1]
+    runner.wait(300)
+    job = runner.get(job_id)
+    assert job.status is JobStatus.SUCCEEDED and job.result
+    done = client.get(r.headers["location"]).text
+    assert "Succeeded" in done and 'hx-trigger="every 2s"' not in done
+    assert f"{job.result['snapshot_rows']:,} snapshot rows" in done
+    assert f"{n} of {n} stages done" in done and "Cancel the run" not in done
+    page = client.get("/model-health").text
+    assert "The last run from here or the API: succeeded" in page
+    assert client.get("/model-health/analysis-runs/" + "ab" * 16).status_code == 404
 
 
 def test_only_ingest_keys_see_the_data_page(site: Api) -> None:

@@ -83,7 +83,7 @@ def upload_file(
     files = site.wired.ingest_service().sources()  # newest first: this file's row leads
     row = next(f for f in files if f["name"] == summary["source"])
     return site.page("file_ingested.html", f"Ingested {summary['source']}", summary=summary,
-                     source_id=row["source_id"])  # fmt: skip
+                     source_id=row["source_id"], can_analyse=site.may(Role.ANALYST))  # fmt: skip
 
 
 def _mapping_lines(text: str) -> list[str]:
@@ -131,4 +131,5 @@ def remove_file(
         raise InputError("type the file's name exactly to confirm its removal")
     removed = service.remove(source_id)
     site.wired.view_cache().clear()
-    return site.page("file_removed.html", f"Removed {removed['name']}", removed=removed)
+    return site.page("file_removed.html", f"Removed {removed['name']}", removed=removed,
+                     can_analyse=site.may(Role.ANALYST))  # fmt: skip

@@ -10,6 +10,9 @@
     var heading = fresh.querySelector("h2[tabindex='-1']");
     if (heading) { heading.focus(); }
     var status = document.getElementById("live-status");
-    if (status && fresh.dataset.status) { status.textContent = fresh.dataset.status; }
+    // a region that polls (an analysis run) announces only what changed
+    if (status && fresh.dataset.status && status.textContent !== fresh.dataset.status) {
+      status.textContent = fresh.dataset.status;
+    }
   });
 })();
