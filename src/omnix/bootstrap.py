@@ -152,11 +152,21 @@ class Container:
 
     def _analysis_run(self, params: dict[str, Any]) -> Any:
         """The analysis a job runs, wired on the job's thread (its own store handle)."""
+        from datetime import date
+
+        from omnix.services.jobs import RECOMMENDATIONS
+
         here = Container(self.settings, self.here())
-        service = here.analyze_service(default_consent=params.get("default_consent"))
+        consent = params.get("default_consent")
+        service = here.analyze_service(default_consent=consent)
 
         def run(as_of: Any, on_stage: Any) -> dict[str, Any]:
             report: dict[str, Any] = service.run(as_of, on_stage).to_dict()
+            # as `omnix recommend --all --as-of` that day; skipped when cancelled by now
+            if params.get(RECOMMENDATIONS) and on_stage(RECOMMENDATIONS):
+                reco = here.recommend_service(default_consent=consent)
+                summary = reco.precompute(date.fromisoformat(report["as_of"]))
+                report[RECOMMENDATIONS] = summary.to_dict()
             return report
 
         return run

@@ -240,6 +240,25 @@ def test_analysis_runs_progress_conflict_cancel_and_migration(api_store: StoreRe
         assert [r["id"] for r in listed[:2]] == [other["id"], run["id"]]
 
 
+def test_an_analysis_run_can_refresh_the_recommendations_too(api_store: StoreRef) -> None:
+    earlier = AS_OF - dt.timedelta(days=30)
+    with api(api_store) as a:
+        h = a.auth(Role.ANALYST)
+        path = "/v1/customers/C000001/recommendations"
+        assert a.client.post(path, headers=h).json()["as_of"] != str(earlier)
+        body = {"as_of": str(earlier), "recommendations": True, "default_consent": "granted"}
+        started = a.client.post("/v1/analysis-runs", json=body, headers=h)
+        assert started.status_code == 202, started.text
+        run = _wait(a, started.json()["id"])
+        assert run["status"] == "succeeded", run
+        assert run["stages"][-1]["name"] == "recommendations"
+        assert all(s["status"] == "done" and s["seconds"] is not None for s in run["stages"])
+        reco = run["result"]["recommendations"]
+        assert reco["as_of"] == str(earlier) and reco["customers"] > 0  # the run's consent
+        # the served candidates are the new ones
+        assert a.client.post(path, headers=h).json()["as_of"] == str(earlier)
+
+
 def test_file_upload_ingests_like_the_cli(api_store: StoreRef) -> None:
     text = "customer_id,order_id,ts,product_id,unit_price\nC000009,U1,2025-04-02,P00002,1.5\n"
     with api(api_store) as a:

@@ -282,6 +282,7 @@ def test_analyst_runs_follows_and_cancels_the_analysis_from_model_health(site: A
     import datetime as dt
 
     from omnix.domain.jobs import Job, JobStatus
+    from omnix.entrypoints.web.render import day
 
     assert "Run the analysis now" not in signed_in(site, Role.VIEWER).get("/model-health").text
     client = signed_in(site, Role.ANALYST)
@@ -307,7 +308,10 @@ def test_analyst_runs_follows_and_cancels_the_analysis_from_model_health(site: A
     assert "cancel requested" in client.get(r.headers["location"]).text
     assert runner.recover() == 1  # that process is gone: its run is marked failed
     # a run of its own: started, then its page tells the outcome and stops polling
-    r = client.post("/model-health/analysis-runs", data={"csrf": token}, follow_redirects=False)
+    page = client.get("/model-health").text  # the way is free again
+    assert 'name="recommendations" value="true"' in page
+    form = {"csrf": token, "recommendations": "true"}  # then recommend --all too
+    r = client.post("/model-health/analysis-runs", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
     job_id = r.headers["location"].rsplit("/", 1)[1]
     runner.wait(300)
@@ -316,10 +320,21 @@ def test_analyst_runs_follows_and_cancels_the_analysis_from_model_health(site: A
     done = client.get(r.headers["location"]).text
     assert "Succeeded" in done and 'hx-trigger="every 2s"' not in done
     assert f"{job.result['snapshot_rows']:,} snapshot rows" in done
+    n += 1  # the recommendations stage
     assert f"{n} of {n} stages done" in done and "Cancel the run" not in done
+    reco = job.result["recommendations"]
+    assert f"Recommendations refreshed as of {day(reco['as_of'])}" in done
     page = client.get("/model-health").text
     assert "The last run from here or the API: succeeded" in page
     assert client.get("/model-health/analysis-runs/" + "ab" * 16).status_code == 404
+    # a run whose cancel came after the analysis was stored: it says what was skipped
+    skipped = Job("cd" * 16, "analyze", JobStatus.SUCCEEDED, dt.datetime.now(dt.UTC),
+                  params={"recommendations": True}, stages=[*runner.stages, "recommendations"],
+                  result={k: v for k, v in job.result.items() if k != "recommendations"},
+                  cancel_requested=True)  # fmt: skip
+    store.save_job(skipped)
+    page = client.get(f"/model-health/analysis-runs/{skipped.job_id}").text
+    assert "Recommendations were not refreshed" in page and "Succeeded" in page
 
 
 def test_only_ingest_keys_see_the_data_page(site: Api) -> None:

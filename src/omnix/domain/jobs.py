@@ -3,7 +3,9 @@
 A job is queued, then running with a current stage and a progress fraction (stages done /
 stages), then exactly one of succeeded, failed or cancelled. Cancellation is cooperative: it
 takes effect at the next stage boundary, and the stage that writes results (the snapshot)
-is the last, so a cancelled run leaves the previous results as they were.
+is the analysis's last, so a cancelled run leaves the previous results as they were. A run
+may add a recommendations stage after it (`omnix recommend --all`); a cancel that reaches
+that boundary skips it and the run succeeds, since the analysis is already stored.
 """
 
 from __future__ import annotations

@@ -30,8 +30,11 @@ from omnix.domain.ports import JobStore
 log = structlog.get_logger(__name__)
 
 ANALYZE = "analyze"
-# (as_of, on_stage hook) -> the run's report as a dict; runs on the job's thread
-AnalyzeRun = Callable[[date | None, Callable[[str], None]], dict[str, Any]]
+RECOMMENDATIONS = "recommendations"  # the optional last stage: `omnix recommend --all`
+# (as_of, on_stage hook) -> the run's report as a dict; runs on the job's thread. The hook
+# raises JobCancelled at a stage boundary after a cancel; at the optional last stage, after
+# the analysis is stored, it returns False instead (the run succeeds without that stage).
+AnalyzeRun = Callable[[date | None, Callable[[str], bool]], dict[str, Any]]
 StageObserver = Callable[[str, float], None]
 
 
@@ -42,7 +45,8 @@ def _ignore(stage: str, seconds: float) -> None:
 @dataclass(slots=True)
 class JobRunner:
     """`store` gives the calling thread's handle; `analyze(params)` builds the run for a job
-    (on the job's thread); `stages` are the names the run reports, in order."""
+    (on the job's thread); `stages` are the names the run reports, in order, and a job whose
+    params ask for `recommendations` reports one more stage of that name at the end."""
 
     store: Callable[[], JobStore]
     analyze: Callable[[dict[str, Any]], AnalyzeRun]
@@ -68,8 +72,9 @@ class JobRunner:
                 )
             if self._thread is not None:  # finished: its last save may still be under way
                 self._thread.join(timeout=30)
+            stages = [*self.stages, *([RECOMMENDATIONS] if params.get(RECOMMENDATIONS) else [])]
             job = Job(uuid.uuid4().hex, ANALYZE, JobStatus.QUEUED, datetime.now(UTC),
-                      params=params, stages=list(self.stages))  # fmt: skip
+                      params=params, stages=stages)  # fmt: skip
             store, hold = self.store(), ExitStack()
             hold.enter_context(store.hold_job(job.job_id))
             try:
@@ -141,13 +146,16 @@ class JobRunner:
                 job.cancel_requested = True
             return job.cancel_requested
 
-        def on_stage(stage: str) -> None:
+        def on_stage(stage: str) -> bool:
             self._stage_done(job, clock)
             if cancelled():
+                if stage == RECOMMENDATIONS:  # the analysis is stored: it stands
+                    return False
                 raise JobCancelled
             clock["stage"], clock["t"] = stage, time.perf_counter()
             job.stage = stage
             store.save_job(job)
+            return True
 
         try:
             if cancelled():
@@ -176,6 +184,6 @@ class JobRunner:
             return
         seconds = round(time.perf_counter() - clock["t"], 3)
         job.stage_seconds[stage] = seconds
-        job.stages_done = min(len(job.stages), self.stages.index(stage) + 1)
+        job.stages_done = min(len(job.stages), job.stages.index(stage) + 1)
         self.observe_stage(stage, seconds)
         clock["stage"] = None

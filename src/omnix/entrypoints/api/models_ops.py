@@ -303,7 +303,11 @@ class EventBatchResult(BaseModel):
 class AnalysisRunCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"as_of": "2025-12-01", "default_consent": "denied"}]},
+        json_schema_extra={
+            "examples": [
+                {"as_of": "2025-12-01", "default_consent": "denied", "recommendations": True}
+            ]
+        },
     )
     as_of: dt.date | None = Field(
         default=None,
@@ -312,6 +316,12 @@ class AnalysisRunCreate(BaseModel):
     )
     default_consent: Literal["granted", "denied"] | None = Field(
         default=None, description="consent of customers without a record (EU mode: denied)"
+    )
+    recommendations: bool = Field(
+        default=False,
+        description="then refresh every customer's recommendations as of the same day "
+        "(`omnix recommend --all`), as a last stage named recommendations; a cancel asked "
+        "for once the analysis is stored skips it and the run still succeeds",
     )
 
 

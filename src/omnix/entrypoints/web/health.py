@@ -39,13 +39,18 @@ def model_health_page(request: Request) -> HTMLResponse:
 
 
 @router.post(RUNS_PATH)
-def start_analysis(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+def start_analysis(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    recommendations: Annotated[bool, Form()] = False,
+) -> Response:
     """Start `omnix analyze` over everything the store holds (the settings' consent default,
-    the day after the last line), as POST /v1/analysis-runs does; one run at a time."""
+    the day after the last line), and with `recommendations` then `omnix recommend --all`,
+    as POST /v1/analysis-runs does; one run at a time."""
     site = Site(request)
     site.require(Role.ANALYST)
     check_csrf(request, csrf)
-    job = site.wired.job_runner().start({})
+    job = site.wired.job_runner().start({"recommendations": True} if recommendations else {})
     return RedirectResponse(f"{RUNS_PATH}/{job.job_id}", status_code=303)
 
 
