@@ -327,14 +327,35 @@ def test_analyst_runs_follows_and_cancels_the_analysis_from_model_health(site: A
     page = client.get("/model-health").text
     assert "The last run from here or the API: succeeded" in page
     assert client.get("/model-health/analysis-runs/" + "ab" * 16).status_code == 404
-    # a run whose cancel came after the analysis was stored: it says what was skipped
-    skipped = Job("cd" * 16, "analyze", JobStatus.SUCCEEDED, dt.datetime.now(dt.UTC),
-                  params={"recommendations": True}, stages=[*runner.stages, "recommendations"],
-                  result={k: v for k, v in job.result.items() if k != "recommendations"},
+
+
+def test_a_run_page_says_what_a_late_cancel_or_failure_left(site: Api) -> None:
+    import datetime as dt
+
+    from omnix.domain.jobs import Job, JobStatus
+
+    client, runner = signed_in(site, Role.ANALYST), site.container.job_runner()
+    stages, now = [*runner.stages, "recommendations"], dt.datetime.now(dt.UTC)
+    ran = dict.fromkeys(runner.stages, 0.1)  # the analysis' stages done, then stored
+    report = {"as_of": "2025-05-01", "customers": 60, "profiled": 60, "snapshot_rows": 60,
+              "predictions": 500}  # fmt: skip
+    skipped = Job("cd" * 16, "analyze", JobStatus.SUCCEEDED, now, stages=stages,
+                  params={"recommendations": True}, stage_seconds=ran, result=report,
                   cancel_requested=True)  # fmt: skip
-    store.save_job(skipped)
+    failed = Job("ef" * 16, "analyze", JobStatus.FAILED, now, stages=stages, stage_seconds=ran,
+                 params={"recommendations": True}, error="out of memory")  # fmt: skip
+    early = Job("ab" * 16, "analyze", JobStatus.FAILED, now, stages=stages, error="disk full",
+                stage_seconds={"rhythms": 0.1})  # fmt: skip
+    for job in (skipped, failed, early):
+        site.container.here().save_job(job)
     page = client.get(f"/model-health/analysis-runs/{skipped.job_id}").text
     assert "Recommendations were not refreshed" in page and "Succeeded" in page
+    assert "500 next-need predictions" in page
+    page = client.get(f"/model-health/analysis-runs/{failed.job_id}").text
+    assert "The analysis was stored, but refreshing the recommendations failed" in page
+    assert "out of memory" in page
+    page = client.get(f"/model-health/analysis-runs/{early.job_id}").text
+    assert "The run failed: disk full. The results stay as they were." in page
 
 
 def test_only_ingest_keys_see_the_data_page(site: Api) -> None:

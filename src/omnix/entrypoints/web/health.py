@@ -60,8 +60,10 @@ def analysis_run_page(request: Request, run_id: RunId) -> HTMLResponse:
     page (htmx), and without JavaScript a link reloads it."""
     site = Site(request)
     site.require(Role.ANALYST)
-    job = site.wired.job_runner().get(run_id)
-    return site.page("analysis_run.html", "Analysis run", job=job)
+    runner = site.wired.job_runner()
+    job = runner.get(run_id)
+    stored = all(stage in job.stage_seconds for stage in runner.stages)  # the analysis' own
+    return site.page("analysis_run.html", "Analysis run", job=job, analysis_stored=stored)
 
 
 @router.post(RUNS_PATH + "/{run_id}/cancel")
