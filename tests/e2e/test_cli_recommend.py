@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pyarrow.parquet as pq
@@ -79,8 +80,8 @@ def test_bad_input_is_one_line(store: tuple[str, object]) -> None:
     bad = omnix("recommend", "X", "--context", '{"max_per_category": 0}', "--data-dir", data)
     assert bad.returncode != 0 and bad.stderr.strip().startswith("error: --context")
     assert len(bad.stderr.strip().splitlines()) == 1
-    missing = omnix("recommend", "--all", "--data-dir", data)
-    assert missing.returncode != 0 and "--as-of" in missing.stderr
+    neither = omnix("recommend", "--data-dir", data)
+    assert neither.returncode != 0 and "CUSTOMER_ID, or --all" in neither.stderr
 
 
 def test_backtest_recommend_reports_every_method(store: tuple[str, object]) -> None:
@@ -108,3 +109,19 @@ def test_a_run_days_later_reuses_the_model_unless_told_to_refit(
     assert later["rows"] == first["rows"] and pq.read_table(out).num_rows == later["rows"]
     refit = json.loads(omnix(*args, "--out", out, "--refit").stdout)
     assert (refit["model"], refit["model_as_of"]) == ("fitted", "2025-08-03")
+
+
+def test_all_defaults_to_the_analysis_day_and_may_only_store(store: tuple[str, object]) -> None:
+    # last in this module: it moves the stored candidates (and the model) to a later day
+    data, _ = store
+    last = json.loads(omnix("status", "--data-dir", data, "--json").stdout)["transactions"]
+    day_after = dt.date.fromisoformat(last["last_ts"][:10]) + dt.timedelta(days=1)
+    done = omnix("recommend", "--all", "--encoder", "tfidf", "--default-consent", "granted",
+                 "--data-dir", data, "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["as_of"] == day_after.isoformat() and summary["customers"] > 250
+    assert (summary["out"], summary["rows"]) == ("", None)  # stored, no file asked for
+    one = json.loads(omnix("recommend", "C000001", "--default-consent", "granted", "--json",
+                           "--data-dir", data).stdout)  # fmt: skip
+    assert one["as_of"] == day_after.isoformat()

@@ -57,9 +57,7 @@ class Serving:
     def load(cls, warehouse: Warehouse, default_consent: bool) -> Serving:
         as_of = warehouse.meta(reco.META_AS_OF)
         if as_of is None:
-            raise NotFoundError(
-                "no recommendations computed yet: run `omnix recommend --all --as-of DAY`"
-            )
+            raise NotFoundError("no recommendations computed yet: run `omnix recommend --all`")
         con = warehouse.ibis()
         products = con.table(reco.PRODUCTS).to_pyarrow()
         popular = con.table(reco.POPULAR).order_by(ibis.desc("score")).to_pyarrow()

@@ -46,10 +46,15 @@ def recommend(
         bool, typer.Option("--all", help="Compute and store every customer's candidates.")
     ] = False,
     as_of: Annotated[
-        str | None, typer.Option(help="With --all: use only purchases before this day.")
+        str | None,
+        typer.Option(
+            help="With --all: use only purchases before this day (default: the day after the "
+            "store's last line, as omnix analyze)."
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="With --all: write the top k per customer (.parquet/.csv).")
+        Path | None,
+        typer.Option(help="With --all: also write the top k per customer (.parquet/.csv)."),
     ] = None,
     encoder: Annotated[
         str, typer.Option(help="Product text vectors: auto, sentence or tfidf.")
@@ -69,15 +74,18 @@ def recommend(
     """Recommend what a customer needs next, each with a reason in words.
 
     --all fits the sources and the ranker on purchases before --as-of, stores each permitted
-    customer's candidates (so single requests only re-rank them) and writes customer_id,
-    product_id, rank, score, source, reason for every customer to --out. A run within 7 days
-    after the last one reuses its learned ranker and next-need model (a nightly batch between
-    weekly refits) and refits only the sources; --refit learns everything afresh.
+    customer's candidates (so single requests only re-rank them) and, with --out, writes
+    customer_id, product_id, rank, score, source, reason for every customer to a file. A run
+    within 7 days after the last one reuses its learned ranker and next-need model (a nightly
+    batch between weekly refits) and refits only the sources; --refit learns everything
+    afresh.
 
     Without personalization consent (`omnix consent`, or --default-consent for customers
     without a record) a customer gets popular products, never a profile-based list.
 
     Example: omnix recommend --all --as-of 2011-09-01 --k 10 --out recs.parquet
+
+    Example: omnix analyze && omnix recommend --all   (a nightly refresh of both)
 
     Example: omnix recommend 12347 --k 5 --context '{"basket": ["22423"], "max_per_category": 2}'
     """
@@ -89,13 +97,11 @@ def recommend(
     if all_:
         if customer_id is not None:
             raise ConfigError("give a CUSTOMER_ID or --all, not both")
-        if as_of is None or out is None:
-            raise ConfigError("--all needs --as-of YYYY-MM-DD and --out FILE")
-        day = _parse_date(as_of, "--as-of")
+        day = _parse_date(as_of, "--as-of") if as_of is not None else None
         _all(data_dir, day, k, out, (encoder, default_consent), as_json, refit)
         return
     if customer_id is None:
-        raise ConfigError("give a CUSTOMER_ID, or --all --as-of DAY --out FILE")
+        raise ConfigError("give a CUSTOMER_ID, or --all")
     ctx = _context(context)
     container = bootstrap(_settings(data_dir), create=False)
     try:
@@ -113,27 +119,34 @@ def _all(
     data_dir: Path,
     day: Any,
     k: int,
-    out: Path,
+    out: Path | None,
     how: tuple[str, str | None],
     as_json: bool,
     refit: bool = False,
 ) -> None:
+    """`day` None: the day after the store's last line; `out` None: store only."""
     from omnix.bootstrap import bootstrap
     from omnix.entrypoints.cli import render
     from omnix.services.predict import write_table
+    from omnix.services.segments import day_after_last
 
     container = bootstrap(_settings(data_dir), create=False)
+    rows = None
     try:
+        if day is None:
+            day = day_after_last(container.warehouse.ibis().table("transactions"))
         with render.spinner("Recommending", _progress_enabled(as_json)) as stage:
             service = container.recommend_service(*how)
             summary = service.precompute(day, stage, refit=refit)
-            stage("writing")
-            table = service.batch(k)
-            write_table(table, out)
+            if out is not None:
+                stage("writing")
+                table = service.batch(k)
+                write_table(table, out)
+                rows = table.num_rows
     finally:
         container.close()
-    summary.out = str(out)
-    payload = {**summary.to_dict(), "rows": table.num_rows}
+    summary.out = "" if out is None else str(out)
+    payload = {**summary.to_dict(), "rows": rows}
     if as_json:
         typer.echo(json.dumps(payload, default=str))
         return
