@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +157,14 @@ def test_analyze_migration_export_profile(store: str, tmp_path: Path) -> None:
     )
     bad = omnix("due", "--within", "0", "--data-dir", store)
     assert bad.returncode == 2 and "--within" in bad.stderr
+
+
+def test_profile_names_the_preferred_weekday(store: str) -> None:
+    # after test_analyze_migration_export_profile (the module's store is analysed by then)
+    text = omnix("profile", "C000001", "--data-dir", store, "--default-consent", "granted")
+    assert text.returncode == 0, text.stderr
+    days = "|".join(calendar.day_name)
+    assert re.search(rf"preferred weekday\s+│\s+({days})\s", text.stdout), text.stdout
 
 
 def test_segments_still_runs_without_a_subcommand(store: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -497,7 +498,11 @@ def print_profile(view: dict[str, Any]) -> None:
                                                "p_alive", "churn_risk_90d"))  # fmt: skip
     if view["profile"]:
         zone = view.get("timezone", "UTC")
-        print_mapping(f"Habits (weekday 0 = Monday; hours in {zone})", view["profile"])
+        habits = dict(view["profile"])
+        day = habits.get("preferred_weekday")
+        if isinstance(day, int) and 0 <= day < len(calendar.day_name):  # 0 = Monday
+            habits["preferred_weekday"] = calendar.day_name[day]
+        print_mapping(f"Habits (hours in {zone})", habits)
 
 
 def print_due(page: Any) -> None:
