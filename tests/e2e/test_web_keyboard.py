@@ -59,6 +59,14 @@ def tab_to(page: Any, wanted: Any, what: str) -> dict[str, Any]:
     raise AssertionError(f"{what}: not reached with {MAX_TABS} presses of Tab")
 
 
+def sign_in_with_enter(page: Any, server: LiveServer) -> None:
+    """An analyst's key typed in and sent with Enter; lands on the overview."""
+    page.goto(server.url + "/sign-in")
+    page.fill("#f-key", server.keys[Role.ANALYST])
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/")
+
+
 def test_keyboard_walk_sign_in_to_customer(server: LiveServer, page: Any) -> None:
     page.goto(server.url + "/")
     assert page.url.startswith(server.url + "/sign-in")
@@ -104,10 +112,7 @@ def test_keyboard_walk_sign_in_to_customer(server: LiveServer, page: Any) -> Non
 
 
 def test_sorting_and_paging_by_keyboard(server: LiveServer, page: Any) -> None:
-    page.goto(server.url + "/sign-in")
-    page.fill("#f-key", server.keys[Role.ANALYST])
-    page.keyboard.press("Enter")
-    page.wait_for_url(server.url + "/")
+    sign_in_with_enter(page, server)
     page.goto(server.url + "/customers")
     tab_to(page, lambda f: f["text"].startswith("Orders"), "sort by orders")
     page.keyboard.press("Enter")
@@ -123,10 +128,7 @@ def test_sorting_and_paging_by_keyboard(server: LiveServer, page: Any) -> None:
 
 
 def test_keyboard_walk_through_the_replenishment_board(server: LiveServer, page: Any) -> None:
-    page.goto(server.url + "/sign-in")
-    page.fill("#f-key", server.keys[Role.ANALYST])
-    page.keyboard.press("Enter")
-    page.wait_for_url(server.url + "/")
+    sign_in_with_enter(page, server)
     tab_to(page, lambda f: f["href"] == "/replenishment", "Replenishment in the navigation")
     page.keyboard.press("Enter")
     page.wait_for_url(server.url + "/replenishment")
@@ -162,10 +164,7 @@ def test_keyboard_walk_through_the_replenishment_board(server: LiveServer, page:
 
 
 def test_an_analysis_run_started_by_keyboard_updates_itself(server: LiveServer, page: Any) -> None:
-    page.goto(server.url + "/sign-in")
-    page.fill("#f-key", server.keys[Role.ANALYST])
-    page.keyboard.press("Enter")
-    page.wait_for_url(server.url + "/")
+    sign_in_with_enter(page, server)
     page.goto(server.url + "/model-health")
     tab_to(page, lambda f: f["text"] == "Run the analysis now", "the run button")
     page.keyboard.press("Enter")
