@@ -24,6 +24,7 @@ from omnix.domain.ingest import (
 from omnix.entrypoints.api.routers.ingest import ingest_upload
 from omnix.entrypoints.web.session import check_csrf
 from omnix.entrypoints.web.site import Site, WebRoute
+from omnix.services.model_health import latest_analysis
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 SourceId = Annotated[str, Path(min_length=1, max_length=64, pattern="^[0-9a-f]+$")]
@@ -34,7 +35,8 @@ def data_page(request: Request) -> HTMLResponse:
     site = Site(request)
     site.require(Role.INGEST)
     return site.page("data.html", "Data", files=site.wired.ingest_service().sources(),
-                     **_form_choices())  # fmt: skip
+                     analysis=latest_analysis(site.wired.here()),
+                     can_analyse=site.may(Role.ANALYST), **_form_choices())  # fmt: skip
 
 
 def _form_choices() -> dict[str, Any]:
