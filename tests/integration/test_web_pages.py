@@ -357,6 +357,7 @@ def test_a_run_page_says_what_a_late_cancel_or_failure_left(site: Api) -> None:
         site.container.here().save_job(job)
     page = client.get(f"/model-health/analysis-runs/{skipped.job_id}").text
     assert "Recommendations were not refreshed" in page and "Succeeded" in page
+    assert f"{len(ran)} of {len(stages)} stages done" in page  # the skipped one is not done
     assert "500 next-need predictions" in page
     page = client.get(f"/model-health/analysis-runs/{failed.job_id}").text
     assert "The analysis was stored, but refreshing the recommendations failed" in page
